@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Local.Cli;
+
+/// <summary>Builds the command tree. Each command lives in its own class and registers here.</summary>
+public static class CliApp
+{
+    public static readonly Option<DirectoryInfo> WorkdirOption = new("--workdir")
+    {
+        Description = "Working directory; state is kept in its .dinoflow/ folder",
+        DefaultValueFactory = _ => new DirectoryInfo(Environment.CurrentDirectory),
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> VerboseOption = new("--verbose", "-v")
+    {
+        Description = "Log at Information level (default: warnings only)",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> LogJsonOption = new("--log-json")
+    {
+        Description = "Write logs as JSON lines to stderr (structured, for collectors)",
+        Recursive = true,
+    };
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("DinoFlow: images in, a trained and deployed edge classifier out. Local back end.");
+        root.Options.Add(WorkdirOption);
+        root.Options.Add(VerboseOption);
+        root.Options.Add(LogJsonOption);
+        RunCommands.Register(root);
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var parse = Build().Parse(args);
+        return await parse.InvokeAsync().ConfigureAwait(false);
+    }
+
+    public static ILoggerFactory CreateLoggerFactory(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var verbose = parse.GetValue(VerboseOption);
+        var json = parse.GetValue(LogJsonOption);
+        return LoggerFactory.Create(builder =>
+        {
+            builder.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
+            if (json)
+                builder.AddJsonConsole(o => o.IncludeScopes = true);
+            else
+                builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+    }
+
+    public static LocalWorkspace Workspace(ParseResult parse, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        return new LocalWorkspace(parse.GetValue(WorkdirOption)!.FullName, loggerFactory);
+    }
+}

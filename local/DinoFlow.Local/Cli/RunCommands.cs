@@ -1,0 +1,239 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Runner;
+using DinoFlow.Pipeline.Stages;
+
+namespace DinoFlow.Local.Cli;
+
+/// <summary>run, runs, show, retry, watch, stages: the local runner's commands.</summary>
+public static class RunCommands
+{
+    internal static readonly Option<bool> JsonOption = new("--json") { Description = "Print the result as JSON on stdout" };
+
+    private static readonly Option<string> LabelsOption = new("--labels")
+    {
+        Description = "Where labels come from: 'folders' (<label>/<image>) or 'manifest:FILE' (a Ground Truth output manifest)",
+        DefaultValueFactory = _ => "folders",
+    };
+
+    private static readonly Option<string> LabelAttributeOption = new("--label-attribute")
+    {
+        Description = "Label attribute name of the Ground Truth manifests",
+        DefaultValueFactory = _ => GroundTruthManifest.DefaultLabelAttribute,
+    };
+
+    private static readonly Option<int> SeedOption = new("--seed") { Description = "Seed of the train/validation split (and training)", DefaultValueFactory = _ => 42 };
+
+    private static readonly Option<double> ValidationFractionOption = new("--validation-fraction")
+    {
+        Description = "Share of each class held out for validation, in whole recordings",
+        DefaultValueFactory = _ => 0.25,
+    };
+
+    private static readonly Option<double> MaxFileMbOption = new("--max-file-mb")
+    {
+        Description = "Files larger than this many MiB are quarantined as oversized",
+        DefaultValueFactory = _ => 50,
+    };
+
+    public static void Register(RootCommand root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(RunsCommand());
+        root.Subcommands.Add(ShowCommand());
+        root.Subcommands.Add(RetryCommand());
+        root.Subcommands.Add(WatchCommand.Build());
+        root.Subcommands.Add(StagesCommand());
+    }
+
+    internal static Option[] RunOptions => [LabelsOption, LabelAttributeOption, SeedOption, ValidationFractionOption, MaxFileMbOption, JsonOption];
+
+    private static Command RunCommand()
+    {
+        var directory = new Argument<DirectoryInfo>("DIR") { Description = "Folder of images (<label>/<image> for folder labels)" };
+        var command = new Command("run", "Start a pipeline run over a folder of images and wait for it to finish");
+        command.Arguments.Add(directory);
+        foreach (var option in RunOptions) command.Options.Add(option);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var source = parse.GetValue(directory)!;
+            if (!source.Exists) return Fail($"source folder '{source.FullName}' does not exist");
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            var runner = workspace.Runner(IngestOptionsOf(parse));
+            var run = await runner.StartAsync(ReadRunInput(parse, source.FullName, null), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+            return await Print(workspace, run, parse.GetValue(JsonOption), cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command RunsCommand()
+    {
+        var limit = new Option<int>("--limit") { Description = "How many runs to list, newest first", DefaultValueFactory = _ => 20 };
+        var command = new Command("runs", "List runs, newest first");
+        command.Options.Add(limit);
+        command.Options.Add(JsonOption);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            var runs = await workspace.Store.ListRunsAsync(parse.GetValue(limit), cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(JsonOption))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(runs, Indented));
+                return 0;
+            }
+
+            if (runs.Count == 0)
+            {
+                Console.WriteLine($"No runs in {workspace.Root}. Start one with: dinoflow run DIR");
+                return 0;
+            }
+
+            Console.WriteLine($"{"RUN",-22} {"STATUS",-16} {"CREATED (UTC)",-20} {"SOURCE / ERROR"}");
+            foreach (var run in runs)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{run.Id,-22} {run.Status,-16} {run.CreatedAt.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {run.Error ?? run.Input.Source}"));
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ShowCommand()
+    {
+        var id = new Argument<string>("RUN") { Description = "Run id (or a unique prefix)" };
+        var command = new Command("show", "Show a run's steps: status, duration, attempts, output summary and error");
+        command.Arguments.Add(id);
+        command.Options.Add(JsonOption);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            var run = await workspace.FindRunAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            await Print(workspace, run, parse.GetValue(JsonOption), cancellationToken).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command RetryCommand()
+    {
+        var id = new Argument<string>("RUN") { Description = "Run id (or a unique prefix)" };
+        var command = new Command("retry", "Resume a failed or interrupted run at its failed step, keeping completed steps' outputs");
+        command.Arguments.Add(id);
+        command.Options.Add(JsonOption);
+        command.Options.Add(MaxFileMbOption);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            var found = await workspace.FindRunAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            var runner = workspace.Runner(IngestOptionsOf(parse));
+            try
+            {
+                var run = await runner.RetryAsync(found.Id, ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+                return await Print(workspace, run, parse.GetValue(JsonOption), cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Fail(e.Message);
+            }
+        });
+        return command;
+    }
+
+    private static Command StagesCommand()
+    {
+        var command = new Command("stages", "List the local pipeline's stages in order");
+        command.SetAction(_ =>
+        {
+            foreach (var stage in LocalWorkspace.Pipeline(new IngestOptions()).Stages)
+                Console.WriteLine($"{stage.Name,-10} {stage.Description}");
+            return 0;
+        });
+        return command;
+    }
+
+    internal static RunInput ReadRunInput(ParseResult parse, string source, IReadOnlyList<string>? onlyKeys)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [LabelStage.LabelsOption] = ResolveLabels(parse.GetValue(LabelsOption)!),
+            [LabelStage.LabelAttributeOption] = parse.GetValue(LabelAttributeOption)!,
+            [PrepareStage.SeedOption] = parse.GetValue(SeedOption).ToString(CultureInfo.InvariantCulture),
+            [PrepareStage.ValidationFractionOption] = parse.GetValue(ValidationFractionOption).ToString(CultureInfo.InvariantCulture),
+        };
+        return new RunInput(source, options, onlyKeys);
+    }
+
+    // A relative manifest path is resolved now, so retrying from another directory still finds it.
+    private static string ResolveLabels(string labels) =>
+        labels.StartsWith("manifest:", StringComparison.Ordinal) ? "manifest:" + Path.GetFullPath(labels["manifest:".Length..]) : labels;
+
+    internal static IngestOptions IngestOptionsOf(ParseResult parse) =>
+        new() { MaxFileBytes = (long)(parse.GetValue(MaxFileMbOption) * 1024 * 1024) };
+
+    private static readonly JsonSerializerOptions Indented = new(StageJson.Options) { WriteIndented = true };
+
+    /// <summary>Prints a run (text or JSON) and returns the exit code: 0 succeeded, 1 failed, 3 waiting for input.</summary>
+    internal static async Task<int> Print(LocalWorkspace workspace, RunRecord run, bool json, CancellationToken cancellationToken)
+    {
+        var steps = await workspace.Store.GetStepsAsync(run.Id, cancellationToken).ConfigureAwait(false);
+        var attempts = await workspace.Store.GetAttemptsAsync(run.Id, cancellationToken).ConfigureAwait(false);
+        if (json)
+        {
+            var document = new JsonObject
+            {
+                ["run"] = JsonSerializer.SerializeToNode(run, StageJson.Options),
+                ["steps"] = new JsonArray(steps.Select(s => (JsonNode)new JsonObject
+                {
+                    ["name"] = s.Name,
+                    ["status"] = s.Status.ToString(),
+                    ["attempts"] = s.Attempts,
+                    ["durationMs"] = s.Duration?.TotalMilliseconds,
+                    ["summary"] = s.Summary,
+                    ["error"] = s.Error,
+                    ["errorKind"] = s.ErrorKind.ToString(),
+                    ["output"] = s.OutputJson is null ? null : JsonNode.Parse(s.OutputJson),
+                    ["artifacts"] = workspace.Artifacts.PathOf(run.Id, s.Name),
+                }).ToArray()),
+                ["attempts"] = JsonSerializer.SerializeToNode(attempts, StageJson.Options),
+            };
+            Console.WriteLine(document.ToJsonString(Indented));
+        }
+        else
+        {
+            Console.WriteLine($"Run {run.Id}: {run.Status}  (source {run.Input.Source})");
+            foreach (var step in steps)
+            {
+                var duration = step.Duration is { } d ? d.TotalSeconds.ToString("0.0s", CultureInfo.InvariantCulture) : "-";
+                Console.WriteLine($"  {step.Name,-10} {step.Status,-16} {duration,8}  attempts {step.Attempts}  {step.Summary}");
+                if (step.Error is not null) Console.WriteLine($"  {"",-10} error ({step.ErrorKind}): {step.Error}");
+            }
+
+            if (run.Status == RunStatus.Failed)
+                Console.WriteLine($"Fix the cause, then resume at the failed step with: dinoflow retry {run.Id}");
+        }
+
+        return run.Status switch
+        {
+            RunStatus.Succeeded => 0,
+            RunStatus.WaitingForInput => 3,
+            _ => 1,
+        };
+    }
+
+    internal static int Fail(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        return 2;
+    }
+}

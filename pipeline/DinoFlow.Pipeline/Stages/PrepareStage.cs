@@ -1,0 +1,57 @@
+using System.Globalization;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Labels;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Runner;
+using DinoFlow.Pipeline.Storage;
+
+namespace DinoFlow.Pipeline.Stages;
+
+public sealed record PrepareOutput(
+    IReadOnlyList<string> Categories,
+    IReadOnlyList<ClassSplit> Classes,
+    int Train,
+    int Validation,
+    string TrainManifestKey,
+    string ValidationManifestKey);
+
+/// <summary>Reads the label stage's output manifest and splits it into train and validation manifests (grouped, stratified).</summary>
+public sealed class PrepareStage : Stage<PrepareOutput>
+{
+    public const string StageName = "prepare";
+    public const string TrainManifestKey = "train.manifest";
+    public const string ValidationManifestKey = "validation.manifest";
+    public const string SeedOption = "seed";
+    public const string ValidationFractionOption = "validation-fraction";
+
+    public override string Name => StageName;
+    public override string Description => "split the labeled images into train and validation, grouped by recording and stratified by class";
+
+    protected override async Task<(PrepareOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var labelOutput = context.OutputOf<LabelOutput>(LabelStage.StageName);
+        var labelArtifacts = context.ArtifactsOf(LabelStage.StageName);
+        var text = await labelArtifacts.ReadAllTextAsync(labelOutput.OutputManifestKey, cancellationToken).ConfigureAwait(false);
+        var manifestName = labelArtifacts.Describe(labelOutput.OutputManifestKey);
+        var manifest = GroundTruthManifest.ReadOutputManifest(text, manifestName, labelOutput.LabelAttribute, labelOutput.Categories);
+        var index = await DatasetIndex.LoadAsync(context.Data, cancellationToken).ConfigureAwait(false);
+        var labels = Labeler.FromManifest(manifest, index.Images, manifestName);
+
+        var options = new SplitOptions
+        {
+            Seed = int.Parse(context.Input.Option(SeedOption, "42"), CultureInfo.InvariantCulture),
+            ValidationFraction = double.Parse(context.Input.Option(ValidationFractionOption, "0.25"), CultureInfo.InvariantCulture),
+        };
+        var split = DatasetSplitter.Split(labels.Images, options);
+        var byKey = labels.Images.ToDictionary(l => l.Image.Key, l => l.Annotation!, StringComparer.Ordinal);
+        await context.Artifacts.PutTextAsync(TrainManifestKey, Write(split.Train, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);
+        await context.Artifacts.PutTextAsync(ValidationManifestKey, Write(split.Validation, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);
+
+        var output = new PrepareOutput(labels.Categories, split.Classes, split.Train.Count, split.Validation.Count, TrainManifestKey, ValidationManifestKey);
+        return (output, split.Summary);
+    }
+
+    private static string Write(IEnumerable<SplitItem> items, Dictionary<string, LabeledObject> byKey, string attribute) =>
+        GroundTruthManifest.WriteOutputManifest(items.Select(i => byKey[i.Key]), attribute);
+}
