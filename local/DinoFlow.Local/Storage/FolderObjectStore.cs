@@ -64,8 +64,9 @@ public sealed class FolderObjectStore : IObjectStore
             await using (file.ConfigureAwait(false))
             {
                 await content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                // No fsync per object: a killed process cannot leave a partial file (the rename is atomic), and
+                // syncing every image costs more than the rest of ingest together.
                 await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true);
             }
 
             File.Move(temporary, path, overwrite: true);

@@ -77,62 +77,39 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
         var duplicates = new List<DuplicateFile>();
         var quarantined = new List<QuarantinedFile>();
 
-        for (var i = 0; i < candidates.Count; i++)
+        // Reading, hashing and decoding run in parallel over a small window; decisions (duplicate or not) and
+        // writes are then applied in key order, so the result does not depend on thread timing.
+        var window = Math.Max(2, Environment.ProcessorCount * 4);
+        for (var start = 0; start < candidates.Count; start += window)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var candidate = candidates[i];
-            progress?.Report(new IngestProgress(i, candidates.Count, candidate.Key));
-            var relative = RelativeKey(prefix, candidate.Key);
+            var slice = candidates.Skip(start).Take(window).ToList();
+            var evaluated = new Evaluation[slice.Count];
+            await Parallel.ForAsync(0, slice.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
+                async (i, ct) => evaluated[i] = await EvaluateAsync(prefix, slice[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
 
-            if (!ObjectKey.TryNormalize(relative, out var key, out var keyProblem))
+            for (var i = 0; i < slice.Count; i++)
             {
-                var bytes = await source.ReadAllBytesAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
-                var sha = Sha256Hex(bytes);
-                quarantined.Add(await QuarantineAsync(candidate.Key, ObjectKey.Combine("invalid-keys", sha), bytes, QuarantineCodes.InvalidKey,
-                    $"the key cannot be stored safely: {keyProblem}", cancellationToken).ConfigureAwait(false));
-                continue;
-            }
+                var item = evaluated[i];
+                progress?.Report(new IngestProgress(start + i, candidates.Count, item.SourceKey));
+                if (item.Problem is { } problem)
+                {
+                    quarantined.Add(await QuarantineAsync(item, problem.Code, problem.Reason, cancellationToken).ConfigureAwait(false));
+                    continue;
+                }
 
-            if (candidate.Size == 0)
-            {
-                quarantined.Add(await QuarantineAsync(candidate.Key, key, [], QuarantineCodes.Empty, "the file is empty (0 bytes)", cancellationToken).ConfigureAwait(false));
-                continue;
-            }
+                var existing = index.FindBySha(item.Sha256!);
+                if (existing is not null)
+                {
+                    if (existing.Key == item.Key) present.Add(item.Key);
+                    else duplicates.Add(new DuplicateFile(item.SourceKey, existing.Key, item.Sha256!));
+                    continue;
+                }
 
-            if (candidate.Size > options.MaxFileBytes)
-            {
-                // Not read into memory: it is copied to quarantine as a stream.
-                var quarantineKey = ObjectKey.Combine(QuarantinePrefix, key);
-                var stream = await source.OpenReadAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
-                    await data.PutAsync(quarantineKey, stream, cancellationToken).ConfigureAwait(false);
-                var reason = $"the file has {candidate.Size} bytes, more than the limit of {options.MaxFileBytes}";
-                await WriteReasonAsync(candidate.Key, quarantineKey, QuarantineCodes.Oversized, reason, null, cancellationToken).ConfigureAwait(false);
-                quarantined.Add(new QuarantinedFile(candidate.Key, quarantineKey, QuarantineCodes.Oversized, reason));
-                continue;
+                await data.PutBytesAsync(DatasetIndex.ImageKey(item.Key), item.Content!, cancellationToken).ConfigureAwait(false);
+                index.Add(new DatasetImage(item.Key, item.Sha256!, item.Content!.LongLength, item.Width, item.Height, item.DHash!, DateTimeOffset.UtcNow));
+                accepted.Add(item.Key);
             }
-
-            var content = await source.ReadAllBytesAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
-            var sha256 = Sha256Hex(content);
-            var existing = index.FindBySha(sha256);
-            if (existing is not null)
-            {
-                if (existing.Key == key) present.Add(key);
-                else duplicates.Add(new DuplicateFile(candidate.Key, existing.Key, sha256));
-                continue;
-            }
-
-            var (image, problem) = Validate(content);
-            if (problem is not null)
-            {
-                quarantined.Add(await QuarantineAsync(candidate.Key, key, content, problem.Value.Code, problem.Value.Reason, cancellationToken).ConfigureAwait(false));
-                continue;
-            }
-
-            await data.PutBytesAsync(DatasetIndex.ImageKey(key), content, cancellationToken).ConfigureAwait(false);
-            index.Add(new DatasetImage(key, sha256, content.LongLength, image!.Width, image.Height,
-                PerceptualHash.DifferenceHash(image).ToString("x16", CultureInfo.InvariantCulture), DateTimeOffset.UtcNow));
-            accepted.Add(key);
         }
 
         progress?.Report(new IngestProgress(candidates.Count, candidates.Count, ""));
@@ -142,13 +119,36 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
         return report;
     }
 
-    private (BgrImage? Image, (string Code, string Reason)? Problem) Validate(byte[] content)
+    /// <summary>What ingest learned about one source object; a problem means quarantine.</summary>
+    private sealed record Evaluation(string SourceKey, string Key, byte[]? Content, string? Sha256, int Width, int Height, string? DHash,
+        (string Code, string Reason)? Problem);
+
+    private async Task<Evaluation> EvaluateAsync(string prefix, StoredObject candidate, CancellationToken cancellationToken)
     {
+        if (!ObjectKey.TryNormalize(RelativeKey(prefix, candidate.Key), out var key, out var keyProblem))
+        {
+            var raw = await source.ReadAllBytesAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
+            var sha = Sha256Hex(raw);
+            return new Evaluation(candidate.Key, ObjectKey.Combine("invalid-keys", sha), raw, sha, 0, 0, null,
+                (QuarantineCodes.InvalidKey, $"the key cannot be stored safely: {keyProblem}"));
+        }
+
+        if (candidate.Size == 0)
+            return new Evaluation(candidate.Key, key, [], Sha256Hex([]), 0, 0, null, (QuarantineCodes.Empty, "the file is empty (0 bytes)"));
+        if (candidate.Size > options.MaxFileBytes)
+        {
+            // Not read into memory: QuarantineAsync streams it.
+            return new Evaluation(candidate.Key, key, null, null, 0, 0, null,
+                (QuarantineCodes.Oversized, $"the file has {candidate.Size} bytes, more than the limit of {options.MaxFileBytes}"));
+        }
+
+        var content = await source.ReadAllBytesAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
+        var sha256 = Sha256Hex(content);
         var kind = ImageFormat.Detect(content);
         if (kind == ImageFormatKind.Unknown)
-            return (null, (QuarantineCodes.NotAnImage, "not a recognised image format (JPEG, PNG, BMP, WebP)"));
+            return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.NotAnImage, "not a recognised image format (JPEG, PNG, BMP, WebP)"));
         var truncation = ImageFormat.FindTruncation(content, kind);
-        if (truncation is not null) return (null, (QuarantineCodes.Truncated, truncation));
+        if (truncation is not null) return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Truncated, truncation));
 
         BgrImage image;
         try
@@ -157,20 +157,35 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
         }
         catch (ImageDecodeException e)
         {
-            return (null, (QuarantineCodes.Corrupt, $"the {kind} data could not be decoded: {e.Message}"));
+            return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Corrupt, $"the {kind} data could not be decoded: {e.Message}"));
         }
 
         if ((long)image.Width * image.Height > options.MaxPixels)
-            return (null, (QuarantineCodes.Oversized, $"the image is {image.Width}x{image.Height}, more than the limit of {options.MaxPixels} pixels"));
-        return (image, null);
+        {
+            return new Evaluation(candidate.Key, key, content, sha256, image.Width, image.Height, null,
+                (QuarantineCodes.Oversized, $"the image is {image.Width}x{image.Height}, more than the limit of {options.MaxPixels} pixels"));
+        }
+
+        return new Evaluation(candidate.Key, key, content, sha256, image.Width, image.Height,
+            PerceptualHash.DifferenceHash(image).ToString("x16", CultureInfo.InvariantCulture), null);
     }
 
-    private async Task<QuarantinedFile> QuarantineAsync(string sourceKey, string key, byte[] content, string code, string reason, CancellationToken cancellationToken)
+    private async Task<QuarantinedFile> QuarantineAsync(Evaluation item, string code, string reason, CancellationToken cancellationToken)
     {
-        var quarantineKey = ObjectKey.Combine(QuarantinePrefix, key);
-        await data.PutBytesAsync(quarantineKey, content, cancellationToken).ConfigureAwait(false);
-        await WriteReasonAsync(sourceKey, quarantineKey, code, reason, content.Length == 0 ? Sha256Hex([]) : Sha256Hex(content), cancellationToken).ConfigureAwait(false);
-        return new QuarantinedFile(sourceKey, quarantineKey, code, reason);
+        var quarantineKey = ObjectKey.Combine(QuarantinePrefix, item.Key);
+        if (item.Content is null)
+        {
+            var stream = await source.OpenReadAsync(item.SourceKey, cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+                await data.PutAsync(quarantineKey, stream, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await data.PutBytesAsync(quarantineKey, item.Content, cancellationToken).ConfigureAwait(false);
+        }
+
+        await WriteReasonAsync(item.SourceKey, quarantineKey, code, reason, item.Sha256, cancellationToken).ConfigureAwait(false);
+        return new QuarantinedFile(item.SourceKey, quarantineKey, code, reason);
     }
 
     private async Task WriteReasonAsync(string sourceKey, string quarantineKey, string code, string reason, string? sha256, CancellationToken cancellationToken)

@@ -1,0 +1,17 @@
+// DinoFlow benchmarks. Each prints its measurements and the ratios between variants run side by side in one
+// process (this machine is noisy, so absolute numbers vary; ratios hold). Usage: dotnet run -c Release -- <name> [data-dir]
+using DinoFlow.Bench;
+
+var name = args.Length > 0 ? args[0] : "ingest";
+var data = args.Length > 1 ? args[1] : BenchData.DefaultDataSet();
+return name switch
+{
+    "ingest" => await IngestBenchmark.RunAsync(data).ConfigureAwait(false),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest [DATA_DIR]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    return 2;
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using DinoFlow.Local.Tests.Support;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Tests.Support;
+
+namespace DinoFlow.Local.Tests;
+
+public sealed class CliRunTests : IDisposable
+{
+    private readonly TempDir _work = new();
+
+    public void Dispose() => _work.Dispose();
+
+    [Fact]
+    public async Task A_run_over_the_samples_ingests_labels_and_splits_them_and_reports_json()
+    {
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
+        using var json = JsonDocument.Parse(result.Stdout);
+        Assert.Equal("Succeeded", json.RootElement.GetProperty("run").GetProperty("status").GetString());
+        var steps = json.RootElement.GetProperty("steps").EnumerateArray().ToList();
+        Assert.Equal(["ingest", "label", "prepare"], steps.Take(3).Select(s => s.GetProperty("name").GetString()));
+        var ingest = steps[0].GetProperty("output").GetProperty("report");
+        Assert.Equal(42, ingest.GetProperty("accepted").GetArrayLength());
+        var label = steps[1].GetProperty("output");
+        Assert.Equal(7, label.GetProperty("categories").GetArrayLength());
+        var prepare = steps[2].GetProperty("output");
+        Assert.Equal(42, prepare.GetProperty("train").GetInt32() + prepare.GetProperty("validation").GetInt32());
+
+        // The Ground Truth output manifest is on disk where `show` says.
+        var manifest = Path.Combine(steps[1].GetProperty("artifacts").GetString()!, "output.manifest");
+        Assert.Equal(42, File.ReadAllLines(manifest).Length);
+    }
+
+    [Fact]
+    public async Task Runs_and_show_list_what_happened_and_a_bad_run_id_is_a_clear_error()
+    {
+        var run = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json");
+        var id = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("run").GetProperty("id").GetString()!;
+
+        var runs = await DinoflowCli.RunAsync(_work.Path, "runs");
+        var show = await DinoflowCli.RunAsync(_work.Path, "show", id[..10]);
+        var missing = await DinoflowCli.RunAsync(_work.Path, "show", "nope");
+
+        Assert.Contains(id, runs.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Succeeded", show.Stdout, StringComparison.Ordinal);
+        Assert.Contains("prepare", show.Stdout, StringComparison.Ordinal);
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("no run 'nope'", missing.Stderr + missing.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_step_shows_its_error_and_retry_after_the_fix_finishes_the_run()
+    {
+        // Labels come from a Ground Truth manifest that is not there yet: the label step fails and says so.
+        var manifest = Path.Combine(_work.Path, "labels.manifest");
+        var failed = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--labels", "manifest:" + manifest, "--json");
+        using var failedJson = JsonDocument.Parse(failed.Stdout);
+        var id = failedJson.RootElement.GetProperty("run").GetProperty("id").GetString()!;
+        var labelStep = failedJson.RootElement.GetProperty("steps")[1];
+
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Equal("Failed", labelStep.GetProperty("status").GetString());
+        Assert.Equal("Validation", labelStep.GetProperty("errorKind").GetString());
+        Assert.Equal(1, labelStep.GetProperty("attempts").GetInt32()); // validation errors are not retried
+        Assert.Contains("labels.manifest", labelStep.GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        // The fix: the labeling team delivers the manifest (as a Ground Truth job would, with s3:// refs).
+        var lines = Directory.GetFiles(DinoflowCli.Samples, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(f =>
+        {
+            var label = Path.GetFileName(Path.GetDirectoryName(f))!;
+            return GroundTruthManifest.WriteOutputLine(new LabeledObject(0, $"s3://team-bucket/raw/{label}/{Path.GetFileName(f)}",
+                0, label, 0.9, "labeling-job/boxes", true, "2026-11-26T10:00:00.000000"));
+        }).ToList();
+        var categories = lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("dino-image-classification-metadata").GetProperty("class-name").GetString()).Distinct().Order(StringComparer.Ordinal).ToList();
+        lines = lines.Select(l => l.Replace("\"dino-image-classification\":0", "\"dino-image-classification\":" +
+            categories.IndexOf(JsonDocument.Parse(l).RootElement.GetProperty("dino-image-classification-metadata").GetProperty("class-name").GetString()), StringComparison.Ordinal)).ToList();
+        await File.WriteAllLinesAsync(manifest, lines);
+
+        var retried = await DinoflowCli.RunAsync(_work.Path, "retry", id, "--json");
+        using var retriedJson = JsonDocument.Parse(retried.Stdout);
+        var steps = retriedJson.RootElement.GetProperty("steps");
+
+        Assert.True(retried.ExitCode == 0, retried.Stdout + retried.Stderr);
+        Assert.Equal(1, steps[0].GetProperty("attempts").GetInt32()); // ingest kept its output and was not re-run
+        Assert.Equal(2, steps[1].GetProperty("attempts").GetInt32());
+        Assert.Equal(42, steps[1].GetProperty("output").GetProperty("labeled").GetInt32());
+        Assert.Equal("Succeeded", steps[2].GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_missing_source_folder_is_a_clear_error()
+    {
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", Path.Combine(_work.Path, "does-not-exist"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("does-not-exist", result.Stderr, StringComparison.Ordinal);
+    }
+}
