@@ -44,9 +44,13 @@ public sealed class LocalWorkspace
         new PrepareStage(),
     ]);
 
-    public PipelineRunner Runner(IngestOptions? ingestOptions = null) =>
-        new(Pipeline(ingestOptions ?? new IngestOptions()), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
+    /// <summary>A runner over this workspace; first removes what writers killed mid-write left behind.</summary>
+    public PipelineRunner Runner(IngestOptions? ingestOptions = null)
+    {
+        Data.RemoveTemporaryFilesOfDeadWriters();
+        return new(Pipeline(ingestOptions ?? new IngestOptions()), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
             LoggerFactory.CreateLogger<PipelineRunner>());
+    }
 
     /// <summary>Finds a run by its id or a unique prefix of it.</summary>
     public async Task<RunRecord> FindRunAsync(string idOrPrefix, CancellationToken cancellationToken = default)

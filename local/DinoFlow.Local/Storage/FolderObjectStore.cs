@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Storage;
 
 namespace DinoFlow.Local.Storage;
@@ -9,6 +10,7 @@ namespace DinoFlow.Local.Storage;
 /// </summary>
 public sealed class FolderObjectStore : IObjectStore
 {
+    private const string TemporaryPrefix = ".tmp-";
     private readonly string _root;
 
     public FolderObjectStore(string root)
@@ -29,7 +31,7 @@ public sealed class FolderObjectStore : IObjectStore
                 AttributesToSkip = FileAttributes.Hidden | FileAttributes.ReparsePoint,
                 IgnoreInaccessible = true,
             })
-            .Where(f => !Path.GetFileName(f).StartsWith(".tmp-", StringComparison.Ordinal))
+            .Where(f => !Path.GetFileName(f).StartsWith(TemporaryPrefix, StringComparison.Ordinal))
             .Select(f => Path.GetRelativePath(_root, f).Replace(Path.DirectorySeparatorChar, '/'))
             .Order(StringComparer.Ordinal);
         foreach (var key in files)
@@ -57,7 +59,7 @@ public sealed class FolderObjectStore : IObjectStore
         var path = Resolve(key, mustBeNormal: true);
         var directory = Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
+        var temporary = Path.Combine(directory, $"{TemporaryPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
@@ -94,6 +96,26 @@ public sealed class FolderObjectStore : IObjectStore
     {
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
         Directory.CreateDirectory(_root);
+    }
+
+    /// <summary>
+    /// Deletes temporary files left by writers that were killed mid-write (their process id is in the name and no
+    /// longer alive). Returns how many were removed.
+    /// </summary>
+    public int RemoveTemporaryFilesOfDeadWriters()
+    {
+        if (!Directory.Exists(_root)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(_root, TemporaryPrefix + "*", SearchOption.AllDirectories))
+        {
+            var name = Path.GetFileName(file)[TemporaryPrefix.Length..];
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(name[..dash], System.Globalization.CultureInfo.InvariantCulture, out var pid) && ProcessLiveness.IsAlive(pid)) continue;
+            File.Delete(file);
+            removed++;
+        }
+
+        return removed;
     }
 
     private string Resolve(string key, bool mustBeNormal)

@@ -59,7 +59,7 @@ public sealed partial class PipelineRunner(
         var run = await store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
             ?? throw new KeyNotFoundException($"no run '{runId}'");
         if (run.Status == RunStatus.Succeeded) throw new InvalidOperationException($"run {runId} has already succeeded; nothing to retry");
-        if (run.Status == RunStatus.Running && run.OwnerProcessId is { } owner && IsAlive(owner))
+        if (run.Status == RunStatus.Running && run.OwnerProcessId is { } owner && ProcessLiveness.IsAlive(owner))
             throw new InvalidOperationException($"run {runId} is still running in process {owner}");
 
         foreach (var step in await store.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false))
@@ -167,19 +167,6 @@ public sealed partial class PipelineRunner(
     /// <summary>Errors in the user's data or configuration: retrying cannot help.</summary>
     private static bool IsValidation(Exception e) => e is StageValidationException or Manifests.ManifestException or Labels.LabelingException
         or Datasets.SplitException or InvalidObjectKeyException or ArgumentException or FormatException;
-
-    private static bool IsAlive(int processId)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(processId);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} created for {Source}")]
     private partial void LogRunCreated(string runId, string source);
