@@ -7,11 +7,12 @@ var data = args.Length > 1 ? args[1] : BenchData.DefaultDataSet();
 return name switch
 {
     "ingest" => await IngestBenchmark.RunAsync(data).ConfigureAwait(false),
+    "train" => TrainBenchmark.Run(data, Recipes.Default),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest [DATA_DIR]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

@@ -42,6 +42,9 @@ public sealed class LocalWorkspace
         new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),
         new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)),
         new PrepareStage(),
+        new Stages.TrainStage(),
+        new Stages.GateStage(),
+        new Stages.CompileStage(),
     ]);
 
     /// <summary>A runner over this workspace; first removes what writers killed mid-write left behind.</summary>

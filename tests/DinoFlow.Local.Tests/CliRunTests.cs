@@ -12,9 +12,10 @@ public sealed class CliRunTests : IDisposable
     public void Dispose() => _work.Dispose();
 
     [Fact]
-    public async Task A_run_over_the_samples_ingests_labels_and_splits_them_and_reports_json()
+    public async Task A_run_over_the_samples_goes_from_images_to_a_compiled_package_and_reports_json()
     {
-        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json");
+        // The gate is opened wide here: this test is about the stages, not the model's quality (see the gate test).
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--epochs", "20", "--min-accuracy", "0", "--min-class-recall", "0");
 
         Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
         using var json = JsonDocument.Parse(result.Stdout);
@@ -31,12 +32,35 @@ public sealed class CliRunTests : IDisposable
         // The Ground Truth output manifest is on disk where `show` says.
         var manifest = Path.Combine(steps[1].GetProperty("artifacts").GetString()!, "output.manifest");
         Assert.Equal(42, File.ReadAllLines(manifest).Length);
+
+        Assert.Equal(["train", "gate", "compile"], steps.Skip(3).Select(s => s.GetProperty("name").GetString()));
+        Assert.All(steps, s => Assert.Equal("Succeeded", s.GetProperty("status").GetString()));
+        var compiled = steps[5].GetProperty("output").GetProperty("packageDirectory").GetString()!;
+        Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));
+        Assert.Contains("\"compiled\"", File.ReadAllText(Path.Combine(compiled, "model.json")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_gate_fails_a_weak_model_and_names_the_failing_classes_and_numbers()
+    {
+        // One epoch of training on 21 images: a deliberately weak model.
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--epochs", "1", "--min-accuracy", "0.95", "--min-class-recall", "0.9");
+
+        Assert.Equal(1, result.ExitCode);
+        using var json = JsonDocument.Parse(result.Stdout);
+        var gate = json.RootElement.GetProperty("steps")[4];
+        Assert.Equal("gate", gate.GetProperty("name").GetString());
+        Assert.Equal("Failed", gate.GetProperty("status").GetString());
+        var error = gate.GetProperty("error").GetString()!;
+        Assert.Matches(@"accuracy 0\.\d{3} is below the minimum 0\.950", error);
+        Assert.Matches(@"class '[a-z_]+' recall 0\.\d{3} \(\d+/\d+\) is below the minimum 0\.900", error);
+        Assert.Equal("Pending", json.RootElement.GetProperty("steps")[5].GetProperty("status").GetString()); // nothing compiled or shipped
     }
 
     [Fact]
     public async Task Runs_and_show_list_what_happened_and_a_bad_run_id_is_a_clear_error()
     {
-        var run = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json");
+        var run = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--until", "prepare");
         var id = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("run").GetProperty("id").GetString()!;
 
         var runs = await DinoflowCli.RunAsync(_work.Path, "runs");
@@ -55,7 +79,7 @@ public sealed class CliRunTests : IDisposable
     {
         // Labels come from a Ground Truth manifest that is not there yet: the label step fails and says so.
         var manifest = Path.Combine(_work.Path, "labels.manifest");
-        var failed = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--labels", "manifest:" + manifest, "--json");
+        var failed = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--labels", "manifest:" + manifest, "--json", "--until", "prepare");
         using var failedJson = JsonDocument.Parse(failed.Stdout);
         var id = failedJson.RootElement.GetProperty("run").GetProperty("id").GetString()!;
         var labelStep = failedJson.RootElement.GetProperty("steps")[1];
@@ -87,6 +111,7 @@ public sealed class CliRunTests : IDisposable
         Assert.Equal(2, steps[1].GetProperty("attempts").GetInt32());
         Assert.Equal(42, steps[1].GetProperty("output").GetProperty("labeled").GetInt32());
         Assert.Equal("Succeeded", steps[2].GetProperty("status").GetString());
+        Assert.Equal("Skipped", steps[3].GetProperty("status").GetString());
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class WatchTests : IDisposable
         var inbox = Directory.CreateDirectory(Path.Combine(_work.Path, "inbox")).FullName;
         var work = Path.Combine(_work.Path, "w");
         var store = new SqliteRunStore(Path.Combine(work, ".dinoflow", "dinoflow.db"));
-        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "2", "--poll-interval", "0.2");
+        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "2", "--poll-interval", "0.2", "--until", "prepare");
         try
         {
             await Task.Delay(1500); // let it take its first snapshot of the empty folder

@@ -49,9 +49,21 @@ public static class RunCommands
         root.Subcommands.Add(RetryCommand());
         root.Subcommands.Add(WatchCommand.Build());
         root.Subcommands.Add(StagesCommand());
+        ModelCommands.Register(root);
     }
 
-    internal static Option[] RunOptions => [LabelsOption, LabelAttributeOption, SeedOption, ValidationFractionOption, MaxFileMbOption, JsonOption];
+    private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };
+
+    private static readonly Option<double> MinClassRecallOption = new("--min-class-recall") { Description = "Gate: minimum validation recall of every class", DefaultValueFactory = _ => 0.7 };
+
+    private static readonly Option<string> TargetOption = new("--target") { Description = "Compile target: cpu, cuda, tensorrt, jetson-nano", DefaultValueFactory = _ => "cpu" };
+
+    private static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs of the head (default: the recipe's)" };
+
+    private static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
+
+    internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
+        MinAccuracyOption, MinClassRecallOption, TargetOption, EpochsOption, JsonOption];
 
     private static Command RunCommand()
     {
@@ -66,7 +78,16 @@ public static class RunCommands
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
             var runner = workspace.Runner(IngestOptionsOf(parse));
-            var run = await runner.StartAsync(ReadRunInput(parse, source.FullName, null), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+            RunRecord run;
+            try
+            {
+                run = await runner.StartAsync(ReadRunInput(parse, source.FullName, null), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentException e)
+            {
+                return Fail(e.Message);
+            }
+
             return await Print(workspace, run, parse.GetValue(JsonOption), cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -170,8 +191,12 @@ public static class RunCommands
             [LabelStage.LabelAttributeOption] = parse.GetValue(LabelAttributeOption)!,
             [PrepareStage.SeedOption] = parse.GetValue(SeedOption).ToString(CultureInfo.InvariantCulture),
             [PrepareStage.ValidationFractionOption] = parse.GetValue(ValidationFractionOption).ToString(CultureInfo.InvariantCulture),
+            [Stages.GateStage.MinAccuracyOption] = parse.GetValue(MinAccuracyOption).ToString(CultureInfo.InvariantCulture),
+            [Stages.GateStage.MinClassRecallOption] = parse.GetValue(MinClassRecallOption).ToString(CultureInfo.InvariantCulture),
+            [Stages.CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
         };
-        return new RunInput(source, options, onlyKeys);
+        if (parse.GetValue(EpochsOption) is { } epochs) options[Stages.TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
+        return new RunInput(source, options, onlyKeys, parse.GetValue(UntilOption));
     }
 
     // A relative manifest path is resolved now, so retrying from another directory still finds it.

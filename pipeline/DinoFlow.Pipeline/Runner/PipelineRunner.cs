@@ -43,6 +43,9 @@ public sealed partial class PipelineRunner(
 
     public async Task<RunRecord> StartAsync(RunInput input, IProgress<StageProgress> progress, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Until is { } until && pipeline.Stages.All(s => s.Name != until))
+            throw new ArgumentException($"--until '{until}' is not a stage of this pipeline ({string.Join(", ", pipeline.Stages.Select(s => s.Name))})");
         var now = clock.GetUtcNow();
         var id = $"{now:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2))}";
         var run = new RunRecord(id, pipeline.Name, RunStatus.Pending, input, now, now, null, null);
@@ -91,8 +94,16 @@ public sealed partial class PipelineRunner(
         var outputs = steps.Values.Where(s => s.Status == StepStatus.Succeeded && s.OutputJson is not null)
             .ToDictionary(s => s.Name, s => s.OutputJson!, StringComparer.Ordinal);
 
+        var skipping = false;
         foreach (var stage in pipeline.Stages)
         {
+            if (skipping)
+            {
+                await store.SetStepStatusAsync(runId, stage.Name, StepStatus.Skipped, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            skipping = stage.Name == run.Input.Until;
             if (steps.TryGetValue(stage.Name, out var step) && step.Status == StepStatus.Succeeded) continue;
             var failure = await RunStepAsync(run, stage, outputs, progress, cancellationToken).ConfigureAwait(false);
             if (failure is not null)
@@ -166,7 +177,7 @@ public sealed partial class PipelineRunner(
 
     /// <summary>Errors in the user's data or configuration: retrying cannot help.</summary>
     private static bool IsValidation(Exception e) => e is StageValidationException or Manifests.ManifestException or Labels.LabelingException
-        or Datasets.SplitException or InvalidObjectKeyException or ArgumentException or FormatException;
+        or Datasets.SplitException or Models.ModelPackageException or InvalidObjectKeyException or ArgumentException or FormatException;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} created for {Source}")]
     private partial void LogRunCreated(string runId, string source);

@@ -17,6 +17,7 @@ public enum StepStatus
     Failed,
     Retrying,
     WaitingForInput,
+    Skipped,
 }
 
 /// <summary>How a step failed: validation errors are not retried (Step Functions' Catch), transient ones are (Retry).</summary>
@@ -29,7 +30,8 @@ public enum ErrorKind
 }
 
 /// <summary>What a run was started with: the source folder and the options of its stages.</summary>
-public sealed record RunInput(string Source, IReadOnlyDictionary<string, string> Options, IReadOnlyList<string>? OnlyKeys = null)
+/// <param name="Until">Stop after this stage (later stages are skipped); null runs the whole pipeline.</param>
+public sealed record RunInput(string Source, IReadOnlyDictionary<string, string> Options, IReadOnlyList<string>? OnlyKeys = null, string? Until = null)
 {
     public string Option(string name, string fallback) => Options.TryGetValue(name, out var value) ? value : fallback;
 }

@@ -1,0 +1,46 @@
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Models;
+
+namespace DinoFlow.Inference;
+
+/// <summary>A verified model package ready to classify images: shared preprocessing, then the packaged graph.</summary>
+public sealed class Classifier : IDisposable
+{
+    private readonly BatchRunner _runner;
+    private readonly Preprocessor _preprocessor;
+
+    public Classifier(LoadedPackage package, ExecutionOptions? execution = null, Action<string>? warn = null)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        Package = package;
+        var spec = package.Manifest.Preprocess;
+        _preprocessor = new Preprocessor(spec);
+        _runner = new BatchRunner(OnnxSessions.Create(package.Model, execution ?? ExecutionOptions.Cpu, warn),
+            package.Manifest.InputName, package.Manifest.OutputName, 3, spec.Height, spec.Width);
+    }
+
+    public LoadedPackage Package { get; }
+    public IReadOnlyList<string> Labels => Package.Manifest.Labels;
+    public Preprocessor Preprocessor => _preprocessor;
+
+    public float[] Classify(BgrImage image) => _runner.Run([_preprocessor.Run(image)], 1)[0];
+
+    public float[][] ClassifyTensors(IReadOnlyList<float[]> tensors) => _runner.Run(tensors);
+
+    /// <summary>Runs the package's probe and returns null when it gives the recorded answer, else why not.</summary>
+    public string? CheckProbe(IImageDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        if (Package.Manifest.Probe is not { } probe) return "the package has no probe";
+        var output = Classify(decoder.Decode(File.ReadAllBytes(Path.Combine(Package.Directory, probe.Image))));
+        for (var i = 0; i < output.Length; i++)
+        {
+            if (Math.Abs(output[i] - probe.ExpectedProbabilities[i]) > probe.Tolerance)
+                return $"probe '{probe.Image}' gives {output[i]:0.0000} for '{Labels[i]}', expected {probe.ExpectedProbabilities[i]:0.0000} (tolerance {probe.Tolerance})";
+        }
+
+        return null;
+    }
+
+    public void Dispose() => _runner.Dispose();
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using DinoFlow.Pipeline.Models;
+using Microsoft.ML.OnnxRuntime;
+
+namespace DinoFlow.Inference;
+
+/// <summary>A compile target: where the model will run and how ONNX Runtime should be set up there.</summary>
+public sealed record CompileTarget(string Name, string Provider, bool Fp16, GraphOptimizationLevel Level, IReadOnlyDictionary<string, string> ProviderOptions)
+{
+    /// <summary>
+    /// cpu: every ONNX Runtime optimisation, saved into the graph (CPU-specific fused kernels).
+    /// cuda / tensorrt / jetson-nano: only hardware-independent rewrites are saved; the GPU provider fuses at load time,
+    /// and TensorRT engines are built on the device (an engine built on another GPU does not load: compute 5.3 vs 7.5).
+    /// jetson-nano runs TensorRT in FP16 (the Nano's Maxwell GPU has no INT8).
+    /// </summary>
+    public static CompileTarget Parse(string name) => name switch
+    {
+        "cpu" => new("cpu", "cpu", false, GraphOptimizationLevel.ORT_ENABLE_ALL, new Dictionary<string, string>()),
+        "cuda" => new("cuda", "cuda", false, GraphOptimizationLevel.ORT_ENABLE_BASIC, new Dictionary<string, string>()),
+        "tensorrt" => new("tensorrt", "tensorrt", false, GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            new Dictionary<string, string> { ["trt_engine_cache_enable"] = "1", ["trt_engine_cache_path"] = "trt-cache" }),
+        "jetson-nano" => new("jetson-nano", "tensorrt", true, GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            new Dictionary<string, string> { ["trt_fp16_enable"] = "1", ["trt_engine_cache_enable"] = "1", ["trt_engine_cache_path"] = "trt-cache", ["trt_max_workspace_size"] = "268435456" }),
+        _ => throw new ArgumentException($"compile target '{name}' is not one of cpu, cuda, tensorrt, jetson-nano"),
+    };
+}
+
+/// <summary>The compiled model changed answers; no package is produced.</summary>
+public sealed class ParityException(string message) : Exception(message);
+
+public sealed record CompileResult(LoadedPackage Package, CompileInfo Info);
+
+/// <summary>
+/// Optimises a package's graph with ONNX Runtime for a target, proves parity on given images (same top-1 on
+/// every one, probabilities within a tolerance) and measures batch-1 latency before and after on this machine.
+/// </summary>
+public static class ModelCompiler
+{
+    public const float ParityTolerance = 1e-3f;
+
+    public static CompileResult Compile(LoadedPackage source, CompileTarget target, IReadOnlyList<float[]> parityTensors, string outputDirectory, int latencyRuns = 20)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(parityTensors);
+        if (parityTensors.Count == 0) throw new ArgumentException("parity needs at least one image");
+        var spec = source.Manifest.Preprocess;
+
+        var optimizedPath = Path.Combine(Path.GetTempPath(), $"dinoflow-compile-{Guid.NewGuid():N}.onnx");
+        byte[] optimized;
+        try
+        {
+            using (var session = OnnxSessions.Create(source.Model, new ExecutionOptions { OptimizationLevel = target.Level, OptimizedModelPath = optimizedPath }))
+            {
+            }
+
+            optimized = File.ReadAllBytes(optimizedPath);
+        }
+        finally
+        {
+            File.Delete(optimizedPath);
+        }
+
+        using var before = Runner(source.Model, spec, GraphOptimizationLevel.ORT_DISABLE_ALL);
+        using var after = Runner(optimized, spec, target.Provider == "cpu" ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_BASIC);
+        var expected = before.Run(parityTensors);
+        var actual = after.Run(parityTensors);
+        double maxDifference = 0;
+        for (var i = 0; i < parityTensors.Count; i++)
+        {
+            var top = ArgMax(expected[i]);
+            if (ArgMax(actual[i]) != top)
+                throw new ParityException($"parity failed on image {i}: top-1 changed from '{source.Manifest.Labels[top]}' to '{source.Manifest.Labels[ArgMax(actual[i])]}'");
+            for (var c = 0; c < expected[i].Length; c++) maxDifference = Math.Max(maxDifference, Math.Abs(expected[i][c] - actual[i][c]));
+        }
+
+        if (maxDifference > ParityTolerance)
+            throw new ParityException($"parity failed: probabilities differ by up to {maxDifference:0.######} (tolerance {ParityTolerance})");
+
+        var (latencyBefore, latencyAfter) = Latency(before, after, parityTensors[0], latencyRuns);
+        var info = new CompileInfo(target.Name, target.Provider, target.Fp16, target.Level.ToString(), source.Manifest.ModelSha256,
+            maxDifference, parityTensors.Count, latencyBefore, latencyAfter, target.ProviderOptions);
+        var extra = Directory.GetFiles(source.Directory)
+            .Where(f => Path.GetFileName(f) is not (ModelManifest.FileName or ModelManifest.ModelFileName))
+            .ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        var package = ModelPackageFiles.Save(outputDirectory, source.Manifest with { Compiled = info }, optimized, extra);
+        return new CompileResult(package, info);
+    }
+
+    private static BatchRunner Runner(byte[] model, PreprocessSpec spec, GraphOptimizationLevel level) =>
+        new(OnnxSessions.Create(model, new ExecutionOptions { OptimizationLevel = level }), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
+
+    /// <summary>Median batch-1 latency of both, alternating runs so they share the machine's noise.</summary>
+    private static (double Before, double After) Latency(BatchRunner before, BatchRunner after, float[] tensor, int runs)
+    {
+        before.Run([tensor], 1);
+        after.Run([tensor], 1);
+        var b = new List<double>();
+        var a = new List<double>();
+        for (var i = 0; i < runs; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            before.Run([tensor], 1);
+            b.Add(watch.Elapsed.TotalMilliseconds);
+            watch.Restart();
+            after.Run([tensor], 1);
+            a.Add(watch.Elapsed.TotalMilliseconds);
+        }
+
+        b.Sort();
+        a.Sort();
+        return (b[runs / 2], a[runs / 2]);
+    }
+
+    private static int ArgMax(float[] values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DinoFlow.Imaging;
+using DinoFlow.Inference;
+using DinoFlow.Local.Models;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Runner;
+
+namespace DinoFlow.Local.Cli;
+
+/// <summary>train, evaluate, predict, compile: model commands outside a pipeline run.</summary>
+public static class ModelCommands
+{
+    private static readonly JsonSerializerOptions Indented = new(StageJson.Options) { WriteIndented = true };
+
+    public static void Register(RootCommand root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        root.Subcommands.Add(Train());
+        root.Subcommands.Add(Evaluate());
+        root.Subcommands.Add(Predict());
+        root.Subcommands.Add(Compile());
+    }
+
+    private static Option<string> DataOption() => new("--data") { Description = "A folder of <label>/<image> or a Ground Truth output manifest with local source-refs", Required = true };
+
+    private static Option<DirectoryInfo> ModelOption() => new("--model") { Description = "Model package folder", Required = true };
+
+    private static Command Train()
+    {
+        var data = DataOption();
+        var output = new Option<DirectoryInfo>("--out") { Description = "Package folder to write", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Seed for the split and the head (same seed, same metrics)", DefaultValueFactory = _ => 42 };
+        var epochs = new Option<int?>("--epochs") { Description = "Head training epochs (default: the recipe's)" };
+        var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out, in whole recordings", DefaultValueFactory = _ => 0.25 };
+        var command = new Command("train", "Train a classifier on a labeled folder or manifest and write a model package");
+        foreach (var o in new Option[] { data, output, seed, epochs, fraction, RunCommands.JsonOption }) command.Options.Add(o);
+        command.SetAction((parse, cancellationToken) => Guard(() =>
+        {
+            var training = TrainingData.Load(parse.GetValue(data)!);
+            var progress = ConsoleProgress.ForStandardError();
+            var result = ModelWorkflow.Train(training, new SplitOptions { Seed = parse.GetValue(seed), ValidationFraction = parse.GetValue(fraction) },
+                ModelWorkflow.Recipe(parse.GetValue(seed), parse.GetValue(epochs)), "dinoflow", DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture),
+                parse.GetValue(output)!.FullName, new DinoFlow.Pipeline.Stages.SynchronousProgress<TrainingProgress>(p =>
+                    progress.Report(new StageProgress(p.Phase, p.Done, p.Total, p.Text))), cancellationToken);
+            PrintMetrics(result.Validation, parse.GetValue(RunCommands.JsonOption), $"Model package written to {result.Package.Directory}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Evaluate()
+    {
+        var model = ModelOption();
+        var data = DataOption();
+        var command = new Command("evaluate", "Score a model package on labeled images; writes report.html, report.md and confusion.svg next to the package");
+        foreach (var o in new Option[] { model, data, RunCommands.JsonOption }) command.Options.Add(o);
+        command.SetAction((parse, _) => Guard(() =>
+        {
+            var package = ModelPackageFiles.Load(parse.GetValue(model)!.FullName);
+            var reports = Path.Combine(package.Directory, "evaluation");
+            var progress = ConsoleProgress.ForStandardError();
+            var metrics = ModelWorkflow.Evaluate(package, TrainingData.Load(parse.GetValue(data)!), reports,
+                new DinoFlow.Pipeline.Stages.SynchronousProgress<TrainingProgress>(p => progress.Report(new StageProgress(p.Phase, p.Done, p.Total, p.Text))));
+            PrintMetrics(metrics, parse.GetValue(RunCommands.JsonOption), $"Report: {Path.Combine(reports, "report.html")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Predict()
+    {
+        var model = ModelOption();
+        var images = new Argument<FileInfo[]>("IMAGE") { Description = "Images to classify", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("predict", "Print the label and confidence of each image");
+        command.Options.Add(model);
+        command.Options.Add(RunCommands.JsonOption);
+        command.Arguments.Add(images);
+        command.SetAction((parse, _) => Guard(() =>
+        {
+            using var classifier = new Classifier(ModelPackageFiles.Load(parse.GetValue(model)!.FullName));
+            var decoder = new OpenCvImageDecoder();
+            var results = new List<object>();
+            foreach (var file in parse.GetValue(images)!)
+            {
+                if (!file.Exists) throw new StageValidationException($"image '{file.FullName}' does not exist");
+                var p = classifier.Classify(decoder.Decode(File.ReadAllBytes(file.FullName)));
+                var best = Array.IndexOf(p, p.Max());
+                results.Add(new { image = file.FullName, label = classifier.Labels[best], confidence = p[best] });
+                if (!parse.GetValue(RunCommands.JsonOption))
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Name}\t{classifier.Labels[best]}\t{p[best]:0.000}"));
+            }
+
+            if (parse.GetValue(RunCommands.JsonOption)) Console.WriteLine(JsonSerializer.Serialize(results, Indented));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Compile()
+    {
+        var model = ModelOption();
+        var output = new Option<DirectoryInfo>("--out") { Description = "Compiled package folder to write", Required = true };
+        var target = new Option<string>("--target") { Description = "cpu, cuda, tensorrt or jetson-nano", DefaultValueFactory = _ => "cpu" };
+        var data = new Option<string?>("--data") { Description = "Images (folder or manifest) for the parity check; default: the package's probe" };
+        var command = new Command("compile", "Optimise a package for a target; refuses if any answer changes (parity check)");
+        foreach (var o in new Option[] { model, output, target, data, RunCommands.JsonOption }) command.Options.Add(o);
+        command.SetAction((parse, _) => Guard(() =>
+        {
+            var package = ModelPackageFiles.Load(parse.GetValue(model)!.FullName);
+            var images = parse.GetValue(data) is { } d ? TrainingData.Load(d).Paths.Values : (IEnumerable<string>)[];
+            var result = ModelWorkflow.Compile(package, parse.GetValue(target)!, images, parse.GetValue(output)!.FullName);
+            var i = result.Info;
+            if (parse.GetValue(RunCommands.JsonOption))
+                Console.WriteLine(JsonSerializer.Serialize(i, Indented));
+            else
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Compiled for {i.Target} ({i.ExecutionProvider}{(i.Fp16 ? ", FP16" : "")}): parity on {i.ParityImages} images, max probability difference {i.MaxProbabilityDifference:0.########}; batch-1 latency {i.LatencyBeforeMs:0.0} ms → {i.LatencyAfterMs:0.0} ms. Package: {result.Package.Directory}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void PrintMetrics(EvaluationMetrics metrics, bool json, string footer)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(metrics, Indented));
+            return;
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Accuracy {metrics.Accuracy:0.000} on {metrics.Count} images (ECE {metrics.ExpectedCalibrationError:0.000})"));
+        foreach (var c in metrics.PerClass)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {c.Label,-24} n={c.Count,-4} precision {c.Precision:0.000} recall {c.Recall:0.000}"));
+        Console.WriteLine(footer);
+    }
+
+    /// <summary>User errors print one clear line and exit 2; nothing else is caught.</summary>
+    private static Task<int> Guard(Func<int> action)
+    {
+        try
+        {
+            return Task.FromResult(action());
+        }
+        catch (Exception e) when (e is StageValidationException or ModelPackageException or ParityException or DinoFlow.Pipeline.Manifests.ManifestException or ArgumentException or FileNotFoundException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Task.FromResult(2);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DinoFlow.Pipeline.Models;
+
+/// <summary>The package is not usable; the message names the file and the field.</summary>
+public sealed class ModelPackageException(string message) : Exception(message);
+
+/// <summary>Per-class numbers of an evaluation.</summary>
+public sealed record ClassMetrics(string Label, int Count, double Precision, double Recall, double F1);
+
+/// <summary>What an evaluation measured. <see cref="Confusion"/>[truth][predicted].</summary>
+public sealed record EvaluationMetrics(
+    int Count,
+    double Accuracy,
+    IReadOnlyList<string> Labels,
+    IReadOnlyList<ClassMetrics> PerClass,
+    IReadOnlyList<IReadOnlyList<int>> Confusion,
+    double ExpectedCalibrationError,
+    double MeanConfidence);
+
+/// <summary>The tensors of the backbone the head reads, and how they are pooled.</summary>
+public sealed record BackboneInfo(string Name, string Source, IReadOnlyList<string> Taps, string Pooling);
+
+/// <summary>The probe: a small image shipped in the package with the output the model must give for it.</summary>
+public sealed record ProbeInfo(string Image, string ExpectedLabel, IReadOnlyList<float> ExpectedProbabilities, float Tolerance);
+
+/// <summary>How the package was optimised for a target by <c>dinoflow compile</c>.</summary>
+public sealed record CompileInfo(
+    string Target,
+    string ExecutionProvider,
+    bool Fp16,
+    string OptimizationLevel,
+    string OriginalSha256,
+    double MaxProbabilityDifference,
+    int ParityImages,
+    double LatencyBeforeMs,
+    double LatencyAfterMs,
+    IReadOnlyDictionary<string, string> ProviderOptions);
+
+/// <summary>
+/// <c>model.json</c>: everything a consumer needs to use <c>model.onnx</c> correctly and to trust it.
+/// Edge, compile, deploy and evaluate all read this one format.
+/// </summary>
+public sealed record ModelManifest
+{
+    public const int CurrentFormatVersion = 1;
+    public const string FileName = "model.json";
+    public const string ModelFileName = "model.onnx";
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public required string Name { get; init; }
+
+    /// <summary>Model version; deployments and detection events carry it.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>Labels in the order of the model's output.</summary>
+    public required IReadOnlyList<string> Labels { get; init; }
+
+    public string InputName { get; init; } = "input";
+    public string OutputName { get; init; } = "probabilities";
+    public required PreprocessSpec Preprocess { get; init; }
+    public required BackboneInfo Backbone { get; init; }
+    public required string Head { get; init; }
+
+    /// <summary>SHA-256 over the training images and labels, so a model can be traced to its data.</summary>
+    public required string TrainingDataHash { get; init; }
+
+    public EvaluationMetrics? Metrics { get; init; }
+
+    /// <summary>SHA-256 (hex) of model.onnx; a package whose file does not match is refused.</summary>
+    public required string ModelSha256 { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required string Producer { get; init; }
+    public ProbeInfo? Probe { get; init; }
+    public CompileInfo? Compiled { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses and checks model.json; errors name <paramref name="source"/> and the field.</summary>
+    public static ModelManifest Parse(string json, string source)
+    {
+        ModelManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelPackageException($"{source}: not a valid model.json ({e.Message})");
+        }
+
+        if (manifest is null) throw new ModelPackageException($"{source}: empty model.json");
+        if (manifest.FormatVersion > CurrentFormatVersion)
+            throw new ModelPackageException($"{source}: formatVersion {manifest.FormatVersion} is newer than this DinoFlow understands ({CurrentFormatVersion})");
+        if (manifest.Labels.Count < 2) throw new ModelPackageException($"{source}: labels must list at least 2 classes");
+        if (manifest.Labels.Distinct(StringComparer.Ordinal).Count() != manifest.Labels.Count) throw new ModelPackageException($"{source}: labels has duplicates");
+        if (manifest.ModelSha256.Length != 64) throw new ModelPackageException($"{source}: modelSha256 must be 64 hex characters");
+        try
+        {
+            manifest.Preprocess.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelPackageException($"{source}: {e.Message}");
+        }
+
+        return manifest;
+    }
+}

@@ -1,0 +1,155 @@
+using DinoFlow.Pipeline.Imaging;
+
+namespace DinoFlow.Pipeline.Models;
+
+/// <summary>The region of the frame the model looks at, as fractions of width and height.</summary>
+public sealed record CropBox(double Left, double Top, double Width, double Height)
+{
+    public static readonly CropBox Full = new(0, 0, 1, 1);
+
+    /// <summary>Pixel rectangle of this box in a frame, clamped to it; "centre square" when <paramref name="square"/>.</summary>
+    public (int X, int Y, int Width, int Height) Resolve(int frameWidth, int frameHeight, bool square)
+    {
+        var x = Left * frameWidth;
+        var y = Top * frameHeight;
+        var w = Width * frameWidth;
+        var h = Height * frameHeight;
+        if (square)
+        {
+            var side = Math.Min(w, h);
+            x += (w - side) / 2;
+            y += (h - side) / 2;
+            w = h = side;
+        }
+
+        var ix = Math.Clamp((int)Math.Round(x), 0, frameWidth - 1);
+        var iy = Math.Clamp((int)Math.Round(y), 0, frameHeight - 1);
+        return (ix, iy, Math.Clamp((int)Math.Round(w), 1, frameWidth - ix), Math.Clamp((int)Math.Round(h), 1, frameHeight - iy));
+    }
+}
+
+/// <summary>
+/// How a decoded frame becomes the model's input tensor; written into model.json so training, evaluation,
+/// compile checks and the edge all do exactly the same thing.
+/// </summary>
+public sealed record PreprocessSpec
+{
+    /// <summary>Model input width and height in pixels.</summary>
+    public required int Width { get; init; }
+
+    public required int Height { get; init; }
+
+    /// <summary>Region of the frame to use, before resizing.</summary>
+    public CropBox Crop { get; init; } = CropBox.Full;
+
+    /// <summary>Take the centre square of <see cref="Crop"/> (keeps the aspect ratio instead of squashing).</summary>
+    public bool SquareCrop { get; init; } = true;
+
+    /// <summary>Channel order of the tensor: "BGR" or "RGB".</summary>
+    public string ColorOrder { get; init; } = "BGR";
+
+    /// <summary>Per channel, in tensor channel order, on the 0–255 scale: value = (pixel - mean) / std.</summary>
+    public IReadOnlyList<float> Mean { get; init; } = [0, 0, 0];
+
+    public IReadOnlyList<float> Std { get; init; } = [1, 1, 1];
+
+    /// <summary>Resampling used to resize: bilinear with pixel-centre alignment (OpenCV INTER_LINEAR's convention).</summary>
+    public string Resize { get; init; } = "bilinear";
+
+    public int TensorLength => 3 * Width * Height;
+
+    public void Validate()
+    {
+        if (Width <= 0 || Height <= 0) throw new ArgumentException($"preprocess width/height must be positive, got {Width}x{Height}");
+        if (ColorOrder is not ("BGR" or "RGB")) throw new ArgumentException($"preprocess colorOrder must be BGR or RGB, got '{ColorOrder}'");
+        if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("preprocess mean and std need 3 values each");
+        if (Std.Any(s => s == 0)) throw new ArgumentException("preprocess std must not be 0");
+        if (Resize != "bilinear") throw new ArgumentException($"preprocess resize '{Resize}' is not supported (bilinear)");
+        if (Crop.Width <= 0 || Crop.Height <= 0 || Crop.Left < 0 || Crop.Top < 0 || Crop.Left + Crop.Width > 1.0001 || Crop.Top + Crop.Height > 1.0001)
+            throw new ArgumentException($"preprocess crop {Crop} is not inside the frame (fractions 0..1)");
+    }
+}
+
+/// <summary>
+/// The one preprocessing implementation: crop → bilinear resize → channel order → normalise, into a CHW float
+/// tensor. Pure C# so the trainer and the edge cannot drift apart. Reusable buffers make it allocation-free per frame.
+/// </summary>
+public sealed class Preprocessor
+{
+    private readonly PreprocessSpec _spec;
+    private readonly float[] _scale = new float[3];
+    private readonly float[] _offset = new float[3];
+    private readonly int[] _sourceChannel = new int[3];
+
+    public Preprocessor(PreprocessSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        _spec = spec;
+        for (var c = 0; c < 3; c++)
+        {
+            _scale[c] = 1f / spec.Std[c];
+            _offset[c] = -spec.Mean[c] / spec.Std[c];
+            // BGR source pixels: tensor channel c reads source channel c for BGR, 2 - c for RGB.
+            _sourceChannel[c] = spec.ColorOrder == "BGR" ? c : 2 - c;
+        }
+    }
+
+    public PreprocessSpec Spec => _spec;
+
+    public float[] Run(BgrImage image)
+    {
+        var tensor = new float[_spec.TensorLength];
+        Run(image, tensor);
+        return tensor;
+    }
+
+    /// <summary>Writes the CHW tensor for <paramref name="image"/> into <paramref name="destination"/>.</summary>
+    public void Run(BgrImage image, Span<float> destination) =>
+        Run(image.Pixels, image.Width, image.Height, image.Width * 3, destination);
+
+    /// <summary>Same, over raw BGR rows (e.g. a video frame's buffer with its own stride).</summary>
+    public void Run(ReadOnlySpan<byte> bgr, int width, int height, int stride, Span<float> destination)
+    {
+        if (destination.Length < _spec.TensorLength)
+            throw new ArgumentException($"destination has {destination.Length} floats, needs {_spec.TensorLength}", nameof(destination));
+        var (cx, cy, cw, ch) = _spec.Crop.Resolve(width, height, _spec.SquareCrop);
+        int outW = _spec.Width, outH = _spec.Height, plane = outW * outH;
+
+        // Per output column: the two source columns and the weight of the right one (computed once per frame size).
+        Span<int> x0 = outW <= 2048 ? stackalloc int[outW] : new int[outW];
+        Span<float> wx = outW <= 2048 ? stackalloc float[outW] : new float[outW];
+        var scaleX = (double)cw / outW;
+        for (var x = 0; x < outW; x++)
+        {
+            var sx = Math.Clamp((x + 0.5) * scaleX - 0.5, 0, cw - 1);
+            var left = Math.Min((int)sx, cw - 1);
+            x0[x] = cx + left;
+            wx[x] = left + 1 < cw ? (float)(sx - left) : 0f;
+        }
+
+        var scaleY = (double)ch / outH;
+        for (var y = 0; y < outH; y++)
+        {
+            var sy = Math.Clamp((y + 0.5) * scaleY - 0.5, 0, ch - 1);
+            var top = Math.Min((int)sy, ch - 1);
+            var wy = top + 1 < ch ? (float)(sy - top) : 0f;
+            var row0 = bgr.Slice((cy + top) * stride);
+            var row1 = bgr.Slice((cy + Math.Min(top + 1, ch - 1)) * stride);
+            for (var x = 0; x < outW; x++)
+            {
+                var p = x0[x] * 3;
+                var q = wx[x] > 0 ? p + 3 : p;
+                var w = wx[x];
+                for (var c = 0; c < 3; c++)
+                {
+                    var s = _sourceChannel[c];
+                    var top0 = row0[p + s] + (row0[q + s] - row0[p + s]) * w;
+                    var bottom = row1[p + s] + (row1[q + s] - row1[p + s]) * w;
+                    var value = top0 + (bottom - top0) * wy;
+                    destination[c * plane + y * outW + x] = value * _scale[c] + _offset[c];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using DinoFlow.Inference;
+using DinoFlow.Local.Models;
+using DinoFlow.Pipeline.Datasets;
+
+namespace DinoFlow.Inference.Tests;
+
+/// <summary>Trains once on samples/product-boxes (real backbone, real images) and shares the package between tests.</summary>
+public sealed class TrainedSamplesFixture : IDisposable
+{
+    public TrainedSamplesFixture()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "dinoflow-trained-" + Guid.NewGuid().ToString("N")[..8]);
+        Data = TrainingData.Load(Samples);
+        Result = ModelWorkflow.Train(Data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30), "samples", "test-1",
+            Path.Combine(Root, "model"), null, CancellationToken.None);
+    }
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DinoFlow.sln"))) dir = dir.Parent;
+            return dir!.FullName;
+        }
+    }
+
+    public static string Samples => Path.Combine(RepositoryRoot, "samples", "product-boxes");
+
+    public string Root { get; }
+    public TrainingData Data { get; }
+    public TrainingResult Result { get; }
+    public LoadedPackage Package => Result.Package;
+
+    /// <summary>A copy of the trained package that a test may damage.</summary>
+    public string CopyPackage()
+    {
+        var copy = Path.Combine(Root, "copy-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(Package.Directory)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        return copy;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
