@@ -69,29 +69,8 @@ internal static partial class TrainBenchmark
         var bare = OnnxGraphs.FeatureGraph(backbone, size, size, [backbone.Taps[^1].Tensor], new PoolingSpec("avg"));
         using var backboneRunner = new BatchRunner(OnnxSessions.Create(OnnxGraphs.Serialize(bare), ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.FeaturesOutput, 3, size, size);
         using var modelRunner = new BatchRunner(OnnxSessions.Create(package.Model, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, size, size);
-        var tensor = new float[3 * size * size];
-        new Random(1).NextBytes(new byte[1]);
-        for (var i = 0; i < 3; i++)
-        {
-            backboneRunner.Run([tensor], 1);
-            modelRunner.Run([tensor], 1);
-        }
-
-        var (b, p) = (new List<double>(), new List<double>());
-        for (var i = 0; i < 20; i++)
-        {
-            // Alternate so both see the same machine noise.
-            var w = Stopwatch.StartNew();
-            backboneRunner.Run([tensor], 1);
-            b.Add(w.Elapsed.TotalMilliseconds);
-            w.Restart();
-            modelRunner.Run([tensor], 1);
-            p.Add(w.Elapsed.TotalMilliseconds);
-        }
-
-        b.Sort();
-        p.Sort();
+        var (bareMs, packageMs) = ModelCompiler.MedianLatency(backboneRunner, modelRunner, new float[3 * size * size], 20);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  latency batch 1   : package {p[10]:0.0} ms median vs bare backbone {b[10]:0.0} ms at {size}x{size} = {p[10] / b[10]:0.00}x ({recipe.Taps.Count} taps + head)"));
+            $"  latency batch 1   : package {packageMs:0.0} ms median vs bare backbone {bareMs:0.0} ms at {size}x{size} = {packageMs / bareMs:0.00}x ({recipe.Taps.Count} taps + head)"));
     }
 }

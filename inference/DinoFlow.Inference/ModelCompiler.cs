@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Training;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DinoFlow.Inference;
@@ -68,16 +69,16 @@ public static class ModelCompiler
         double maxDifference = 0;
         for (var i = 0; i < parityTensors.Count; i++)
         {
-            var top = ArgMax(expected[i]);
-            if (ArgMax(actual[i]) != top)
-                throw new ParityException($"parity failed on image {i}: top-1 changed from '{source.Manifest.Labels[top]}' to '{source.Manifest.Labels[ArgMax(actual[i])]}'");
+            var top = HeadTrainer.ArgMax(expected[i]);
+            if (HeadTrainer.ArgMax(actual[i]) != top)
+                throw new ParityException($"parity failed on image {i}: top-1 changed from '{source.Manifest.Labels[top]}' to '{source.Manifest.Labels[HeadTrainer.ArgMax(actual[i])]}'");
             for (var c = 0; c < expected[i].Length; c++) maxDifference = Math.Max(maxDifference, Math.Abs(expected[i][c] - actual[i][c]));
         }
 
         if (maxDifference > ParityTolerance)
             throw new ParityException($"parity failed: probabilities differ by up to {maxDifference:0.######} (tolerance {ParityTolerance})");
 
-        var (latencyBefore, latencyAfter) = Latency(before, after, parityTensors[0], latencyRuns);
+        var (latencyBefore, latencyAfter) = MedianLatency(before, after, parityTensors[0], latencyRuns);
         var info = new CompileInfo(target.Name, target.Provider, target.Fp16, target.Level.ToString(), source.Manifest.ModelSha256,
             maxDifference, parityTensors.Count, latencyBefore, latencyAfter, target.ProviderOptions);
         var extra = Directory.GetFiles(source.Directory)
@@ -91,7 +92,7 @@ public static class ModelCompiler
         new(OnnxSessions.Create(model, new ExecutionOptions { OptimizationLevel = level }), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
 
     /// <summary>Median batch-1 latency of both, alternating runs so they share the machine's noise.</summary>
-    private static (double Before, double After) Latency(BatchRunner before, BatchRunner after, float[] tensor, int runs)
+    public static (double First, double Second) MedianLatency(BatchRunner before, BatchRunner after, float[] tensor, int runs)
     {
         before.Run([tensor], 1);
         after.Run([tensor], 1);
@@ -112,10 +113,4 @@ public static class ModelCompiler
         return (b[runs / 2], a[runs / 2]);
     }
 
-    private static int ArgMax(float[] values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
 }

@@ -31,16 +31,10 @@ public sealed class TrainStage : Stage<TrainOutput>
     protected override Task<(TrainOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var label = context.OutputOf<LabelOutput>(LabelStage.StageName);
-        var prepared = context.ArtifactsOf(PrepareStage.StageName);
         var data = (FolderObjectStore)context.Data;
-        LabeledExample[] Read(string manifestKey)
-        {
-            var text = prepared.ReadAllTextAsync(manifestKey, cancellationToken).GetAwaiter().GetResult();
-            return GroundTruthManifest.ReadOutputManifest(text, prepared.Describe(manifestKey), label.LabelAttribute, label.Categories).Labeled
-                .Select(o => new LabeledExample(o.SourceRef, prepare.Categories.ToList().IndexOf(o.ClassName), () => File.ReadAllBytes(data.Describe(o.SourceRef))))
-                .ToArray();
-        }
+        LabeledExample[] Read(string manifestKey) => PreparedSplit.Read(context, manifestKey, cancellationToken)
+            .Select(o => new LabeledExample(o.SourceRef, prepare.Categories.ToList().IndexOf(o.ClassName), () => File.ReadAllBytes(data.Describe(o.SourceRef))))
+            .ToArray();
 
         var seed = int.Parse(context.Input.Option(PrepareStage.SeedOption, "42"), CultureInfo.InvariantCulture);
         var epochs = context.Input.Options.TryGetValue(EpochsOption, out var e) ? int.Parse(e, CultureInfo.InvariantCulture) : (int?)null;
@@ -93,10 +87,8 @@ public sealed class CompileStage : Stage<CompileOutput>
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var prepared = context.ArtifactsOf(PrepareStage.StageName);
         var data = (FolderObjectStore)context.Data;
-        var validation = prepared.ReadAllTextAsync(prepare.ValidationManifestKey, cancellationToken).GetAwaiter().GetResult();
-        var images = GroundTruthManifest.ReadOutputManifest(validation, "validation.manifest").Labeled.Select(o => data.Describe(o.SourceRef));
+        var images = PreparedSplit.Read(context, prepare.ValidationManifestKey, cancellationToken).Select(o => data.Describe(o.SourceRef));
         var target = context.Input.Option(TargetOption, "cpu");
         var output = Path.Combine(((FolderObjectStore)context.Artifacts).Root, "model");
         CompileResult result;
@@ -112,5 +104,17 @@ public sealed class CompileStage : Stage<CompileOutput>
         var i = result.Info;
         return Task.FromResult((new CompileOutput(output, target, i.MaxProbabilityDifference, i.LatencyBeforeMs, i.LatencyAfterMs),
             string.Create(CultureInfo.InvariantCulture, $"{target}: parity on {i.ParityImages} images (max Δp {i.MaxProbabilityDifference:0.######}); latency {i.LatencyBeforeMs:0.0} → {i.LatencyAfterMs:0.0} ms")));
+    }
+}
+
+/// <summary>Reads one of the prepare stage's manifests (train or validation) with the label stage's attribute and categories.</summary>
+internal static class PreparedSplit
+{
+    public static IReadOnlyList<LabeledObject> Read(StageContext context, string manifestKey, CancellationToken cancellationToken)
+    {
+        var label = context.OutputOf<LabelOutput>(LabelStage.StageName);
+        var prepared = context.ArtifactsOf(PrepareStage.StageName);
+        var text = prepared.ReadAllTextAsync(manifestKey, cancellationToken).GetAwaiter().GetResult();
+        return GroundTruthManifest.ReadOutputManifest(text, prepared.Describe(manifestKey), label.LabelAttribute, label.Categories).Labeled;
     }
 }

@@ -5,15 +5,7 @@ namespace DinoFlow.Pipeline.Evaluation;
 /// <summary>One scored example: the true class index and the model's probabilities.</summary>
 public sealed record Prediction(string Key, int Truth, float[] Probabilities)
 {
-    public int Predicted
-    {
-        get
-        {
-            var best = 0;
-            for (var i = 1; i < Probabilities.Length; i++) if (Probabilities[i] > Probabilities[best]) best = i;
-            return best;
-        }
-    }
+    public int Predicted => Training.HeadTrainer.ArgMax(Probabilities);
 
     public float Confidence => Probabilities[Predicted];
 }
