@@ -100,7 +100,7 @@ public sealed record GreengrassStepOutput(
     JsonObject IotJobConfiguration);
 
 /// <summary>The error Step Functions hands a Catch: its name and cause (for Lambda errors, a JSON document).</summary>
-public sealed record StepFailure(string Error, string? Cause);
+public sealed record StepFailure([property: JsonPropertyName("Error")] string Error, [property: JsonPropertyName("Cause")] string? Cause);
 
 public sealed record DescribeFailureInput(string ExecutionArn, string ExecutionName, StepFailure Failure);
 

@@ -578,7 +578,7 @@ public static class AwsSteps
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Failure is null) throw new AwsRequestException("failure", "is missing");
+        if (input.Failure is null || string.IsNullOrEmpty(input.Failure.Error)) throw new AwsRequestException("failure.Error", "is missing");
         var cause = input.Failure.Cause ?? "(no cause given)";
         // Lambda errors arrive as a JSON document; its message is what a person needs.
         try
