@@ -14,13 +14,16 @@ public sealed class S3ObjectStore : IObjectStore
 {
     private readonly IAmazonS3 _s3;
     private readonly string _bucket;
+    private readonly int? _pageSize;
 
-    public S3ObjectStore(IAmazonS3 s3, string bucket)
+    /// <param name="pageSize">Keys per list request; S3's default (1000) when null.</param>
+    public S3ObjectStore(IAmazonS3 s3, string bucket, int? pageSize = null)
     {
         ArgumentNullException.ThrowIfNull(s3);
         ArgumentException.ThrowIfNullOrEmpty(bucket);
         _s3 = s3;
         _bucket = bucket;
+        _pageSize = pageSize;
     }
 
     public string Bucket => _bucket;
@@ -28,7 +31,7 @@ public sealed class S3ObjectStore : IObjectStore
     public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
-        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix.Length == 0 ? null : prefix.TrimEnd('/') + "/" };
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix.Length == 0 ? null : prefix.TrimEnd('/') + "/", MaxKeys = _pageSize };
         do
         {
             var response = await _s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
@@ -69,7 +72,7 @@ public sealed class S3ObjectStore : IObjectStore
         MemoryStream? copy = null;
         if (!content.CanSeek)
         {
-            // The SDK needs the length up front for a single PUT.
+            // A single signed PUT (no aws-chunked encoding, which some S3-compatible servers cannot read) needs the length up front.
             copy = new MemoryStream();
             await content.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
             copy.Position = 0;
@@ -78,7 +81,7 @@ public sealed class S3ObjectStore : IObjectStore
 
         try
         {
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = normalized, InputStream = body, AutoCloseStream = false }, cancellationToken).ConfigureAwait(false);
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = normalized, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
