@@ -23,7 +23,7 @@ public sealed class S3rverFixture : IAsyncLifetime
         _directory = Directory.CreateTempSubdirectory("dinoflow-s3rver").FullName;
         var port = FreePort();
         var info = new ProcessStartInfo(s3rver) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "-d", _directory, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), })
+        foreach (var argument in new[] { "-d", _directory, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent" })
             info.ArgumentList.Add(argument);
         // s3rver 3.7 encrypts list continuation tokens with a cipher that OpenSSL 3 (Node 17+) only offers in its legacy provider.
         info.Environment["NODE_OPTIONS"] = "--openssl-legacy-provider";
