@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(
   libgtk-3-0        # OpenCvSharp's Linux runtime links against GTK 3
+  python3-botocore  # AWS back end tests validate every rendered API request against botocore's service models (/usr/bin/python3)
+  nodejs            # AWS back end tests run asl-validator and the s3rver S3-compatible server (tools/aws-checks)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -14,3 +16,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "System prerequisites present: ${packages[*]}"
+
+# npm comes with NodeSource's nodejs; Debian's nodejs needs its npm package.
+if ! command -v npm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# The AWS back end's Node tools (asl-validator, s3rver), pinned by tools/aws-checks/package-lock.json.
+npm ci --prefix "$(dirname "$0")/aws-checks" --no-audit --no-fund --loglevel=error
+echo "Node tools present: tools/aws-checks/node_modules (asl-validator, s3rver)"

@@ -32,6 +32,7 @@ public static class CliApp
         root.Options.Add(VerboseOption);
         root.Options.Add(LogJsonOption);
         RunCommands.Register(root);
+        root.Subcommands.Add(AwsCommands.Build());
         return root;
     }
 

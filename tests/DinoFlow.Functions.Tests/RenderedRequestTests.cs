@@ -1,0 +1,114 @@
+using System.Text.Json.Nodes;
+using DinoFlow.Functions.Render;
+using DinoFlow.Pipeline.Aws;
+
+namespace DinoFlow.Functions.Tests;
+
+/// <summary>`dinoflow aws render`'s requests, validated against botocore's service models with zero errors.</summary>
+public sealed class RenderedRequestTests
+{
+    private static readonly string Validator = Repo.Path("tools", "aws-checks", "validate_requests.py");
+
+    private static async Task<(string Directory, RenderResult Result)> RenderAsync(AwsSettings settings)
+    {
+        var directory = Directory.CreateTempSubdirectory("dinoflow-render").FullName;
+        var result = await AwsRequestRenderer.RenderAsync(settings);
+        await AwsRequestRenderer.WriteAsync(result, directory);
+        return (directory, result);
+    }
+
+    private static async Task<ProcessResult> ValidateAsync(string directory)
+    {
+        Assert.True(File.Exists(Repo.SystemPython), $"{Repo.SystemPython} is missing: {Repo.InstallHint}");
+        var result = await Processes.RunAsync(Repo.SystemPython, [Validator, directory]);
+        Assert.True(result.ExitCode != 3, $"botocore is missing for {Repo.SystemPython}: {Repo.InstallHint}");
+        return result;
+    }
+
+    [Fact]
+    public async Task Every_rendered_request_is_valid_against_the_botocore_service_model()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings());
+        try
+        {
+            Assert.Equal(
+                [
+                    "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "sagemaker.CreateCompilationJob.json",
+                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json",
+                    "sns.Publish.json", "stepfunctions.StartExecution.json",
+                ],
+                result.Requests.Select(r => r.FileName));
+            var validation = await ValidateAsync(directory);
+            Assert.True(validation.ExitCode == 0, validation.All);
+            Assert.Contains("8 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Lambda_training_without_Neo_sends_no_training_or_compilation_job_and_stays_valid()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings { TrainingMode = TrainingModes.Lambda, NeoTargetDevice = AwsSettings.NoNeoTarget, EdgeComponentVersion = "" });
+        try
+        {
+            Assert.DoesNotContain(result.Requests, r => r.Operation is "CreateTrainingJob" or "CreateCompilationJob");
+            Assert.Contains("Train in Lambda", result.Visited);
+            var validation = await ValidateAsync(directory);
+            Assert.True(validation.ExitCode == 0, validation.All);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_validator_reports_a_request_with_a_parameter_the_API_does_not_have()
+    {
+        var (directory, _) = await RenderAsync(new AwsSettings());
+        try
+        {
+            var path = Path.Combine(directory, "greengrassv2.CreateDeployment.json");
+            var request = JsonNode.Parse(await File.ReadAllTextAsync(path))!.AsObject();
+            request["DeploymentName"] = request["deploymentName"]!.DeepClone(); // Step Functions' PascalCase, not the API's name
+            await File.WriteAllTextAsync(path, request.ToJsonString());
+
+            var validation = await ValidateAsync(directory);
+            Assert.Equal(1, validation.ExitCode);
+            Assert.Contains("greengrassv2.CreateDeployment.json: INVALID", validation.Output, StringComparison.Ordinal);
+            Assert.Contains("DeploymentName", validation.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_sample_run_labels_trains_gates_compiles_and_deploys_and_the_failure_run_notifies()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings());
+        Directory.Delete(directory, recursive: true);
+
+        Assert.Equal(
+            ["Read settings", "Ingest images", "Labels come with the data?", "Build labeling job", "Label with Ground Truth", "Prepare training data",
+             "Train in Lambda or SageMaker?", "Build training job", "Train on SageMaker", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
+             "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
+             "Create component version", "Deploy to the thing group", "Deployed"],
+            result.Visited);
+        Assert.Equal(["Train on SageMaker", "Describe the failure", "Notify the team", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
+        Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_model_below_the_minimum_accuracy_is_not_deployed()
+    {
+        var result = await AwsRequestRenderer.RenderAsync(new AwsSettings { MinAccuracy = 0.99 });
+        Assert.False(result.Succeeded);
+        Assert.Contains("Describe the gate failure", result.Visited);
+        Assert.DoesNotContain("Deploy to the thing group", result.Visited);
+    }
+}

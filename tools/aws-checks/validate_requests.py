@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""Validates rendered AWS API requests against botocore's service models (Debian: python3-botocore).
+
+Usage: /usr/bin/python3 validate_requests.py DIR
+Every DIR/<service>.<Operation>.json is checked with botocore.validate.ParamValidator against the operation's
+input shape. Prints one line per file and exits 1 when any file has an error.
+"""
+import json
+import pathlib
+import sys
+
+try:
+    import botocore.session
+    from botocore.validate import ParamValidator
+except ImportError:
+    print("botocore is missing: run 'sudo tools/install-prereqs.sh' (installs python3-botocore for /usr/bin/python3)", file=sys.stderr)
+    sys.exit(3)
+
+
+def main(directory: str) -> int:
+    session = botocore.session.get_session()
+    validator = ParamValidator()
+    files = sorted(pathlib.Path(directory).glob("*.*.json"))
+    if not files:
+        print(f"no <service>.<Operation>.json files in {directory}", file=sys.stderr)
+        return 2
+    failures = 0
+    for path in files:
+        service, operation = path.name[: -len(".json")].split(".", 1)
+        try:
+            model = session.get_service_model(service).operation_model(operation)
+        except Exception as error:  # an unknown service or operation is a failure of the file, not of the script
+            print(f"{path.name}: unknown service or operation ({error})")
+            failures += 1
+            continue
+        params = json.loads(path.read_text(encoding="utf-8"))
+        report = validator.validate(params, model.input_shape)
+        if report.has_errors():
+            failures += 1
+            print(f"{path.name}: INVALID\n{report.generate_report()}")
+        else:
+            print(f"{path.name}: valid against botocore {botocore.__version__}")
+    print(f"{len(files) - failures} valid, {failures} invalid")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))
