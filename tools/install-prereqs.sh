@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   libgtk-3-0        # OpenCvSharp's Linux runtime links against GTK 3
+  mosquitto         # the edge MQTT tests start their own brokers (never the system service)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -46,7 +46,8 @@ public static class EdgeHost
         services.AddOptions<EdgeOptions>().BindConfiguration(EdgeOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<EdgeOptions>, EdgeOptionsValidator>();
         services.AddSingleton(sp => new EdgeRuntime(sp.GetRequiredService<IOptions<EdgeOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
-        services.AddHostedService<EdgeWorker>();
+        services.AddSingleton<EdgeWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<EdgeWorker>());
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         return services;
     }
@@ -57,7 +58,10 @@ public static class EdgeHost
         using var host = CreateBuilder(args, jsonLogs, minimumLevel).Build();
         try
         {
-            await host.RunAsync().ConfigureAwait(false);
+            // Checked before the host starts, so a bad setting is one clear line per problem, not a host failure trace.
+            _ = host.Services.GetRequiredService<IOptions<EdgeOptions>>().Value;
+            await host.StartAsync().ConfigureAwait(false);
+            await host.WaitForShutdownAsync().ConfigureAwait(false);
         }
         catch (OptionsValidationException e)
         {
