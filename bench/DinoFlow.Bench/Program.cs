@@ -8,6 +8,7 @@ return name switch
 {
     "ingest" => await IngestBenchmark.RunAsync(data).ConfigureAwait(false),
     "train" => TrainBenchmark.Run(data, Recipes.Default),
+    "edge" => await EdgeBenchmark.RunAsync(args).ConfigureAwait(false),
     _ => Usage(),
 };
 

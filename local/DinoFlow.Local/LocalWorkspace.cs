@@ -45,6 +45,7 @@ public sealed class LocalWorkspace
         new Stages.TrainStage(),
         new Stages.GateStage(),
         new Stages.CompileStage(),
+        new Stages.DeployStage(),
     ]);
 
     /// <summary>A runner over this workspace; first removes what writers killed mid-write left behind.</summary>

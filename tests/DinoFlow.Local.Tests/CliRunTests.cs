@@ -33,7 +33,7 @@ public sealed class CliRunTests : IDisposable
         var manifest = Path.Combine(steps[1].GetProperty("artifacts").GetString()!, "output.manifest");
         Assert.Equal(42, File.ReadAllLines(manifest).Length);
 
-        Assert.Equal(["train", "gate", "compile"], steps.Skip(3).Select(s => s.GetProperty("name").GetString()));
+        Assert.Equal(["train", "gate", "compile", "deploy"], steps.Skip(3).Select(s => s.GetProperty("name").GetString()));
         Assert.All(steps, s => Assert.Equal("Succeeded", s.GetProperty("status").GetString()));
         var compiled = steps[5].GetProperty("output").GetProperty("packageDirectory").GetString()!;
         Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));

@@ -50,6 +50,7 @@ public static class RunCommands
         root.Subcommands.Add(WatchCommand.Build());
         root.Subcommands.Add(StagesCommand());
         ModelCommands.Register(root);
+        EdgeCommands.Register(root);
     }
 
     private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };

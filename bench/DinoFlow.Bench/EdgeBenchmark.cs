@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using DinoFlow.Edge;
+using DinoFlow.Inference;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+
+namespace DinoFlow.Bench;
+
+/// <summary>
+/// Edge throughput, latency, accuracy and memory on line-recording-1.avi, side by side in one process with the same
+/// session options: model-only (frames pre-decoded and preprocessed), a plain sequential decode→preprocess→infer
+/// loop, and the edge pipeline (reader thread + bounded queue + inference thread).
+/// Usage: edge PACKAGE [VIDEO] [SOAK_FRAMES]
+/// </summary>
+internal static class EdgeBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length < 2) { Console.Error.WriteLine("usage: DinoFlow.Bench edge PACKAGE [VIDEO] [SOAK_FRAMES]"); return 2; }
+        var package = args[1];
+        var video = args.Length > 2 ? args[2] : Path.Combine(Path.GetDirectoryName(BenchData.DefaultDataSet())!, "product-boxes", "line-recording-1.avi");
+        var soak = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
+        var labels = Path.ChangeExtension(video, ".labels.csv");
+        Console.WriteLine($"video {video}; package {package}; {Environment.ProcessorCount} cores");
+        using var model = EdgeModel.Load(package, ExecutionOptions.Cpu, 2);
+
+        // 1. Model only: every frame decoded and preprocessed up front.
+        var slots = new List<FrameSlot>();
+        using (var capture = new VideoCapture(video))
+        using (var frame = new Mat())
+        {
+            while (capture.Read(frame) && !frame.Empty())
+            {
+                var slot = model.Rent();
+                FramePreprocessing.Run(model.Preprocessor, frame, slot.Tensor);
+                slots.Add(slot);
+            }
+        }
+
+        var watch = Stopwatch.StartNew();
+        foreach (var slot in slots) model.Run(slot);
+        var modelOnly = slots.Count / watch.Elapsed.TotalSeconds;
+        foreach (var slot in slots) model.Return(slot);
+
+        // 2. Plain sequential loop.
+        watch.Restart();
+        var sequentialFrames = 0;
+        using (var capture = new VideoCapture(video))
+        using (var frame = new Mat())
+        {
+            var slot = model.Rent();
+            while (capture.Read(frame) && !frame.Empty())
+            {
+                FramePreprocessing.Run(model.Preprocessor, frame, slot.Tensor);
+                model.Run(slot);
+                sequentialFrames++;
+            }
+
+            model.Return(slot);
+        }
+
+        var sequential = sequentialFrames / watch.Elapsed.TotalSeconds;
+
+        // 3. The edge pipeline, exactly as the component runs it (file source, no MQTT).
+        var dir = BenchData.TempDir();
+        var options = new EdgeOptions { DeviceId = "bench", ModelPath = package, Source = video, StateDirectory = Path.Combine(dir, "state"),
+            PredictionsFile = Path.Combine(dir, "predictions.csv"), EventsFile = Path.Combine(dir, "events.jsonl"), HealthIntervalSeconds = 3600 };
+        await using (var runtime = new EdgeRuntime(options, NullLoggerFactory.Instance))
+        {
+            watch.Restart();
+            await runtime.RunAsync(CancellationToken.None).ConfigureAwait(false);
+            var pipeline = runtime.FramesProcessed / watch.Elapsed.TotalSeconds;
+            var (p50, p99) = runtime.Latencies.Percentiles();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model-only {modelOnly:0.00} fps | sequential {sequential:0.00} fps | pipeline {pipeline:0.00} fps"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pipeline / model-only = {pipeline / modelOnly:0.00} (goal ≥ 0.9); pipeline / sequential = {pipeline / sequential:0.00} (goal ≥ 1.5)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame→result latency (file source, queue of {options.QueueCapacity} waits) p50 {p50:0.0} ms, p99 {p99:0.0} ms"));
+        }
+
+        if (File.Exists(labels))
+        {
+            var truth = File.ReadLines(labels).Skip(1).Select(l => l.Split(',')).ToDictionary(p => long.Parse(p[0], CultureInfo.InvariantCulture), p => p[1]);
+            var rows = File.ReadLines(options.PredictionsFile).Skip(1).Select(l => l.Split(',')).ToList();
+            var correct = rows.Count(r => truth.TryGetValue(long.Parse(r[0], CultureInfo.InvariantCulture), out var t) && t == r[1]);
+            var segments = truth.OrderBy(t => t.Key).Select(t => t.Value).Aggregate((Count: 0, Last: ""), (a, l) => l == a.Last ? a : (a.Count + 1, l)).Count;
+            var events = File.ReadAllLines(options.EventsFile).Length;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame accuracy {(double)correct / rows.Count:0.000} ({correct}/{rows.Count}); {events} detection events for {segments} true segments"));
+        }
+
+        if (soak > 0)
+        {
+            // 4. Memory over a long run: the file looped (live-style), working set sampled.
+            var soakOptions = new EdgeOptions { DeviceId = "soak", ModelPath = package, Source = video, Loop = true, StateDirectory = Path.Combine(dir, "soak"), HealthIntervalSeconds = 3600 };
+            await using var runtime = new EdgeRuntime(soakOptions, NullLoggerFactory.Instance);
+            using var stop = new CancellationTokenSource();
+            var run = runtime.RunAsync(stop.Token);
+            var samples = new List<(long Frames, double Mb)>();
+            while (runtime.FramesProcessed < soak)
+            {
+                await Task.Delay(2000).ConfigureAwait(false);
+                using var process = Process.GetCurrentProcess();
+                samples.Add((runtime.FramesProcessed, process.WorkingSet64 / 1048576.0));
+            }
+
+            await stop.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(false);
+            var tenth = Math.Max(1, samples.Count / 10);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"soak {runtime.FramesProcessed} frames: working set first 10% {samples.Take(tenth).Average(s => s.Mb):0} MB, last 10% {samples.TakeLast(tenth).Average(s => s.Mb):0} MB, max {samples.Max(s => s.Mb):0} MB"));
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Options;
+
+namespace DinoFlow.Edge;
+
+/// <summary>
+/// Everything the edge component reads from configuration (section "Edge"): appsettings.json, DINOFLOW_ environment
+/// variables (DINOFLOW_Edge__Source), the command line (--source, --Edge:Source=...) and, under Greengrass, the
+/// component configuration that the recipe passes in. Checked once at start-up by <see cref="EdgeOptionsValidator"/>.
+/// </summary>
+public sealed class EdgeOptions
+{
+    public const string Section = "Edge";
+
+    /// <summary>Device id: MQTT topics and event ids carry it (Greengrass: the thing name).</summary>
+    public string DeviceId { get; set; } = Environment.GetEnvironmentVariable("AWS_IOT_THING_NAME") ?? Environment.MachineName;
+
+    /// <summary>Model package folder or .zip. Optional in mqtt deployment mode (the device then waits for a deployment).</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Video file, camera index (V4L2), rtsp:// or http(s):// URL, or a GStreamer pipeline (contains '!').</summary>
+    public string Source { get; set; } = "";
+
+    /// <summary>Play a file source again from the start when it ends.</summary>
+    public bool Loop { get; set; }
+
+    /// <summary>Where deployed models, the spool and the current-model pointer live.</summary>
+    public string StateDirectory { get; set; } = "edge-state";
+
+    /// <summary>"mqtt": the device subscribes to its deployment topic; "greengrass": the model is a component artifact (ModelPath).</summary>
+    public string DeploymentMode { get; set; } = "mqtt";
+
+    public string? EventsFile { get; set; }
+    public string? PredictionsFile { get; set; }
+
+    /// <summary>Frames decoded and preprocessed ahead of inference. Live sources drop the oldest when full; files wait.</summary>
+    public int QueueCapacity { get; set; } = 4;
+
+    public double HealthIntervalSeconds { get; set; } = 10;
+
+    /// <summary>Live sources: reopen delay grows from min to max seconds.</summary>
+    public double SourceReconnectMinSeconds { get; set; } = 0.5;
+    public double SourceReconnectMaxSeconds { get; set; } = 30;
+
+    public InferenceOptions Inference { get; set; } = new();
+    public SmoothingOptions Smoothing { get; set; } = new();
+    public MqttOptions Mqtt { get; set; } = new();
+}
+
+public sealed class InferenceOptions
+{
+    /// <summary>cpu, cuda or tensorrt; an unavailable provider falls back to CPU with a warning.</summary>
+    public string Provider { get; set; } = "cpu";
+    public bool Fp16 { get; set; }
+    /// <summary>TensorRT engine cache, built on the device itself.</summary>
+    public string? EngineCacheDirectory { get; set; }
+    public int IntraOpThreads { get; set; }
+    public int WarmupRuns { get; set; } = 2;
+}
+
+/// <summary>Turns per-frame probabilities into stable detections (no flicker).</summary>
+public sealed class SmoothingOptions
+{
+    /// <summary>"average" (moving average of probabilities) or "votes" (share of frames whose top class it is).</summary>
+    public string Method { get; set; } = "average";
+    /// <summary>Frames in the window.</summary>
+    public int Window { get; set; } = 5;
+    /// <summary>A new class must reach this smoothed score…</summary>
+    public double EnterThreshold { get; set; } = 0.6;
+    /// <summary>…and the current class must have fallen below this one (hysteresis: Exit ≤ Enter)…</summary>
+    public double ExitThreshold { get; set; } = 0.5;
+    /// <summary>…for this many consecutive frames before a detection event is emitted.</summary>
+    public int MinDwellFrames { get; set; } = 3;
+}
+
+public sealed class MqttOptions
+{
+    /// <summary>mqtt://host:port (plain) or mqtts://host:port (TLS). Empty: no MQTT (files only).</summary>
+    public string? Broker { get; set; }
+    public string? ClientId { get; set; }
+    /// <summary>CA certificate (PEM) the broker's certificate must chain to (AWS IoT: AmazonRootCA1.pem).</summary>
+    public string? CaFile { get; set; }
+    /// <summary>Device certificate and private key (PEM) for TLS client authentication.</summary>
+    public string? CertFile { get; set; }
+    public string? KeyFile { get; set; }
+    /// <summary>Messages kept on disk while disconnected; the oldest are dropped first (counted in health).</summary>
+    public int SpoolMaxMessages { get; set; } = 10_000;
+    public double ReconnectMinSeconds { get; set; } = 1;
+    public double ReconnectMaxSeconds { get; set; } = 30;
+    public double ConnectTimeoutSeconds { get; set; } = 5;
+    public double KeepAliveSeconds { get; set; } = 15;
+}
+
+/// <summary>Start-up checks; every message names the setting.</summary>
+public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EdgeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.DeviceId)) errors.Add("Edge:DeviceId is required (--device)");
+        else if (options.DeviceId.IndexOfAny(['/', '+', '#', ' ']) >= 0) errors.Add($"Edge:DeviceId '{options.DeviceId}' must not contain '/', '+', '#' or spaces (it is part of MQTT topics)");
+        if (string.IsNullOrWhiteSpace(options.Source)) errors.Add("Edge:Source is required (--source FILE|INDEX|URL|PIPELINE)");
+        else if (SourceSpec.Parse(options.Source) is { Kind: SourceKind.File } file && !File.Exists(file.Location))
+            errors.Add($"Edge:Source: video file '{Path.GetFullPath(file.Location)}' does not exist");
+        if (options.DeploymentMode is not ("mqtt" or "greengrass")) errors.Add($"Edge:DeploymentMode must be 'mqtt' or 'greengrass', got '{options.DeploymentMode}'");
+        if (options.ModelPath is { Length: > 0 } model && !Directory.Exists(model) && !File.Exists(model))
+            errors.Add($"Edge:ModelPath: model package '{Path.GetFullPath(model)}' does not exist");
+        if (string.IsNullOrWhiteSpace(options.ModelPath) && (options.DeploymentMode == "greengrass" || string.IsNullOrWhiteSpace(options.Mqtt.Broker)))
+            errors.Add("Edge:ModelPath is required (--model) unless the device receives models over MQTT (Edge:Mqtt:Broker with DeploymentMode mqtt)");
+        if (options.QueueCapacity is < 1 or > 256) errors.Add($"Edge:QueueCapacity must be 1..256, got {options.QueueCapacity}");
+        if (options.HealthIntervalSeconds <= 0) errors.Add("Edge:HealthIntervalSeconds must be positive");
+        if (options.SourceReconnectMinSeconds <= 0 || options.SourceReconnectMaxSeconds < options.SourceReconnectMinSeconds)
+            errors.Add("Edge:SourceReconnectMinSeconds must be positive and ≤ Edge:SourceReconnectMaxSeconds");
+        if (options.Inference.Provider is not ("cpu" or "cuda" or "tensorrt")) errors.Add($"Edge:Inference:Provider must be cpu, cuda or tensorrt, got '{options.Inference.Provider}'");
+        var s = options.Smoothing;
+        if (s.Method is not ("average" or "votes")) errors.Add($"Edge:Smoothing:Method must be 'average' or 'votes', got '{s.Method}'");
+        if (s.Window < 1) errors.Add("Edge:Smoothing:Window must be at least 1");
+        if (s.MinDwellFrames < 1) errors.Add("Edge:Smoothing:MinDwellFrames must be at least 1");
+        if (s.EnterThreshold is <= 0 or > 1) errors.Add($"Edge:Smoothing:EnterThreshold must be in (0, 1], got {s.EnterThreshold}");
+        if (s.ExitThreshold < 0 || s.ExitThreshold > s.EnterThreshold) errors.Add($"Edge:Smoothing:ExitThreshold must be in [0, EnterThreshold], got {s.ExitThreshold}");
+        var m = options.Mqtt;
+        if (m.Broker is { Length: > 0 } broker)
+        {
+            if (!Uri.TryCreate(broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts") || uri.Port <= 0)
+                errors.Add($"Edge:Mqtt:Broker must look like mqtt://host:port or mqtts://host:port, got '{broker}'");
+            foreach (var (key, path) in new[] { ("CaFile", m.CaFile), ("CertFile", m.CertFile), ("KeyFile", m.KeyFile) })
+                if (path is { Length: > 0 } && !File.Exists(path)) errors.Add($"Edge:Mqtt:{key}: '{Path.GetFullPath(path)}' does not exist");
+            if (string.IsNullOrEmpty(m.CertFile) != string.IsNullOrEmpty(m.KeyFile)) errors.Add("Edge:Mqtt:CertFile and Edge:Mqtt:KeyFile go together");
+        }
+
+        if (m.SpoolMaxMessages < 1) errors.Add("Edge:Mqtt:SpoolMaxMessages must be at least 1");
+        if (m.ReconnectMinSeconds <= 0 || m.ReconnectMaxSeconds < m.ReconnectMinSeconds) errors.Add("Edge:Mqtt:ReconnectMinSeconds must be positive and ≤ ReconnectMaxSeconds");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Threading.Channels;
+using DinoFlow.Edge.Events;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace DinoFlow.Edge.Mqtt;
+
+/// <summary>
+/// The device's MQTT connection: one loop on a timer connects (timeout, exponential backoff), subscribes to the
+/// device's deployment topic and drains the <see cref="DiskSpool"/> in order with QoS 1, deleting each message only
+/// after its PUBACK. Reconnects are driven by the loop, never from the Disconnected event. Inference never waits on it.
+/// </summary>
+public sealed partial class MqttLink : IAsyncDisposable
+{
+    private readonly MqttOptions _options;
+    private readonly string _deviceId;
+    private readonly DiskSpool _spool;
+    private readonly ILogger _logger;
+    private readonly IMqttClient _client;
+    private readonly MqttClientOptions _clientOptions;
+    private readonly bool _subscribeDeployments;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<DeploymentRequest> _deployments = Channel.CreateUnbounded<DeploymentRequest>();
+    private long _published;
+    private long _reconnects;
+
+    public MqttLink(MqttOptions options, string deviceId, DiskSpool spool, bool subscribeDeployments, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(spool);
+        _options = options;
+        _deviceId = deviceId;
+        _spool = spool;
+        _logger = logger;
+        _subscribeDeployments = subscribeDeployments;
+        _clientOptions = BuildClientOptions(options, options.ClientId ?? deviceId);
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _spool.Added += () => _wake.Writer.TryWrite(true);
+    }
+
+    public bool IsConnected => _client.IsConnected;
+    public long Published => Interlocked.Read(ref _published);
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    /// <summary>Deployment requests received on dinoflow/{device}/deployment.</summary>
+    public ChannelReader<DeploymentRequest> Deployments => _deployments.Reader;
+
+    /// <summary>Builds client options from settings: mqtt:// plain, mqtts:// TLS with optional CA and client certificate.</summary>
+    public static MqttClientOptions BuildClientOptions(MqttOptions options, string clientId)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var uri = new Uri(options.Broker!);
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(uri.Host, uri.Port)
+            .WithClientId(clientId)
+            .WithCleanSession(true)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
+            .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds));
+        if (uri.Scheme == "mqtts")
+        {
+            var tls = new MqttClientTlsOptionsBuilder().UseTls(true).WithTargetHost(uri.Host);
+            if (options.CertFile is { Length: > 0 } certFile)
+            {
+                using var pem = X509Certificate2.CreateFromPemFile(certFile, options.KeyFile);
+                // SslStream wants a certificate whose key is not ephemeral: round-trip through PKCS#12.
+                var client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+                tls.WithClientCertificates([client]);
+            }
+
+            if (options.CaFile is { Length: > 0 } caFile)
+            {
+                var roots = new X509Certificate2Collection();
+                roots.ImportFromPemFile(caFile);
+                tls.WithCertificateValidationHandler(e => ValidateAgainst(roots, e.Certificate, e.SslPolicyErrors));
+            }
+
+            builder.WithTlsOptions(tls.Build());
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>The broker's certificate must chain to one of <paramref name="roots"/> and match the host name.</summary>
+    internal static bool ValidateAgainst(X509Certificate2Collection roots, X509Certificate? certificate, System.Net.Security.SslPolicyErrors errors)
+    {
+        if (certificate is null) return false;
+        if ((errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = new X509Certificate2(certificate);
+        return chain.Build(leaf);
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var min = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
+        var max = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
+        var backoff = min;
+        var everConnected = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (!_client.IsConnected)
+            {
+                try
+                {
+                    await ConnectAsync(cancellationToken).ConfigureAwait(false);
+                    if (everConnected) Interlocked.Increment(ref _reconnects);
+                    everConnected = true;
+                    backoff = min;
+                    LogConnected(_logger, _options.Broker!, _spool.Count);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    LogConnectFailed(_logger, _options.Broker!, backoff.TotalSeconds, e.Message);
+                    await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
+                    backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
+                    continue;
+                }
+            }
+
+            var message = _spool.Peek();
+            if (message is null)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                idle.CancelAfter(TimeSpan.FromSeconds(1));
+                try
+                {
+                    await _wake.Reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+
+                continue;
+            }
+
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
+                    .WithTopic(message.Topic)
+                    .WithPayload(message.Payload)
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                    .Build(), timeout.Token).ConfigureAwait(false);
+                if (result.IsSuccess)
+                {
+                    _spool.Remove(message.Sequence);
+                    Interlocked.Increment(ref _published);
+                }
+                else
+                {
+                    LogPublishRefused(_logger, message.Topic, result.ReasonCode.ToString());
+                    await Task.Delay(min, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Not acknowledged: the message stays first in the spool and is sent again after reconnecting
+                // (at-least-once; receivers drop duplicates by event id).
+                LogPublishFailed(_logger, message.Topic, e.Message);
+                await DisconnectQuietlyAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Waits until every spooled message has been acknowledged, or the timeout.</summary>
+    public async Task<bool> WaitForDrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (_spool.Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        return _spool.Count == 0;
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds));
+        await _client.ConnectAsync(_clientOptions, timeout.Token).ConfigureAwait(false);
+        if (_subscribeDeployments)
+        {
+            await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+                .WithTopicFilter(Topics.Deployment(_deviceId), MqttQualityOfServiceLevel.AtLeastOnce).Build(), timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        if (e.ApplicationMessage.Topic != Topics.Deployment(_deviceId)) return Task.CompletedTask;
+        var payload = e.ApplicationMessage.Payload.ToArray();
+        if (payload.Length == 0) return Task.CompletedTask; // a cleared retained message
+        try
+        {
+            var request = JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentRequest);
+            if (request is null || string.IsNullOrEmpty(request.Version) || string.IsNullOrEmpty(request.Url) || string.IsNullOrEmpty(request.Sha256))
+                throw new JsonException("version, url and sha256 are required");
+            _deployments.Writer.TryWrite(request);
+        }
+        catch (JsonException ex)
+        {
+            LogBadDeployment(_logger, e.ApplicationMessage.Topic, ex.Message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task DisconnectQuietlyAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _client.DisconnectAsync(new MqttClientDisconnectOptions(), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsConnected) await DisconnectQuietlyAsync().ConfigureAwait(false);
+        _client.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MQTT connected to {Broker}; {Spooled} messages waiting")]
+    private static partial void LogConnected(ILogger logger, string broker, int spooled);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT connect to {Broker} failed, retrying in {BackoffSeconds:0.0} s: {Reason}")]
+    private static partial void LogConnectFailed(ILogger logger, string broker, double backoffSeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT publish to {Topic} not acknowledged, kept in the spool: {Reason}")]
+    private static partial void LogPublishFailed(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT broker refused a publish to {Topic}: {ReasonCode}")]
+    private static partial void LogPublishRefused(ILogger logger, string topic, string reasonCode);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Ignored a malformed deployment on {Topic}: {Reason}")]
+    private static partial void LogBadDeployment(ILogger logger, string topic, string reason);
+}

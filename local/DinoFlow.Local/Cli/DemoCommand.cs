@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using DinoFlow.Local.Edge;
+using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Runner;
+using DinoFlow.Pipeline.Stages;
+
+namespace DinoFlow.Local.Cli;
+
+/// <summary>
+/// demo: the whole local pipeline on samples/ — ingest → labels from folders → prepare → train → gate → compile →
+/// deploy to a local edge process over the embedded MQTT broker → the edge classifies the sample clip → detections
+/// arrive at the host (SQLite) → a summary.
+/// </summary>
+public static class DemoCommand
+{
+    public const string Device = "demo-camera-1";
+
+    public static Command Build()
+    {
+        var samples = new Option<DirectoryInfo>("--samples") { Description = "Samples folder (product-boxes/, line-clip.avi, line-clip.labels.csv)", DefaultValueFactory = _ => new DirectoryInfo("samples") };
+        var minAccuracy = new Option<double>("--min-accuracy") { Description = "Gate for the demo: minimum validation accuracy (21 validation images)", DefaultValueFactory = _ => 0.0 };
+        var minRecall = new Option<double>("--min-class-recall") { Description = "Gate for the demo: minimum recall of every class (3 validation images each)", DefaultValueFactory = _ => 0.0 };
+        var command = new Command("demo", "Run the whole local pipeline on the samples, deploy to a local edge process, and summarise its detections");
+        command.Options.Add(samples);
+        command.Options.Add(minAccuracy);
+        command.Options.Add(minRecall);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var total = Stopwatch.StartNew();
+            var samplesDir = parse.GetValue(samples)!;
+            var images = Path.Combine(samplesDir.FullName, "product-boxes");
+            var clip = Path.Combine(samplesDir.FullName, "line-clip.avi");
+            if (!Directory.Exists(images) || !File.Exists(clip)) return RunCommands.Fail($"--samples: '{samplesDir.FullName}' must contain product-boxes/ and line-clip.avi");
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            var demo = Path.Combine(workspace.Root, "demo");
+            if (Directory.Exists(demo)) Directory.Delete(demo, recursive: true);
+            Directory.CreateDirectory(demo);
+            var started = DateTimeOffset.UtcNow;
+
+            var (accuracy, recall) = (parse.GetValue(minAccuracy), parse.GetValue(minRecall));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Demo gate thresholds (for 42 sample images, 3 validation images per class): min accuracy {accuracy}, min class recall {recall}. Real runs default to 0.9 / 0.7."));
+            await using var broker = await EmbeddedBroker.StartAsync().ConfigureAwait(false);
+            var store = EdgeStore.ForWorkspace(workspace.Root);
+            await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine($"Host: embedded MQTT broker {broker.Url}; detections and health stored in {Path.Combine(workspace.Root, "edge.db")}");
+
+            var events = Path.Combine(demo, "events.jsonl");
+            var predictions = Path.Combine(demo, "predictions.csv");
+            using var edge = StartEdge(broker.Url, clip, Path.Combine(demo, "edge-state"), events, predictions, Path.Combine(demo, "edge.log"));
+            Console.WriteLine($"Edge: process {edge.Id} ({Device}) started, waiting for a model on dinoflow/{Device}/deployment; log {Path.Combine(demo, "edge.log")}");
+
+            var options = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [LabelStage.LabelsOption] = "folders",
+                [Stages.GateStage.MinAccuracyOption] = accuracy.ToString(CultureInfo.InvariantCulture),
+                [Stages.GateStage.MinClassRecallOption] = recall.ToString(CultureInfo.InvariantCulture),
+                [Stages.DeployStage.DevicesOption] = Device,
+                [Stages.DeployStage.BrokerOption] = broker.Url,
+                [Stages.DeployStage.TimeoutOption] = "120",
+            };
+            var run = await workspace.Runner(new IngestOptions()).StartAsync(new RunInput(images, options), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+            await RunCommands.Print(workspace, run, json: false, cancellationToken).ConfigureAwait(false);
+            if (run.Status != RunStatus.Succeeded)
+            {
+                edge.Kill(entireProcessTree: true);
+                return 1;
+            }
+
+            var edgeWatch = Stopwatch.StartNew();
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                wait.CancelAfter(TimeSpan.FromMinutes(3));
+                try
+                {
+                    await edge.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    edge.Kill(entireProcessTree: true);
+                    return RunCommands.Fail($"the edge process did not finish the clip within 3 minutes; see {Path.Combine(demo, "edge.log")}");
+                }
+            }
+
+            await Task.Delay(500, cancellationToken).ConfigureAwait(false); // last messages in flight to the host
+            PrintSummary(store, started, predictions, Path.Combine(samplesDir.FullName, "line-clip.labels.csv"), edge.ExitCode, edgeWatch.Elapsed, total.Elapsed);
+            return edge.ExitCode == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static Process StartEdge(string broker, string clip, string state, string events, string predictions, string log)
+    {
+        var processPath = Environment.ProcessPath!;
+        var info = new ProcessStartInfo(processPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(processPath) == "dotnet") info.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
+        foreach (var a in new[] { "edge", "--device", Device, "--source", clip, "--broker", broker, "--state", state, "--events", events, "--predictions", predictions,
+                     "--Edge:HealthIntervalSeconds=2" })
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        var writer = new StreamWriter(log) { AutoFlush = true };
+        void Append(object? _, DataReceivedEventArgs e)
+        {
+            if (e.Data is null) return;
+            lock (writer) writer.WriteLine(e.Data);
+        }
+
+        process.OutputDataReceived += Append;
+        process.ErrorDataReceived += Append;
+        process.Exited += (_, _) => { lock (writer) writer.Dispose(); };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void PrintSummary(EdgeStore store, DateTimeOffset since, string predictions, string labels, int edgeExit, TimeSpan edgeTime, TimeSpan total)
+    {
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Edge ({Device}) finished the clip with exit code {edgeExit} in {edgeTime.TotalSeconds:0.0} s after the deployment."));
+        var perClass = store.DetectionsPerClass(Device, since);
+        Console.WriteLine($"Detections received by the host: {perClass.Sum(c => c.Count)}");
+        foreach (var (label, count) in perClass) Console.WriteLine($"  {label,-24} {count}");
+        if (store.LastHealth(Device) is { } h)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Device health: model {h.ModelVersion} on {h.ExecutionProvider}, {h.FramesProcessed} frames, latency p50 {h.LatencyP50Ms:0.0} ms / p99 {h.LatencyP99Ms:0.0} ms, dropped {h.FramesDropped}, spool {h.SpoolSize} (dropped {h.SpoolDropped}), {h.WorkingSetMb:0} MB"));
+        }
+
+        if (File.Exists(predictions) && File.Exists(labels))
+        {
+            var truth = File.ReadLines(labels).Skip(1).Select(l => l.Split(',')).ToDictionary(p => long.Parse(p[0], CultureInfo.InvariantCulture), p => p[1]);
+            var rows = File.ReadLines(predictions).Skip(1).Select(l => l.Split(',')).ToList();
+            var correct = rows.Count(r => truth.TryGetValue(long.Parse(r[0], CultureInfo.InvariantCulture), out var t) && t == r[1]);
+            var segments = truth.OrderBy(t => t.Key).Select(t => t.Value).Aggregate((Count: 0, Last: ""), (a, l) => l == a.Last ? a : (a.Count + 1, l)).Count;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Against line-clip.labels.csv: frame accuracy {(rows.Count > 0 ? (double)correct / rows.Count : 0):0.000} ({correct}/{rows.Count}); {perClass.Sum(c => c.Count)} detection events for {segments} true segments"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Demo total: {total.TotalSeconds:0.0} s"));
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using DinoFlow.Edge.Events;
+using DinoFlow.Inference;
+using DinoFlow.Local.Edge;
+using DinoFlow.Local.Storage;
+using DinoFlow.Pipeline.Runner;
+
+namespace DinoFlow.Local.Stages;
+
+public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack);
+
+/// <summary>
+/// Zips the compiled package, serves it over HTTP, publishes the deployment (retained) to each device of the group,
+/// waits for their status, and when any device fails or times out, rolls the others back to their last good model.
+/// Without --devices the stage only packages (nothing to deploy to).
+/// </summary>
+public sealed class DeployStage : Stage<DeployOutput>
+{
+    public const string StageName = "deploy";
+    public const string DevicesOption = "deploy-devices";
+    public const string BrokerOption = "deploy-broker";
+    public const string TimeoutOption = "deploy-timeout";
+    public const string HostOption = "deploy-host";
+
+    public override string Name => StageName;
+    public override string Description => "serve the package over HTTP, publish it to the group's devices over MQTT, wait for them, roll back on failure";
+
+    protected override async Task<(DeployOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        var compiled = context.OutputOf<CompileOutput>(CompileStage.StageName);
+        var package = ModelPackageFiles.Load(compiled.PackageDirectory);
+        var root = ((FolderObjectStore)context.Artifacts).Root;
+        Directory.CreateDirectory(root);
+        var zip = Path.Combine(root, $"model-{package.Manifest.Version}.zip");
+        var sha = ModelPackageFiles.Zip(package.Directory, zip);
+        var devices = context.Input.Option(DevicesOption, "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (devices.Length == 0)
+            return (new DeployOutput(package.Manifest.Version, zip, sha, [], []), $"packaged {Path.GetFileName(zip)}; no devices given (--devices), nothing deployed");
+
+        var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
+        var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));
+        var store = EdgeStore.ForWorkspace(Path.GetDirectoryName(((FolderObjectStore)context.Data).Root)!);
+        using var server = new PackageServer(context.Input.Option(HostOption, "127.0.0.1"));
+        var url = server.Add(Path.GetFileName(zip), zip);
+        var previous = devices.ToDictionary(d => d, store.LastSucceeded, StringComparer.Ordinal);
+        // Serve the previous packages too (from earlier runs' deploy folders), so a rollback can download them again.
+        var runs = Path.GetDirectoryName(Path.GetDirectoryName(root)!)!;
+        foreach (var device in devices)
+        {
+            if (previous[device] is not { } last) continue;
+            var name = Uri.UnescapeDataString(new Uri(last.Url).Segments[^1]);
+            var earlier = Directory.EnumerateFiles(runs, name, SearchOption.AllDirectories).FirstOrDefault();
+            previous[device] = earlier is null ? last : last with { Url = server.Add(name, earlier) };
+        }
+
+        await using var fleet = await FleetClient.ConnectAsync(broker, store, cancellationToken).ConfigureAwait(false);
+        var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha);
+        context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}");
+        var statuses = await fleet.DeployAsync(devices, request, timeout, cancellationToken).ConfigureAwait(false);
+        var failed = statuses.Where(s => s.Value?.Status != "succeeded").ToList();
+        if (failed.Count == 0)
+            return (new DeployOutput(request.Version, zip, sha, devices, []), $"model {request.Version} running on {string.Join(", ", devices)}");
+
+        // Roll the group back: every device returns to its last good deployment (a device that failed kept it anyway).
+        var rolledBack = new List<string>();
+        foreach (var (device, last) in previous)
+        {
+            if (last is null) continue;
+            var rollback = last with { DeploymentId = request.DeploymentId + "-rollback" };
+            var result = await fleet.DeployAsync([device], rollback, timeout, cancellationToken).ConfigureAwait(false);
+            if (result[device]?.Status == "succeeded") rolledBack.Add($"{device}→{last.Version}");
+        }
+
+        var reasons = string.Join("; ", failed.Select(f => $"{f.Key}: {f.Value?.Reason ?? $"no status within {timeout.TotalSeconds:0} s"}"));
+        throw new StageValidationException($"deployment of {request.Version} failed ({reasons}); rolled back: {(rolledBack.Count > 0 ? string.Join(", ", rolledBack) : "none needed")}");
+    }
+}

@@ -1,0 +1,147 @@
+using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Inference;
+using DinoFlow.Pipeline.Models;
+
+namespace DinoFlow.Edge.Tests;
+
+[Collection(EdgeTestGroup.Name)]
+public sealed class EdgeRuntimeTests(TrainedModelFixture model)
+{
+    [Fact]
+    public async Task A_file_source_is_classified_to_the_end_writes_the_audit_files_and_returns()
+    {
+        var dir = model.NewDirectory("file");
+        var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, TrainedModelFixture.Clip);
+        options.EventsFile = Path.Combine(dir, "events.jsonl");
+        options.PredictionsFile = Path.Combine(dir, "predictions.csv");
+        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await runtime.RunAsync(timeout.Token);
+
+        Assert.False(timeout.IsCancellationRequested);
+        var rows = File.ReadAllLines(options.PredictionsFile);
+        Assert.StartsWith("frame,label,confidence,", rows[0], StringComparison.Ordinal);
+        Assert.Equal(101, rows.Length);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), rows.Skip(1).Select(r => r.Split(',')[0]));
+        var events = File.ReadAllLines(options.EventsFile).Select(l => System.Text.Json.JsonSerializer.Deserialize(l, EdgeJson.Default.DetectionEvent)!).ToList();
+        // The clip has 10 true segments (4 of them no_box); smoothing must not produce more events than frames change class.
+        Assert.InRange(events.Count, 3, 14);
+        Assert.All(events, e => Assert.Contains(e.Label, model.Package.Manifest.Labels));
+        Assert.Equal(events.Count, events.Select(e => e.EventId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_live_source_that_dies_is_reopened_with_backoff()
+    {
+        var opens = 0;
+        var options = EdgeBuilder.Options(model.NewDirectory("live"), model.Package.Directory, "rtsp://camera.invalid/stream");
+        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ =>
+        {
+            // The second open fails outright (camera still down), the others stream 8 frames then die.
+            if (Interlocked.Increment(ref opens) == 2) throw new SourceUnavailableException("camera still down");
+            return new DyingSource(8);
+        });
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = runtime.RunAsync(stop.Token);
+        while (runtime.FramesProcessed < 30 && !run.IsCompleted) await Task.Delay(50);
+        await stop.CancelAsync();
+        await run;
+
+        Assert.True(runtime.FramesProcessed >= 30, $"only {runtime.FramesProcessed} frames");
+        Assert.True(opens >= 5, $"opened {opens} times");
+        Assert.True(runtime.SourceReopens >= 3);
+    }
+
+    public static TheoryData<string> BadPackages => ["bad-hash", "truncated-model", "truncated-model-rehashed", "failing-probe"];
+
+    [Theory]
+    [MemberData(nameof(BadPackages))]
+    public async Task A_bad_package_is_refused_and_the_old_model_keeps_running(string damage)
+    {
+        var dir = model.NewDirectory("deploy-" + damage);
+        var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, "rtsp://camera.invalid/stream");
+        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = runtime.RunAsync(stop.Token);
+        while (runtime.FramesProcessed < 3) await Task.Delay(20);
+
+        var package = model.Copy(model.PackageV2);
+        var onnx = Path.Combine(package, ModelManifest.ModelFileName);
+        var json = Path.Combine(package, ModelManifest.FileName);
+        var manifest = ModelManifest.Parse(File.ReadAllText(json), json);
+        switch (damage)
+        {
+            case "truncated-model":
+                File.WriteAllBytes(onnx, File.ReadAllBytes(onnx)[..5000]);
+                break;
+            case "truncated-model-rehashed":
+                var truncated = File.ReadAllBytes(onnx)[..5000];
+                File.WriteAllBytes(onnx, truncated);
+                File.WriteAllText(json, (manifest with { ModelSha256 = ModelPackageFiles.Sha256Hex(truncated) }).ToJson());
+                break;
+            case "failing-probe":
+                File.WriteAllText(json, (manifest with { Probe = manifest.Probe! with { ExpectedProbabilities = manifest.Probe.ExpectedProbabilities.Reverse().ToList() } }).ToJson());
+                break;
+        }
+
+        var zip = Path.Combine(dir, "v2.zip");
+        var sha = ModelPackageFiles.Zip(package, zip);
+        if (damage == "bad-hash") sha = new string('a', 64);
+        var status = await runtime.DeployAsync(new DeploymentRequest("d-" + damage, "v2", new Uri(zip).AbsoluteUri, sha), stop.Token);
+        var framesAfter = runtime.FramesProcessed;
+        while (runtime.FramesProcessed < framesAfter + 3) await Task.Delay(20);
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal("failed", status.Status);
+        var expected = damage switch
+        {
+            "bad-hash" => "SHA-256",
+            "truncated-model" => "corrupted",
+            "truncated-model-rehashed" => "ONNX Runtime cannot load",
+            _ => "probe self-test failed",
+        };
+        Assert.Contains(expected, status.Reason, StringComparison.Ordinal);
+        Assert.Equal("v1", status.ActiveVersion);
+        Assert.Equal("v1", runtime.ActiveVersion);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(options.StateDirectory, "models")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(options.StateDirectory, "downloads")));
+    }
+
+    [Fact]
+    public async Task A_good_package_is_swapped_in_while_frames_flow_and_is_used_after_a_restart()
+    {
+        var dir = model.NewDirectory("deploy-good");
+        var state = Path.Combine(dir, "state");
+        var options = EdgeBuilder.Options(state, model.Package.Directory, "rtsp://camera.invalid/stream");
+        var zip = Path.Combine(dir, "v2.zip");
+        var sha = ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
+        await using (var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource()))
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var run = runtime.RunAsync(stop.Token);
+            while (runtime.FramesProcessed < 3) await Task.Delay(20);
+            var status = await runtime.DeployAsync(new DeploymentRequest("d1", "v2", new Uri(zip).AbsoluteUri, sha), stop.Token);
+            Assert.Equal("succeeded", status.Status);
+            Assert.Equal("v2", runtime.ActiveVersion);
+            var after = runtime.FramesProcessed;
+            while (runtime.FramesProcessed < after + 3) await Task.Delay(20);
+            await stop.CancelAsync();
+            await run;
+        }
+
+        // What a kill -9 during a later download leaves behind is cleaned, and the deployed model is the one that starts.
+        Directory.CreateDirectory(Path.Combine(state, "models", ".v3.staging-123456"));
+        File.WriteAllText(Path.Combine(state, "downloads", "v3-x.zip.part"), "partial");
+        await using var restarted = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
+        using var stop2 = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run2 = restarted.RunAsync(stop2.Token);
+        while (restarted.FramesProcessed < 1) await Task.Delay(20);
+        Assert.Equal("v2", restarted.ActiveVersion);
+        await stop2.CancelAsync();
+        await run2;
+        Assert.False(Directory.Exists(Path.Combine(state, "models", ".v3.staging-123456")));
+        Assert.False(File.Exists(Path.Combine(state, "downloads", "v3-x.zip.part")));
+    }
+}

@@ -1,0 +1,65 @@
+using DinoFlow.Edge.Events;
+
+namespace DinoFlow.Edge.Tests;
+
+public sealed class EventSmootherTests
+{
+    private static float[] P(int label, float confidence, int classes = 3)
+    {
+        var p = new float[classes];
+        for (var i = 0; i < classes; i++) p[i] = (1 - confidence) / (classes - 1);
+        p[label] = confidence;
+        return p;
+    }
+
+    private static List<SmoothedDetection> Feed(SmoothingOptions options, IEnumerable<float[]> frames)
+    {
+        var smoother = new EventSmoother(options, 3);
+        return frames.Select((f, i) => smoother.Push(f, i)).OfType<SmoothedDetection>().ToList();
+    }
+
+    [Fact]
+    public void Single_frame_flickers_do_not_produce_events_where_the_walkthrough_rule_would()
+    {
+        // Class 0 for 30 frames with an isolated confident class-1 frame every 7th frame.
+        var frames = Enumerable.Range(0, 30).Select(i => i % 7 == 6 ? P(1, 0.9f) : P(0, 0.9f)).ToList();
+        var events = Feed(new SmoothingOptions(), frames);
+        Assert.Single(events);
+        Assert.Equal(0, events[0].Label);
+
+        // The walkthrough's rule (confidence > 0.6 and class changed) fires on every flicker and back.
+        var naive = 0;
+        var last = -1;
+        foreach (var f in frames)
+        {
+            var top = Array.IndexOf(f, f.Max());
+            if (f[top] > 0.6 && top != last) { naive++; last = top; }
+        }
+
+        Assert.True(naive >= 8);
+    }
+
+    [Fact]
+    public void A_real_change_is_reported_once_after_the_dwell_with_its_start_frame()
+    {
+        var frames = Enumerable.Repeat(P(0, 0.95f), 10).Concat(Enumerable.Repeat(P(2, 0.95f), 10)).ToList();
+        var events = Feed(new SmoothingOptions { Window = 3, MinDwellFrames = 3 }, frames);
+        Assert.Equal([0, 2], events.Select(e => e.Label));
+        Assert.True(events[1].StartFrame >= 10 && events[1].StartFrame <= 12);
+    }
+
+    [Fact]
+    public void Low_confidence_frames_never_become_a_detection()
+    {
+        var events = Feed(new SmoothingOptions(), Enumerable.Repeat(P(1, 0.5f), 20));
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Votes_mode_counts_top_classes()
+    {
+        var frames = Enumerable.Range(0, 20).Select(i => i % 4 == 0 ? P(1, 0.4f) : P(0, 0.4f)).ToList();
+        var events = Feed(new SmoothingOptions { Method = "votes", Window = 4, EnterThreshold = 0.7, ExitThreshold = 0.5 }, frames);
+        Assert.Equal([0], events.Select(e => e.Label));
+    }
+}

@@ -1,0 +1,70 @@
+using DinoFlow.Inference;
+using DinoFlow.Local.Models;
+using DinoFlow.Pipeline.Datasets;
+
+namespace DinoFlow.Edge.Tests.Support;
+
+/// <summary>Trains once on samples/product-boxes (real backbone) and hands out copies of the package that tests may damage.</summary>
+public sealed class TrainedModelFixture : IDisposable
+{
+    public TrainedModelFixture()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "dinoflow-edge-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        var data = TrainingData.Load(Path.Combine(RepositoryRoot, "samples", "product-boxes"));
+        Package = ModelWorkflow.Train(data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30), "samples", "v1",
+            Path.Combine(Root, "v1"), null, CancellationToken.None).Package;
+        // A second version: same weights, another version string (what a retrain would give for deployment tests).
+        var manifest = Package.Manifest with { Version = "v2" };
+        PackageV2 = ModelPackageFiles.Save(Path.Combine(Root, "v2"), manifest, Package.Model,
+            new Dictionary<string, byte[]> { [manifest.Probe!.Image] = File.ReadAllBytes(Path.Combine(Package.Directory, manifest.Probe.Image)) });
+    }
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DinoFlow.sln"))) dir = dir.Parent;
+            return dir!.FullName;
+        }
+    }
+
+    public static string Clip => Path.Combine(RepositoryRoot, "samples", "line-clip.avi");
+
+    public string Root { get; }
+    public LoadedPackage Package { get; }
+    public LoadedPackage PackageV2 { get; }
+
+    public string NewDirectory(string name)
+    {
+        var path = Path.Combine(Root, name + "-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>A copy of a package folder that a test may damage.</summary>
+    public string Copy(LoadedPackage package)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        var copy = NewDirectory("copy");
+        foreach (var f in Directory.GetFiles(package.Directory)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        return copy;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class EdgeTestGroup : ICollectionFixture<TrainedModelFixture>
+{
+    public const string Name = "edge (trained model)";
+}
