@@ -134,14 +134,15 @@ public sealed class HandlerTests
         var work = Directory.CreateTempSubdirectory("dinoflow-train-test").FullName;
         try
         {
-            var function = new TrainFunction(Build.Services(bucket), new ConstantTrainer(), work);
+            var trainer = new ConstantTrainer();
+            var function = new TrainFunction(Build.Services(bucket), trainer, work);
             var output = await Call(function.HandleAsync, Repo.Event("train.json"));
 
             Assert.Equal(0.5, output["report"]!["accuracy"]!.GetValue<double>());
             var zip = await bucket.ReadAllBytesAsync($"runs/{Build.RunName}/model/model.zip");
             using var archive = new ZipArchive(new MemoryStream(zip));
             Assert.Equal(["model.json", "model.onnx"], archive.Entries.Select(e => e.FullName).Order(StringComparer.Ordinal));
-            Assert.Equal(6, ConstantTrainer.LastJob!.Train.Count);
+            Assert.Equal(6, trainer.LastJob!.Train.Count);
         }
         finally
         {
@@ -288,7 +289,8 @@ public sealed class HandlerTests
 /// <summary>A trivial trainer for the contract tests: writes a stand-in package and reports a fixed accuracy.</summary>
 public sealed class ConstantTrainer : ITrainer
 {
-    public static TrainingJob? LastJob { get; private set; }
+    // Per instance: test classes run in parallel, so a static would mix up jobs.
+    public TrainingJob? LastJob { get; private set; }
 
     public async Task<EvaluationReport> TrainAsync(TrainingJob job, CancellationToken cancellationToken)
     {

@@ -43,7 +43,8 @@ public sealed class TrainingContractTests : IDisposable
     public async Task A_successful_training_writes_the_model_package_and_the_evaluation_to_opt_ml_model()
     {
         LayOut();
-        var contract = new SageMakerTrainingContract(_root, new ConstantTrainer(), TextWriter.Null);
+        var trainer = new ConstantTrainer();
+        var contract = new SageMakerTrainingContract(_root, trainer, TextWriter.Null);
 
         Assert.Equal(0, await contract.RunAsync());
 
@@ -51,8 +52,8 @@ public sealed class TrainingContractTests : IDisposable
         var evaluation = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_root, "model", "evaluation.json")))!;
         Assert.Equal(0.5, evaluation["accuracy"]!.GetValue<double>());
         Assert.False(File.Exists(contract.FailureFile));
-        Assert.Equal(["0_Empty", "1_Stegosaurus"], ConstantTrainer.LastJob!.Categories);
-        Assert.Equal("42", ConstantTrainer.LastJob.HyperParameters["seed"]);
+        Assert.Equal(["0_Empty", "1_Stegosaurus"], trainer.LastJob!.Categories);
+        Assert.Equal("42", trainer.LastJob.HyperParameters["seed"]);
     }
 
     [Fact]
