@@ -112,6 +112,8 @@ public sealed class EdgeStore
     }
 
     /// <summary>Every device that sent health or detections: its last health message, last detection and detection count.</summary>
+    /// <remarks>Newest is by timestamp text: devices stamp UTC (the edge uses DateTimeOffset.UtcNow), so text order is
+    /// time order and the (device, timestamp) indexes serve it.</remarks>
     public IReadOnlyList<DeviceSummary> Devices()
     {
         using var connection = Open();
