@@ -173,12 +173,18 @@
         headers: { 'X-CSRF-TOKEN': csrfToken ?? '' },
         credentials: 'same-origin',
       });
-      if (response.ok) {
+      if (response.redirected || response.status === 401) {
+        // The session ended (a redirect to the login page also answers 200, so check for it first).
+        setConnection('closed', 'not signed in');
+        message.textContent = `Run ${runId}: not retried, your session has ended.`;
+      } else if (response.ok) {
         message.textContent = `Run ${runId}: retry started.`;
         return;
+      } else {
+        const problem = await response.json().catch(() => ({}));
+        message.textContent = `Run ${runId}: ${problem.title ?? `retry refused (${response.status})`}`;
+        if (response.status === 400) await loadSession(); // a stale CSRF token: the next click sends a fresh one
       }
-      const problem = await response.json().catch(() => ({}));
-      message.textContent = `Run ${runId}: ${problem.title ?? `retry refused (${response.status})`}`;
     } catch (error) {
       message.textContent = `Run ${runId}: retry failed to send (${error}).`;
     }
@@ -209,17 +215,22 @@
       events.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting…');
   }
 
-  async function start() {
+  async function loadSession() {
     try {
       const response = await fetch('api/session', { credentials: 'same-origin' });
       if (!response.ok || response.redirected) throw new Error(`session: ${response.status}`);
       const session = await response.json();
       csrfToken = session.csrfToken;
       $('user').textContent = session.user ?? '';
+      return true;
     } catch {
       setConnection('closed', 'not signed in');
-      return;
+      return false;
     }
+  }
+
+  async function start() {
+    if (!await loadSession()) return;
     $('window').addEventListener('change', connect);
     connect();
     // "Last seen … ago" keeps counting between snapshots.
