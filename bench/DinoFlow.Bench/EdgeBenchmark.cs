@@ -87,28 +87,44 @@ internal static class EdgeBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame accuracy {(double)correct / rows.Count:0.000} ({correct}/{rows.Count}); {events} detection events for {segments} true segments"));
         }
 
-        if (soak > 0)
-        {
-            // 4. Memory over a long run: the file looped (live-style), working set sampled.
-            var soakOptions = new EdgeOptions { DeviceId = "soak", ModelPath = package, Source = video, Loop = true, StateDirectory = Path.Combine(dir, "soak"), HealthIntervalSeconds = 3600 };
-            await using var runtime = new EdgeRuntime(soakOptions, NullLoggerFactory.Instance);
-            using var stop = new CancellationTokenSource();
-            var run = runtime.RunAsync(stop.Token);
-            var samples = new List<(long Frames, double Mb)>();
-            while (runtime.FramesProcessed < soak)
-            {
-                await Task.Delay(2000).ConfigureAwait(false);
-                using var process = Process.GetCurrentProcess();
-                samples.Add((runtime.FramesProcessed, process.WorkingSet64 / 1048576.0));
-            }
+        if (soak > 0) await SoakAsync(package, video, soak, dir).ConfigureAwait(false);
+        return 0;
+    }
 
-            await stop.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(false);
-            var tenth = Math.Max(1, samples.Count / 10);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"soak {runtime.FramesProcessed} frames: working set first 10% {samples.Take(tenth).Average(s => s.Mb):0} MB, last 10% {samples.TakeLast(tenth).Average(s => s.Mb):0} MB, max {samples.Max(s => s.Mb):0} MB"));
+    /// <summary>Usage: edge-soak PACKAGE VIDEO FRAMES — only the memory soak.</summary>
+    public static async Task<int> SoakOnlyAsync(string[] args)
+    {
+        if (args.Length < 4) { Console.Error.WriteLine("usage: DinoFlow.Bench edge-soak PACKAGE VIDEO FRAMES"); return 2; }
+        await SoakAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), BenchData.TempDir()).ConfigureAwait(false);
+        return 0;
+    }
+
+    // Memory over a long run: the file looped (live-style); working set and managed heap sampled every 2 s.
+    private static async Task SoakAsync(string package, string video, int frames, string dir)
+    {
+        var soakOptions = new EdgeOptions { DeviceId = "soak", ModelPath = package, Source = video, Loop = true, StateDirectory = Path.Combine(dir, "soak"), HealthIntervalSeconds = 3600 };
+        await using var runtime = new EdgeRuntime(soakOptions, NullLoggerFactory.Instance);
+        using var stop = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var run = runtime.RunAsync(stop.Token);
+        var samples = new List<(long Frames, double WorkingSetMb, double HeapMb)>();
+        while (runtime.FramesProcessed < frames)
+        {
+            await Task.Delay(2000).ConfigureAwait(false);
+            using var process = Process.GetCurrentProcess();
+            samples.Add((runtime.FramesProcessed, process.WorkingSet64 / 1048576.0, GC.GetTotalMemory(false) / 1048576.0));
+            if (samples.Count % 60 == 0)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {samples[^1].Frames} frames: working set {samples[^1].WorkingSetMb:0} MB, managed heap {samples[^1].HeapMb:0.0} MB"));
         }
 
-        return 0;
+        await stop.CancelAsync().ConfigureAwait(false);
+        await run.ConfigureAwait(false);
+        // Start = the first 10 % of samples after the first 100 frames (model loaded and warm), end = the last 10 %.
+        var warm = samples.Where(s => s.Frames >= 100).ToList();
+        var tenth = Math.Max(1, warm.Count / 10);
+        var (first, last) = (warm.Take(tenth).ToList(), warm.TakeLast(tenth).ToList());
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"soak {runtime.FramesProcessed} frames in {watch.Elapsed.TotalMinutes:0.0} min: working set start {first.Average(s => s.WorkingSetMb):0} MB, end {last.Average(s => s.WorkingSetMb):0} MB, max {samples.Max(s => s.WorkingSetMb):0} MB; " +
+            $"managed heap start {first.Average(s => s.HeapMb):0.0} MB, end {last.Average(s => s.HeapMb):0.0} MB, max {samples.Max(s => s.HeapMb):0.0} MB"));
     }
 }

@@ -56,22 +56,8 @@ public sealed class DeployStage : Stage<DeployOutput>
         await using var fleet = await FleetClient.ConnectAsync(broker, store, cancellationToken).ConfigureAwait(false);
         var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha);
         context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}");
-        var statuses = await fleet.DeployAsync(devices, request, timeout, cancellationToken).ConfigureAwait(false);
-        var failed = statuses.Where(s => s.Value?.Status != "succeeded").ToList();
-        if (failed.Count == 0)
-            return (new DeployOutput(request.Version, zip, sha, devices, []), $"model {request.Version} running on {string.Join(", ", devices)}");
-
-        // Roll the group back: every device returns to its last good deployment (a device that failed kept it anyway).
-        var rolledBack = new List<string>();
-        foreach (var (device, last) in previous)
-        {
-            if (last is null) continue;
-            var rollback = last with { DeploymentId = request.DeploymentId + "-rollback" };
-            var result = await fleet.DeployAsync([device], rollback, timeout, cancellationToken).ConfigureAwait(false);
-            if (result[device]?.Status == "succeeded") rolledBack.Add($"{device}→{last.Version}");
-        }
-
-        var reasons = string.Join("; ", failed.Select(f => $"{f.Key}: {f.Value?.Reason ?? $"no status within {timeout.TotalSeconds:0} s"}"));
-        throw new StageValidationException($"deployment of {request.Version} failed ({reasons}); rolled back: {(rolledBack.Count > 0 ? string.Join(", ", rolledBack) : "none needed")}");
+        var group = await fleet.DeployGroupAsync(devices, request, previous, timeout, cancellationToken).ConfigureAwait(false);
+        if (group.Failure is { } failure) throw new StageValidationException(failure);
+        return (new DeployOutput(request.Version, zip, sha, devices, []), $"model {request.Version} running on {string.Join(", ", devices)}");
     }
 }
