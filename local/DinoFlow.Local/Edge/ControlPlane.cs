@@ -270,7 +270,12 @@ public sealed class FleetClient : IAsyncDisposable
 
         // Wait only for the devices that answered; the others get the rollback when they reconnect.
         var answered = rollbacks.Where(r => statuses[r.Key] is not null).ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
-        foreach (var (device, rollback) in rollbacks.Where(r => !answered.ContainsKey(r.Key))) await PublishAsync(device, rollback, cancellationToken).ConfigureAwait(false);
+        foreach (var (device, rollback) in rollbacks.Where(r => !answered.ContainsKey(r.Key)))
+        {
+            await PublishAsync(device, rollback, cancellationToken).ConfigureAwait(false);
+            notRolledBack.Add($"{device} (offline: gets the rollback to {rollback.Version} when it connects)");
+        }
+
         var results = await DeployAsync(answered, timeout, cancellationToken).ConfigureAwait(false);
         var rolledBack = new List<string>();
         foreach (var (device, result) in results)
