@@ -38,7 +38,7 @@ public static partial class GreengrassModelRecipe
             ["RecipeFormatVersion"] = "2020-01-25",
             ["ComponentName"] = ComponentName,
             ["ComponentVersion"] = ComponentVersion(modelVersion, createdAt),
-            ["ComponentDescription"] = $"DinoFlow model {modelVersion} (model.onnx + model.json + probe image), verified by the edge before use.",
+            ["ComponentDescription"] = $"DinoFlow model {modelVersion} (model.onnx, model.json and probe image), verified by the edge before use.",
             ["ComponentPublisher"] = "DinoFlow",
             ["ComponentConfiguration"] = new JsonObject { ["DefaultConfiguration"] = new JsonObject { ["modelVersion"] = modelVersion } },
             ["Manifests"] = new JsonArray(new JsonObject
