@@ -37,6 +37,11 @@ public sealed class LocalWorkspace
     public ILoggerFactory LoggerFactory { get; }
     public RetryPolicy RetryPolicy { get; }
 
+    /// <summary>The labeling portal's store (<c>.dinoflow/portal.db</c>): workers, jobs, assignments, labels.</summary>
+    public Labeling.PortalStore Portal() => _portal ??= new Labeling.PortalStore(Path.Combine(Root, "portal.db"));
+
+    private Labeling.PortalStore? _portal;
+
     /// <summary>The stages that exist today, in order. Later stages are appended as they are built.</summary>
     public static PipelineDefinition Pipeline(IngestOptions ingestOptions) => new("local", [
         new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),

@@ -51,6 +51,7 @@ public static class RunCommands
         root.Subcommands.Add(StagesCommand());
         ModelCommands.Register(root);
         EdgeCommands.Register(root);
+        PortalCommands.Register(root);
     }
 
     private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };
