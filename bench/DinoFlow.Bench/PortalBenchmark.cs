@@ -55,7 +55,9 @@ internal static partial class PortalBenchmark
             Console.WriteLine($"  integrity: {progress.LabelsSubmitted}/{images * 2} labels stored, {pairs.Count - pairs.Distinct().Count()} double assignments, complete={progress.Complete} -> {(ok ? "OK" : "FAILED")}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  p95 ratio crowd/solo: {Percentile(all, 0.95) / Percentile(solo.Latencies, 0.95):0.00}"));
 
-            if (File.Exists("/usr/bin/chromium"))
+            if (browserImages == 0)
+                Console.WriteLine("keyboard rate: skipped (0 browser images asked for)");
+            else if (File.Exists("/usr/bin/chromium"))
                 await KeyboardRateAsync(store, baseUrl, jobImages.Take(browserImages).ToList()).ConfigureAwait(false);
             else
                 Console.WriteLine("keyboard rate: skipped (no /usr/bin/chromium; run tools/install-prereqs.sh)");

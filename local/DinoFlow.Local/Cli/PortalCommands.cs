@@ -212,7 +212,7 @@ public static class PortalCommands
             Console.WriteLine($"{p.Job}: {p.Completed}/{p.Items} images done ({p.AutoLabeled} auto-labeled), {p.LabelsSubmitted}/{p.LabelsNeeded} labels{(p.Complete ? ", complete" : "")}");
             foreach (var w in p.Workers)
             {
-                var rate = w.AgreementRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r:P0} of {w.Compared}") : "-";
+                var rate = w.AgreementRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0}% of {w.Compared}") : "-";
                 Console.WriteLine($"  {w.Worker,-20} labeled {w.Submitted,6}  open {w.Open,4}  agreement {rate}");
             }
 

@@ -150,5 +150,29 @@ public sealed class PortalSecurityTests
         Assert.Equal("/", right.Headers.Location!.OriginalString);
     }
 
+    [Fact]
+    public async Task An_invite_link_sets_a_password_logs_the_worker_in_once_and_cannot_be_used_again()
+    {
+        await using var host = await HostWithJobAsync();
+        var token = host.Store.AddWorker("carol", null)!;
+        using var client = host.Client();
+
+        var page = await client.GetStringAsync(new Uri($"/invite/{token}", UriKind.Relative));
+        var csrf = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(csrf),
+            ["password"] = "carols password",
+        });
+        using var redeemed = await client.PostAsync(new Uri($"/invite/{token}", UriKind.Relative), form);
+        using var session = await client.GetAsync(new Uri("/api/session", UriKind.Relative));
+        using var again = await host.Client().GetAsync(new Uri($"/invite/{token}", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Redirect, redeemed.StatusCode);
+        Assert.Contains("\"user\":\"carol\"", await session.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        Assert.True(host.Store.VerifyPassword("carol", "carols password"));
+    }
+
     private sealed record AssignmentDto(long ItemId, string ImageUrl, string? Label);
 }
