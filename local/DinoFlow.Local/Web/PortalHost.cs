@@ -87,10 +87,10 @@ public static class PortalHost
         var app = builder.Build();
         app.Use(async (context, next) =>
         {
-            // The pages load nothing from elsewhere; say so to the browser.
+            // The pages load nothing from elsewhere and run no inline script; say so to the browser.
             context.Response.Headers["X-Content-Type-Options"] = "nosniff";
             context.Response.Headers["X-Frame-Options"] = "DENY";
-            context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'";
+            context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'none'";
             context.Response.Headers["Referrer-Policy"] = "no-referrer";
             await next(context).ConfigureAwait(false);
         });

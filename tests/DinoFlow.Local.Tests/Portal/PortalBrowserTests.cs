@@ -163,4 +163,39 @@ public sealed class PortalBrowserTests
         var workers = host.Store.Progress("pets").Workers;
         Assert.All(workers, w => Assert.Equal((3, 2, 0.6667), (w.Compared, w.Agreed, w.AgreementRate!.Value)));
     }
+
+    [Fact]
+    public async Task In_the_browser_a_request_without_a_session_or_CSRF_token_and_a_traversing_image_URL_are_refused()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("alice", Password);
+        await File.WriteAllTextAsync(Path.Combine(host.Workspace.Root, "data", "secret.txt"), "TOP SECRET");
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+
+        // No session: the API answers 401 and pages send the browser to the login page.
+        var anonymous = await browser.NewPageAsync(new() { BaseURL = host.BaseUrl });
+        await anonymous.GotoAsync("/login");
+        var noSession = await anonymous.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST' }).then(r => r.status)");
+        await anonymous.GotoAsync("/label/colours");
+        Assert.Equal(401, noSession);
+        Assert.Contains("/login?ReturnUrl=%2Flabel%2Fcolours", anonymous.Url, StringComparison.Ordinal);
+
+        // A session but no CSRF token: refused; with the page's token (from /api/session) the same call works.
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        var noToken = await page.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST' }).then(r => r.status)");
+        var withToken = await page.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST', headers: { 'X-CSRF-TOKEN': portal.csrf } }).then(r => r.status)");
+        Assert.Equal(400, noToken);
+        Assert.Equal(200, withToken);
+
+        // Path traversal in an image URL.
+        var traversal = await page.EvaluateAsync<int[]>(
+            "Promise.all(['..%2Fsecret.txt', '..%2F..%2F..%2F..%2Fetc%2Fpasswd', '..%5Csecret.txt'].map(p => fetch('/api/portal/jobs/colours/images/' + p).then(r => r.status)))");
+        Assert.All(traversal, status => Assert.Equal(400, status));
+        await page.GotoAsync("/api/portal/jobs/colours/images/..%2Fsecret.txt");
+        Assert.DoesNotContain("TOP SECRET", await page.ContentAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("traversal-refused.png") });
+    }
 }
