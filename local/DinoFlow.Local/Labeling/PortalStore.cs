@@ -67,6 +67,7 @@ public sealed class PortalStore
     // Writers in this process queue here instead of in SQLite's busy handler, which sleeps and retries (hundreds of
     // milliseconds at p95 with 10 annotators); other processes (the CLI beside 'serve') still meet SQLite's lock.
     private readonly Lock _writeLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PortalJob> _jobs = new(StringComparer.Ordinal);
 
     public PortalStore(string databasePath, TimeProvider? clock = null, int passwordIterations = PasswordHasher.DefaultIterations)
     {
@@ -216,8 +217,13 @@ public sealed class PortalStore
 
     public PortalJob? FindJob(string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
+        // A job never changes after it is created: every request of a labeling session need not read it again.
+        if (_jobs.TryGetValue(name, out var cached)) return cached;
         using var connection = Open();
-        return QueryJobs(connection, "WHERE name = $name", ("$name", name)).FirstOrDefault();
+        var job = QueryJobs(connection, "WHERE name = $name", ("$name", name)).FirstOrDefault();
+        if (job is not null) _jobs[name] = job;
+        return job;
     }
 
     public IReadOnlyList<PortalJob> ListJobs()

@@ -198,4 +198,41 @@ public sealed class PortalBrowserTests
         Assert.DoesNotContain("TOP SECRET", await page.ContentAsync(), StringComparison.Ordinal);
         await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("traversal-refused.png") });
     }
+
+    [Fact]
+    public async Task With_a_model_its_guess_is_shown_Enter_accepts_it_and_untouched_confident_images_are_auto_labeled()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        var images = host.AddImages(12, Colours);
+        // The "model" is right and 90 % sure about every image.
+        var guesses = images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.9));
+        host.Store.CreateJob(new JobSpec("colours", Colours, AutoLabelThreshold: 0.85, AutoLabelAfter: 2), images, guesses);
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+
+        var labeled = 0;
+        while (await page.Locator("#done").IsHiddenAsync())
+        {
+            var key = KeyOf((await ImageSrcAsync(page))!);
+            Assert.Equal($"Model's guess: {key.Split('/')[0]} (90%)", await page.TextContentAsync("#guess"));
+            if (labeled == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-model-guess.png") });
+            var before = await ImageSrcAsync(page);
+            await page.Keyboard.PressAsync("Enter"); // no number key: the preselected guess
+            await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
+            labeled++;
+        }
+
+        // The page took a batch of 8 at its first request; after 2 human labels the 4 nobody had were auto-labeled.
+        var progress = host.Store.Progress("colours");
+        Assert.Equal(8, labeled);
+        Assert.Equal(4, progress.AutoLabeled);
+        Assert.True(progress.Complete);
+        var manifest = GroundTruthManifest.ReadOutputManifest(host.Store.ExportManifest("colours"), "export", GroundTruthManifest.DefaultLabelAttribute, Colours);
+        Assert.Equal(12, manifest.Labeled.Count);
+        Assert.Equal(4, manifest.Labeled.Count(o => !o.HumanAnnotated && o.Confidence == 0.9));
+        Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
+    }
 }
