@@ -18,7 +18,8 @@ public static partial class AuthEndpoints
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) => LoginPage(context, antiforgery, null)).AllowAnonymous();
+        app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) =>
+            LoginPage(context, antiforgery, context.Request.Query["ReturnUrl"].ToString(), null)).AllowAnonymous();
         app.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(PortalHost.LoginRateLimit).DisableAntiforgery();
         app.MapPost("/logout", async (HttpContext context) =>
         {
@@ -47,7 +48,7 @@ public static partial class AuthEndpoints
         if (user.Length == 0 || password.Length == 0 || !store.VerifyPassword(user, password))
         {
             LogLoginFailed(log, user, context.Connection.RemoteIpAddress);
-            return LoginPage(context, antiforgery, "Wrong name or password.", StatusCodes.Status401Unauthorized);
+            return LoginPage(context, antiforgery, form["returnUrl"].ToString(), "Wrong name or password.", StatusCodes.Status401Unauthorized);
         }
 
         await SignInAsync(context, user).ConfigureAwait(false);
@@ -89,10 +90,10 @@ public static partial class AuthEndpoints
         return context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 
-    private static IResult LoginPage(HttpContext context, IAntiforgery antiforgery, string? error, int status = StatusCodes.Status200OK)
+    private static IResult LoginPage(HttpContext context, IAntiforgery antiforgery, string returnUrl, string? error, int status = StatusCodes.Status200OK)
     {
         var csrf = antiforgery.GetAndStoreTokens(context);
-        var returnUrl = SafeReturnUrl(context.Request.Query["ReturnUrl"].ToString());
+        returnUrl = SafeReturnUrl(returnUrl);
         var body = $"""
             <h1>DinoFlow labeling</h1>
             <form method="post" action="/login" class="card">

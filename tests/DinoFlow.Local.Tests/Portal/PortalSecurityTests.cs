@@ -136,7 +136,7 @@ public sealed class PortalSecurityTests
     }
 
     [Fact]
-    public async Task A_wrong_password_does_not_log_in_and_the_right_one_redirects_home()
+    public async Task A_wrong_password_does_not_log_in_and_the_right_one_redirects_only_within_the_portal()
     {
         await using var host = await HostWithJobAsync();
         using var client = host.Client();
@@ -146,8 +146,10 @@ public sealed class PortalSecurityTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, jobs.StatusCode);
-        using var right = await PortalTestHost.PostLoginAsync(client, "alice", Password);
-        Assert.Equal("/", right.Headers.Location!.OriginalString);
+        using var foreign = await PortalTestHost.PostLoginAsync(client, "alice", Password, "//evil.example/phish");
+        Assert.Equal("/", foreign.Headers.Location!.OriginalString);
+        using var local = await PortalTestHost.PostLoginAsync(client, "alice", Password, "/label/boxes");
+        Assert.Equal("/label/boxes", local.Headers.Location!.OriginalString);
     }
 
     [Fact]

@@ -74,7 +74,7 @@ public sealed partial class PortalTestHost : IAsyncDisposable
         return session.RootElement.GetProperty("csrfToken").GetString()!;
     }
 
-    public static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string user, string password)
+    public static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string user, string password, string returnUrl = "")
     {
         var page = await client.GetStringAsync(new Uri("/login", UriKind.Relative));
         var token = FormToken().Match(page).Groups[1].Value;
@@ -83,6 +83,7 @@ public sealed partial class PortalTestHost : IAsyncDisposable
             ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
             ["username"] = user,
             ["password"] = password,
+            ["returnUrl"] = returnUrl,
         });
         return await client.PostAsync(new Uri("/login", UriKind.Relative), form);
     }
