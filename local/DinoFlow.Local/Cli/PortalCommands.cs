@@ -44,9 +44,10 @@ public static class PortalCommands
             Console.WriteLine($"Portal: {host.Url}/  (Ctrl+C stops it)");
             if (workspace.Portal().ListWorkers().Count == 0)
                 Console.WriteLine("No workers yet: add one with 'dinoflow portal worker add NAME'");
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.Stopping);
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -62,6 +63,9 @@ public static class PortalCommands
     internal sealed class RunningHost(Microsoft.AspNetCore.Builder.WebApplication app, string url, string urlFile) : IAsyncDisposable
     {
         public string Url => url;
+
+        /// <summary>Cancelled when the host stops by itself: ASP.NET Core handles SIGTERM/SIGINT and stops the host.</summary>
+        public CancellationToken Stopping => app.Lifetime.ApplicationStopping;
 
         public async ValueTask DisposeAsync()
         {

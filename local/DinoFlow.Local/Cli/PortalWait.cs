@@ -20,6 +20,7 @@ internal static class PortalWait
         var output = parse.GetValue(RunCommands.JsonOption) ? Console.Error : Console.Out;
         PortalCommands.RunningHost? host = null;
         RunRecord? run = null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             var url = PortalCommands.RunningUrl(workspace);
@@ -27,6 +28,8 @@ internal static class PortalWait
             {
                 host = await PortalCommands.StartHostAsync(workspace, parse, cancellationToken).ConfigureAwait(false);
                 url = host.Url;
+                // The host takes over SIGTERM/SIGINT and stops itself: stop waiting then, too.
+                host.Stopping.Register(stop.Cancel);
             }
 
             workspace.PortalUrl = url;
@@ -48,7 +51,7 @@ internal static class PortalWait
                     }
 
                     if (progress.Complete) break;
-                    await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
                 }
 
                 run = await runner.RetryAsync(run.Id, ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
@@ -56,7 +59,7 @@ internal static class PortalWait
 
             return run;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && run is not null)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && run is not null)
         {
             // Stopped while waiting: the run stays paused at its label step.
             return (await workspace.Store.GetRunAsync(run.Id, CancellationToken.None).ConfigureAwait(false))!;
