@@ -52,4 +52,24 @@ public sealed class PortalCliTests : IDisposable
         Assert.Contains("42/42 images done", progress.Stdout, StringComparison.Ordinal);
         Assert.Contains("agreement 100%", progress.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_prints_its_URL_serves_the_login_page_and_stops_on_SIGTERM()
+    {
+        using var process = DinoflowCli.Start(_work.Path, "serve", "--port", "0");
+        var line = await process.StandardOutput.ReadLineAsync();
+        var url = System.Text.RegularExpressions.Regex.Match(line ?? "", @"Portal: (http://127\.0\.0\.1:\d+)/").Groups[1].Value;
+        Assert.NotEmpty(url);
+        using var client = new HttpClient();
+        var login = await client.GetStringAsync(new Uri(url + "/login"));
+        Assert.Contains("name=\"password\"", login, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_work.Path, ".dinoflow", "portal.url")));
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.False(File.Exists(Path.Combine(_work.Path, ".dinoflow", "portal.url"))); // other commands no longer point at it
+    }
 }
