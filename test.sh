@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 tools/check-prereqs.sh || exit 1
+# Only the tests need a browser (the portal and dashboard tests drive headless Chromium); the CLI does not.
+[ -x /usr/bin/chromium ] || { echo "chromium is missing (the portal and dashboard browser tests drive it headless): run 'sudo tools/install-prereqs.sh'" >&2; exit 1; }
 log=$(mktemp)
 dotnet test DinoFlow.sln -c Release --nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -37,10 +37,18 @@ public sealed class LocalWorkspace
     public ILoggerFactory LoggerFactory { get; }
     public RetryPolicy RetryPolicy { get; }
 
+    /// <summary>The labeling portal's store (<c>.dinoflow/portal.db</c>): workers, jobs, assignments, labels.</summary>
+    public Labeling.PortalStore Portal() => _portal ??= new Labeling.PortalStore(Path.Combine(Root, "portal.db"));
+
+    private Labeling.PortalStore? _portal;
+
+    /// <summary>Where the portal serving this workspace listens; the label stage prints links to it.</summary>
+    public string? PortalUrl { get; set; }
+
     /// <summary>The stages that exist today, in order. Later stages are appended as they are built.</summary>
-    public static PipelineDefinition Pipeline(IngestOptions ingestOptions) => new("local", [
+    public static PipelineDefinition Pipeline(IngestOptions ingestOptions, Pipeline.Labeling.ILabelingPortal? portal = null) => new("local", [
         new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),
-        new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)),
+        new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), portal),
         new PrepareStage(),
         new Stages.TrainStage(),
         new Stages.GateStage(),
@@ -52,7 +60,8 @@ public sealed class LocalWorkspace
     public PipelineRunner Runner(IngestOptions? ingestOptions = null)
     {
         Data.RemoveTemporaryFilesOfDeadWriters();
-        return new(Pipeline(ingestOptions ?? new IngestOptions()), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
+        var portal = new Labeling.LocalLabelingPortal(Portal(), () => PortalUrl ?? "http://127.0.0.1:5080");
+        return new(Pipeline(ingestOptions ?? new IngestOptions(), portal), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
             LoggerFactory.CreateLogger<PipelineRunner>());
     }
 

@@ -16,7 +16,7 @@ public static class RunCommands
 
     private static readonly Option<string> LabelsOption = new("--labels")
     {
-        Description = "Where labels come from: 'folders' (<label>/<image>) or 'manifest:FILE' (a Ground Truth output manifest)",
+        Description = "Where labels come from: 'folders' (<label>/<image>), 'manifest:FILE' (a Ground Truth output manifest) or 'portal' (people label in the local portal; the run waits)",
         DefaultValueFactory = _ => "folders",
     };
 
@@ -25,6 +25,19 @@ public static class RunCommands
         Description = "Label attribute name of the Ground Truth manifests",
         DefaultValueFactory = _ => GroundTruthManifest.DefaultLabelAttribute,
     };
+
+    private static readonly Option<string?> LabelCategoriesOption = new("--label-categories")
+    {
+        Description = "With --labels portal: comma-separated labels in class-id order (default: the data set's folder names)",
+    };
+
+    private static readonly Option<int> AnnotatorsOption = new("--annotators")
+    {
+        Description = "With --labels portal: different workers who label each image",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private static readonly Option<string?> InstructionsOption = new("--instructions") { Description = "With --labels portal: instructions shown next to every image" };
 
     private static readonly Option<int> SeedOption = new("--seed") { Description = "Seed of the train/validation split (and training)", DefaultValueFactory = _ => 42 };
 
@@ -51,6 +64,7 @@ public static class RunCommands
         root.Subcommands.Add(StagesCommand());
         ModelCommands.Register(root);
         EdgeCommands.Register(root);
+        PortalCommands.Register(root);
     }
 
     private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };
@@ -63,7 +77,7 @@ public static class RunCommands
 
     private static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
-    internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
+    internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
         MinAccuracyOption, MinClassRecallOption, TargetOption, EpochsOption, JsonOption];
 
     private static Command RunCommand()
@@ -72,6 +86,8 @@ public static class RunCommands
         var command = new Command("run", "Start a pipeline run over a folder of images and wait for it to finish");
         command.Arguments.Add(directory);
         foreach (var option in RunOptions) command.Options.Add(option);
+        command.Options.Add(PortalCommands.PortOption);
+        command.Options.Add(PortalCommands.BindOption);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var source = parse.GetValue(directory)!;
@@ -79,10 +95,12 @@ public static class RunCommands
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
             var runner = workspace.Runner(IngestOptionsOf(parse));
+            var input = ReadRunInput(parse, source.FullName, null);
             RunRecord run;
             try
             {
-                run = await runner.StartAsync(ReadRunInput(parse, source.FullName, null), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+                run = await PortalWait.RunAsync(workspace, runner, input, parse,
+                    () => runner.StartAsync(input, ConsoleProgress.ForStandardError(), cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
@@ -153,6 +171,8 @@ public static class RunCommands
         command.Arguments.Add(id);
         command.Options.Add(JsonOption);
         command.Options.Add(MaxFileMbOption);
+        command.Options.Add(PortalCommands.PortOption);
+        command.Options.Add(PortalCommands.BindOption);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
@@ -161,7 +181,8 @@ public static class RunCommands
             var runner = workspace.Runner(IngestOptionsOf(parse));
             try
             {
-                var run = await runner.RetryAsync(found.Id, ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+                var run = await PortalWait.RunAsync(workspace, runner, found.Input, parse,
+                    () => runner.RetryAsync(found.Id, ConsoleProgress.ForStandardError(), cancellationToken), cancellationToken).ConfigureAwait(false);
                 return await Print(workspace, run, parse.GetValue(JsonOption), cancellationToken).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
@@ -196,6 +217,9 @@ public static class RunCommands
             [Stages.GateStage.MinClassRecallOption] = parse.GetValue(MinClassRecallOption).ToString(CultureInfo.InvariantCulture),
             [Stages.CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
         };
+        if (parse.GetValue(LabelCategoriesOption) is { } categories) options[LabelStage.CategoriesOption] = categories;
+        if (parse.GetValue(InstructionsOption) is { } instructions) options[LabelStage.InstructionsOption] = instructions;
+        options[LabelStage.AnnotatorsOption] = parse.GetValue(AnnotatorsOption).ToString(CultureInfo.InvariantCulture);
         if (parse.GetValue(EpochsOption) is { } epochs) options[Stages.TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
         return new RunInput(source, options, onlyKeys, parse.GetValue(UntilOption));
     }
@@ -247,6 +271,8 @@ public static class RunCommands
 
             if (run.Status == RunStatus.Failed)
                 Console.WriteLine($"Fix the cause, then resume at the failed step with: dinoflow retry {run.Id}");
+            if (run.Status == RunStatus.WaitingForInput)
+                Console.WriteLine($"The run waits for its labeling job; resume waiting with: dinoflow retry {run.Id}");
         }
 
         return run.Status switch

@@ -95,6 +95,14 @@ public static class Labeler
         return new LabelSet(ordered, labeled, unlabeled);
     }
 
+    /// <summary>The data-set image a source-ref names (by its trailing path segments), or null.</summary>
+    public static DatasetImage? MatchSourceRef(string sourceRef, IEnumerable<DatasetImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(sourceRef);
+        ArgumentNullException.ThrowIfNull(images);
+        return Match(sourceRef, images.ToDictionary(i => i.Key, StringComparer.Ordinal));
+    }
+
     private static DatasetImage? Match(string sourceRef, Dictionary<string, DatasetImage> byKey)
     {
         var path = sourceRef;

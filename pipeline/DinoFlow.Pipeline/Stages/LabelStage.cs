@@ -1,5 +1,6 @@
 using System.Globalization;
 using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Labeling;
 using DinoFlow.Pipeline.Labels;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
@@ -16,18 +17,23 @@ public sealed record LabelOutput(
     string OutputManifestKey);
 
 /// <summary>
-/// Labels the data set: from folder names (<c>labels=folders</c>, the default) or from an imported Ground Truth
-/// output manifest (<c>labels=manifest:PATH</c>), and writes the Ground Truth output manifest later stages read.
+/// Labels the data set: from folder names (<c>labels=folders</c>, the default), from an imported Ground Truth
+/// output manifest (<c>labels=manifest:PATH</c>), or by people in a labeling portal (<c>labels=portal</c>: the stage
+/// creates the run's job and the run waits until it completes), and writes the Ground Truth output manifest later
+/// stages read.
 /// </summary>
-public sealed class LabelStage(Func<string, CancellationToken, Task<string>> readFile) : Stage<LabelOutput>
+public sealed class LabelStage(Func<string, CancellationToken, Task<string>> readFile, ILabelingPortal? portal = null) : Stage<LabelOutput>
 {
     public const string StageName = "label";
     public const string OutputManifestKey = "output.manifest";
     public const string LabelsOption = "labels";
     public const string LabelAttributeOption = "label-attribute";
+    public const string CategoriesOption = "label-categories";
+    public const string AnnotatorsOption = "annotators";
+    public const string InstructionsOption = "instructions";
 
     public override string Name => StageName;
-    public override string Description => "label the images from folder names or an imported Ground Truth output manifest";
+    public override string Description => "label the images from folder names, an imported Ground Truth output manifest, or people in the labeling portal";
 
     protected override async Task<(LabelOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
@@ -60,9 +66,16 @@ public sealed class LabelStage(Func<string, CancellationToken, Task<string>> rea
             labels = Labeler.FromManifest(manifest, index.Images, path);
             jobName = manifest.Labeled[0].JobName;
         }
+        else if (mode == "portal")
+        {
+            var state = await AskPortalAsync(context, index, attribute, cancellationToken).ConfigureAwait(false);
+            var manifest = GroundTruthManifest.ReadOutputManifest(state.OutputManifest!, state.JobName, attribute);
+            labels = Labeler.FromManifest(manifest, index.Images, state.JobName);
+            jobName = "labeling-job/" + state.JobName;
+        }
         else
         {
-            throw new StageValidationException($"option labels='{mode}' is not known: use 'folders' or 'manifest:PATH'");
+            throw new StageValidationException($"option labels='{mode}' is not known: use 'folders', 'manifest:PATH' or 'portal'");
         }
 
         var objects = labels.ToManifestObjects(i => DatasetIndex.ImageKey(i.Key), jobName);
@@ -71,5 +84,25 @@ public sealed class LabelStage(Func<string, CancellationToken, Task<string>> rea
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{labels.Images.Count} images labeled in {labels.Categories.Count} classes ({string.Join(", ", labels.Categories)}); {labels.Unlabeled.Count} unlabeled");
         return (output, summary);
+    }
+
+    /// <summary>Creates (or finds) the run's portal job; while it is not complete the step waits (the run pauses).</summary>
+    private async Task<PortalJobState> AskPortalAsync(StageContext context, DatasetIndex index, string attribute, CancellationToken cancellationToken)
+    {
+        if (portal is null) throw new StageValidationException("labels=portal needs a labeling portal, and this back end has none");
+        var images = index.Images.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new PortalImage(i.Key, DatasetIndex.ImageKey(i.Key))).ToList();
+        if (images.Count == 0) throw new StageValidationException("the data set has no images to label");
+        var categories = context.Input.Options.TryGetValue(CategoriesOption, out var list)
+            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList()
+            : images.Select(i => i.Key.Split('/')).Where(s => s.Length > 1).Select(s => s[^2]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (categories.Count < 2)
+            throw new StageValidationException("labels=portal needs at least two labels: give --label-categories A,B,… (or images in <label>/ folders)");
+        var annotators = int.Parse(context.Input.Option(AnnotatorsOption, "1"), CultureInfo.InvariantCulture);
+        var request = new PortalJobRequest("run-" + context.RunId, context.RunId, categories, images, attribute, annotators,
+            context.Input.Option(InstructionsOption, "Choose the label that fits the image best."));
+        var state = await portal.EnsureJobAsync(request, cancellationToken).ConfigureAwait(false);
+        context.Report(state.Completed, state.Total, $"labeling job {state.JobName}: {state.Completed}/{state.Total} images");
+        return state.Complete ? state
+            : throw new StageWaitingException($"waiting for labeling job {state.JobName} ({state.Completed}/{state.Total} images labeled): open {state.Url}");
     }
 }

@@ -32,10 +32,26 @@ public static class DinoflowCli
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 
-    public static Process Start(string workdir, params string[] args)
+    /// <summary>Runs dinoflow with <paramref name="stdin"/> written to its standard input (e.g. a password).</summary>
+    public static async Task<Result> RunWithInputAsync(string workdir, string stdin, params string[] args)
+    {
+        using var process = Start(workdir, redirectInput: true, args);
+        await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(timeout.Token);
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    public static Process Start(string workdir, params string[] args) => Start(workdir, redirectInput: false, args);
+
+    public static Process Start(string workdir, bool redirectInput, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
+            RedirectStandardInput = redirectInput,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -1,0 +1,290 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DinoFlow.Local.Edge;
+using DinoFlow.Local.Labeling;
+using DinoFlow.Local.Web;
+using DinoFlow.Pipeline.Manifests;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Local.Cli;
+
+/// <summary>serve (the local web host with the labeling portal) and portal worker/job management.</summary>
+public static class PortalCommands
+{
+    internal static readonly Option<int> PortOption = new("--port") { Description = "Port of the portal (0: any free port)", DefaultValueFactory = _ => 5080 };
+
+    internal static readonly Option<string> BindOption = new("--bind")
+    {
+        Description = "Address to listen on (default loopback only; 0.0.0.0 exposes the portal to the network)",
+        DefaultValueFactory = _ => "127.0.0.1",
+    };
+
+    private static readonly JsonSerializerOptions Indented = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static void Register(RootCommand root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        root.Subcommands.Add(Serve());
+        var portal = new Command("portal", "Manage the labeling portal: workers and labeling jobs");
+        portal.Subcommands.Add(Workers());
+        portal.Subcommands.Add(Jobs());
+        root.Subcommands.Add(portal);
+    }
+
+    private static Command Serve()
+    {
+        var command = new Command("serve", "Start the local web host (labeling portal, dashboard) and the fleet's MQTT listener; Ctrl+C stops it");
+        var mqttPort = new Option<int>("--mqtt-port")
+        {
+            Description = "Port of the embedded MQTT broker devices publish detections and health to (loopback; 0: no broker)",
+            DefaultValueFactory = _ => 1883,
+        };
+        var broker = new Option<string?>("--broker") { Description = "Listen to an external broker (mqtt://host:port) instead of starting one" };
+        command.Options.Add(PortOption);
+        command.Options.Add(BindOption);
+        command.Options.Add(mqttPort);
+        command.Options.Add(broker);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var loggers = CliApp.CreateLoggerFactory(parse);
+            var workspace = CliApp.Workspace(parse, loggers);
+            await using var host = await StartHostAsync(workspace, parse, cancellationToken).ConfigureAwait(false);
+            await using var fleet = await FleetListener.StartAsync(workspace, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken).ConfigureAwait(false);
+            Console.WriteLine($"Portal: {host.Url}/  Dashboard: {host.Url}/dashboard  (Ctrl+C stops it)");
+            Console.WriteLine(fleet.Description);
+            if (workspace.Portal().ListWorkers().Count == 0)
+                Console.WriteLine("No workers yet: add one with 'dinoflow portal worker add NAME'");
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.Stopping);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C: stop cleanly.
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>A started portal host, and the file that tells other commands its URL while it runs.</summary>
+    internal sealed class RunningHost(Microsoft.AspNetCore.Builder.WebApplication app, string url, string urlFile) : IAsyncDisposable
+    {
+        public string Url => url;
+
+        /// <summary>Cancelled when the host stops by itself: ASP.NET Core handles SIGTERM/SIGINT and stops the host.</summary>
+        public CancellationToken Stopping => app.Lifetime.ApplicationStopping;
+
+        public async ValueTask DisposeAsync()
+        {
+            File.Delete(urlFile);
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static async Task<RunningHost> StartHostAsync(LocalWorkspace workspace, ParseResult parse, CancellationToken cancellationToken)
+    {
+        var options = new PortalHostOptions
+        {
+            Port = parse.GetValue(PortOption),
+            Bind = parse.GetValue(BindOption)!,
+            MinimumLogLevel = parse.GetValue(CliApp.VerboseOption) ? LogLevel.Information : LogLevel.Warning,
+            JsonLogs = parse.GetValue(CliApp.LogJsonOption),
+        };
+        var app = PortalHost.Build(workspace, workspace.Portal(), options);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var url = PortalHost.BaseUrl(app);
+        var urlFile = Path.Combine(workspace.Root, "portal.url");
+        await File.WriteAllTextAsync(urlFile, $"{url}\n{Environment.ProcessId}\n", cancellationToken).ConfigureAwait(false);
+        return new RunningHost(app, url, urlFile);
+    }
+
+    /// <summary>The URL of a portal serving this workspace now (a running 'dinoflow serve'), or null.</summary>
+    internal static string? RunningUrl(LocalWorkspace workspace)
+    {
+        var file = Path.Combine(workspace.Root, "portal.url");
+        if (!File.Exists(file)) return null;
+        var lines = File.ReadAllLines(file);
+        return lines.Length >= 2 && int.TryParse(lines[1], CultureInfo.InvariantCulture, out var pid) && Pipeline.Runner.ProcessLiveness.IsAlive(pid) ? lines[0] : null;
+    }
+
+    private static Command Workers()
+    {
+        var workers = new Command("worker", "Manage the private workforce");
+
+        var name = new Argument<string>("NAME") { Description = "Worker name (letters, digits, '-', '_', '.')" };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of stdin instead of printing an invite link" };
+        var url = new Option<string?>("--url") { Description = "Base URL for the invite link (default: the running portal, else http://127.0.0.1:5080)" };
+        var add = new Command("add", "Add a worker: prints a one-time invite link, or sets a password read from stdin");
+        add.Arguments.Add(name);
+        add.Options.Add(passwordStdin);
+        add.Options.Add(url);
+        add.Options.Add(RunCommands.JsonOption);
+        add.SetAction(parse => Guard(parse, workspace =>
+        {
+            var password = parse.GetValue(passwordStdin) ? ReadPassword() : null;
+            var token = workspace.Portal().AddWorker(parse.GetValue(name)!, password);
+            var baseUrl = parse.GetValue(url) ?? RunningUrl(workspace) ?? "http://127.0.0.1:5080";
+            var invite = token is null ? null : $"{baseUrl.TrimEnd('/')}/invite/{token}";
+            if (parse.GetValue(RunCommands.JsonOption))
+                Console.WriteLine(JsonSerializer.Serialize(new { worker = parse.GetValue(name), inviteUrl = invite }, Indented));
+            else
+                Console.WriteLine(invite is null ? $"Worker {parse.GetValue(name)} added." : $"Worker {parse.GetValue(name)} added. One-time invite link (give it to them only):\n{invite}");
+            return 0;
+        }));
+        workers.Subcommands.Add(add);
+
+        var passwdName = new Argument<string>("NAME") { Description = "Worker name" };
+        var passwd = new Command("passwd", "Set a worker's password from the first line of stdin");
+        passwd.Arguments.Add(passwdName);
+        passwd.SetAction(parse => Guard(parse, workspace =>
+        {
+            workspace.Portal().SetPassword(parse.GetValue(passwdName)!, ReadPassword());
+            Console.WriteLine($"Password of {parse.GetValue(passwdName)} set.");
+            return 0;
+        }));
+        workers.Subcommands.Add(passwd);
+
+        var list = new Command("list", "List workers");
+        list.Options.Add(RunCommands.JsonOption);
+        list.SetAction(parse => Guard(parse, workspace =>
+        {
+            var all = workspace.Portal().ListWorkers();
+            if (parse.GetValue(RunCommands.JsonOption))
+                Console.WriteLine(JsonSerializer.Serialize(all.Select(w => new { name = w.Name, hasPassword = w.HasPassword, invitePending = w.InvitePending }), Indented));
+            else
+                foreach (var w in all) Console.WriteLine($"{w.Name,-24} {(w.HasPassword ? "password set" : "invite pending")}");
+            return 0;
+        }));
+        workers.Subcommands.Add(list);
+        return workers;
+    }
+
+    private static Command Jobs()
+    {
+        var jobs = new Command("job", "Manage labeling jobs");
+        var name = new Argument<string>("NAME") { Description = "Job name (letters, digits, '-', '_', '.')" };
+        var labels = new Option<string?>("--labels") { Description = "Comma-separated labels in class-id order (default: the data set's folder names)" };
+        var instructions = new Option<string>("--instructions") { Description = "Instructions shown next to every image", DefaultValueFactory = _ => "" };
+        var annotators = new Option<int>("--annotators") { Description = "Different workers who label each image", DefaultValueFactory = _ => 1 };
+        var attribute = new Option<string>("--label-attribute") { Description = "Label attribute name of the output manifest", DefaultValueFactory = _ => GroundTruthManifest.DefaultLabelAttribute };
+        var manifest = new Option<FileInfo?>("--manifest") { Description = "Import a Ground Truth input manifest: label only the images it lists (default: every ingested image)" };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Model package whose top guess is shown for every image (model-assisted labeling)" };
+        var threshold = new Option<double?>("--auto-label-threshold") { Description = "With --model: auto-label images whose guess is at least this confident" };
+        var after = new Option<int>("--auto-label-after") { Description = "Auto-label only after this many images are fully human-labeled", DefaultValueFactory = _ => 20 };
+        var create = new Command("create", "Create a labeling job from the ingested data set (run 'dinoflow run DIR --until ingest' first)");
+        create.Arguments.Add(name);
+        foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, RunCommands.JsonOption }) create.Options.Add(option);
+        create.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
+        {
+            var images = await PortalJobs.ImagesAsync(workspace, parse.GetValue(manifest)?.FullName, cancellationToken).ConfigureAwait(false);
+            var categories = parse.GetValue(labels) is { } l
+                ? l.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                : PortalJobs.FolderLabels(images);
+            if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
+            var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace, m.FullName, images, categories) : null;
+            var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
+                null, parse.GetValue(threshold), parse.GetValue(after));
+            var job = workspace.Portal().CreateJob(spec, images, guesses);
+            var link = $"{RunningUrl(workspace) ?? "http://127.0.0.1:5080"}/label/{Uri.EscapeDataString(job.Name)}";
+            if (parse.GetValue(RunCommands.JsonOption))
+                Console.WriteLine(JsonSerializer.Serialize(new { job = job.Name, images = job.Items, categories, url = link }, Indented));
+            else
+                Console.WriteLine($"Job {job.Name}: {job.Items} images, labels {string.Join(", ", categories)}. Label at {link}");
+            return 0;
+        }));
+        jobs.Subcommands.Add(create);
+
+        var list = new Command("list", "List labeling jobs with their progress");
+        list.Options.Add(RunCommands.JsonOption);
+        list.SetAction(parse => Guard(parse, workspace =>
+        {
+            var store = workspace.Portal();
+            var all = store.ListJobs().Select(j => store.Progress(j.Name)).ToList();
+            if (parse.GetValue(RunCommands.JsonOption)) Console.WriteLine(JsonSerializer.Serialize(all, Indented));
+            else foreach (var p in all) Console.WriteLine($"{p.Job,-24} {p.Completed}/{p.Items} images done{(p.Complete ? " (complete)" : "")}");
+            return 0;
+        }));
+        jobs.Subcommands.Add(list);
+
+        var progressName = new Argument<string>("NAME") { Description = "Job name" };
+        var progress = new Command("progress", "Progress of a job, per worker with their agreement rate");
+        progress.Arguments.Add(progressName);
+        progress.Options.Add(RunCommands.JsonOption);
+        progress.SetAction(parse => Guard(parse, workspace =>
+        {
+            var p = workspace.Portal().Progress(parse.GetValue(progressName)!);
+            if (parse.GetValue(RunCommands.JsonOption))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(p, Indented));
+                return 0;
+            }
+
+            Console.WriteLine($"{p.Job}: {p.Completed}/{p.Items} images done ({p.AutoLabeled} auto-labeled), {p.LabelsSubmitted}/{p.LabelsNeeded} labels{(p.Complete ? ", complete" : "")}");
+            foreach (var w in p.Workers)
+            {
+                var rate = w.AgreementRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0}% of {w.Compared}") : "-";
+                Console.WriteLine($"  {w.Worker,-20} labeled {w.Submitted,6}  open {w.Open,4}  agreement {rate}");
+            }
+
+            return 0;
+        }));
+        jobs.Subcommands.Add(progress);
+
+        var exportName = new Argument<string>("NAME") { Description = "Job name" };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the output manifest here (default: stdout)" };
+        var export = new Command("export", "Export the job's Ground Truth output manifest (finished images; the rest are counted)");
+        export.Arguments.Add(exportName);
+        export.Options.Add(output);
+        export.Options.Add(RunCommands.JsonOption);
+        export.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
+        {
+            var store = workspace.Portal();
+            var job = parse.GetValue(exportName)!;
+            var (labeled, pending) = store.Output(job);
+            var text = GroundTruthManifest.WriteOutputManifest(labeled, store.GetJob(job).Spec.LabelAttribute);
+            if (parse.GetValue(output) is { } file)
+            {
+                await File.WriteAllTextAsync(file.FullName, text, cancellationToken).ConfigureAwait(false);
+                var report = new { job, file = file.FullName, labeled = labeled.Count, autoLabeled = labeled.Count(o => !o.HumanAnnotated), pending };
+                Console.WriteLine(parse.GetValue(RunCommands.JsonOption) ? JsonSerializer.Serialize(report, Indented)
+                    : $"{labeled.Count} objects written to {file.FullName} ({report.autoLabeled} auto-labeled); {pending} images still being labeled");
+            }
+            else
+            {
+                Console.Write(text);
+            }
+
+            return 0;
+        }));
+        jobs.Subcommands.Add(export);
+        return jobs;
+    }
+
+    /// <summary>The first line of stdin: passwords never appear on the command line (shell history, ps).</summary>
+    private static string ReadPassword()
+    {
+        var line = Console.In.ReadLine();
+        return string.IsNullOrEmpty(line) ? throw new PortalException("no password on stdin") : line;
+    }
+
+    private static int Guard(ParseResult parse, Func<LocalWorkspace, int> action) =>
+        GuardAsync(parse, w => Task.FromResult(action(w))).GetAwaiter().GetResult();
+
+    private static async Task<int> GuardAsync(ParseResult parse, Func<LocalWorkspace, Task<int>> action)
+    {
+        using var loggers = CliApp.CreateLoggerFactory(parse);
+        try
+        {
+            return await action(CliApp.Workspace(parse, loggers)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PortalException or ManifestException or FileNotFoundException or Pipeline.Labels.LabelingException)
+        {
+            return RunCommands.Fail(e.Message);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using DinoFlow.Imaging;
+using DinoFlow.Inference;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Labels;
+using DinoFlow.Pipeline.Manifests;
+
+namespace DinoFlow.Local.Labeling;
+
+/// <summary>Creates labeling jobs from the workspace's ingested data set (all of it, or the images of an input manifest).</summary>
+public static class PortalJobs
+{
+    /// <summary>
+    /// The job's images: every ingested image, or those an input manifest names (matched by trailing path like
+    /// imported output manifests, keeping the manifest's source-ref so the output lines up with the input).
+    /// </summary>
+    public static async Task<IReadOnlyList<JobImage>> ImagesAsync(LocalWorkspace workspace, string? inputManifestPath, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var index = await DatasetIndex.LoadAsync(workspace.Data, cancellationToken).ConfigureAwait(false);
+        if (index.Count == 0) throw new PortalException($"no ingested images in {workspace.Root}: run 'dinoflow run DIR --until ingest' first");
+        if (inputManifestPath is null)
+            return index.Images.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new JobImage(i.Key, DatasetIndex.ImageKey(i.Key))).ToList();
+
+        var text = await File.ReadAllTextAsync(inputManifestPath, cancellationToken).ConfigureAwait(false);
+        var images = new List<JobImage>();
+        foreach (var sourceRef in GroundTruthManifest.ReadInputManifest(text, inputManifestPath))
+        {
+            var match = Labeler.MatchSourceRef(sourceRef, index.Images)
+                ?? throw new PortalException($"{inputManifestPath}: '{sourceRef}' is not an ingested image");
+            images.Add(new JobImage(match.Key, sourceRef));
+        }
+
+        return images;
+    }
+
+    /// <summary>Labels from the data set's folder names (<c>&lt;label&gt;/&lt;image&gt;</c>), the default label set of a job.</summary>
+    public static IReadOnlyList<string> FolderLabels(IEnumerable<JobImage> images) =>
+        images.Select(i => i.ImageKey.Split('/')).Where(s => s.Length > 1).Select(s => s[^2])
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The model's top guess for each image (model-assisted labeling); images it cannot decode get none.</summary>
+    public static IReadOnlyDictionary<string, Prediction> Guesses(LocalWorkspace workspace, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentNullException.ThrowIfNull(images);
+        using var classifier = new Classifier(ModelPackageFiles.Load(modelPackage));
+        var unknown = classifier.Labels.Except(categories, StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0) throw new PortalException($"the model's labels {string.Join(", ", unknown)} are not labels of the job");
+        var decoder = new OpenCvImageDecoder();
+        var guesses = new Dictionary<string, Prediction>(StringComparer.Ordinal);
+        foreach (var image in images)
+        {
+            var path = workspace.Data.Describe(DatasetIndex.ImageKey(image.ImageKey));
+            var p = classifier.Classify(decoder.Decode(File.ReadAllBytes(path)));
+            var best = Array.IndexOf(p, p.Max());
+            guesses[image.ImageKey] = new Prediction(classifier.Labels[best], p[best]);
+        }
+
+        return guesses;
+    }
+}

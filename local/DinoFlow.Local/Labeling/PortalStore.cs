@@ -1,0 +1,515 @@
+using System.Globalization;
+using System.Text.Json;
+using DinoFlow.Pipeline.Labeling;
+using DinoFlow.Pipeline.Manifests;
+using Microsoft.Data.Sqlite;
+
+namespace DinoFlow.Local.Labeling;
+
+/// <summary>A labeling problem the user must fix (unknown job, duplicate worker, bad label set …).</summary>
+public sealed class PortalException(string message) : Exception(message);
+
+/// <summary>What a labeling job is created with.</summary>
+/// <param name="AnnotatorsPerImage">How many different workers label each image (Ground Truth's NumberOfHumanWorkersPerDataObject).</param>
+/// <param name="AutoLabelThreshold">Auto-label images whose model guess is at least this confident; null: never.</param>
+/// <param name="AutoLabelAfter">How many images must be human-labeled before auto-labeling starts.</param>
+public sealed record JobSpec(
+    string Name,
+    IReadOnlyList<string> Categories,
+    string Instructions = "",
+    int AnnotatorsPerImage = 1,
+    string LabelAttribute = GroundTruthManifest.DefaultLabelAttribute,
+    string? RunId = null,
+    double? AutoLabelThreshold = null,
+    int AutoLabelAfter = 0);
+
+public sealed record PortalJob(JobSpec Spec, DateTimeOffset CreatedAt, int Items)
+{
+    public string Name => Spec.Name;
+}
+
+/// <summary>One image of a job to add: its data-store key (under images/) and the source-ref written to the output manifest.</summary>
+public sealed record JobImage(string ImageKey, string SourceRef);
+
+public sealed record Prediction(string Label, double Confidence);
+
+/// <summary>An image handed to a worker; <see cref="Label"/> is set when the worker already labeled it.</summary>
+public sealed record Assignment(long ItemId, string ImageKey, string? Label, Prediction? Guess);
+
+public enum SubmitResult
+{
+    Accepted,
+    Changed,
+    NotAssigned,
+    UnknownLabel,
+}
+
+public sealed record WorkerProgress(string Worker, int Submitted, int Open, int Compared, int Agreed, double? AgreementRate);
+
+/// <param name="Completed">Images with all their human labels, or auto-labeled.</param>
+public sealed record JobProgress(string Job, int Items, int Completed, int AutoLabeled, int LabelsSubmitted, int LabelsNeeded, bool Complete, IReadOnlyList<WorkerProgress> Workers);
+
+/// <summary>
+/// The labeling portal's state in SQLite (<c>.dinoflow/portal.db</c>): workers, jobs, items, assignments, labels.
+/// Every change runs in one IMMEDIATE transaction, so concurrent workers never lose a label or get the same slot:
+/// (job, item, worker) is the primary key of an assignment (nobody sees an image twice) and an item is handed out
+/// only while it has fewer assignments than the job's annotators per image.
+/// </summary>
+public sealed class PortalStore
+{
+    /// <summary>An assignment not labeled within this time goes back to the pool (a worker closed the tab).</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(30);
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _clock;
+    private readonly int _passwordIterations;
+
+    // Writers in this process queue here instead of in SQLite's busy handler, which sleeps and retries (hundreds of
+    // milliseconds at p95 with 10 annotators); other processes (the CLI beside 'serve') still meet SQLite's lock.
+    private readonly Lock _writeLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PortalJob> _jobs = new(StringComparer.Ordinal);
+
+    public PortalStore(string databasePath, TimeProvider? clock = null, int passwordIterations = PasswordHasher.DefaultIterations)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = true, DefaultTimeout = 30 }.ToString();
+        _clock = clock ?? TimeProvider.System;
+        _passwordIterations = passwordIterations;
+        DatabasePath = Path.GetFullPath(databasePath);
+        using var connection = Open();
+        Execute(connection, """
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE IF NOT EXISTS workers (
+                name TEXT PRIMARY KEY, password_hash TEXT, invite_hash TEXT, created_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS jobs (
+                name TEXT PRIMARY KEY, spec_json TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS items (
+                job TEXT NOT NULL, item_id INTEGER NOT NULL, image_key TEXT NOT NULL, source_ref TEXT NOT NULL,
+                taken INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+                guess_label TEXT, guess_confidence REAL, auto_label TEXT, auto_confidence REAL, auto_at TEXT,
+                PRIMARY KEY (job, item_id), UNIQUE (job, image_key));
+            CREATE TABLE IF NOT EXISTS assignments (
+                job TEXT NOT NULL, item_id INTEGER NOT NULL, worker TEXT NOT NULL, seq INTEGER NOT NULL,
+                assigned_at TEXT NOT NULL, label TEXT, submitted_at TEXT,
+                PRIMARY KEY (job, item_id, worker));
+            CREATE INDEX IF NOT EXISTS assignments_by_worker ON assignments (job, worker, seq);
+            CREATE INDEX IF NOT EXISTS items_by_taken ON items (job, taken, item_id);
+            """);
+    }
+
+    public string DatabasePath { get; }
+
+    // ---- workers -------------------------------------------------------------------------------------------
+
+    /// <summary>Adds a worker with a password, or (password null) with a one-time invite token, which is returned.</summary>
+    public string? AddWorker(string name, string? password)
+    {
+        ValidateName(name, "worker name");
+        var (token, tokenHash) = password is null ? PasswordHasher.NewToken() : default;
+        var hash = password is null ? null : PasswordHasher.Hash(password, _passwordIterations);
+        using var connection = Open();
+        try
+        {
+            Execute(connection, "INSERT INTO workers (name, password_hash, invite_hash, created_at) VALUES ($name, $hash, $invite, $now)",
+                ("$name", name), ("$hash", hash), ("$invite", tokenHash), ("$now", Now()));
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        {
+            throw new PortalException($"worker '{name}' already exists");
+        }
+
+        return token;
+    }
+
+    public void SetPassword(string name, string password)
+    {
+        var hash = PasswordHasher.Hash(password, _passwordIterations);
+        using var connection = Open();
+        if (Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL WHERE name = $name", ("$hash", hash), ("$name", name)) == 0)
+            throw new PortalException($"no worker '{name}'");
+    }
+
+    public bool VerifyPassword(string name, string password)
+    {
+        using var connection = Open();
+        var stored = Scalar<string>(connection, "SELECT password_hash FROM workers WHERE name = $name", ("$name", name));
+        return PasswordHasher.Verify(password, stored);
+    }
+
+    /// <summary>Redeems a one-time invite: sets the password and returns the worker's name; null for an unknown or used token.</summary>
+    public string? RedeemInvite(string token, string password)
+    {
+        var hash = PasswordHasher.Hash(password, _passwordIterations);
+        using var connection = Open();
+        using var writing = _writeLock.EnterScope();
+        using var transaction = connection.BeginTransaction();
+        var name = Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token", ("$token", PasswordHasher.TokenHash(token)));
+        if (name is null) return null;
+        Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL WHERE name = $name", ("$hash", hash), ("$name", name));
+        transaction.Commit();
+        return name;
+    }
+
+    public bool IsInviteValid(string token)
+    {
+        using var connection = Open();
+        return Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token", ("$token", PasswordHasher.TokenHash(token))) is not null;
+    }
+
+    public IReadOnlyList<(string Name, bool HasPassword, bool InvitePending)> ListWorkers()
+    {
+        using var connection = Open();
+        using var command = Command(connection, "SELECT name, password_hash IS NOT NULL, invite_hash IS NOT NULL FROM workers ORDER BY name");
+        using var reader = command.ExecuteReader();
+        var list = new List<(string, bool, bool)>();
+        while (reader.Read()) list.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2)));
+        return list;
+    }
+
+    // ---- jobs ----------------------------------------------------------------------------------------------
+
+    public PortalJob CreateJob(JobSpec spec, IReadOnlyList<JobImage> images, IReadOnlyDictionary<string, Prediction>? guesses = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(images);
+        ValidateName(spec.Name, "job name");
+        if (spec.Categories.Count < 2) throw new PortalException($"job '{spec.Name}' needs at least two labels");
+        if (spec.Categories.Distinct(StringComparer.Ordinal).Count() != spec.Categories.Count || spec.Categories.Any(string.IsNullOrWhiteSpace))
+            throw new PortalException($"job '{spec.Name}': labels must be distinct and not blank");
+        if (spec.AnnotatorsPerImage < 1) throw new PortalException("annotators per image must be at least 1");
+        if (spec.AutoLabelThreshold is { } t && (t <= 0 || t > 1)) throw new PortalException("the auto-label threshold must be in (0, 1]");
+        if (images.Count == 0) throw new PortalException($"job '{spec.Name}' has no images");
+        using var connection = Open();
+        using var writing = _writeLock.EnterScope();
+        using var transaction = connection.BeginTransaction();
+        try
+        {
+            Execute(connection, "INSERT INTO jobs (name, spec_json, created_at) VALUES ($name, $spec, $now)",
+                ("$name", spec.Name), ("$spec", JsonSerializer.Serialize(spec)), ("$now", Now()));
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        {
+            throw new PortalException($"job '{spec.Name}' already exists");
+        }
+
+        using var insert = Command(connection, "INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence) VALUES ($job, $id, $key, $ref, $guess, $conf)");
+        var id = 0L;
+        foreach (var image in images)
+        {
+            var guess = guesses?.GetValueOrDefault(image.ImageKey);
+            SetParameters(insert, ("$job", spec.Name), ("$id", ++id), ("$key", image.ImageKey), ("$ref", image.SourceRef),
+                ("$guess", guess?.Label), ("$conf", guess?.Confidence));
+            try
+            {
+                insert.ExecuteNonQuery();
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19)
+            {
+                throw new PortalException($"job '{spec.Name}': image '{image.ImageKey}' is listed twice");
+            }
+        }
+
+        transaction.Commit();
+        return GetJob(spec.Name);
+    }
+
+    public PortalJob GetJob(string name) => FindJob(name) ?? throw new PortalException($"no labeling job '{name}' (see 'dinoflow portal job list')");
+
+    public PortalJob? FindJob(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        // A job never changes after it is created: every request of a labeling session need not read it again.
+        if (_jobs.TryGetValue(name, out var cached)) return cached;
+        using var connection = Open();
+        var job = QueryJobs(connection, "WHERE name = $name", ("$name", name)).FirstOrDefault();
+        if (job is not null) _jobs[name] = job;
+        return job;
+    }
+
+    public IReadOnlyList<PortalJob> ListJobs()
+    {
+        using var connection = Open();
+        return QueryJobs(connection, "");
+    }
+
+    public PortalJob? FindJobForRun(string runId)
+    {
+        return ListJobs().FirstOrDefault(j => j.Spec.RunId == runId);
+    }
+
+    /// <summary>The image key of an item of the job, or null: images are served only by this lookup.</summary>
+    public string? ImageKeyOf(string job, long itemId)
+    {
+        using var connection = Open();
+        return Scalar<string>(connection, "SELECT image_key FROM items WHERE job = $job AND item_id = $id", ("$job", job), ("$id", itemId));
+    }
+
+    public bool IsImageOfJob(string job, string imageKey)
+    {
+        using var connection = Open();
+        return Scalar<long?>(connection, "SELECT item_id FROM items WHERE job = $job AND image_key = $key", ("$job", job), ("$key", imageKey)) is not null;
+    }
+
+    // ---- assignment and labels -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// The worker's open assignments, topped up to <paramref name="count"/> with images the worker has never been
+    /// given and that still need annotators (images already started by others first, to finish images early).
+    /// </summary>
+    public IReadOnlyList<Assignment> NextAssignments(string job, string worker, int count)
+    {
+        var spec = GetJob(job).Spec;
+        using var connection = Open();
+        using var writing = _writeLock.EnterScope();
+        using var transaction = connection.BeginTransaction();
+        var cutoff = Time(_clock.GetUtcNow() - Lease);
+        // Expired leases go back to the pool.
+        Execute(connection, """
+            UPDATE items SET taken = taken - 1 WHERE job = $job AND item_id IN
+                (SELECT item_id FROM assignments WHERE job = $job AND label IS NULL AND assigned_at < $cutoff);
+            DELETE FROM assignments WHERE job = $job AND label IS NULL AND assigned_at < $cutoff;
+            """, ("$job", job), ("$cutoff", cutoff));
+        var open = Scalar<long>(connection, "SELECT count(*) FROM assignments WHERE job = $job AND worker = $w AND label IS NULL", ("$job", job), ("$w", worker));
+        var need = count - (int)open;
+        if (need > 0)
+        {
+            var seq = Scalar<long>(connection, "SELECT coalesce(max(seq), 0) FROM assignments WHERE job = $job AND worker = $w", ("$job", job), ("$w", worker));
+            var picked = new List<long>();
+            using (var pick = Command(connection, """
+                SELECT item_id FROM items i WHERE job = $job AND auto_label IS NULL AND taken < $n
+                  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.job = i.job AND a.item_id = i.item_id AND a.worker = $w)
+                ORDER BY taken DESC, item_id LIMIT $need
+                """, ("$job", job), ("$n", spec.AnnotatorsPerImage), ("$w", worker), ("$need", need)))
+            using (var reader = pick.ExecuteReader())
+            {
+                while (reader.Read()) picked.Add(reader.GetInt64(0));
+            }
+
+            foreach (var item in picked)
+            {
+                Execute(connection, "INSERT INTO assignments (job, item_id, worker, seq, assigned_at) VALUES ($job, $id, $w, $seq, $now)",
+                    ("$job", job), ("$id", item), ("$w", worker), ("$seq", ++seq), ("$now", Now()));
+                Execute(connection, "UPDATE items SET taken = taken + 1 WHERE job = $job AND item_id = $id", ("$job", job), ("$id", item));
+            }
+        }
+
+        var result = QueryAssignments(connection, "a.label IS NULL ORDER BY a.seq", job, worker);
+        transaction.Commit();
+        return result;
+    }
+
+    /// <summary>The images this worker has labeled, most recent last (for going back).</summary>
+    public IReadOnlyList<Assignment> History(string job, string worker, int limit)
+    {
+        using var connection = Open();
+        var list = QueryAssignments(connection, $"a.label IS NOT NULL ORDER BY a.submitted_at DESC, a.seq DESC LIMIT {limit.ToString(CultureInfo.InvariantCulture)}", job, worker);
+        list.Reverse();
+        return list;
+    }
+
+    /// <summary>Records a label for one of the worker's assignments; labeling it again changes the label.</summary>
+    public SubmitResult Submit(string job, string worker, long itemId, string label)
+    {
+        var spec = GetJob(job).Spec;
+        if (!spec.Categories.Contains(label, StringComparer.Ordinal)) return SubmitResult.UnknownLabel;
+        using var connection = Open();
+        using var writing = _writeLock.EnterScope();
+        using var transaction = connection.BeginTransaction();
+        var previous = Scalar<string>(connection, "SELECT coalesce(label, '') FROM assignments WHERE job = $job AND item_id = $id AND worker = $w",
+            ("$job", job), ("$id", itemId), ("$w", worker));
+        if (previous is null) return SubmitResult.NotAssigned;
+        Execute(connection, "UPDATE assignments SET label = $label, submitted_at = $now WHERE job = $job AND item_id = $id AND worker = $w",
+            ("$label", label), ("$now", Now()), ("$job", job), ("$id", itemId), ("$w", worker));
+        if (previous.Length == 0)
+        {
+            Execute(connection, "UPDATE items SET done = done + 1 WHERE job = $job AND item_id = $id", ("$job", job), ("$id", itemId));
+            if (spec.AutoLabelThreshold is { } threshold) AutoLabel(connection, spec, threshold);
+        }
+
+        transaction.Commit();
+        return previous.Length == 0 ? SubmitResult.Accepted : SubmitResult.Changed;
+    }
+
+    /// <summary>
+    /// Ground Truth's automated labeling, simplified: once <see cref="JobSpec.AutoLabelAfter"/> images are fully
+    /// human-labeled, every image nobody has started whose model guess reaches the threshold is labeled by the model
+    /// (written with "human-annotated": "no" and the model's probability as confidence).
+    /// </summary>
+    private void AutoLabel(SqliteConnection connection, JobSpec spec, double threshold)
+    {
+        var humanDone = Scalar<long>(connection, "SELECT count(*) FROM items WHERE job = $job AND done >= $n", ("$job", spec.Name), ("$n", spec.AnnotatorsPerImage));
+        if (humanDone < spec.AutoLabelAfter) return;
+        Execute(connection, """
+            UPDATE items SET auto_label = guess_label, auto_confidence = guess_confidence, auto_at = $now
+            WHERE job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_confidence >= $t
+            """, ("$now", Now()), ("$job", spec.Name), ("$t", threshold));
+    }
+
+    public JobProgress Progress(string job)
+    {
+        var spec = GetJob(job).Spec;
+        using var connection = Open();
+        var n = spec.AnnotatorsPerImage;
+        using var totals = Command(connection, """
+            SELECT count(*), sum(CASE WHEN done >= $n OR auto_label IS NOT NULL THEN 1 ELSE 0 END), sum(auto_label IS NOT NULL),
+                   sum(done), sum(CASE WHEN auto_label IS NOT NULL THEN done ELSE max($n, done) END)
+            FROM items WHERE job = $job
+            """, ("$job", job), ("$n", n));
+        using var reader = totals.ExecuteReader();
+        reader.Read();
+        var (items, completed, auto, submitted, needed) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4));
+        var agreement = Consolidation.Agreement(Annotations(connection, job));
+        var workers = new List<WorkerProgress>();
+        using (var perWorker = Command(connection, "SELECT worker, sum(label IS NOT NULL), sum(label IS NULL) FROM assignments WHERE job = $job GROUP BY worker ORDER BY worker", ("$job", job)))
+        using (var rows = perWorker.ExecuteReader())
+        {
+            while (rows.Read())
+            {
+                var a = agreement.GetValueOrDefault(rows.GetString(0));
+                workers.Add(new WorkerProgress(rows.GetString(0), rows.GetInt32(1), rows.GetInt32(2), a?.Compared ?? 0, a?.Agreed ?? 0,
+                    a is { Compared: > 0 } ? Math.Round(a.Rate, 4) : null));
+            }
+        }
+
+        return new JobProgress(job, items, completed, auto, submitted, needed, completed == items, workers);
+    }
+
+    /// <summary>
+    /// The Ground Truth output manifest objects of the job's finished images (all human labels in, or auto-labeled),
+    /// consolidated with <see cref="Consolidation"/>; images still being labeled are left out and counted.
+    /// </summary>
+    public (IReadOnlyList<LabeledObject> Labeled, int Pending) Output(string job)
+    {
+        var spec = GetJob(job).Spec;
+        using var connection = Open();
+        var annotations = Annotations(connection, job);
+        var consolidated = Consolidation.ConsolidateAll(annotations, spec.Categories).ToDictionary(c => c.ItemId);
+        var jobName = "labeling-job/" + spec.Name;
+        var labeled = new List<LabeledObject>();
+        var pending = 0;
+        using var command = Command(connection, """
+            SELECT i.item_id, i.source_ref, i.done, i.auto_label, i.auto_confidence, i.auto_at,
+                   (SELECT max(submitted_at) FROM assignments a WHERE a.job = i.job AND a.item_id = i.item_id)
+            FROM items i WHERE job = $job ORDER BY item_id
+            """, ("$job", job));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var itemId = reader.GetInt64(0);
+            var sourceRef = reader.GetString(1);
+            if (!reader.IsDBNull(3))
+            {
+                var label = reader.GetString(3);
+                labeled.Add(new LabeledObject(0, sourceRef, IndexOf(spec, label), label, Math.Round(reader.GetDouble(4), 4), jobName, false,
+                    GroundTruthManifest.FormatCreationDate(Parse(reader.GetString(5)))));
+            }
+            else if (reader.GetInt32(2) >= spec.AnnotatorsPerImage && consolidated.TryGetValue(itemId, out var c))
+            {
+                labeled.Add(new LabeledObject(0, sourceRef, IndexOf(spec, c.Label), c.Label, Math.Round(c.Confidence, 4), jobName, true,
+                    GroundTruthManifest.FormatCreationDate(Parse(reader.GetString(6)))));
+            }
+            else
+            {
+                pending++;
+            }
+        }
+
+        return (labeled, pending);
+    }
+
+    public string ExportManifest(string job) => GroundTruthManifest.WriteOutputManifest(Output(job).Labeled, GetJob(job).Spec.LabelAttribute);
+
+    // ---- plumbing ------------------------------------------------------------------------------------------
+
+    private static List<Annotation> Annotations(SqliteConnection connection, string job)
+    {
+        using var command = Command(connection, "SELECT item_id, worker, label FROM assignments WHERE job = $job AND label IS NOT NULL ORDER BY item_id, submitted_at", ("$job", job));
+        using var reader = command.ExecuteReader();
+        var list = new List<Annotation>();
+        while (reader.Read()) list.Add(new Annotation(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+        return list;
+    }
+
+    private static List<Assignment> QueryAssignments(SqliteConnection connection, string where, string job, string worker)
+    {
+        using var command = Command(connection, $"""
+            SELECT a.item_id, i.image_key, a.label, i.guess_label, i.guess_confidence FROM assignments a
+            JOIN items i ON i.job = a.job AND i.item_id = a.item_id
+            WHERE a.job = $job AND a.worker = $w AND {where}
+            """, ("$job", job), ("$w", worker));
+        using var reader = command.ExecuteReader();
+        var list = new List<Assignment>();
+        while (reader.Read())
+        {
+            var guess = reader.IsDBNull(3) ? null : new Prediction(reader.GetString(3), Math.Round(reader.GetDouble(4), 4));
+            list.Add(new Assignment(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), guess));
+        }
+
+        return list;
+    }
+
+    private static List<PortalJob> QueryJobs(SqliteConnection connection, string where, params (string, object?)[] parameters)
+    {
+        using var command = Command(connection, $"SELECT spec_json, created_at, (SELECT count(*) FROM items i WHERE i.job = j.name) FROM jobs j {where} ORDER BY created_at, name", parameters);
+        using var reader = command.ExecuteReader();
+        var list = new List<PortalJob>();
+        while (reader.Read())
+            list.Add(new PortalJob(JsonSerializer.Deserialize<JobSpec>(reader.GetString(0))!, Parse(reader.GetString(1)), reader.GetInt32(2)));
+        return list;
+    }
+
+    private static int IndexOf(JobSpec spec, string label)
+    {
+        for (var i = 0; i < spec.Categories.Count; i++)
+            if (spec.Categories[i] == label) return i;
+        throw new PortalException($"label '{label}' is not one of job '{spec.Name}''s labels");
+    }
+
+    private static void ValidateName(string name, string what)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new PortalException($"{what} '{name}' is not valid: use 1-64 letters, digits, '-', '_' or '.'");
+    }
+
+    private string Now() => Time(_clock.GetUtcNow());
+
+    private static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        SetParameters(command, parameters);
+        return command;
+    }
+
+    private static void SetParameters(SqliteCommand command, params (string Name, object? Value)[] parameters)
+    {
+        command.Parameters.Clear();
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+    }
+
+    private static int Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    private static T? Scalar<T>(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, sql, parameters);
+        var value = command.ExecuteScalar();
+        if (value is null or DBNull) return default;
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
+    }
+}

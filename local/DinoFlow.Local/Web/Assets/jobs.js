@@ -1,0 +1,31 @@
+// The jobs page: every job with its progress per job and per worker, links to label and export.
+'use strict';
+(async () => {
+  const session = await portal.session();
+  document.getElementById('user').textContent = session.user;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-TOKEN': portal.csrf } });
+    location.href = '/login';
+  });
+  const jobs = await portal.call('GET', '/api/portal/jobs');
+  const list = document.getElementById('list');
+  list.textContent = jobs.length === 0 ? 'No labeling jobs yet. Create one with: dinoflow portal job create NAME' : '';
+  for (const job of jobs) {
+    const p = job.progress;
+    const h = portal.text('h2', job.name + (p.complete ? ' (complete)' : ''));
+    const summary = portal.text('p', `${p.completed}/${p.items} images done, ${p.autoLabeled} auto-labeled, ${p.labelsSubmitted}/${p.labelsNeeded} labels, ${job.annotatorsPerImage} annotator(s) per image`);
+    const actions = document.createElement('p');
+    const label = portal.text('a', 'Label'); label.href = '/label/' + encodeURIComponent(job.name);
+    const exp = portal.text('a', 'Export output manifest'); exp.href = `/api/portal/jobs/${encodeURIComponent(job.name)}/output.manifest`;
+    actions.append(label, ' · ', exp);
+    const table = document.createElement('table');
+    table.append(Object.assign(document.createElement('tr'), { innerHTML: '<th>worker</th><th>labeled</th><th>open</th><th>agreement</th>' }));
+    for (const w of p.workers) {
+      const row = document.createElement('tr');
+      row.append(portal.text('td', w.worker), portal.text('td', String(w.submitted)), portal.text('td', String(w.open)),
+        portal.text('td', w.agreementRate === null ? '–' : `${Math.round(w.agreementRate * 100)}% of ${w.compared}`));
+      table.append(row);
+    }
+    list.append(h, summary, actions, table);
+  }
+})();

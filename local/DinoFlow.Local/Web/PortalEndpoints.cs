@@ -1,0 +1,110 @@
+using DinoFlow.Local.Labeling;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Local.Web;
+
+/// <summary>The labeling portal: pages and a thin JSON API over <see cref="PortalStore"/>.</summary>
+public static partial class PortalEndpoints
+{
+    public sealed record LabelRequest(string Label);
+
+    public static void Map(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/", () => Assets.Result("jobs.html"));
+        app.MapGet("/label/{job}", (string job, PortalStore store) => store.FindJob(job) is null ? Results.NotFound() : Assets.Result("label.html"));
+
+        var api = app.MapGroup("/api/portal").AddEndpointFilter(Csrf.Filter);
+        api.MapGet("/jobs", (PortalStore store) => Results.Json(store.ListJobs().Select(j => JobJson(j, store.Progress(j.Name)))));
+        api.MapGet("/jobs/{job}", (string job, PortalStore store) =>
+            store.FindJob(job) is { } found ? Results.Json(JobJson(found, store.Progress(job))) : Results.NotFound());
+        api.MapPost("/jobs/{job}/next", (string job, int? count, HttpContext context, PortalStore store) =>
+        {
+            if (store.FindJob(job) is null) return Results.NotFound();
+            var assignments = store.NextAssignments(job, User(context), Math.Clamp(count ?? 5, 1, 50));
+            return Results.Json(assignments.Select(a => AssignmentJson(job, a)));
+        });
+        api.MapGet("/jobs/{job}/history", (string job, int? limit, HttpContext context, PortalStore store) =>
+            store.FindJob(job) is null ? Results.NotFound()
+                : Results.Json(store.History(job, User(context), Math.Clamp(limit ?? 50, 1, 500)).Select(a => AssignmentJson(job, a))));
+        api.MapPost("/jobs/{job}/items/{itemId:long}/label", (string job, long itemId, LabelRequest request, HttpContext context, PortalStore store, ILoggerFactory loggers) =>
+        {
+            if (store.FindJob(job) is null) return Results.NotFound();
+            var user = User(context);
+            var result = store.Submit(job, user, itemId, request.Label);
+            var log = loggers.CreateLogger("DinoFlow.Portal");
+            LogSubmitted(log, job, itemId, user, result);
+            return result switch
+            {
+                SubmitResult.Accepted or SubmitResult.Changed => Results.Json(new { result = result.ToString() }),
+                SubmitResult.UnknownLabel => Results.Problem($"'{request.Label}' is not a label of job '{job}'", statusCode: StatusCodes.Status400BadRequest),
+                _ => Results.Problem($"item {itemId} is not assigned to you (its lease may have expired)", statusCode: StatusCodes.Status409Conflict),
+            };
+        });
+        api.MapGet("/jobs/{job}/output.manifest", (string job, PortalStore store) =>
+            store.FindJob(job) is null ? Results.NotFound() : Results.Text(store.ExportManifest(job), "application/x-ndjson"));
+        api.MapGet("/jobs/{job}/images/{**key}", ServeImage);
+    }
+
+    /// <summary>
+    /// Serves an image of a job. The key is decoded once more (so <c>%2F</c> and <c>%5C</c> count as separators),
+    /// normalised by <see cref="ObjectKey"/> (no <c>..</c>, no absolute paths, no control characters), must be an
+    /// image of the job, and the final path must still lie inside the data set's images folder.
+    /// </summary>
+    private static IResult ServeImage(string job, string key, PortalStore store, LocalWorkspace workspace)
+    {
+        string normalized;
+        try
+        {
+            normalized = ObjectKey.Normalize(Uri.UnescapeDataString(key));
+        }
+        catch (InvalidObjectKeyException e)
+        {
+            return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        if (!store.IsImageOfJob(job, normalized)) return Results.NotFound();
+        var root = Path.GetFullPath(workspace.Data.Describe(DatasetIndex.ImagesPrefix)) + Path.DirectorySeparatorChar;
+        var path = Path.GetFullPath(Path.Combine(root, normalized));
+        if (!path.StartsWith(root, StringComparison.Ordinal) || !File.Exists(path)) return Results.NotFound();
+        var type = Path.GetExtension(path).ToUpperInvariant() switch
+        {
+            ".PNG" => "image/png",
+            ".BMP" => "image/bmp",
+            ".WEBP" => "image/webp",
+            _ => "image/jpeg",
+        };
+        return Results.File(path, type, enableRangeProcessing: false);
+    }
+
+    private static string User(HttpContext context) => context.User.Identity!.Name!;
+
+    private static object AssignmentJson(string job, Assignment a) => new
+    {
+        itemId = a.ItemId,
+        imageUrl = $"/api/portal/jobs/{Uri.EscapeDataString(job)}/images/{string.Join('/', a.ImageKey.Split('/').Select(Uri.EscapeDataString))}",
+        label = a.Label,
+        guess = a.Guess,
+    };
+
+    private static object JobJson(PortalJob job, JobProgress progress) => new
+    {
+        name = job.Name,
+        categories = job.Spec.Categories,
+        instructions = job.Spec.Instructions,
+        annotatorsPerImage = job.Spec.AnnotatorsPerImage,
+        labelAttribute = job.Spec.LabelAttribute,
+        autoLabelThreshold = job.Spec.AutoLabelThreshold,
+        runId = job.Spec.RunId,
+        createdAt = job.CreatedAt,
+        progress,
+    };
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {Job} item {ItemId}: label from {User} {Result}")]
+    private static partial void LogSubmitted(ILogger logger, string job, long itemId, string user, SubmitResult result);
+}

@@ -1,0 +1,136 @@
+using System.Threading.RateLimiting;
+using DinoFlow.Local.Edge;
+using DinoFlow.Local.Labeling;
+using DinoFlow.Local.Web.Dashboard;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Local.Web;
+
+/// <summary>How the local web host listens and how strict its login limits are.</summary>
+public sealed record PortalHostOptions
+{
+    /// <summary>Loopback unless configured: the portal is for the people at this machine (or behind a proxy).</summary>
+    public string Bind { get; init; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port (tests); <see cref="PortalHost.BaseUrl"/> says which.</summary>
+    public int Port { get; init; } = 5080;
+
+    /// <summary>Login (and invite) attempts allowed per client address per minute; more are answered 429.</summary>
+    public int LoginAttemptsPerMinute { get; init; } = 10;
+
+    public LogLevel MinimumLogLevel { get; init; } = LogLevel.Warning;
+
+    public bool JsonLogs { get; init; }
+}
+
+/// <summary>
+/// The local host: ASP.NET Core on Kestrel with cookie sessions, antiforgery (header <c>X-CSRF-TOKEN</c>), a fallback
+/// policy that requires a session on every endpoint not marked anonymous, and login rate limiting. Endpoint groups
+/// are mapped in <see cref="MapEndpoints"/>: the one place to add more (portal, dashboard under <c>/dashboard</c> and <c>/api/dashboard/*</c>).
+/// </summary>
+public static class PortalHost
+{
+    public const string LoginRateLimit = "login";
+
+    public static WebApplication Build(LocalWorkspace workspace, PortalStore store, PortalHostOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = workspace.Workdir, Args = [] });
+        builder.WebHost.UseKestrel(k => k.AddServerHeader = false);
+        builder.WebHost.UseUrls($"http://{options.Bind}:{options.Port}");
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
+        // Framework request logs stay at warnings: they would print cookies' presence, paths with invite tokens.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        if (options.JsonLogs) builder.Logging.AddJsonConsole();
+        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        builder.Services.AddSingleton(workspace);
+        builder.Services.AddSingleton(store);
+        // The fleet's detections and health (written by the host's MQTT listener or the deploy stage), read by the dashboard.
+        builder.Services.AddSingleton(EdgeStore.ForWorkspace(workspace.Root));
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
+        {
+            o.LoginPath = "/login";
+            o.Cookie.Name = "dinoflow.session";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.ExpireTimeSpan = TimeSpan.FromHours(10);
+            o.SlidingExpiration = true;
+            // APIs answer 401/403; only pages redirect to the login page.
+            o.Events.OnRedirectToLogin = context => Deny(context, StatusCodes.Status401Unauthorized);
+            o.Events.OnRedirectToAccessDenied = context => Deny(context, StatusCodes.Status403Forbidden);
+        });
+        builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddAntiforgery(o =>
+        {
+            o.HeaderName = "X-CSRF-TOKEN";
+            o.Cookie.Name = "dinoflow.csrf";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(LoginRateLimit, context => RateLimitPartition.GetFixedWindowLimiter(
+                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginAttemptsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        });
+
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            // The pages load nothing from elsewhere and run no inline script; say so to the browser.
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            context.Response.Headers["X-Frame-Options"] = "DENY";
+            context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'none'";
+            context.Response.Headers["Referrer-Policy"] = "no-referrer";
+            await next(context).ConfigureAwait(false);
+        });
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        MapEndpoints(app);
+        return app;
+    }
+
+    /// <summary>Every endpoint group of the local host. Add new groups here.</summary>
+    public static void MapEndpoints(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        AuthEndpoints.Map(app);
+        PortalEndpoints.Map(app);
+        app.MapDashboard(new DashboardSources(app.Services.GetRequiredService<LocalWorkspace>(), app.Services.GetRequiredService<EdgeStore>()));
+    }
+
+    /// <summary>The address the started host listens on, e.g. <c>http://127.0.0.1:5080</c>.</summary>
+    public static string BaseUrl(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        return (addresses?.FirstOrDefault() ?? app.Urls.First()).TrimEnd('/');
+    }
+
+    private static Task Deny(RedirectContext<CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,238 @@
+using System.Text.Json;
+using DinoFlow.Local.Labeling;
+using DinoFlow.Pipeline.Manifests;
+using Microsoft.Playwright;
+
+namespace DinoFlow.Local.Tests.Portal;
+
+/// <summary>
+/// Real headless Chromium (Debian's /usr/bin/chromium, installed by tools/install-prereqs.sh) against the real host.
+/// Screenshots are kept under the test output's artifacts/screenshots/.
+/// </summary>
+public sealed class PortalBrowserTests
+{
+    private const string Password = "correct horse battery staple";
+    private static readonly string[] Colours = ["red", "green", "blue"];
+
+    private static async Task<(IPlaywright, IBrowser)> LaunchAsync()
+    {
+        const string chromium = "/usr/bin/chromium";
+        Assert.True(File.Exists(chromium), "Debian's chromium is needed for the portal's browser tests: run 'sudo tools/install-prereqs.sh'");
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
+        return (playwright, browser);
+    }
+
+    private static async Task<IPage> LoginAsync(IBrowser browser, PortalTestHost host, string user, string path)
+    {
+        // A laptop screen.
+        var context = await browser.NewContextAsync(new() { BaseURL = host.BaseUrl, ViewportSize = new() { Width = 1366, Height = 768 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(path);
+        Assert.Contains("/login", page.Url, StringComparison.Ordinal); // no session: the login page first
+        await page.FillAsync("input[name=username]", user);
+        await page.FillAsync("input[name=password]", Password);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**" + path);
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
+        return page;
+    }
+
+    private static Task<string?> ImageSrcAsync(IPage page) => page.GetAttributeAsync("#image", "src");
+
+    /// <summary>Presses a label's number key and Enter, then waits until the next image (or the end) is shown.</summary>
+    private static async Task LabelAsync(IPage page, int labelIndex)
+    {
+        var before = await ImageSrcAsync(page);
+        await page.Keyboard.PressAsync(((labelIndex + 1) % 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
+    }
+
+    private static string KeyOf(string src) => Uri.UnescapeDataString(src[(src.IndexOf("/images/", StringComparison.Ordinal) + "/images/".Length)..]);
+
+    [Fact]
+    public async Task A_worker_labels_20_images_by_keyboard_only_and_the_output_manifest_is_right()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        var images = host.AddImages(20, Colours);
+        host.Store.CreateJob(new JobSpec("colours", Colours, "Pick the main colour", LabelAttribute: "colour"), images);
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        var navigations = 0;
+        page.FrameNavigated += (_, frame) => { if (frame == page.MainFrame) navigations++; };
+
+        // The image is shown large on a laptop screen, and zooms.
+        var box = (await page.Locator("#image").BoundingBoxAsync())!;
+        Assert.True(box.Width > 0.6 * 1366 && box.Height > 0.8 * 768, $"image box {box.Width}x{box.Height}");
+        await page.Keyboard.PressAsync("+");
+        Assert.True((await page.Locator("#image").BoundingBoxAsync())!.Width > box.Width * 1.4);
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-zoomed.png") });
+        await page.Keyboard.PressAsync("f");
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-first-image.png") });
+
+        var seen = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var key = KeyOf((await ImageSrcAsync(page))!);
+            seen.Add(key);
+            var truth = Array.IndexOf(Colours, key.Split('/')[0]);
+            if (i == 5)
+            {
+                // A slip: the wrong label, then Backspace to go back and fix it.
+                await LabelAsync(page, (truth + 1) % 3);
+                await page.Keyboard.PressAsync("Backspace");
+                await page.WaitForFunctionAsync("key => decodeURIComponent(document.getElementById('image').getAttribute('src')).endsWith(key)", key);
+                await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-went-back.png") });
+            }
+
+            await LabelAsync(page, truth);
+        }
+
+        await page.WaitForSelectorAsync("#done", new() { State = WaitForSelectorState.Visible });
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-done.png") });
+        Assert.Equal(0, navigations); // no page load per image
+        Assert.Equal(20, seen.Distinct().Count());
+
+        // The export, fetched with the browser's session.
+        var response = await page.APIRequest.GetAsync("/api/portal/jobs/colours/output.manifest");
+        Assert.Equal(200, response.Status);
+        var text = await response.TextAsync();
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(20, lines.Length);
+        var manifest = GroundTruthManifest.ReadOutputManifest(text, "export", "colour", Colours);
+        Assert.Empty(manifest.Unlabeled);
+        foreach (var item in manifest.Labeled)
+        {
+            var folder = item.SourceRef.Split('/')[1];
+            Assert.Equal(folder, item.ClassName);
+            Assert.Equal(Array.IndexOf(Colours, folder), item.ClassId);
+            Assert.True(item.HumanAnnotated);
+            Assert.Equal(0.7, item.Confidence); // one annotator of unknown quality
+            Assert.Equal("labeling-job/colours", item.JobName);
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$", item.CreationDate);
+        }
+
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.Equal(["source-ref", "colour", "colour-metadata"], first.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(GroundTruthManifest.ClassificationType, first.RootElement.GetProperty("colour-metadata").GetProperty("type").GetString());
+        Assert.True(host.Store.Progress("colours").Complete);
+    }
+
+    [Fact]
+    public async Task Two_workers_disagree_and_the_consolidated_label_and_confidence_follow_the_weighted_vote()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        string[] labels = ["cat", "dog", "fox"];
+        host.Store.CreateJob(new JobSpec("pets", labels, AnnotatorsPerImage: 2), host.AddImages(3, ["a"]));
+        host.Store.AddWorker("alice", Password);
+        host.Store.AddWorker("bob", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var alice = await LoginAsync(browser, host, "alice", "/label/pets");
+        var bob = await LoginAsync(browser, host, "bob", "/label/pets");
+
+        // Both agree on images 0 (cat) and 1 (dog); on image 2 alice says dog, bob says cat.
+        var answers = new Dictionary<string, Dictionary<string, int>>
+        {
+            ["alice"] = new() { ["a/img_000.png"] = 0, ["a/img_001.png"] = 1, ["a/img_002.png"] = 1 },
+            ["bob"] = new() { ["a/img_000.png"] = 0, ["a/img_001.png"] = 1, ["a/img_002.png"] = 0 },
+        };
+        foreach (var (name, page) in new[] { ("alice", alice), ("bob", bob) })
+        {
+            for (var i = 0; i < 3; i++) await LabelAsync(page, answers[name][KeyOf((await ImageSrcAsync(page))!)]);
+            await page.WaitForSelectorAsync("#done", new() { State = WaitForSelectorState.Visible });
+        }
+
+        await bob.GotoAsync("/");
+        await bob.WaitForSelectorAsync("text=3/3 images done");
+        await bob.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("jobs-progress.png") });
+
+        var manifest = GroundTruthManifest.ReadOutputManifest(host.Store.ExportManifest("pets"), "export", GroundTruthManifest.DefaultLabelAttribute, labels);
+        var byImage = manifest.Labeled.ToDictionary(o => o.SourceRef.Split('/')[^1]);
+        // Each agreed with the other on 2 of 3 images: q = (2 + 3.5) / (3 + 5) = 0.6875 for both.
+        // Agreed images: q² / (q² + 2·((1-q)/2)²) = 0.90625. Image 2 is a tie between cat and dog:
+        // q·(1-q)/2 / (2·q·(1-q)/2 + ((1-q)/2)²) = 0.44898, and the earlier label (cat) wins.
+        Assert.Equal(("cat", 0.906), (byImage["img_000.png"].ClassName, Math.Round(byImage["img_000.png"].Confidence, 3)));
+        Assert.Equal(("dog", 0.906), (byImage["img_001.png"].ClassName, Math.Round(byImage["img_001.png"].Confidence, 3)));
+        Assert.Equal(("cat", 0.449), (byImage["img_002.png"].ClassName, Math.Round(byImage["img_002.png"].Confidence, 3)));
+        var workers = host.Store.Progress("pets").Workers;
+        Assert.All(workers, w => Assert.Equal((3, 2, 0.6667), (w.Compared, w.Agreed, w.AgreementRate!.Value)));
+    }
+
+    [Fact]
+    public async Task In_the_browser_a_request_without_a_session_or_CSRF_token_and_a_traversing_image_URL_are_refused()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("alice", Password);
+        await File.WriteAllTextAsync(Path.Combine(host.Workspace.Root, "data", "secret.txt"), "TOP SECRET");
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+
+        // No session: the API answers 401 and pages send the browser to the login page.
+        var anonymous = await browser.NewPageAsync(new() { BaseURL = host.BaseUrl });
+        await anonymous.GotoAsync("/login");
+        var noSession = await anonymous.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST' }).then(r => r.status)");
+        await anonymous.GotoAsync("/label/colours");
+        Assert.Equal(401, noSession);
+        Assert.Contains("/login?ReturnUrl=%2Flabel%2Fcolours", anonymous.Url, StringComparison.Ordinal);
+
+        // A session but no CSRF token: refused; with the page's token (from /api/session) the same call works.
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        var noToken = await page.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST' }).then(r => r.status)");
+        var withToken = await page.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST', headers: { 'X-CSRF-TOKEN': portal.csrf } }).then(r => r.status)");
+        Assert.Equal(400, noToken);
+        Assert.Equal(200, withToken);
+
+        // Path traversal in an image URL.
+        var traversal = await page.EvaluateAsync<int[]>(
+            "Promise.all(['..%2Fsecret.txt', '..%2F..%2F..%2F..%2Fetc%2Fpasswd', '..%5Csecret.txt'].map(p => fetch('/api/portal/jobs/colours/images/' + p).then(r => r.status)))");
+        Assert.All(traversal, status => Assert.Equal(400, status));
+        await page.GotoAsync("/api/portal/jobs/colours/images/..%2Fsecret.txt");
+        Assert.DoesNotContain("TOP SECRET", await page.ContentAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("traversal-refused.png") });
+    }
+
+    [Fact]
+    public async Task With_a_model_its_guess_is_shown_Enter_accepts_it_and_untouched_confident_images_are_auto_labeled()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        var images = host.AddImages(12, Colours);
+        // The "model" is right and 90 % sure about every image.
+        var guesses = images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.9));
+        host.Store.CreateJob(new JobSpec("colours", Colours, AutoLabelThreshold: 0.85, AutoLabelAfter: 2), images, guesses);
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+
+        var labeled = 0;
+        while (await page.Locator("#done").IsHiddenAsync())
+        {
+            var key = KeyOf((await ImageSrcAsync(page))!);
+            Assert.Equal($"Model's guess: {key.Split('/')[0]} (90%)", await page.TextContentAsync("#guess"));
+            if (labeled == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-model-guess.png") });
+            var before = await ImageSrcAsync(page);
+            await page.Keyboard.PressAsync("Enter"); // no number key: the preselected guess
+            await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
+            labeled++;
+        }
+
+        // The page took a batch of 8 at its first request; after 2 human labels the 4 nobody had were auto-labeled.
+        var progress = host.Store.Progress("colours");
+        Assert.Equal(8, labeled);
+        Assert.Equal(4, progress.AutoLabeled);
+        Assert.True(progress.Complete);
+        var manifest = GroundTruthManifest.ReadOutputManifest(host.Store.ExportManifest("colours"), "export", GroundTruthManifest.DefaultLabelAttribute, Colours);
+        Assert.Equal(12, manifest.Labeled.Count);
+        Assert.Equal(4, manifest.Labeled.Count(o => !o.HumanAnnotated && o.Confidence == 0.9));
+        Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using DinoFlow.Local.Labeling;
+using DinoFlow.Local.Tests.Support;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Tests.Support;
+
+namespace DinoFlow.Local.Tests.Portal;
+
+/// <summary>The portal's management commands, run as the real CLI.</summary>
+public sealed class PortalCliTests : IDisposable
+{
+    private readonly TempDir _work = new();
+
+    public void Dispose() => _work.Dispose();
+
+    [Fact]
+    public async Task Workers_and_jobs_are_managed_from_the_CLI_and_a_job_exports_a_Ground_Truth_manifest()
+    {
+        var ingest = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--until", "ingest");
+        Assert.True(ingest.ExitCode == 0, ingest.Stderr);
+
+        var alice = await DinoflowCli.RunWithInputAsync(_work.Path, "s3cret-Passw0rd\n", "portal", "worker", "add", "alice", "--password-stdin");
+        var bob = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "add", "bob", "--json", "--url", "http://labels.example:5080");
+        var duplicate = await DinoflowCli.RunWithInputAsync(_work.Path, "x\n", "portal", "worker", "add", "alice", "--password-stdin");
+        var create = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "boxes", "--annotators", "2", "--instructions", "Pick the box type", "--json");
+
+        Assert.True(alice.ExitCode == 0, alice.Stderr);
+        Assert.DoesNotContain("s3cret", alice.Stdout + alice.Stderr, StringComparison.Ordinal);
+        using var bobJson = JsonDocument.Parse(bob.Stdout);
+        Assert.StartsWith("http://labels.example:5080/invite/", bobJson.RootElement.GetProperty("inviteUrl").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, duplicate.ExitCode);
+        Assert.Contains("already exists", duplicate.Stderr, StringComparison.Ordinal);
+        Assert.True(create.ExitCode == 0, create.Stderr);
+        using var job = JsonDocument.Parse(create.Stdout);
+        Assert.Equal(42, job.RootElement.GetProperty("images").GetInt32());
+        Assert.Equal(7, job.RootElement.GetProperty("categories").GetArrayLength()); // the folder names
+
+        // Label everything straight in the store (two workers per image), then export through the CLI.
+        var store = new PortalStore(Path.Combine(_work.Path, ".dinoflow", "portal.db"));
+        foreach (var worker in new[] { "alice", "bob" })
+            foreach (var item in store.NextAssignments("boxes", worker, 100))
+                store.Submit("boxes", worker, item.ItemId, item.ImageKey.Split('/')[0]);
+        var file = Path.Combine(_work.Path, "boxes.manifest");
+        var export = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "export", "boxes", "--out", file, "--json");
+        var progress = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "progress", "boxes");
+
+        Assert.True(export.ExitCode == 0, export.Stderr);
+        Assert.Equal(42, JsonDocument.Parse(export.Stdout).RootElement.GetProperty("labeled").GetInt32());
+        var manifest = GroundTruthManifest.ReadOutputManifest(File.ReadAllText(file), file);
+        Assert.Equal(42, manifest.Labeled.Count);
+        Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
+        Assert.Contains("42/42 images done", progress.Stdout, StringComparison.Ordinal);
+        Assert.Contains("agreement 100%", progress.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_prints_its_URL_serves_the_login_page_and_stops_on_SIGTERM()
+    {
+        using var process = DinoflowCli.Start(_work.Path, "serve", "--port", "0");
+        var line = await process.StandardOutput.ReadLineAsync();
+        var url = System.Text.RegularExpressions.Regex.Match(line ?? "", @"Portal: (http://127\.0\.0\.1:\d+)/").Groups[1].Value;
+        Assert.NotEmpty(url);
+        using var client = new HttpClient();
+        var login = await client.GetStringAsync(new Uri(url + "/login"));
+        Assert.Contains("name=\"password\"", login, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_work.Path, ".dinoflow", "portal.url")));
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.False(File.Exists(Path.Combine(_work.Path, ".dinoflow", "portal.url"))); // other commands no longer point at it
+    }
+}

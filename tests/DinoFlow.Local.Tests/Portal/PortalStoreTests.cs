@@ -1,0 +1,142 @@
+using DinoFlow.Local.Labeling;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Tests.Support;
+
+namespace DinoFlow.Local.Tests.Portal;
+
+/// <summary>The labeling domain on a real SQLite file, without HTTP.</summary>
+public sealed class PortalStoreTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 27, 8, 30, 15, 123, TimeSpan.Zero));
+    private readonly PortalStore _store;
+
+    public PortalStoreTests() => _store = new PortalStore(Path.Combine(_dir.Path, "portal.db"), _clock, passwordIterations: 1000);
+
+    public void Dispose() => _dir.Dispose();
+
+    private static List<JobImage> Images(int count) =>
+        Enumerable.Range(1, count).Select(i => new JobImage($"{(i % 2 == 0 ? "cat" : "dog")}/{i:000}.jpg", $"images/{(i % 2 == 0 ? "cat" : "dog")}/{i:000}.jpg")).ToList();
+
+    [Fact]
+    public void Each_image_goes_to_N_different_workers_and_never_twice_to_one()
+    {
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], AnnotatorsPerImage: 2), Images(5));
+
+        var a = _store.NextAssignments("j", "a", 10);
+        var aAgain = _store.NextAssignments("j", "a", 10);
+        var b = _store.NextAssignments("j", "b", 10);
+        var c = _store.NextAssignments("j", "c", 10);
+
+        Assert.Equal(5, a.Count);
+        Assert.Equal(a.Select(x => x.ItemId), aAgain.Select(x => x.ItemId)); // open ones come back, nothing new
+        Assert.Equal(5, b.Count);
+        Assert.Empty(c); // every image already has its two annotators
+        Assert.Equal(SubmitResult.NotAssigned, _store.Submit("j", "c", a[0].ItemId, "cat"));
+    }
+
+    [Fact]
+    public void A_label_is_checked_counted_once_and_can_be_changed_by_going_back()
+    {
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"]), Images(2));
+        var item = _store.NextAssignments("j", "a", 1)[0];
+
+        Assert.Equal(SubmitResult.UnknownLabel, _store.Submit("j", "a", item.ItemId, "cow"));
+        Assert.Equal(SubmitResult.Accepted, _store.Submit("j", "a", item.ItemId, "dog"));
+        Assert.Equal(SubmitResult.Changed, _store.Submit("j", "a", item.ItemId, "cat"));
+
+        var progress = _store.Progress("j");
+        Assert.Equal(1, progress.LabelsSubmitted);
+        Assert.Equal(1, progress.Completed);
+        Assert.Equal("cat", Assert.Single(_store.History("j", "a", 10)).Label);
+    }
+
+    [Fact]
+    public void An_assignment_left_open_past_its_lease_goes_to_another_worker()
+    {
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"]), Images(1));
+        var first = _store.NextAssignments("j", "a", 1);
+        Assert.Empty(_store.NextAssignments("j", "b", 1));
+
+        _clock.Now += PortalStore.Lease + TimeSpan.FromSeconds(1);
+        var second = _store.NextAssignments("j", "b", 1);
+
+        Assert.Equal(first[0].ItemId, Assert.Single(second).ItemId);
+        Assert.Equal(SubmitResult.NotAssigned, _store.Submit("j", "a", first[0].ItemId, "cat"));
+        Assert.Equal(SubmitResult.Accepted, _store.Submit("j", "b", first[0].ItemId, "cat"));
+    }
+
+    [Fact]
+    public void The_output_manifest_is_Ground_Truth_image_classification_format_with_the_job_s_attribute()
+    {
+        _store.CreateJob(new JobSpec("boxes", ["cat", "dog"], LabelAttribute: "box-type"), Images(2));
+        var items = _store.NextAssignments("boxes", "a", 2);
+        _store.Submit("boxes", "a", items[0].ItemId, "dog");
+
+        var (labeled, pending) = _store.Output("boxes");
+        var text = _store.ExportManifest("boxes");
+
+        Assert.Equal(1, pending);
+        Assert.Single(labeled);
+        Assert.Equal(
+            """{"source-ref":"images/dog/001.jpg","box-type":1,"box-type-metadata":{"confidence":0.7,"job-name":"labeling-job/boxes","class-name":"dog","human-annotated":"yes","creation-date":"2026-11-27T08:30:15.123000","type":"groundtruth/image-classification"}}""" + "\n",
+            text);
+        var read = GroundTruthManifest.ReadOutputManifest(text, "export", "box-type", ["cat", "dog"]);
+        Assert.Equal("dog", Assert.Single(read.Labeled).ClassName);
+    }
+
+    [Fact]
+    public void With_a_model_images_nobody_started_are_auto_labeled_above_the_threshold_after_enough_human_labels()
+    {
+        var images = Images(10);
+        var guesses = images.Select((image, i) => (image.ImageKey, new Prediction("cat", i >= 4 ? 0.95 : 0.5)))
+            .ToDictionary(p => p.ImageKey, p => p.Item2);
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], AutoLabelThreshold: 0.9, AutoLabelAfter: 2), images, guesses);
+
+        var items = _store.NextAssignments("j", "a", 2);
+        Assert.Equal(new Prediction("cat", 0.5), items[0].Guess); // the model's top guess travels with the assignment
+        _store.Submit("j", "a", items[0].ItemId, "dog");
+        Assert.Equal(0, _store.Progress("j").AutoLabeled); // one human label is not enough yet
+        _store.Submit("j", "a", items[1].ItemId, "cat");
+
+        var progress = _store.Progress("j");
+        var (labeled, pending) = _store.Output("j");
+        Assert.Equal(6, progress.AutoLabeled); // images 5-10
+        Assert.Equal(8, progress.Completed);
+        Assert.Equal(2, pending);
+        var auto = labeled.Where(o => !o.HumanAnnotated).ToList();
+        Assert.Equal(6, auto.Count);
+        Assert.All(auto, o => Assert.Equal((0.95, "cat"), (o.Confidence, o.ClassName)));
+        Assert.Contains("\"human-annotated\":\"no\"", _store.ExportManifest("j"), StringComparison.Ordinal);
+        // Auto-labeled images are not handed out any more.
+        Assert.Equal(2, _store.NextAssignments("j", "b", 10).Count);
+    }
+
+    [Fact]
+    public void Passwords_are_stored_as_PBKDF2_hashes_and_invites_work_once()
+    {
+        _store.AddWorker("alice", "correct horse battery");
+        var token = _store.AddWorker("bob", null)!;
+
+        Assert.True(_store.VerifyPassword("alice", "correct horse battery"));
+        Assert.False(_store.VerifyPassword("alice", "wrong"));
+        Assert.False(_store.VerifyPassword("nobody", "correct horse battery"));
+        Assert.False(_store.VerifyPassword("bob", ""));
+        Assert.Equal("bob", _store.RedeemInvite(token, "bobs new password"));
+        Assert.Null(_store.RedeemInvite(token, "again"));
+        Assert.True(_store.VerifyPassword("bob", "bobs new password"));
+        Assert.Throws<PortalException>(() => _store.AddWorker("alice", "x"));
+        var stored = string.Concat(new[] { "", "-wal" }.Where(s => File.Exists(_store.DatabasePath + s))
+            .Select(s => System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(_store.DatabasePath + s))));
+        Assert.Contains("pbkdf2-sha256$1000$", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain("correct horse", stored, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A clock the test moves by hand.</summary>
+public sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = start;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+}

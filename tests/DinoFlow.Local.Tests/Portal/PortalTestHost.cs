@@ -1,0 +1,107 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DinoFlow.Local.Labeling;
+using DinoFlow.Local.Web;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoFlow.Local.Tests.Portal;
+
+/// <summary>The real portal host on Kestrel (a free loopback port) over a temporary workspace with a SQLite file on disk.</summary>
+public sealed partial class PortalTestHost : IAsyncDisposable
+{
+    private readonly TempDir _dir;
+
+    private PortalTestHost(TempDir dir, LocalWorkspace workspace, PortalStore store, WebApplication app)
+    {
+        _dir = dir;
+        Workspace = workspace;
+        Store = store;
+        App = app;
+        BaseUrl = PortalHost.BaseUrl(app);
+    }
+
+    public LocalWorkspace Workspace { get; }
+    public PortalStore Store { get; }
+    public WebApplication App { get; }
+    public string BaseUrl { get; }
+
+    /// <param name="passwordIterations">The KDF cost; lowered only where a test logs many workers in.</param>
+    public static async Task<PortalTestHost> StartAsync(int passwordIterations = PasswordHasher.DefaultIterations, int loginAttemptsPerMinute = 10)
+    {
+        var dir = new TempDir();
+        var workspace = new LocalWorkspace(dir.Path, NullLoggerFactory.Instance);
+        var store = new PortalStore(Path.Combine(workspace.Root, "portal.db"), null, passwordIterations);
+        var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = loginAttemptsPerMinute });
+        await app.StartAsync();
+        return new PortalTestHost(dir, workspace, store, app);
+    }
+
+    /// <summary>Writes <paramref name="count"/> PNGs as <c>images/&lt;label&gt;/img_NNN.png</c> (labels in turn) and returns them as job images.</summary>
+    public IReadOnlyList<JobImage> AddImages(int count, IReadOnlyList<string> labels)
+    {
+        var images = new List<JobImage>();
+        for (var i = 0; i < count; i++)
+        {
+            var key = $"{labels[i % labels.Count]}/img_{i:000}.png";
+            var path = Workspace.Data.Describe(DatasetIndex.ImageKey(key));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, TestImages.Png(i, 320, 240));
+            images.Add(new JobImage(key, DatasetIndex.ImageKey(key)));
+        }
+
+        return images;
+    }
+
+    /// <summary>A client with its own cookie jar; redirects are not followed so tests see them.</summary>
+    public HttpClient Client()
+    {
+#pragma warning disable CA2000 // The client owns the handler.
+        var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+#pragma warning restore CA2000
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = new Uri(BaseUrl) };
+    }
+
+    /// <summary>Logs in through the login form (with its CSRF field) and returns the session's CSRF token for API calls.</summary>
+    public static async Task<string> LoginAsync(HttpClient client, string user, string password)
+    {
+        using var response = await PostLoginAsync(client, user, password);
+        if (response.StatusCode != HttpStatusCode.Redirect) throw new InvalidOperationException($"login of {user} answered {(int)response.StatusCode}");
+        using var session = JsonDocument.Parse(await client.GetStringAsync(new Uri("/api/session", UriKind.Relative)));
+        return session.RootElement.GetProperty("csrfToken").GetString()!;
+    }
+
+    public static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string user, string password, string returnUrl = "")
+    {
+        var page = await client.GetStringAsync(new Uri("/login", UriKind.Relative));
+        var token = FormToken().Match(page).Groups[1].Value;
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
+            ["username"] = user,
+            ["password"] = password,
+            ["returnUrl"] = returnUrl,
+        });
+        return await client.PostAsync(new Uri("/login", UriKind.Relative), form);
+    }
+
+    public static string ScreenshotPath(string name)
+    {
+        var dir = Path.Combine(AppContext.BaseDirectory, "artifacts", "screenshots");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex FormToken();
+}
