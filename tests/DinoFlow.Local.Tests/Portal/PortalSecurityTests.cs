@@ -49,6 +49,22 @@ public sealed class PortalSecurityTests
     }
 
     [Fact]
+    public async Task The_host_serves_the_dashboard_to_a_logged_in_worker_and_refuses_its_retry_without_the_CSRF_token()
+    {
+        await using var host = await HostWithJobAsync();
+        using var client = host.Client();
+        await PortalTestHost.LoginAsync(client, "alice", Password);
+
+        var page = await client.GetStringAsync(new Uri("/dashboard", UriKind.Relative));
+        Assert.Contains("dashboard.js", page, StringComparison.Ordinal);
+        using var snapshot = await client.GetAsync(new Uri("/api/dashboard/snapshot", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, snapshot.StatusCode);
+        Assert.Equal("application/json", snapshot.Content.Headers.ContentType?.MediaType);
+        using var retry = await client.PostAsync(new Uri("/api/runs/no-such-run/retry", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.BadRequest, retry.StatusCode);
+    }
+
+    [Fact]
     public async Task A_state_change_without_the_CSRF_token_is_refused_and_with_it_accepted()
     {
         await using var host = await HostWithJobAsync();
