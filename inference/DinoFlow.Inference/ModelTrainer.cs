@@ -21,10 +21,12 @@ public sealed record TrainingRecipe
     public string Pooling { get; init; } = "avgmax";
 
     /// <summary>
-    /// Extra training views per image (on top of the plain one). Default: 8 jittered views (flip, shift, zoom,
-    /// brightness, contrast, per-channel gain), the same 8 for every image, from a fixed seed so training is repeatable.
+    /// Extra training views per image (on top of the plain one), the same for every image so training is repeatable.
+    /// Default: the three quarter turns (boxes pass the camera in any orientation) and 4 jittered views (flip, shift,
+    /// zoom, brightness, contrast, per-channel gain: the second recording is lit pink). On the held-out block this beat
+    /// 8 jittered views alone (0.85 against 0.83) at less cost.
     /// </summary>
-    public IReadOnlyList<TrainingView> AugmentViews { get; init; } = TrainingView.Jittered(8, seed: 12345);
+    public IReadOnlyList<TrainingView> AugmentViews { get; init; } = [.. TrainingView.Rotations, .. TrainingView.Jittered(4, seed: 12345)];
 
     /// <summary>
     /// A linear softmax head: on a few hundred frames an MLP over-fits the training recordings (0.73 held out against

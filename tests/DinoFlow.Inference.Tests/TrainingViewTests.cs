@@ -65,8 +65,9 @@ public class TrainingViewTests
         Assert.Equal(Spec.TensorLength, tensor.Length);
         Assert.NotEqual(new Preprocessor(Spec).Run(frame), tensor);
         var described = new TrainingRecipe().Describe();
-        Assert.Contains("8 extra views", described, StringComparison.Ordinal);
+        Assert.Contains("7 extra views", described, StringComparison.Ordinal);
         Assert.Contains("bright", described, StringComparison.Ordinal);
+        Assert.Contains("rot90", described, StringComparison.Ordinal);
         Assert.Contains("hidden 0", described, StringComparison.Ordinal);
     }
 }
