@@ -29,8 +29,8 @@ public sealed record TrainingRecipe
     public IReadOnlyList<TrainingView> AugmentViews { get; init; } = [.. TrainingView.Rotations, .. TrainingView.Jittered(4, seed: 12345)];
 
     /// <summary>
-    /// A linear softmax head: on a few hundred frames an MLP over-fits the training recordings (0.73 held out against
-    /// 0.83 for linear + augmentation in the research runs); strong decoupled weight decay keeps it general.
+    /// A linear softmax head: on a few hundred frames an MLP over-fits the training recordings (with the same views
+    /// 0.83 held out against 0.85 for linear); decoupled weight decay 0.3 (0.03–3 all gave the same accuracy).
     /// </summary>
     public HeadTrainingOptions Head { get; init; } = new() { HiddenUnits = 0, Epochs = 100, LearningRate = 1e-3f, WeightDecay = 0.3f, InputDropout = 0 };
 
