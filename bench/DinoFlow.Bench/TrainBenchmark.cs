@@ -70,7 +70,7 @@ internal static partial class TrainBenchmark
         fullWatch.Stop();
         process.Refresh();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  full set          : {all.Count} images x {1 + recipe.AugmentViews.Count} views trained in {fullWatch.Elapsed.TotalSeconds:0.0} s wall (features {full.FeatureTime.TotalSeconds:0.0} s, head {full.HeadTime.TotalSeconds:0.0} s), {(process.TotalProcessorTime - cpuBefore).TotalSeconds:0} s of CPU (on an idle 2-core machine wall ≈ CPU / 2), peak working set {process.PeakWorkingSet64 / 1048576.0:0} MiB"));
+            $"  full set          : {all.Count} images x {1 + recipe.AugmentViews.Count} views trained in {fullWatch.Elapsed.TotalSeconds:0.0} s wall (features {full.FeatureTime.TotalSeconds:0.0} s, head {full.HeadTime.TotalSeconds:0.0} s), {(process.TotalProcessorTime - cpuBefore).TotalSeconds:0} s of process CPU, peak working set {process.PeakWorkingSet64 / 1048576.0:0} MiB"));
         return 0;
     }
 
