@@ -7,6 +7,7 @@ packages=(
   python3-botocore  # AWS back end tests validate every rendered API request against botocore's service models (/usr/bin/python3)
   nodejs            # AWS back end tests run asl-validator and the s3rver S3-compatible server (tools/aws-checks)
   mosquitto         # the edge MQTT tests start their own brokers (never the system service)
+  chromium          # the portal and dashboard tests drive headless Chromium through Playwright
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

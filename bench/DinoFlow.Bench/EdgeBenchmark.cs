@@ -87,28 +87,122 @@ internal static class EdgeBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame accuracy {(double)correct / rows.Count:0.000} ({correct}/{rows.Count}); {events} detection events for {segments} true segments"));
         }
 
-        if (soak > 0)
+        if (soak > 0) await SoakAsync(package, video, soak, dir).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Usage: edge-soak PACKAGE VIDEO FRAMES — only the memory soak.</summary>
+    public static async Task<int> SoakOnlyAsync(string[] args)
+    {
+        if (args.Length < 4) { Console.Error.WriteLine("usage: DinoFlow.Bench edge-soak PACKAGE VIDEO FRAMES"); return 2; }
+        await SoakAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture), BenchData.TempDir()).ConfigureAwait(false);
+        return 0;
+    }
+
+    // Memory over a long run: the file looped (live-style); working set and managed heap sampled every 2 s.
+    private static async Task SoakAsync(string package, string video, int frames, string dir)
+    {
+        var soakOptions = new EdgeOptions { DeviceId = "soak", ModelPath = package, Source = video, Loop = true, StateDirectory = Path.Combine(dir, "soak"), HealthIntervalSeconds = 3600 };
+        await using var runtime = new EdgeRuntime(soakOptions, NullLoggerFactory.Instance);
+        using var stop = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var run = runtime.RunAsync(stop.Token);
+        var samples = new List<(long Frames, double WorkingSetMb, double HeapMb)>();
+        while (runtime.FramesProcessed < frames)
         {
-            // 4. Memory over a long run: the file looped (live-style), working set sampled.
-            var soakOptions = new EdgeOptions { DeviceId = "soak", ModelPath = package, Source = video, Loop = true, StateDirectory = Path.Combine(dir, "soak"), HealthIntervalSeconds = 3600 };
-            await using var runtime = new EdgeRuntime(soakOptions, NullLoggerFactory.Instance);
-            using var stop = new CancellationTokenSource();
-            var run = runtime.RunAsync(stop.Token);
-            var samples = new List<(long Frames, double Mb)>();
-            while (runtime.FramesProcessed < soak)
+            await Task.Delay(2000).ConfigureAwait(false);
+            using var process = Process.GetCurrentProcess();
+            samples.Add((runtime.FramesProcessed, process.WorkingSet64 / 1048576.0, GC.GetTotalMemory(false) / 1048576.0));
+            if (samples.Count % 60 == 0)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {samples[^1].Frames} frames: working set {samples[^1].WorkingSetMb:0} MB, managed heap {samples[^1].HeapMb:0.0} MB"));
+        }
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        await run.ConfigureAwait(false);
+        // Start = the first 10 % of samples after the first 100 frames (model loaded and warm), end = the last 10 %.
+        var warm = samples.Where(s => s.Frames >= 100).ToList();
+        var tenth = Math.Max(1, warm.Count / 10);
+        var (first, last) = (warm.Take(tenth).ToList(), warm.TakeLast(tenth).ToList());
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"soak {runtime.FramesProcessed} frames in {watch.Elapsed.TotalMinutes:0.0} min: working set start {first.Average(s => s.WorkingSetMb):0} MB, end {last.Average(s => s.WorkingSetMb):0} MB, max {samples.Max(s => s.WorkingSetMb):0} MB; " +
+            $"managed heap start {first.Average(s => s.HeapMb):0.0} MB, end {last.Average(s => s.HeapMb):0.0} MB, max {samples.Max(s => s.HeapMb):0.0} MB"));
+    }
+}
+
+/// <summary>
+/// Where a frame's time goes on this machine: decode, preprocess, and inference with 1, 2 and the default number of
+/// intra-op threads, each measured alone over the same frames; then the pipeline with the default and with one
+/// inference thread (leaving a core to the reader). Usage: edge-profile PACKAGE VIDEO [FRAMES]
+/// </summary>
+internal static class EdgeProfile
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length < 3) { Console.Error.WriteLine("usage: DinoFlow.Bench edge-profile PACKAGE VIDEO [FRAMES]"); return 2; }
+        var (package, video) = (args[1], args[2]);
+        var count = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 100;
+        Console.WriteLine($"{Environment.ProcessorCount} cores; {count} frames of {video}");
+
+        // Decode alone (frames kept for the next steps).
+        var frames = new List<Mat>();
+        var watch = Stopwatch.StartNew();
+        using (var capture = new VideoCapture(video))
+        {
+            var frame = new Mat();
+            while (frames.Count < count && capture.Read(frame) && !frame.Empty())
             {
-                await Task.Delay(2000).ConfigureAwait(false);
-                using var process = Process.GetCurrentProcess();
-                samples.Add((runtime.FramesProcessed, process.WorkingSet64 / 1048576.0));
+                frames.Add(frame);
+                frame = new Mat();
             }
 
-            await stop.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(false);
-            var tenth = Math.Max(1, samples.Count / 10);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"soak {runtime.FramesProcessed} frames: working set first 10% {samples.Take(tenth).Average(s => s.Mb):0} MB, last 10% {samples.TakeLast(tenth).Average(s => s.Mb):0} MB, max {samples.Max(s => s.Mb):0} MB"));
+            frame.Dispose();
+        }
+
+        var decode = watch.Elapsed.TotalMilliseconds / frames.Count;
+        var results = new List<string> { Ms("decode", decode) };
+        double preprocess = 0;
+        var infer = new Dictionary<int, double>();
+        foreach (var threads in new[] { 0, 1, 2 })
+        {
+            using var model = EdgeModel.Load(package, new ExecutionOptions { Provider = "cpu", IntraOpThreads = threads }, 2);
+            var slot = model.Rent();
+            if (threads == 0)
+            {
+                watch.Restart();
+                foreach (var f in frames) FramePreprocessing.Run(model.Preprocessor, f, slot.Tensor);
+                preprocess = watch.Elapsed.TotalMilliseconds / frames.Count;
+                results.Add(Ms("preprocess", preprocess));
+            }
+
+            watch.Restart();
+            foreach (var f in frames.Take(Math.Min(40, frames.Count))) model.Run(slot);
+            infer[threads] = watch.Elapsed.TotalMilliseconds / Math.Min(40, frames.Count);
+            results.Add(Ms($"inference, intra-op threads {(threads == 0 ? "default" : threads.ToString(CultureInfo.InvariantCulture))}", infer[threads]));
+            model.Return(slot);
+        }
+
+        foreach (var f in frames) f.Dispose();
+        Console.WriteLine(string.Join(Environment.NewLine, results));
+        var sequential = decode + preprocess + infer[0];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"sequential frame = {sequential:0.0} ms; decode+preprocess = {100 * (decode + preprocess) / sequential:0.0} % of it; inference on 1 thread / on all = {infer[1] / infer[0]:0.00}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"best pipeline on 2 cores ≈ max(decode+preprocess, inference) = {Math.Max(decode + preprocess, infer[0]):0.0} ms with shared cores, {Math.Max(decode + preprocess, infer[1]):0.0} ms with a core each → at most {sequential / Math.Min(Math.Max(decode + preprocess, infer[0]), Math.Max(decode + preprocess, infer[1])):0.00}x the sequential loop"));
+
+        // The pipeline itself, default threads vs one inference thread (a core left to the reader), side by side.
+        foreach (var threads in new[] { 0, 1, 0, 1 })
+        {
+            var dir = BenchData.TempDir();
+            var options = new EdgeOptions { DeviceId = "profile", ModelPath = package, Source = video, StateDirectory = Path.Combine(dir, "state"), HealthIntervalSeconds = 3600 };
+            options.Inference.IntraOpThreads = threads;
+            await using var runtime = new EdgeRuntime(options, NullLoggerFactory.Instance);
+            watch.Restart();
+            await runtime.RunAsync(CancellationToken.None).ConfigureAwait(false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pipeline, intra-op threads {(threads == 0 ? "default" : "1")}: {runtime.FramesProcessed / watch.Elapsed.TotalSeconds:0.00} fps"));
         }
 
         return 0;
     }
+
+    private static string Ms(string what, double ms) => string.Create(CultureInfo.InvariantCulture, $"{what}: {ms:0.0} ms/frame");
 }

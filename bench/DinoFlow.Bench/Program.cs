@@ -9,6 +9,8 @@ return name switch
     "ingest" => await IngestBenchmark.RunAsync(data).ConfigureAwait(false),
     "train" => TrainBenchmark.Run(data, Recipes.Default),
     "edge" => await EdgeBenchmark.RunAsync(args).ConfigureAwait(false),
+    "edge-profile" => await EdgeProfile.RunAsync(args).ConfigureAwait(false),
+    "edge-soak" => await EdgeBenchmark.SoakOnlyAsync(args).ConfigureAwait(false),
     _ => Usage(),
 };
 

@@ -31,7 +31,7 @@ public static class EdgeHost
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables("DINOFLOW_");
-        builder.Configuration.AddCommandLine(args, Switches.ToDictionary(kv => kv.Key, kv => kv.Value));
+        builder.Configuration.AddCommandLine(WithFlagValues(args), Switches.ToDictionary(kv => kv.Key, kv => kv.Value));
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(minimumLevel);
         if (jsonLogs) builder.Logging.AddJsonConsole();
@@ -39,6 +39,19 @@ public static class EdgeHost
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddDinoFlowEdge();
         return builder;
+    }
+
+    /// <summary>A bare <c>--loop</c> (no value after it) means <c>--loop true</c>; the configuration reader needs a value.</summary>
+    private static string[] WithFlagValues(string[] args)
+    {
+        var result = new List<string>(args.Length + 1);
+        for (var i = 0; i < args.Length; i++)
+        {
+            result.Add(args[i]);
+            if (args[i] == "--loop" && (i + 1 == args.Length || args[i + 1].StartsWith('-'))) result.Add("true");
+        }
+
+        return [.. result];
     }
 
     public static IServiceCollection AddDinoFlowEdge(this IServiceCollection services)

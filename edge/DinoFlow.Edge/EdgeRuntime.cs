@@ -26,6 +26,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private readonly LatencyWindow _latencies = new(10_000);
     private readonly ExecutionOptions _execution;
+    private readonly HttpMessageHandler? _downloads;
     private EdgeModel? _model;
     private DiskSpool? _spool;
     private MqttLink? _link;
@@ -36,7 +37,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private long _detections;
     private volatile string _sourceState = "starting";
 
-    public EdgeRuntime(EdgeOptions options, ILoggerFactory loggers, Func<SourceSpec, IFrameSource>? openSource = null)
+    /// <param name="downloads">How packages are fetched over HTTP (tests pass a faulty network); null = a plain HttpClient.</param>
+    public EdgeRuntime(EdgeOptions options, ILoggerFactory loggers, Func<SourceSpec, IFrameSource>? openSource = null, HttpMessageHandler? downloads = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
@@ -44,6 +46,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _logger = loggers.CreateLogger<EdgeRuntime>();
         LinkLogger = loggers.CreateLogger<MqttLink>();
         _openSource = openSource ?? OpenCvFrameSource.Open;
+        _downloads = downloads;
         _execution = new ExecutionOptions
         {
             Provider = options.Inference.Provider,
@@ -181,13 +184,13 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         EnqueueStatus(Status(request, "downloading", null));
         var models = Path.Combine(StateDirectory, "models");
         var downloads = Path.Combine(StateDirectory, "downloads");
-        Directory.CreateDirectory(models);
-        Directory.CreateDirectory(downloads);
         var safe = string.Concat(request.Version.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
         var part = Path.Combine(downloads, safe + "-" + Guid.NewGuid().ToString("N")[..8] + ".zip.part");
         var staging = Path.Combine(models, "." + safe + ".staging-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
+            Directory.CreateDirectory(models);
+            Directory.CreateDirectory(downloads);
             await DownloadAsync(request.Url, part, cancellationToken).ConfigureAwait(false);
             var sha = ModelPackageFiles.Sha256OfFile(part);
             if (!string.Equals(sha, request.Sha256, StringComparison.OrdinalIgnoreCase))
@@ -224,7 +227,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         }
     }
 
-    private static async Task DownloadAsync(string url, string path, CancellationToken cancellationToken)
+    private async Task DownloadAsync(string url, string path, CancellationToken cancellationToken)
     {
         var uri = new Uri(url);
         if (uri.IsFile)
@@ -233,7 +236,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             return;
         }
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        using var http = new HttpClient(_downloads ?? new HttpClientHandler(), disposeHandler: _downloads is null) { Timeout = TimeSpan.FromMinutes(10) };
         using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"download {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);

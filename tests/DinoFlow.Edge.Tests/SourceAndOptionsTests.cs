@@ -62,4 +62,18 @@ public sealed class SourceAndOptionsTests
         var options = EdgeBuilder.Options("state", TrainedModelFixture.Clip, TrainedModelFixture.Clip);
         Assert.True(new EdgeOptionsValidator().Validate(null, options).Succeeded);
     }
+
+    [Theory]
+    [InlineData(new[] { "--loop", "--device", "cam-1" }, true)]
+    [InlineData(new[] { "--device", "cam-1", "--loop" }, true)]
+    [InlineData(new[] { "--loop", "false", "--device", "cam-1" }, false)]
+    public void Loop_works_as_a_bare_flag_and_with_a_value(string[] args, bool loop)
+    {
+        using var host = EdgeHost.CreateBuilder(args).Build();
+        var configuration = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(host.Services);
+        var options = new EdgeOptions();
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration.GetSection(EdgeOptions.Section), options);
+
+        Assert.Equal((loop, "cam-1"), (options.Loop, options.DeviceId));
+    }
 }

@@ -92,24 +92,48 @@ public sealed class TrainingContractTests : IDisposable
     }
 
     [Fact]
-    public async Task The_trainer_entrypoint_binary_follows_the_contract_on_a_fake_opt_ml_tree()
+    public async Task The_trainer_entrypoint_binary_trains_a_verified_package_on_a_fake_opt_ml_tree()
     {
         LayOut();
+        var result = await Processes.RunAsync("dotnet", [Entrypoint(), "train", "--root", _root], TimeSpan.FromMinutes(3));
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.False(File.Exists(Path.Combine(_root, "output", "failure")));
+        // SageMaker uploads /opt/ml/model as is: it must be a package whose model.onnx matches the sha256 in model.json.
+        var package = DinoFlow.Inference.ModelPackageFiles.Load(Path.Combine(_root, "model"));
+        Assert.Equal(["0_Empty", "1_Stegosaurus"], package.Manifest.Labels);
+        var evaluation = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_root, "model", "evaluation.json")))!;
+        Assert.Equal(package.Manifest.Metrics!.Accuracy, evaluation["accuracy"]!.GetValue<double>(), 6);
+        Assert.Equal(2, evaluation["validationImages"]!.GetValue<int>());
+        Assert.Contains("\"Phase\":\"train\"", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_trainer_entrypoint_names_an_image_it_cannot_decode_in_the_failure_file()
+    {
+        LayOut();
+        File.WriteAllBytes(Path.Combine(_root, "input", "data", "images", "unlabeled", "cam0", "img_2.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+
+        var result = await Processes.RunAsync("dotnet", [Entrypoint(), "train", "--root", _root], TimeSpan.FromMinutes(3));
+
+        Assert.Equal(1, result.ExitCode);
+        var reason = await File.ReadAllTextAsync(Path.Combine(_root, "output", "failure"));
+        Assert.Contains("img_2.png", reason, StringComparison.Ordinal);
+        Assert.Contains("cannot be decoded", reason, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root, "model", "model.onnx")));
+    }
+
+    private static string Entrypoint()
+    {
         var entrypoint = Path.Combine(AppContext.BaseDirectory, "dinoflow-trainer.dll");
         Assert.True(File.Exists(entrypoint), $"the trainer entrypoint was not built next to the tests: {entrypoint}");
-
-        var result = await Processes.RunAsync("dotnet", [entrypoint, "train", "--root", _root]);
-
-        // The real trainer is not plugged in yet: the binary must say so through SageMaker's failure file, not fake a model.
-        Assert.Equal(1, result.ExitCode);
-        Assert.Contains("not plugged into this build", await File.ReadAllTextAsync(Path.Combine(_root, "output", "failure")), StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(_root, "model", "model.onnx")));
+        return entrypoint;
     }
 
     [Fact]
     public async Task The_entrypoint_refuses_unknown_arguments()
     {
-        var result = await Processes.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "dinoflow-trainer.dll"), "serve"]);
+        var result = await Processes.RunAsync("dotnet", [Entrypoint(), "serve"]);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("unknown argument 'serve'", result.Error, StringComparison.Ordinal);
     }

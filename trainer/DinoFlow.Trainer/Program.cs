@@ -1,4 +1,5 @@
 using DinoFlow.Functions.Training;
+using Microsoft.Extensions.Logging;
 
 // SageMaker runs the image as `docker run IMAGE train`; the optional --root lets tests point it at a fake /opt/ml tree.
 var root = "/opt/ml";
@@ -16,6 +17,7 @@ using var cancellation = new CancellationTokenSource();
 // SageMaker stops a job with SIGTERM; let the contract write the failure file before exiting.
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancellation.Cancel(); };
 
-// The real trainer plugs in here once the core's trainer exists (see ITrainer); until then every job fails with a clear reason.
-ITrainer trainer = new UnavailableTrainer();
+// CloudWatch Logs keeps the container's stdout; JSON lines keep the progress searchable.
+using var loggers = LoggerFactory.Create(builder => builder.AddJsonConsole().SetMinimumLevel(LogLevel.Information));
+ITrainer trainer = new BackboneTrainer(logger: loggers.CreateLogger("DinoFlow.Trainer"));
 return await new SageMakerTrainingContract(root, trainer, Console.Out).RunAsync(cancellation.Token).ConfigureAwait(false);

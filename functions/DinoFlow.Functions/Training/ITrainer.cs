@@ -14,28 +14,14 @@ public sealed record TrainingJob(
     string OutputDirectory);
 
 /// <summary>
-/// The seam where the DinoFlow trainer plugs in (the training issue builds it in the core). It must write the model
+/// The seam between SageMaker's container contract and the trainer (<see cref="BackboneTrainer"/> in production, a
+/// stand-in in the contract tests). It must write the model
 /// package (model.onnx and model.json, whose "labels" lists the categories in output order) into
 /// <see cref="TrainingJob.OutputDirectory"/> and return the evaluation on the validation examples.
 /// </summary>
 public interface ITrainer
 {
     Task<EvaluationReport> TrainAsync(TrainingJob job, CancellationToken cancellationToken);
-}
-
-/// <summary>The trainer is not part of this build yet; training fails with this, naming what is missing.</summary>
-public sealed class TrainerUnavailableException(string message) : Exception(message);
-
-/// <summary>
-/// Stands in until the real trainer is plugged in: it trains nothing and fails every job with a clear message, so a
-/// deployed stack never deploys a model that was not trained.
-/// </summary>
-public sealed class UnavailableTrainer : ITrainer
-{
-    public Task<EvaluationReport> TrainAsync(TrainingJob job, CancellationToken cancellationToken) =>
-        throw new TrainerUnavailableException(
-            "the DinoFlow trainer is not plugged into this build yet (DinoFlow.Functions.Training.ITrainer has no implementation); " +
-            "no model was trained");
 }
 
 /// <summary>Input the training contract cannot use (a missing channel, a manifest line without an image …).</summary>

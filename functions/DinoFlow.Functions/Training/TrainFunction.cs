@@ -2,6 +2,7 @@ using System.Text.Json;
 using DinoFlow.Pipeline.Aws;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Functions.Training;
 
@@ -12,8 +13,6 @@ namespace DinoFlow.Functions.Training;
 public sealed class TrainFunction(FunctionServices? services = null, ITrainer? trainer = null, string? workRoot = null)
     : StreamHandler<TrainingJobStepInput, TrainingStepOutput>(services, AwsJsonContext.Default.TrainingJobStepInput, AwsJsonContext.Default.TrainingStepOutput)
 {
-    // The real trainer plugs in here (see ITrainer); until then every Lambda training fails with a clear message.
-    private readonly ITrainer _trainer = trainer ?? new UnavailableTrainer();
     private readonly string _workRoot = workRoot ?? Path.Combine(Path.GetTempPath(), "dinoflow-train");
 
     public TrainFunction() : this(null) { }
@@ -49,7 +48,8 @@ public sealed class TrainFunction(FunctionServices? services = null, ITrainer? t
             }
         }
 
-        var contract = new SageMakerTrainingContract(root, _trainer, Console.Out);
+        // Tests plug in their own trainer; a deployed function trains with the same trainer as the SageMaker container.
+        var contract = new SageMakerTrainingContract(root, trainer ?? new BackboneTrainer(logger: Services.Loggers.CreateLogger<TrainFunction>()), Console.Out);
         if (await contract.RunAsync(cancellationToken).ConfigureAwait(false) != 0)
             throw new TrainingContractException(await File.ReadAllTextAsync(contract.FailureFile, cancellationToken).ConfigureAwait(false));
 

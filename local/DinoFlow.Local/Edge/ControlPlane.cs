@@ -186,39 +186,108 @@ public sealed class FleetClient : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Publishes the deployment retained on each device's topic and waits for each final status (or the timeout).</summary>
-    public async Task<IReadOnlyDictionary<string, DeploymentStatus?>> DeployAsync(IReadOnlyList<string> devices, DeploymentRequest request, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Publishes a deployment retained on the device's topic (a device that is offline gets it when it connects).</summary>
+    public async Task PublishAsync(string device, DeploymentRequest request, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(devices);
         ArgumentNullException.ThrowIfNull(request);
-        foreach (var device in devices)
-        {
-            _store.SetDeployment(request, device, "published", null);
-            await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
-                .WithPayload(JsonSerializer.SerializeToUtf8Bytes(request, EdgeJson.Default.DeploymentRequest))
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
-        }
+        _store.SetDeployment(request, device, "published", null);
+        await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
+            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(request, EdgeJson.Default.DeploymentRequest))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>Clears the device's retained deployment, so a device that reconnects does not act on a deployment that was abandoned.</summary>
+    public async Task ClearAsync(string device, CancellationToken cancellationToken) =>
+        await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device)).WithPayload(Array.Empty<byte>())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Waits for a device's final status (succeeded or failed) on a deployment; null when none came before the timeout.</summary>
+    public async Task<DeploymentStatus?> WaitForStatusAsync(string device, string deploymentId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         var deadline = DateTime.UtcNow + timeout;
-        var result = new Dictionary<string, DeploymentStatus?>(StringComparer.Ordinal);
         while (true)
         {
-            foreach (var device in devices)
-            {
-                if (_statuses.TryGetValue((device, request.DeploymentId), out var s) && s.Status is "succeeded" or "failed") result[device] = s;
-            }
-
-            if (result.Count == devices.Count || DateTime.UtcNow >= deadline) break;
+            if (_statuses.TryGetValue((device, deploymentId), out var s) && s.Status is "succeeded" or "failed") return s;
+            if (DateTime.UtcNow >= deadline) return null;
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
+    }
 
-        foreach (var device in devices)
+    /// <summary>Publishes one deployment to several devices and waits for each final status (or the timeout).</summary>
+    public Task<IReadOnlyDictionary<string, DeploymentStatus?>> DeployAsync(IReadOnlyList<string> devices, DeploymentRequest request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        return DeployAsync(devices.ToDictionary(d => d, _ => request, StringComparer.Ordinal), timeout, cancellationToken);
+    }
+
+    /// <summary>Publishes each device its own deployment (retained) and waits for each final status; null = no answer within the timeout.</summary>
+    public async Task<IReadOnlyDictionary<string, DeploymentStatus?>> DeployAsync(IReadOnlyDictionary<string, DeploymentRequest> requests, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        foreach (var (device, request) in requests) await PublishAsync(device, request, cancellationToken).ConfigureAwait(false);
+
+        // The devices work in parallel, so one deadline covers them all.
+        var deadline = DateTime.UtcNow + timeout;
+        var result = new Dictionary<string, DeploymentStatus?>(StringComparer.Ordinal);
+        foreach (var (device, request) in requests)
         {
-            result.TryAdd(device, null);
+            var left = deadline - DateTime.UtcNow;
+            result[device] = await WaitForStatusAsync(device, request.DeploymentId, left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             _store.SetDeployment(request, device, result[device]?.Status ?? "timed-out", result[device]?.Reason);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Deploys to a group; when any device fails or does not answer, returns every device to its deployment in
+    /// <paramref name="previous"/> (its last good one) and says which device failed and why.
+    /// </summary>
+    public async Task<GroupDeployment> DeployGroupAsync(IReadOnlyList<string> devices, DeploymentRequest request, IReadOnlyDictionary<string, DeploymentRequest?> previous,
+        TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(previous);
+        var statuses = await DeployAsync(devices, request, timeout, cancellationToken).ConfigureAwait(false);
+        var failed = statuses.Where(s => s.Value?.Status != "succeeded").Select(s => s.Key).ToList();
+        if (failed.Count == 0) return new GroupDeployment(statuses, [], [], null);
+
+        // Every device's retained deployment is replaced: a device that comes back later must not install the abandoned version.
+        var rollbacks = new Dictionary<string, DeploymentRequest>(StringComparer.Ordinal);
+        var notRolledBack = new List<string>();
+        foreach (var device in devices)
+        {
+            if (previous.GetValueOrDefault(device) is { } last)
+            {
+                rollbacks[device] = last with { DeploymentId = request.DeploymentId + "-rollback" };
+            }
+            else
+            {
+                await ClearAsync(device, cancellationToken).ConfigureAwait(false);
+                if (statuses[device]?.Status == "succeeded") notRolledBack.Add($"{device} (no earlier deployment, stays on {request.Version})");
+            }
+        }
+
+        // Wait only for the devices that answered; the others get the rollback when they reconnect.
+        var answered = rollbacks.Where(r => statuses[r.Key] is not null).ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
+        foreach (var (device, rollback) in rollbacks.Where(r => !answered.ContainsKey(r.Key)))
+        {
+            await PublishAsync(device, rollback, cancellationToken).ConfigureAwait(false);
+            notRolledBack.Add($"{device} (offline: gets the rollback to {rollback.Version} when it connects)");
+        }
+
+        var results = await DeployAsync(answered, timeout, cancellationToken).ConfigureAwait(false);
+        var rolledBack = new List<string>();
+        foreach (var (device, result) in results)
+        {
+            if (result?.Status == "succeeded") rolledBack.Add($"{device}→{result.Version}");
+            else notRolledBack.Add($"{device} ({result?.Reason ?? "no answer to the rollback"})");
+        }
+
+        var reasons = string.Join("; ", failed.Select(d => $"{d}: {statuses[d]?.Reason ?? $"no status within {timeout.TotalSeconds:0} s"}"));
+        var failure = $"deployment of {request.Version} failed ({reasons}); rolled back: {(rolledBack.Count > 0 ? string.Join(", ", rolledBack) : "none")}"
+                      + (notRolledBack.Count > 0 ? $"; not rolled back: {string.Join(", ", notRolledBack)}" : "");
+        return new GroupDeployment(statuses, rolledBack, notRolledBack, failure);
     }
 
     public async ValueTask DisposeAsync()
@@ -235,3 +304,6 @@ public sealed class FleetClient : IAsyncDisposable
         _client.Dispose();
     }
 }
+
+/// <summary>A group deployment's outcome: each device's status (null = timed out), the rollbacks, and the failure (null = all succeeded).</summary>
+public sealed record GroupDeployment(IReadOnlyDictionary<string, DeploymentStatus?> Statuses, IReadOnlyList<string> RolledBack, IReadOnlyList<string> NotRolledBack, string? Failure);

@@ -22,6 +22,8 @@ public sealed class EdgeStore
             CREATE TABLE IF NOT EXISTS health (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, timestamp TEXT NOT NULL, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS deployments (deployment_id TEXT NOT NULL, device TEXT NOT NULL, version TEXT NOT NULL, url TEXT NOT NULL,
                 sha256 TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (deployment_id, device));
+            CREATE INDEX IF NOT EXISTS detections_device_time ON detections (device, timestamp);
+            CREATE INDEX IF NOT EXISTS health_device_time ON health (device, timestamp);
             """);
     }
 
@@ -84,6 +86,59 @@ public sealed class EdgeStore
         return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize(json, EdgeJson.Default.HealthMessage) : null;
     }
 
+    /// <summary>
+    /// Detections per class in time buckets of <paramref name="bucketSeconds"/> (by the device's event time, so events
+    /// delivered late from a device's spool land where they happened), for events in [from, to).
+    /// </summary>
+    public IReadOnlyList<DetectionBucket> DetectionsOverTime(DateTimeOffset from, DateTimeOffset to, int bucketSeconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bucketSeconds, 1);
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        // strftime('%s') reads the stored ISO-8601 text with its offset, so buckets are UTC whatever the device's zone.
+        command.CommandText = """
+            SELECT (CAST(strftime('%s', timestamp) AS INTEGER) / $bucket) * $bucket AS bucket, label, COUNT(*)
+            FROM detections
+            WHERE CAST(strftime('%s', timestamp) AS INTEGER) >= $from AND CAST(strftime('%s', timestamp) AS INTEGER) < $to
+            GROUP BY bucket, label ORDER BY bucket, label
+            """;
+        command.Parameters.AddWithValue("$bucket", bucketSeconds);
+        command.Parameters.AddWithValue("$from", from.ToUnixTimeSeconds());
+        command.Parameters.AddWithValue("$to", to.ToUnixTimeSeconds());
+        using var reader = command.ExecuteReader();
+        var result = new List<DetectionBucket>();
+        while (reader.Read()) result.Add(new DetectionBucket(DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(0)), reader.GetString(1), reader.GetInt32(2)));
+        return result;
+    }
+
+    /// <summary>Every device that sent health or detections: its last health message, last detection and detection count.</summary>
+    /// <remarks>Newest is by timestamp text: devices stamp UTC (the edge uses DateTimeOffset.UtcNow), so text order is
+    /// time order and the (device, timestamp) indexes serve it.</remarks>
+    public IReadOnlyList<DeviceSummary> Devices()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT d.device,
+                (SELECT json FROM health h WHERE h.device = d.device ORDER BY h.timestamp DESC LIMIT 1),
+                (SELECT timestamp FROM detections x WHERE x.device = d.device ORDER BY x.timestamp DESC LIMIT 1),
+                (SELECT model_version FROM detections x WHERE x.device = d.device ORDER BY x.timestamp DESC LIMIT 1),
+                (SELECT COUNT(*) FROM detections x WHERE x.device = d.device)
+            FROM (SELECT device FROM health UNION SELECT device FROM detections) d
+            ORDER BY d.device
+            """;
+        using var reader = command.ExecuteReader();
+        var result = new List<DeviceSummary>();
+        while (reader.Read())
+        {
+            var health = reader.IsDBNull(1) ? null : JsonSerializer.Deserialize(reader.GetString(1), EdgeJson.Default.HealthMessage);
+            DateTimeOffset? lastDetection = reader.IsDBNull(2) ? null : DateTimeOffset.Parse(reader.GetString(2), CultureInfo.InvariantCulture);
+            result.Add(new DeviceSummary(reader.GetString(0), health, lastDetection, reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt64(4)));
+        }
+
+        return result;
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -99,4 +154,21 @@ public sealed class EdgeStore
         foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         return command.ExecuteNonQuery();
     }
+}
+
+public sealed record DetectionBucket(DateTimeOffset Start, string Label, int Count);
+
+/// <param name="LastHealth">The device's newest health message (by its timestamp); null when it only sent detections.</param>
+/// <param name="LastModelVersion">The model version of its newest detection.</param>
+public sealed record DeviceSummary(string DeviceId, HealthMessage? LastHealth, DateTimeOffset? LastDetection, string? LastModelVersion, long Detections)
+{
+    /// <summary>The newest time the device was heard from, by its own clock.</summary>
+    public DateTimeOffset? LastSeen => (LastHealth?.Timestamp, LastDetection) switch
+    {
+        ({ } health, { } detection) => health > detection ? health : detection,
+        (var health, var detection) => health ?? detection,
+    };
+
+    /// <summary>What the device runs now: its health says so; older devices only tag their detections.</summary>
+    public string? ModelVersion => LastHealth?.ModelVersion ?? LastModelVersion;
 }

@@ -75,7 +75,26 @@ public sealed class SqliteRunStore : IRunStore
     public Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
         using var connection = Open();
-        using var command = Command(connection, "SELECT run_id, name, ordinal, status, attempts, started_at, ended_at, output_json, summary, error, error_kind FROM steps WHERE run_id = $run ORDER BY ordinal", ("$run", runId));
+        return Task.FromResult<IReadOnlyList<StepRecord>>(QuerySteps(connection, StepColumns + " FROM steps WHERE run_id = $run ORDER BY ordinal", ("$run", runId)));
+    }
+
+    /// <summary>The newest runs with their steps, in two queries (the dashboard reads this on every refresh).</summary>
+    public Task<IReadOnlyList<(RunRecord Run, IReadOnlyList<StepRecord> Steps)>> ListRunsWithStepsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction(); // one snapshot: steps match their runs
+        var runs = QueryRuns(connection, "SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT $limit", ("$limit", limit));
+        var steps = QuerySteps(connection, StepColumns + " FROM steps WHERE run_id IN (SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT $limit) ORDER BY run_id, ordinal",
+            ("$limit", limit)).ToLookup(s => s.RunId, StringComparer.Ordinal);
+        return Task.FromResult<IReadOnlyList<(RunRecord, IReadOnlyList<StepRecord>)>>(
+            runs.Select(r => (r, (IReadOnlyList<StepRecord>)steps[r.Id].ToList())).ToList());
+    }
+
+    private const string StepColumns = "SELECT run_id, name, ordinal, status, attempts, started_at, ended_at, output_json, summary, error, error_kind";
+
+    private static List<StepRecord> QuerySteps(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, sql, parameters);
         using var reader = command.ExecuteReader();
         var steps = new List<StepRecord>();
         while (reader.Read())
@@ -85,7 +104,7 @@ public sealed class SqliteRunStore : IRunStore
                 NullableString(reader, 9), Enum.Parse<ErrorKind>(reader.GetString(10))));
         }
 
-        return Task.FromResult<IReadOnlyList<StepRecord>>(steps);
+        return steps;
     }
 
     public Task<IReadOnlyList<AttemptRecord>> GetAttemptsAsync(string runId, CancellationToken cancellationToken = default)

@@ -7,7 +7,7 @@ using DinoFlow.Pipeline.Runner;
 
 namespace DinoFlow.Local.Stages;
 
-public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack);
+public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack, string? GreengrassRecipe = null);
 
 /// <summary>
 /// Zips the compiled package, serves it over HTTP, publishes the deployment (retained) to each device of the group,
@@ -33,9 +33,13 @@ public sealed class DeployStage : Stage<DeployOutput>
         Directory.CreateDirectory(root);
         var zip = Path.Combine(root, $"model-{package.Manifest.Version}.zip");
         var sha = ModelPackageFiles.Zip(package.Directory, zip);
+        // For a Greengrass fleet: the model component recipe whose version follows this run (upload the zip as model.zip).
+        var recipe = Path.Combine(root, "greengrass-model-recipe.json");
+        await File.WriteAllTextAsync(recipe, GreengrassModelRecipe.Render(package.Manifest.Version, package.Manifest.CreatedAt,
+            $"s3://YOUR-BUCKET/dinoflow/models/{package.Manifest.Version}/model.zip", sha), cancellationToken).ConfigureAwait(false);
         var devices = context.Input.Option(DevicesOption, "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (devices.Length == 0)
-            return (new DeployOutput(package.Manifest.Version, zip, sha, [], []), $"packaged {Path.GetFileName(zip)}; no devices given (--devices), nothing deployed");
+            return (new DeployOutput(package.Manifest.Version, zip, sha, [], [], recipe), $"packaged {Path.GetFileName(zip)} and {Path.GetFileName(recipe)}; no devices given (--devices), nothing deployed");
 
         var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
         var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));
@@ -56,22 +60,8 @@ public sealed class DeployStage : Stage<DeployOutput>
         await using var fleet = await FleetClient.ConnectAsync(broker, store, cancellationToken).ConfigureAwait(false);
         var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha);
         context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}");
-        var statuses = await fleet.DeployAsync(devices, request, timeout, cancellationToken).ConfigureAwait(false);
-        var failed = statuses.Where(s => s.Value?.Status != "succeeded").ToList();
-        if (failed.Count == 0)
-            return (new DeployOutput(request.Version, zip, sha, devices, []), $"model {request.Version} running on {string.Join(", ", devices)}");
-
-        // Roll the group back: every device returns to its last good deployment (a device that failed kept it anyway).
-        var rolledBack = new List<string>();
-        foreach (var (device, last) in previous)
-        {
-            if (last is null) continue;
-            var rollback = last with { DeploymentId = request.DeploymentId + "-rollback" };
-            var result = await fleet.DeployAsync([device], rollback, timeout, cancellationToken).ConfigureAwait(false);
-            if (result[device]?.Status == "succeeded") rolledBack.Add($"{device}→{last.Version}");
-        }
-
-        var reasons = string.Join("; ", failed.Select(f => $"{f.Key}: {f.Value?.Reason ?? $"no status within {timeout.TotalSeconds:0} s"}"));
-        throw new StageValidationException($"deployment of {request.Version} failed ({reasons}); rolled back: {(rolledBack.Count > 0 ? string.Join(", ", rolledBack) : "none needed")}");
+        var group = await fleet.DeployGroupAsync(devices, request, previous, timeout, cancellationToken).ConfigureAwait(false);
+        if (group.Failure is { } failure) throw new StageValidationException(failure);
+        return (new DeployOutput(request.Version, zip, sha, devices, [], recipe), $"model {request.Version} running on {string.Join(", ", devices)}");
     }
 }

@@ -313,6 +313,8 @@ public static class AwsSteps
                 ["categories"] = string.Join(",", input.Dataset.Categories),
                 ["label-attribute-name"] = settings.LabelAttributeName,
                 ["seed"] = "42",
+                // The package's version is the run, so a device's model version names the execution that trained it.
+                ["model-version"] = input.RunName,
             },
             new JsonArray(
                 Channel(TrainChannel, $"s3://{train.Bucket}/{ParentPrefix(train.Key)}", "application/jsonlines"),
@@ -370,6 +372,23 @@ public static class AwsSteps
         await bucket.PutBytesAsync(ModelPackageKey(input.RunName), zip, cancellationToken).ConfigureAwait(false);
         await bucket.PutBytesAsync(ReportKey(input.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
         return new TrainingStepOutput(settings.S3Uri(ModelPackageKey(input.RunName)), settings.S3Uri(ReportKey(input.RunName)), categories, report);
+    }
+
+    /// <summary>The report the quality gate (a Choice state) reads, from the metrics the trainer measured on the validation images.</summary>
+    public static EvaluationReport ReportFrom(Models.EvaluationMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var classes = metrics.PerClass
+            .Select((c, i) => new ClassMetrics(c.Label, c.Count, metrics.Confusion[i][i], c.Recall))
+            .ToList();
+        // Classes absent from the validation set have no recall to judge; the gate looks at the others.
+        var measured = classes.Where(c => c.Support > 0).ToList();
+        return new EvaluationReport(
+            metrics.Accuracy,
+            measured.Count == 0 ? 0 : measured.Average(c => c.Recall),
+            measured.Count == 0 ? 0 : measured.Min(c => c.Recall),
+            metrics.Count,
+            classes);
     }
 
     public static EvaluationReport ParseReport(byte[] json, string name)

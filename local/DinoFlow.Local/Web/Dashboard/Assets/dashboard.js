@@ -1,0 +1,243 @@
+// The DinoFlow dashboard page: renders the snapshots the server pushes over server-sent events
+// (api/dashboard/events), draws the chart as SVG itself (no libraries, no CDN), and retries runs with
+// the CSRF token from api/session. All text from the server goes in through textContent, never as HTML.
+'use strict';
+
+(() => {
+  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const $ = (id) => document.getElementById(id);
+  let csrfToken = null;
+  let events = null;
+  let snapshot = null;
+  const pendingRetries = new Set(); // clicked, not yet seen as retrying: the button stays disabled
+
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function svg(tag, attributes) {
+    const node = document.createElementNS(svgNs, tag);
+    for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
+    return node;
+  }
+
+  const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const dateTime = (iso) => new Date(iso).toLocaleString();
+  const number = (value, digits) => value === null || value === undefined ? '–' : Number(value).toFixed(digits);
+
+  function ago(iso) {
+    if (!iso) return 'never';
+    const seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    if (seconds < 60) return `${seconds} s ago`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+    return dateTime(iso);
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return '–';
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+  }
+
+  function colourOf(label, labels) {
+    return palette[labels.indexOf(label) % palette.length];
+  }
+
+  // Stacked bars: one bar per time bucket, one colour per class.
+  function renderChart(chart) {
+    const box = $('chart');
+    const legend = $('legend');
+    box.replaceChildren();
+    legend.replaceChildren();
+    const series = chart.series;
+    $('no-detections').hidden = series.some((s) => s.total > 0);
+    const labels = series.map((s) => s.label);
+    const buckets = series.length ? series[0].counts.length : Math.round((new Date(chart.to) - new Date(chart.from)) / 1000 / chart.bucketSeconds);
+    const totals = Array.from({ length: buckets }, (_, i) => series.reduce((sum, s) => sum + s.counts[i], 0));
+    const max = Math.max(1, ...totals);
+    const width = 800, height = 240, left = 40, right = 10, top = 10, bottom = 24;
+    const plotWidth = width - left - right, plotHeight = height - top - bottom;
+    const barWidth = plotWidth / Math.max(1, buckets);
+    const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none' });
+
+    const step = Math.max(1, Math.ceil(max / 4));
+    for (let value = 0; value <= max; value += step) {
+      const y = top + plotHeight - (value / max) * plotHeight;
+      root.append(svg('line', { class: 'axis', x1: left - 4, x2: left, y1: y, y2: y }));
+      const tick = svg('text', { class: 'tick', x: left - 6, y: y + 4, 'text-anchor': 'end' });
+      tick.textContent = value;
+      root.append(tick);
+    }
+
+    for (let i = 0; i < buckets; i++) {
+      let y = top + plotHeight;
+      const start = new Date(new Date(chart.from).getTime() + i * chart.bucketSeconds * 1000).toISOString();
+      for (const s of series) {
+        if (!s.counts[i]) continue;
+        const h = (s.counts[i] / max) * plotHeight;
+        y -= h;
+        const bar = svg('rect', { x: left + i * barWidth + 1, y, width: Math.max(1, barWidth - 2), height: h, fill: colourOf(s.label, labels), 'data-label': s.label, 'data-count': s.counts[i] });
+        const title = svg('title');
+        title.textContent = `${s.label}: ${s.counts[i]} at ${time(start)}`;
+        bar.append(title);
+        root.append(bar);
+      }
+    }
+
+    root.append(svg('line', { class: 'axis', x1: left, x2: left, y1: top, y2: top + plotHeight }));
+    root.append(svg('line', { class: 'axis', x1: left, x2: width - right, y1: top + plotHeight, y2: top + plotHeight }));
+    for (const [x, iso, anchor] of [[left, chart.from, 'start'], [width - right, chart.to, 'end']]) {
+      const tick = svg('text', { class: 'tick', x, y: height - 6, 'text-anchor': anchor });
+      tick.textContent = time(iso);
+      root.append(tick);
+    }
+    box.append(root);
+
+    for (const s of series) {
+      const swatch = el('span', { class: 'swatch' });
+      swatch.style.background = colourOf(s.label, labels); // through the CSSOM: the CSP allows no inline style attributes
+      legend.append(el('li', { 'data-label': s.label, 'data-total': s.total }, swatch, el('span', { class: 'name' }, s.label), ' ', el('span', { class: 'total' }, s.total)));
+    }
+  }
+
+  function renderDevices(devices) {
+    $('no-devices').hidden = devices.length > 0;
+    $('device-rows').replaceChildren(...devices.map((d) => el('tr', { 'data-device': d.deviceId },
+      el('td', { class: 'device' }, d.deviceId),
+      el('td', { class: 'last-seen', title: d.lastSeen ? dateTime(d.lastSeen) : null, 'data-time': d.lastSeen }, ago(d.lastSeen)),
+      el('td', { class: 'fps num' }, number(d.fps, 1)),
+      el('td', { class: 'latency num' }, d.latencyP50Ms === null ? '–' : `${number(d.latencyP50Ms, 1)} / ${number(d.latencyP99Ms, 1)} ms`),
+      el('td', { class: 'model-version' }, d.modelVersion ?? '–'),
+      el('td', { class: 'source-state' }, [d.sourceState, d.executionProvider].filter(Boolean).join(', ') || '–'),
+      el('td', { class: 'dropped num' }, d.framesDropped ?? '–'),
+      el('td', { class: 'detections num' }, d.detections))));
+  }
+
+  function renderRuns(runs) {
+    $('no-runs').hidden = runs.length > 0;
+    for (const run of runs) {
+      if (run.retrying || !run.canRetry) pendingRetries.delete(run.id);
+    }
+    $('run-list').replaceChildren(...runs.map((run) => {
+      const status = run.retrying ? 'Retrying' : run.status;
+      const head = el('div', { class: 'run-head' },
+        el('strong', { class: 'run-id' }, run.id),
+        el('span', { class: `status run-status status-${status}` }, status),
+        el('span', { class: 'created', title: dateTime(run.updatedAt) }, dateTime(run.createdAt)),
+        el('span', { class: 'source' }, run.source));
+      if (run.canRetry) {
+        const button = el('button', { class: 'retry', type: 'button', 'data-run': run.id }, pendingRetries.has(run.id) ? 'Retrying…' : 'Retry');
+        button.disabled = pendingRetries.has(run.id);
+        button.addEventListener('click', () => retry(run.id, button));
+        head.append(button);
+      }
+      const rows = run.steps.map((s) => el('tr', { 'data-step': s.name },
+        el('td', { class: 'step-name' }, s.name),
+        el('td', { class: `status step-status status-${s.status}` }, s.status),
+        el('td', { class: 'num' }, duration(s.durationMs)),
+        el('td', { class: 'num' }, s.attempts),
+        el('td', {}, s.summary ?? '', s.error ? el('div', { class: 'step-error' }, `${s.errorKind}: ${s.error}`) : null)));
+      const steps = el('table', { class: 'steps' },
+        el('thead', {}, el('tr', {}, el('th', {}, 'Step'), el('th', {}, 'Status'), el('th', {}, 'Duration'), el('th', {}, 'Attempts'), el('th', {}, 'Output / error'))),
+        el('tbody', {}, ...rows));
+      return el('div', { class: 'run', 'data-run': run.id, 'data-status': status }, head,
+        run.error ? el('div', { class: 'run-error' }, run.error) : null, steps);
+    }));
+  }
+
+  function render() {
+    if (!snapshot) return;
+    renderChart(snapshot.detections);
+    renderDevices(snapshot.devices);
+    renderRuns(snapshot.runs);
+  }
+
+  async function retry(runId, button) {
+    pendingRetries.add(runId);
+    button.disabled = true; // a double click sends one request; the server refuses a second retry anyway
+    button.textContent = 'Retrying…';
+    const message = $('retry-message');
+    try {
+      const response = await fetch(`api/runs/${encodeURIComponent(runId)}/retry`, {
+        method: 'POST',
+        headers: { 'X-CSRF-TOKEN': csrfToken ?? '' },
+        credentials: 'same-origin',
+      });
+      if (response.redirected || response.status === 401) {
+        // The session ended (a redirect to the login page also answers 200, so check for it first).
+        setConnection('closed', 'not signed in');
+        message.textContent = `Run ${runId}: not retried, your session has ended.`;
+      } else if (response.ok) {
+        message.textContent = `Run ${runId}: retry started.`;
+        return;
+      } else {
+        const problem = await response.json().catch(() => ({}));
+        message.textContent = `Run ${runId}: ${problem.title ?? `retry refused (${response.status})`}`;
+        if (response.status === 400) await loadSession(); // a stale CSRF token: the next click sends a fresh one
+      }
+    } catch (error) {
+      message.textContent = `Run ${runId}: retry failed to send (${error}).`;
+    }
+    pendingRetries.delete(runId);
+    render();
+  }
+
+  function setConnection(state, text) {
+    const connection = $('connection');
+    connection.dataset.state = state;
+    connection.replaceChildren(text);
+    if (state === 'closed') {
+      connection.append(' — ', el('a', { href: 'login' }, 'log in again'));
+    }
+  }
+
+  function connect() {
+    if (events) events.close();
+    events = new EventSource(`api/dashboard/events?window=${encodeURIComponent($('window').value)}`);
+    events.onopen = () => setConnection('live', 'live');
+    events.addEventListener('snapshot', (e) => {
+      snapshot = JSON.parse(e.data);
+      $('connection').title = `updated ${new Date().toLocaleTimeString()}`;
+      render();
+    });
+    // The browser reconnects by itself after a network error; a refused request (session gone) closes the stream.
+    events.onerror = () => setConnection(events.readyState === EventSource.CLOSED ? 'closed' : 'connecting',
+      events.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting…');
+  }
+
+  async function loadSession() {
+    try {
+      const response = await fetch('api/session', { credentials: 'same-origin' });
+      if (!response.ok || response.redirected) throw new Error(`session: ${response.status}`);
+      const session = await response.json();
+      csrfToken = session.csrfToken;
+      $('user').textContent = session.user ?? '';
+      return true;
+    } catch {
+      setConnection('closed', 'not signed in');
+      return false;
+    }
+  }
+
+  async function start() {
+    if (!await loadSession()) return;
+    $('window').addEventListener('change', connect);
+    connect();
+    // "Last seen … ago" keeps counting between snapshots.
+    setInterval(() => {
+      for (const cell of document.querySelectorAll('#device-rows .last-seen')) cell.textContent = ago(cell.dataset.time);
+    }, 5000);
+  }
+
+  start();
+})();

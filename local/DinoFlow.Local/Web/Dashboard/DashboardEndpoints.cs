@@ -1,0 +1,121 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using DinoFlow.Pipeline.Runner;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Local.Web.Dashboard;
+
+/// <summary>
+/// The dashboard: <c>GET /dashboard</c> (the page), <c>GET /api/dashboard/…</c> (JSON), <c>GET /api/dashboard/events</c>
+/// (server-sent events: a snapshot whenever something changed) and <c>POST /api/runs/{id}/retry</c>. Every endpoint needs
+/// an authenticated user; the POST also needs the antiforgery token in the header the host configured (X-CSRF-TOKEN).
+/// The host registers authentication, authorization, antiforgery and <c>GET /api/session</c>.
+/// </summary>
+public static class DashboardEndpoints
+{
+    private static readonly IProgress<StageProgress> NoProgress = new Progress<StageProgress>();
+
+    // The page loads only its own script and style: nothing inline, nothing from elsewhere.
+    private const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app, DashboardSources sources)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(sources);
+        var stopping = app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        var workspace = sources.Workspace;
+        var retrier = new RunRetrier(workspace.Store, (id, ct) => workspace.Runner().RetryAsync(id, NoProgress, ct),
+            workspace.LoggerFactory.CreateLogger<RunRetrier>(), stopping);
+        var queries = new DashboardQueries(sources, retrier, TimeProvider.System);
+
+        app.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8")).RequireAuthorization();
+        app.MapGet("/dashboard/{name}", (HttpContext context, string name) => name switch
+        {
+            "dashboard.js" => Asset(context, name, "text/javascript; charset=utf-8"),
+            "dashboard.css" => Asset(context, name, "text/css; charset=utf-8"),
+            _ => Results.NotFound(),
+        }).RequireAuthorization();
+
+        app.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
+            TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot)).RequireAuthorization();
+        app.MapGet("/api/dashboard/detections", (int? window) =>
+            TypedResults.Json(queries.Detections(window ?? 60), DashboardJson.Default.DetectionChart)).RequireAuthorization();
+        app.MapGet("/api/dashboard/devices", () => TypedResults.Json(queries.Devices(), DashboardJson.Default.IReadOnlyListDeviceView)).RequireAuthorization();
+        app.MapGet("/api/dashboard/runs", async (CancellationToken ct) =>
+            TypedResults.Json(await queries.RunsAsync(ct), DashboardJson.Default.IReadOnlyListRunView)).RequireAuthorization();
+
+        app.MapGet("/api/dashboard/events", (HttpContext context, int? window) =>
+            TypedResults.ServerSentEvents(Snapshots(queries, window ?? 60, sources.RefreshInterval, stopping, context.RequestAborted))).RequireAuthorization();
+
+        app.MapPost("/api/runs/{id}/retry", async (string id, HttpContext context, IAntiforgery antiforgery, CancellationToken ct) =>
+        {
+            try
+            {
+                await antiforgery.ValidateRequestAsync(context).ConfigureAwait(false);
+            }
+            catch (AntiforgeryValidationException)
+            {
+                // The reason stays out of the response and the logs: it would describe the tokens.
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Missing or invalid CSRF token: reload the page and try again.");
+            }
+
+            return await retrier.StartAsync(id, ct).ConfigureAwait(false) switch
+            {
+                RetryStart.Started => Results.Json(new RetryAccepted(id, "retrying"), DashboardJson.Default.RetryAccepted, statusCode: StatusCodes.Status202Accepted),
+                RetryStart.NotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: $"No run '{id}'."),
+                RetryStart.AlreadyRetrying => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} is already being retried."),
+                _ => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} has succeeded or is running; there is nothing to retry."),
+            };
+        }).RequireAuthorization();
+
+        return app;
+    }
+
+    /// <summary>Reads the stores every interval and sends a snapshot when it differs from the last one sent.</summary>
+    private static async IAsyncEnumerable<SseItem<string>> Snapshots(
+        DashboardQueries queries, int window, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted = default)
+    {
+        // Stopping the host ends the stream at once instead of waiting for the browser to hang up.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
+        using var timer = new PeriodicTimer(interval);
+        string? last = null;
+        do
+        {
+            var json = JsonSerializer.Serialize(await queries.SnapshotAsync(window, cancel.Token).ConfigureAwait(false), DashboardJson.Default.DashboardSnapshot);
+            if (json == last) continue;
+            last = json;
+            yield return new SseItem<string>(json, "snapshot");
+        }
+        while (await NextTickAsync(timer, cancel.Token).ConfigureAwait(false));
+    }
+
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static IResult Asset(HttpContext context, string name, string contentType)
+    {
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        headers.XContentTypeOptions = "nosniff";
+        headers.CacheControl = "no-store";
+        var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("dashboard/" + name)
+            ?? throw new InvalidOperationException($"dashboard asset '{name}' is not embedded in {typeof(DashboardEndpoints).Assembly.GetName().Name}");
+        return Results.Stream(stream, contentType);
+    }
+}

@@ -1,0 +1,92 @@
+using DinoFlow.Local.Edge;
+
+using DinoFlow.Edge.Events;
+
+namespace DinoFlow.Edge.Tests.Support;
+
+/// <summary>
+/// The local host side of deployments as the deploy stage runs it (embedded MQTTnet broker, package HTTP server,
+/// SQLite edge store, fleet client) plus real edge runtimes in this process, each with its own state folder.
+/// </summary>
+public sealed class Fleet : IAsyncDisposable
+{
+    private readonly List<(EdgeRuntime Runtime, CancellationTokenSource Stop, Task Run)> _devices = [];
+
+    private Fleet(string directory, EmbeddedBroker broker, EdgeStore store, PackageServer server, FleetClient client)
+    {
+        Directory = directory;
+        Broker = broker;
+        Store = store;
+        Server = server;
+        Client = client;
+    }
+
+    public string Directory { get; }
+    public EmbeddedBroker Broker { get; }
+    public EdgeStore Store { get; }
+    public PackageServer Server { get; }
+    public FleetClient Client { get; }
+
+    public static async Task<Fleet> StartAsync(string directory)
+    {
+        var broker = await EmbeddedBroker.StartAsync();
+        var store = new EdgeStore(Path.Combine(directory, "edge.db"));
+        var client = await FleetClient.ConnectAsync(broker.Url, store, CancellationToken.None);
+        return new Fleet(directory, broker, store, new PackageServer(), client);
+    }
+
+    /// <summary>Starts a device on <paramref name="model"/> that takes deployments from the broker; frames come from the looped sample clip.</summary>
+    public EdgeRuntime StartDevice(string id, string model, HttpMessageHandler? downloads = null)
+    {
+        var options = EdgeBuilder.Options(Path.Combine(Directory, id), model, "rtsp://camera.invalid/stream");
+        options.DeviceId = id;
+        options.Mqtt.Broker = Broker.Url;
+        var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource(), downloads);
+        var stop = new CancellationTokenSource();
+        _devices.Add((runtime, stop, runtime.RunAsync(stop.Token)));
+        return runtime;
+    }
+
+    /// <summary>Serves a package folder as a zip and returns the deployment for it.</summary>
+    public DeploymentRequest Package(string deploymentId, string packageDirectory, string version)
+    {
+        var zip = Path.Combine(Directory, deploymentId + ".zip");
+        var sha = Inference.ModelPackageFiles.Zip(packageDirectory, zip);
+        return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha);
+    }
+
+    public static async Task WaitForFramesAsync(EdgeRuntime device, long more)
+    {
+        var target = device.FramesProcessed + more;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (device.FramesProcessed < target) await Task.Delay(20, timeout.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (runtime, stop, run) in _devices)
+        {
+            await stop.CancelAsync();
+            await run;
+            await runtime.DisposeAsync();
+            stop.Dispose();
+        }
+
+        await Client.DisposeAsync();
+        Server.Dispose();
+        await Broker.DisposeAsync();
+    }
+}
+
+/// <summary>A network path that damages every package it carries (one flipped byte): the device must refuse it by its SHA-256.</summary>
+public sealed class CorruptingHandler() : DelegatingHandler(new HttpClientHandler())
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        response.Content = new ByteArrayContent(bytes);
+        return response;
+    }
+}

@@ -1,0 +1,99 @@
+using DinoFlow.Edge.Events;
+using DinoFlow.Local.Edge;
+using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Pipeline.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoFlow.Local.Tests.Dashboard;
+
+public sealed class DashboardQueriesTests : IDisposable
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 27, 10, 30, 20, TimeSpan.Zero);
+    private readonly TempDir _work = new();
+    private readonly LocalWorkspace _workspace;
+    private readonly EdgeStore _edge;
+    private readonly DashboardQueries _queries;
+
+    public DashboardQueriesTests()
+    {
+        _workspace = new LocalWorkspace(_work.Path, NullLoggerFactory.Instance);
+        _edge = EdgeStore.ForWorkspace(_workspace.Root);
+        var sources = new DashboardSources(_workspace, _edge);
+        _queries = new DashboardQueries(sources, new RunRetrier(_workspace.Store, (_, _) => Task.CompletedTask, NullLogger.Instance, CancellationToken.None), new FixedClock(Now));
+    }
+
+    public void Dispose() => _work.Dispose();
+
+    [Fact]
+    public void Detections_are_counted_per_class_in_minute_buckets_by_event_time_whatever_the_devices_offset()
+    {
+        Detect("a1", "cam-1", "tape", Now.AddSeconds(-5));
+        Detect("a2", "cam-1", "tape", Now.AddSeconds(-10).ToOffset(TimeSpan.FromHours(2))); // same instant class, another zone
+        Detect("a3", "cam-2", "dent", Now.AddMinutes(-3));
+        Detect("a4", "cam-1", "tape", Now.AddMinutes(-59));
+        Detect("old", "cam-1", "tape", Now.AddMinutes(-61)); // outside the hour
+        Detect("a1", "cam-1", "tape", Now.AddSeconds(-5)); // a re-delivery: stored once
+
+        var chart = _queries.Detections(60);
+
+        Assert.Equal(60, chart.BucketSeconds);
+        Assert.Equal(new DateTimeOffset(2026, 11, 27, 10, 31, 0, TimeSpan.Zero), chart.To); // the bucket holding "now" is the last
+        Assert.Equal(chart.To.AddHours(-1), chart.From);
+        var tape = chart.Series.Single(s => s.Label == "tape");
+        var dent = chart.Series.Single(s => s.Label == "dent");
+        Assert.Equal(60, tape.Counts.Count);
+        Assert.Equal(2, tape.Counts[59]);
+        Assert.Equal(1, tape.Counts[0]); // 09:31:20 lands in the first bucket [09:31, 09:32)
+        Assert.Equal(3, tape.Total);
+        Assert.Equal(1, dent.Counts[56]);
+        Assert.Equal(1, dent.Total);
+    }
+
+    [Fact]
+    public void Longer_windows_use_wider_buckets_so_the_chart_keeps_at_most_sixty_bars()
+    {
+        Detect("d1", "cam-1", "tape", Now.AddHours(-23));
+
+        var chart = _queries.Detections(24 * 60);
+
+        Assert.Equal(24 * 60, chart.BucketSeconds);
+        Assert.Equal(DashboardQueries.MaxBuckets, Assert.Single(chart.Series).Counts.Count);
+        Assert.Equal(1, chart.Series[0].Total);
+    }
+
+    [Fact]
+    public void A_device_shows_its_newest_health_and_a_device_without_health_its_detections()
+    {
+        Health("h1", "cam-1", Now.AddMinutes(-2), "boxes-v1", fps: 10);
+        Health("h2", "cam-1", Now.AddSeconds(-30), "boxes-v2", fps: 24.5);
+        Detect("d1", "cam-1", "tape", Now.AddMinutes(-1));
+        Detect("d2", "cam-2", "dent", Now.AddMinutes(-4), model: "boxes-v1");
+
+        var devices = _queries.Devices();
+
+        Assert.Equal(["cam-1", "cam-2"], devices.Select(d => d.DeviceId));
+        var cam1 = devices[0];
+        Assert.Equal("boxes-v2", cam1.ModelVersion);
+        Assert.Equal(24.5, cam1.Fps);
+        Assert.Equal(12.5, cam1.LatencyP50Ms);
+        Assert.Equal(Now.AddSeconds(-30), cam1.LastSeen); // health is newer than its last detection
+        Assert.Equal(1, cam1.Detections);
+        var cam2 = devices[1];
+        Assert.Null(cam2.Fps);
+        Assert.Equal("boxes-v1", cam2.ModelVersion);
+        Assert.Equal(Now.AddMinutes(-4), cam2.LastSeen);
+    }
+
+    private void Detect(string id, string device, string label, DateTimeOffset at, string model = "boxes-v2") =>
+        _edge.AddDetection(new DetectionEvent(id, device, model, label, 0.9, at, 1, 1));
+
+    private void Health(string id, string device, DateTimeOffset at, string model, double fps) => _edge.AddHealth(new HealthMessage
+    {
+        EventId = id, DeviceId = device, ModelVersion = model, Timestamp = at, Fps = fps, LatencyP50Ms = 12.5, LatencyP99Ms = 40,
+    });
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
