@@ -11,7 +11,8 @@ namespace DinoFlow.Bench;
 /// Trains on product-boxes with a grouped split that predicts a new day of the line: for every class, recording 1
 /// and the earlier half of recording 2 train; the later half of recording 2 (a whole contiguous block) is held out.
 /// Reports held-out accuracy and per-class recall, wall time and peak memory; then packaged-model latency at batch 1
-/// against the bare backbone at the same input size, measured side by side.
+/// against the bare backbone at the same input size, measured side by side. Last, the wall time and peak memory of
+/// training on the full set (every image, augmented views included), which is what the 5-minute goal is about.
 /// </summary>
 internal static partial class TrainBenchmark
 {
@@ -42,7 +43,7 @@ internal static partial class TrainBenchmark
         }
 
         Console.WriteLine($"train benchmark: {dataDir}: {train.Count} train images, {heldOut.Count} held out (later block of recording 2 per class)");
-        Console.WriteLine($"recipe: {recipe.Describe()}; head: hidden {recipe.Head.HiddenUnits}, {recipe.Head.Epochs} epochs");
+        Console.WriteLine($"recipe: {recipe.Describe()}");
         var output = Path.Combine(BenchData.TempDir(), "model");
         var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
         var trainer = new ModelTrainer(backbone, new OpenCvImageDecoder());
@@ -59,6 +60,17 @@ internal static partial class TrainBenchmark
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  peak memory       : {process.PeakWorkingSet64 / 1048576.0:0} MiB working set"));
 
         LatencyComparison(backbone, result.Package, recipe);
+
+        // Full set: all images train (the held-out block doubles as the validation set only so metrics exist).
+        var all = train.Concat(heldOut).ToList();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        var fullWatch = Stopwatch.StartNew();
+        var full = trainer.Train("product-boxes", "bench-full", labels!, all, heldOut, recipe, Path.Combine(BenchData.TempDir(), "model-full"));
+        fullWatch.Stop();
+        process.Refresh();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  full set          : {all.Count} images x {1 + recipe.AugmentViews.Count} views trained in {fullWatch.Elapsed.TotalSeconds:0.0} s wall (features {full.FeatureTime.TotalSeconds:0.0} s, head {full.HeadTime.TotalSeconds:0.0} s), {(process.TotalProcessorTime - cpuBefore).TotalSeconds:0} s of process CPU, peak working set {process.PeakWorkingSet64 / 1048576.0:0} MiB"));
         return 0;
     }
 

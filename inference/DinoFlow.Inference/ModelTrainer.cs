@@ -20,17 +20,109 @@ public sealed record TrainingRecipe
     public IReadOnlyList<string> Taps { get; init; } = ["ReLU315_Output_0", "ReLU347_Output_0", "ReLU393_Output_0"];
     public string Pooling { get; init; } = "avgmax";
 
-    /// <summary>Extra training views per image (crops inside <see cref="Crop"/>, as fractions of it; flips): cheap augmentation.</summary>
-    public IReadOnlyList<TrainingView> AugmentViews { get; init; } = [];
+    /// <summary>
+    /// Extra training views per image (on top of the plain one), the same for every image so training is repeatable.
+    /// Default: the three quarter turns (boxes pass the camera in any orientation) and 4 jittered views (flip, shift,
+    /// zoom, brightness, contrast, per-channel gain: the second recording is lit pink). On the held-out block this beat
+    /// 8 jittered views alone (0.85 against 0.83) at less cost.
+    /// </summary>
+    public IReadOnlyList<TrainingView> AugmentViews { get; init; } = [.. TrainingView.Rotations, .. TrainingView.Jittered(4, seed: 12345)];
 
-    public HeadTrainingOptions Head { get; init; } = new();
+    /// <summary>
+    /// A linear softmax head: on a few hundred frames an MLP over-fits the training recordings (with the same views
+    /// 0.83 held out against 0.85 for linear); decoupled weight decay 0.3 (0.03–3 all gave the same accuracy).
+    /// </summary>
+    public HeadTrainingOptions Head { get; init; } = new() { HiddenUnits = 0, Epochs = 100, LearningRate = 1e-3f, WeightDecay = 0.3f, InputDropout = 0 };
 
-    public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{InputSize}x{InputSize} {(SquareCrop ? "centre-square" : "full")} crop, taps {string.Join("+", Taps.Select(t => t.Split('_')[0]))}, {Pooling} pooling, {AugmentViews.Count} extra views");
+    public string Describe()
+    {
+        var input = string.Create(CultureInfo.InvariantCulture,
+            $"{InputSize}x{InputSize} {(SquareCrop ? "centre-square" : "full")} crop, taps {string.Join("+", Taps.Select(t => t.Split('_')[0]))}, {Pooling} pooling");
+        var views = string.Create(CultureInfo.InvariantCulture, $"{AugmentViews.Count} extra views [{string.Join("; ", AugmentViews.Select(v => v.Describe()))}]");
+        var head = string.Create(CultureInfo.InvariantCulture,
+            $"head: hidden {Head.HiddenUnits}, {Head.Epochs} epochs, batch {Head.BatchSize}, AdamW lr {Head.LearningRate:0.####} wd {Head.WeightDecay:0.####}, input drop-out {Head.InputDropout:0.##}, balanced {Head.BalanceClasses}, seed {Head.Seed}");
+        return $"{input}, {views}, {head}";
+    }
 }
 
-/// <summary>An augmented view: a sub-box of the recipe's crop (fractions) and an optional horizontal flip.</summary>
-public sealed record TrainingView(CropBox Box, bool Flip);
+/// <summary>
+/// An augmented training view of a decoded frame. <see cref="Box"/> is a sub-box of the model's view (fractions of
+/// the recipe's resolved crop; it may reach past it and is kept inside the frame). Then a horizontal flip, clockwise
+/// quarter turns, and photometric jitter (gains in B, G, R order). The result goes through the same
+/// <see cref="Preprocessor"/> as every other image, so the plain view's tensor is exactly the edge's.
+/// </summary>
+public sealed record TrainingView
+{
+    public CropBox Box { get; init; } = CropBox.Full;
+    public bool Flip { get; init; }
+    public int QuarterTurns { get; init; }
+    public float Brightness { get; init; } = 1;
+    public float Contrast { get; init; } = 1;
+    public float GainB { get; init; } = 1;
+    public float GainG { get; init; } = 1;
+    public float GainR { get; init; } = 1;
+
+    private bool IsPhotometricIdentity => Brightness == 1 && Contrast == 1 && GainB == 1 && GainG == 1 && GainR == 1;
+
+    /// <summary>The three quarter turns of the plain view (boxes on the line come in any orientation).</summary>
+    public static IReadOnlyList<TrainingView> Rotations { get; } = [new() { QuarterTurns = 1 }, new() { QuarterTurns = 2 }, new() { QuarterTurns = 3 }];
+
+    /// <summary>
+    /// <paramref name="count"/> random views from a seed: flip on every other view, shift up to ±6 % of the side,
+    /// zoom 1–1.12, brightness ±20 %, contrast ±15 %, per-channel gain ±15 %; with <paramref name="rotate"/> view i
+    /// also turns i quarter turns.
+    /// </summary>
+    public static IReadOnlyList<TrainingView> Jittered(int count, int seed, bool rotate = false)
+    {
+        var random = new Random(seed);
+        float Uniform(float amplitude) => (float)(random.NextDouble() * 2 - 1) * amplitude;
+        var views = new List<TrainingView>();
+        for (var i = 0; i < count; i++)
+        {
+            var (shiftX, shiftY) = (Uniform(0.06f), Uniform(0.06f));
+            var side = 1 / (1 + random.NextDouble() * 0.12);
+            views.Add(new TrainingView
+            {
+                Flip = i % 2 == 0,
+                Box = new CropBox(0.5 + (shiftX - 0.5) * side, 0.5 + (shiftY - 0.5) * side, side, side),
+                Brightness = 1 + Uniform(0.2f),
+                Contrast = 1 + Uniform(0.15f),
+                GainR = 1 + Uniform(0.15f),
+                GainG = 1 + Uniform(0.15f),
+                GainB = 1 + Uniform(0.15f),
+                QuarterTurns = rotate ? i % 4 : 0,
+            });
+        }
+
+        return views;
+    }
+
+    /// <summary>Renders this view of <paramref name="image"/> into the model's input tensor.</summary>
+    public float[] Render(BgrImage image, PreprocessSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(spec);
+        var (cx, cy, cw, ch) = spec.Crop.Resolve(image.Width, image.Height, spec.SquareCrop);
+        var w = Math.Clamp((int)Math.Round(Box.Width * cw), 1, image.Width);
+        var h = Math.Clamp((int)Math.Round(Box.Height * ch), 1, image.Height);
+        var x = Math.Clamp((int)Math.Round(cx + Box.Left * cw), 0, image.Width - w);
+        var y = Math.Clamp((int)Math.Round(cy + Box.Top * ch), 0, image.Height - h);
+        var view = ImageOps.Crop(image, x, y, w, h);
+        if (Flip) view = ImageOps.FlipHorizontal(view);
+        view = ImageOps.RotateClockwise(view, QuarterTurns);
+        if (!IsPhotometricIdentity) view = ImageOps.AdjustColours(view, Brightness, Contrast, GainB, GainG, GainR);
+        // The view is already the crop: resize all of it.
+        return new Preprocessor(spec with { Crop = CropBox.Full, SquareCrop = false }).Run(view);
+    }
+
+    public string Describe()
+    {
+        var geometry = string.Create(CultureInfo.InvariantCulture,
+            $"box {Box.Left:0.###},{Box.Top:0.###} {Box.Width:0.###}x{Box.Height:0.###}{(Flip ? " flip" : "")}{(QuarterTurns != 0 ? $" rot{QuarterTurns * 90}" : "")}");
+        return IsPhotometricIdentity ? geometry : geometry + string.Create(CultureInfo.InvariantCulture,
+            $" bright {Brightness:0.###} contrast {Contrast:0.###} gain {GainB:0.###},{GainG:0.###},{GainR:0.###}");
+    }
+}
 
 /// <summary>One labeled image for training or evaluation; the bytes are read on demand.</summary>
 public sealed record LabeledExample(string Key, int Label, Func<byte[]> Read);
@@ -65,8 +157,6 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         var featureWatch = Stopwatch.StartNew();
         using var extractor = FeatureExtractor.Create(backbone, recipe, spec.Width, spec.Height);
 
-        var views = new List<TrainingView> { new(CropBox.Full, false) };
-        views.AddRange(recipe.AugmentViews);
         var trainFeatures = new List<float[]>();
         var trainLabels = new List<int>();
         var done = 0;
@@ -74,7 +164,9 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var image = Decode(example);
-            var tensors = views.Select(v => Preprocess(image, spec, v)).ToList();
+            // The plain view exactly as the edge preprocesses it, then the augmented views.
+            var tensors = new List<float[]> { new Preprocessor(spec).Run(image) };
+            tensors.AddRange(recipe.AugmentViews.Select(v => v.Render(image, spec)));
             foreach (var f in extractor.Run(tensors))
             {
                 trainFeatures.Add(f);
@@ -160,14 +252,6 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         {
             throw new ModelPackageException($"training image '{example.Key}' cannot be decoded: {e.Message}");
         }
-    }
-
-    private static float[] Preprocess(BgrImage image, PreprocessSpec spec, TrainingView view)
-    {
-        var source = view.Flip ? ImageOps.FlipHorizontal(image) : image;
-        var crop = spec.Crop;
-        var box = new CropBox(crop.Left + view.Box.Left * crop.Width, crop.Top + view.Box.Top * crop.Height, view.Box.Width * crop.Width, view.Box.Height * crop.Height);
-        return new Preprocessor(spec with { Crop = box }).Run(source);
     }
 
     private static string ImageExtension(byte[] bytes) => ImageFormat.Detect(bytes) switch

@@ -19,6 +19,7 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
         Assert.Equal("BGR", loaded.Manifest.Preprocess.ColorOrder);
         Assert.Equal(64, loaded.Manifest.TrainingDataHash.Length);
         Assert.NotNull(loaded.Manifest.Metrics);
+        Assert.Contains("7 extra views", loaded.Manifest.Head, StringComparison.Ordinal); // the recipe travels in model.json
         Assert.True(File.Exists(Path.Combine(loaded.Directory, loaded.Manifest.Probe!.Image)));
         using var classifier = new Classifier(loaded);
         Assert.Null(classifier.CheckProbe(new OpenCvImageDecoder()));
