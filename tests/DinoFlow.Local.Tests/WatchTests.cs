@@ -18,12 +18,13 @@ public sealed class WatchTests : IDisposable
         var inbox = Directory.CreateDirectory(Path.Combine(_work.Path, "inbox")).FullName;
         var work = Path.Combine(_work.Path, "w");
         var store = new SqliteRunStore(Path.Combine(work, ".dinoflow", "dinoflow.db"));
-        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "2", "--poll-interval", "0.2", "--until", "prepare");
+        // A quiet period well above the burst's gaps even on a loaded 2-core machine (2 s once split a burst there).
+        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "4", "--poll-interval", "0.2", "--until", "prepare");
         try
         {
             await Task.Delay(1500); // let it take its first snapshot of the empty folder
 
-            // 50 files over about 1.5 s, faster than the quiet period: one batch.
+            // 50 files over about 1.5 s, much faster than the quiet period: one batch.
             for (var i = 0; i < 50; i++)
             {
                 var label = i % 2 == 0 ? "red" : "blue";
@@ -43,7 +44,7 @@ public sealed class WatchTests : IDisposable
             }
 
             // Wait well past another quiet period: no second run may appear.
-            await Task.Delay(5000);
+            await Task.Delay(8000);
             runs = await store.ListRunsAsync();
             var run = Assert.Single(runs);
             Assert.Equal(RunStatus.Succeeded, run.Status);
