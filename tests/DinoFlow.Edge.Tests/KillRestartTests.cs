@@ -79,12 +79,24 @@ public sealed class KillRestartTests(TrainedModelFixture model)
             _fleet = fleet;
         }
 
+        /// <summary>
+        /// The edge app from its own build output: the copy beside the tests lacks the logging assemblies, which this
+        /// test project takes from the ASP.NET Core shared framework (through DinoFlow.Local) instead of from packages.
+        /// </summary>
+        private static string EdgeAppPath()
+        {
+            var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)); // …/bin/<Configuration>/<framework>
+            var path = Path.Combine(TrainedModelFixture.RepositoryRoot, "edge", "DinoFlow.Edge", "bin", output.Parent!.Name, output.Name, "DinoFlow.Edge.dll");
+            Assert.True(File.Exists(path), $"the edge app is not built at {path}");
+            return path;
+        }
+
         public static EdgeApp Start(Fleet fleet, string state, string model)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var arg in new[]
                      {
-                         Path.Combine(AppContext.BaseDirectory, "DinoFlow.Edge.dll"), "--model", model, "--source", TrainedModelFixture.Clip, "--loop",
+                         EdgeAppPath(), "--model", model, "--source", TrainedModelFixture.Clip, "--loop",
                          "--broker", fleet.Broker.Url, "--device", "cam-k", "--state", state, "--Edge:HealthIntervalSeconds=1", "--Edge:Inference:WarmupRuns=1",
                      })
                 start.ArgumentList.Add(arg);
