@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text.Json;
 using DinoFlow.Edge.Events;
+using MQTTnet;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
@@ -107,5 +110,47 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         var status = await fleet.Client.WaitForStatusAsync("cam-ghost", "d-v2-rollback", Timeout, CancellationToken.None);
         Assert.Equal(("succeeded", "v1"), (status?.Status, status?.ActiveVersion));
         Assert.Equal("v1", ghost.ActiveVersion);
+    }
+
+    [Fact]
+    public async Task An_offline_device_without_an_earlier_deployment_has_the_abandoned_deployment_cleared()
+    {
+        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-clear"));
+        var a = fleet.StartDevice("cam-a", model.Package.Directory);
+        var v1 = fleet.Package("d-v1", model.Package.Directory, "v1");
+        Assert.Null((await fleet.Client.DeployGroupAsync(["cam-a"], v1, new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None)).Failure);
+
+        // cam-new joined the group but never ran a deployment and is offline: nothing to roll it back to.
+        var previous = new Dictionary<string, DeploymentRequest?> { ["cam-a"] = fleet.Store.LastSucceeded("cam-a"), ["cam-new"] = null };
+        var v2 = fleet.Package("d-v2", model.PackageV2.Directory, "v2");
+        var group = await fleet.Client.DeployGroupAsync(["cam-a", "cam-new"], v2, previous, TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.Contains("cam-new: no status within 30 s", group.Failure, StringComparison.Ordinal);
+        Assert.Contains("cam-a→v1", group.RolledBack);
+        Assert.Equal("v1", a.ActiveVersion);
+
+        // What a device gets when it connects is its retained deployment: cam-a's is the rollback, cam-new has none left.
+        var retained = await RetainedDeploymentsAsync(fleet.Broker.Url);
+        Assert.Equal("d-v2-rollback", JsonSerializer.Deserialize(retained["cam-a"], EdgeJson.Default.DeploymentRequest)!.DeploymentId);
+        Assert.False(retained.ContainsKey("cam-new"), "cam-new would install the abandoned v2 when it connects");
+    }
+
+    /// <summary>The retained deployment messages on the broker, by device (an empty retained message is no message).</summary>
+    private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(string broker)
+    {
+        var retained = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        using var client = new MqttClientFactory().CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (retained) retained[e.ApplicationMessage.Topic.Split('/')[1]] = e.ApplicationMessage.Payload.ToArray();
+            return Task.CompletedTask;
+        };
+        var uri = new Uri(broker);
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(uri.Host, uri.Port).Build());
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Deployment("+")).Build());
+        // Retained messages are sent right after the subscription; give them a moment on a loaded machine.
+        await Task.Delay(3000);
+        await client.DisconnectAsync();
+        lock (retained) return new Dictionary<string, byte[]>(retained, StringComparer.Ordinal);
     }
 }
