@@ -13,6 +13,7 @@ public sealed record ExecutionOptions
     /// <summary>TensorRT engine cache: engines are built on the device itself, never copied from another GPU.</summary>
     public string? EngineCacheDirectory { get; init; }
 
+    /// <summary>Intra-op threads; 0: one per core this process may use (<see cref="Environment.ProcessorCount"/>).</summary>
     public int IntraOpThreads { get; init; }
 
     public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
@@ -37,7 +38,9 @@ public static class OnnxSessions
     {
         ArgumentNullException.ThrowIfNull(options);
         var sessionOptions = new SessionOptions { GraphOptimizationLevel = options.OptimizationLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        // ONNX Runtime's own default counts physical cores and can find fewer than there are (1 of 2 on a
+        // 2-vCPU VM, where inference then ran at half speed), so 0 means every core this process may use.
+        sessionOptions.IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
         if (options.OptimizedModelPath is not null) sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
         providerUsed = "cpu";
         try

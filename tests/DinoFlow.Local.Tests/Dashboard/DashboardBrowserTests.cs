@@ -57,6 +57,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         await using var fleet = await FleetClient.ConnectAsync(broker.Url, edge, CancellationToken.None);
         await using var host = await DashboardTestHost.StartAsync(new DashboardSources(workspace, edge) { RefreshInterval = TimeSpan.FromMilliseconds(200) });
         await using var context = await chromium.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+        context.SetDefaultTimeout(90_000); // a CI machine loaded by parallel test classes can exceed Playwright's 30 s
         var page = await SignInAsync(context, host);
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "live");
         await Expect(page.Locator("#no-detections")).ToBeVisibleAsync();
@@ -104,6 +105,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
             RefreshInterval = TimeSpan.FromMilliseconds(200),
         });
         await using var context = await chromium.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+        context.SetDefaultTimeout(90_000); // a CI machine loaded by parallel test classes can exceed Playwright's 30 s
         var page = await SignInAsync(context, host);
 
         var run = page.Locator($".run[data-run='{failed.Id}']");

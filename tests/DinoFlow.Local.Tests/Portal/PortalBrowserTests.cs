@@ -14,6 +14,9 @@ public sealed class PortalBrowserTests
     private const string Password = "correct horse battery staple";
     private static readonly string[] Colours = ["red", "green", "blue"];
 
+    // Playwright's 30 s default was once exceeded by a login on a CI machine loaded by parallel test classes.
+    private const float BrowserTimeoutMs = 90_000;
+
     private static async Task<(IPlaywright, IBrowser)> LaunchAsync()
     {
         const string chromium = "/usr/bin/chromium";
@@ -27,6 +30,7 @@ public sealed class PortalBrowserTests
     {
         // A laptop screen.
         var context = await browser.NewContextAsync(new() { BaseURL = host.BaseUrl, ViewportSize = new() { Width = 1366, Height = 768 } });
+        context.SetDefaultTimeout(BrowserTimeoutMs);
         var page = await context.NewPageAsync();
         await page.GotoAsync(path);
         Assert.Contains("/login", page.Url, StringComparison.Ordinal); // no session: the login page first
@@ -177,6 +181,7 @@ public sealed class PortalBrowserTests
 
         // No session: the API answers 401 and pages send the browser to the login page.
         var anonymous = await browser.NewPageAsync(new() { BaseURL = host.BaseUrl });
+        anonymous.SetDefaultTimeout(BrowserTimeoutMs);
         await anonymous.GotoAsync("/login");
         var noSession = await anonymous.EvaluateAsync<int>("fetch('/api/portal/jobs/colours/next', { method: 'POST' }).then(r => r.status)");
         await anonymous.GotoAsync("/label/colours");
