@@ -175,10 +175,11 @@ public static class PortalCommands
         var manifest = new Option<FileInfo?>("--manifest") { Description = "Import a Ground Truth input manifest: label only the images it lists (default: every ingested image)" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model package whose top guess is shown for every image (model-assisted labeling)" };
         var threshold = new Option<double?>("--auto-label-threshold") { Description = "With --model: auto-label images whose guess is at least this confident" };
-        var after = new Option<int>("--auto-label-after") { Description = "Auto-label only after this many images are fully human-labeled", DefaultValueFactory = _ => 20 };
+        var after = new Option<int>("--auto-label-after") { Description = "Auto-label only after the model's confident guess was checked on this many fully human-labeled images", DefaultValueFactory = _ => 20 };
+        var minAccuracy = new Option<double>("--auto-label-min-accuracy") { Description = "Auto-label only while at least this share of those checks match the human label", DefaultValueFactory = _ => 0.95 };
         var create = new Command("create", "Create a labeling job from the ingested data set (run 'dinoflow run DIR --until ingest' first)");
         create.Arguments.Add(name);
-        foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, RunCommands.JsonOption }) create.Options.Add(option);
+        foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, minAccuracy, RunCommands.JsonOption }) create.Options.Add(option);
         create.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
         {
             var images = await PortalJobs.ImagesAsync(workspace, parse.GetValue(manifest)?.FullName, cancellationToken).ConfigureAwait(false);
@@ -188,7 +189,7 @@ public static class PortalCommands
             if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
             var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace, m.FullName, images, categories) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
-                null, parse.GetValue(threshold), parse.GetValue(after));
+                null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy));
             var job = workspace.Portal().CreateJob(spec, images, guesses);
             var link = $"{RunningUrl(workspace) ?? "http://127.0.0.1:5080"}/label/{Uri.EscapeDataString(job.Name)}";
             if (parse.GetValue(RunCommands.JsonOption))
@@ -225,6 +226,12 @@ public static class PortalCommands
             }
 
             Console.WriteLine($"{p.Job}: {p.Completed}/{p.Items} images done ({p.AutoLabeled} auto-labeled), {p.LabelsSubmitted}/{p.LabelsNeeded} labels{(p.Complete ? ", complete" : "")}");
+            if (p.Model is { } m)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  model check: {m.Agreed}/{m.Checked} confident guesses match the humans{(m.Accuracy is { } a ? $" ({a * 100:0.#}%)" : "")}; auto-labeling {(m.Active ? "on" : $"off (needs ≥ {m.MinAccuracy * 100:0.#}% on ≥ {m.Needed} checks)")}"));
+            }
+
             foreach (var w in p.Workers)
             {
                 var rate = w.AgreementRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r * 100:0}% of {w.Compared}") : "-";

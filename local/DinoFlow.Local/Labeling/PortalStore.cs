@@ -12,7 +12,14 @@ public sealed class PortalException(string message) : Exception(message);
 /// <summary>What a labeling job is created with.</summary>
 /// <param name="AnnotatorsPerImage">How many different workers label each image (Ground Truth's NumberOfHumanWorkersPerDataObject).</param>
 /// <param name="AutoLabelThreshold">Auto-label images whose model guess is at least this confident; null: never.</param>
-/// <param name="AutoLabelAfter">How many images must be human-labeled before auto-labeling starts.</param>
+/// <param name="AutoLabelAfter">
+/// How many fully human-labeled images with a guess at or above the threshold must check the model before
+/// auto-labeling starts.
+/// </param>
+/// <param name="AutoLabelMinAccuracy">
+/// The share of those checks where the model's guess matches the humans' majority label needed to auto-label
+/// (Ground Truth's automated labeling aims at 95 %).
+/// </param>
 public sealed record JobSpec(
     string Name,
     IReadOnlyList<string> Categories,
@@ -21,7 +28,8 @@ public sealed record JobSpec(
     string LabelAttribute = GroundTruthManifest.DefaultLabelAttribute,
     string? RunId = null,
     double? AutoLabelThreshold = null,
-    int AutoLabelAfter = 0);
+    int AutoLabelAfter = 0,
+    double AutoLabelMinAccuracy = 0.95);
 
 public sealed record PortalJob(JobSpec Spec, DateTimeOffset CreatedAt, int Items)
 {
@@ -46,8 +54,17 @@ public enum SubmitResult
 
 public sealed record WorkerProgress(string Worker, int Submitted, int Open, int Compared, int Agreed, double? AgreementRate);
 
+/// <summary>
+/// The model's guesses checked against the humans: fully human-labeled images whose guess reached the auto-label
+/// threshold, and how many of those guesses match the majority human label.
+/// </summary>
+/// <param name="Active">Auto-labeling is on: enough checks, and accurate enough.</param>
+public sealed record ModelCheck(int Checked, int Agreed, double? Accuracy, int Needed, double MinAccuracy, bool Active);
+
 /// <param name="Completed">Images with all their human labels, or auto-labeled.</param>
-public sealed record JobProgress(string Job, int Items, int Completed, int AutoLabeled, int LabelsSubmitted, int LabelsNeeded, bool Complete, IReadOnlyList<WorkerProgress> Workers);
+/// <param name="Model">The auto-label check; null when the job does not auto-label.</param>
+public sealed record JobProgress(string Job, int Items, int Completed, int AutoLabeled, int LabelsSubmitted, int LabelsNeeded, bool Complete,
+    IReadOnlyList<WorkerProgress> Workers, ModelCheck? Model = null);
 
 /// <summary>
 /// The labeling portal's state in SQLite (<c>.dinoflow/portal.db</c>): workers, jobs, items, assignments, labels.
@@ -178,6 +195,8 @@ public sealed class PortalStore
             throw new PortalException($"job '{spec.Name}': labels must be distinct and not blank");
         if (spec.AnnotatorsPerImage < 1) throw new PortalException("annotators per image must be at least 1");
         if (spec.AutoLabelThreshold is { } t && (t <= 0 || t > 1)) throw new PortalException("the auto-label threshold must be in (0, 1]");
+        if (spec.AutoLabelMinAccuracy is <= 0 or > 1) throw new PortalException("the auto-label minimum accuracy must be in (0, 1]");
+        if (spec.AutoLabelAfter < 0) throw new PortalException("the number of checks before auto-labeling cannot be negative");
         if (images.Count == 0) throw new PortalException($"job '{spec.Name}' has no images");
         using var connection = Open();
         using var writing = _writeLock.EnterScope();
@@ -331,18 +350,50 @@ public sealed class PortalStore
     }
 
     /// <summary>
-    /// Ground Truth's automated labeling, simplified: once <see cref="JobSpec.AutoLabelAfter"/> images are fully
-    /// human-labeled, every image nobody has started whose model guess reaches the threshold is labeled by the model
-    /// (written with "human-annotated": "no" and the model's probability as confidence).
+    /// Ground Truth's automated labeling, simplified: the model's confident guesses are first checked against the
+    /// humans (<see cref="CheckModel"/>); once <see cref="JobSpec.AutoLabelAfter"/> of them are checked and at least
+    /// <see cref="JobSpec.AutoLabelMinAccuracy"/> of them match, every image nobody has started whose guess reaches
+    /// the threshold is labeled by the model (written with "human-annotated": "no" and the model's probability as
+    /// confidence). A model that disagrees with the humans never labels anything.
     /// </summary>
     private void AutoLabel(SqliteConnection connection, JobSpec spec, double threshold)
     {
-        var humanDone = Scalar<long>(connection, "SELECT count(*) FROM items WHERE job = $job AND done >= $n", ("$job", spec.Name), ("$n", spec.AnnotatorsPerImage));
-        if (humanDone < spec.AutoLabelAfter) return;
+        if (!CheckModel(connection, spec, threshold).Active) return;
         Execute(connection, """
             UPDATE items SET auto_label = guess_label, auto_confidence = guess_confidence, auto_at = $now
             WHERE job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_confidence >= $t
             """, ("$now", Now()), ("$job", spec.Name), ("$t", threshold));
+    }
+
+    /// <summary>
+    /// The model's guess against the majority human label on every fully human-labeled image whose guess reaches the
+    /// threshold (the images it would have auto-labeled); a tie between human labels counts as a disagreement.
+    /// </summary>
+    private static ModelCheck CheckModel(SqliteConnection connection, JobSpec spec, double threshold)
+    {
+        var votes = new Dictionary<long, (string Guess, Dictionary<string, int> Labels)>();
+        using (var command = Command(connection, """
+            SELECT i.item_id, i.guess_label, a.label FROM items i JOIN assignments a ON a.job = i.job AND a.item_id = i.item_id
+            WHERE i.job = $job AND i.done >= $n AND i.auto_label IS NULL AND i.guess_label IS NOT NULL AND i.guess_confidence >= $t AND a.label IS NOT NULL
+            """, ("$job", spec.Name), ("$n", spec.AnnotatorsPerImage), ("$t", threshold)))
+        using (var rows = command.ExecuteReader())
+        {
+            while (rows.Read())
+            {
+                var id = rows.GetInt64(0);
+                if (!votes.TryGetValue(id, out var item)) votes[id] = item = (rows.GetString(1), new Dictionary<string, int>(StringComparer.Ordinal));
+                item.Labels[rows.GetString(2)] = item.Labels.GetValueOrDefault(rows.GetString(2)) + 1;
+            }
+        }
+
+        var agreed = votes.Values.Count(v =>
+        {
+            var top = v.Labels.Values.Max();
+            return v.Labels.GetValueOrDefault(v.Guess) == top && v.Labels.Values.Count(c => c == top) == 1;
+        });
+        double? accuracy = votes.Count > 0 ? Math.Round((double)agreed / votes.Count, 4) : null;
+        var active = votes.Count >= Math.Max(1, spec.AutoLabelAfter) && (double)agreed / votes.Count >= spec.AutoLabelMinAccuracy;
+        return new ModelCheck(votes.Count, agreed, accuracy, spec.AutoLabelAfter, spec.AutoLabelMinAccuracy, active);
     }
 
     public JobProgress Progress(string job)
@@ -371,7 +422,8 @@ public sealed class PortalStore
             }
         }
 
-        return new JobProgress(job, items, completed, auto, submitted, needed, completed == items, workers);
+        var model = spec.AutoLabelThreshold is { } threshold ? CheckModel(connection, spec, threshold) : null;
+        return new JobProgress(job, items, completed, auto, submitted, needed, completed == items, workers, model);
     }
 
     /// <summary>

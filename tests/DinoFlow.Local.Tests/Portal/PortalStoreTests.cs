@@ -86,30 +86,60 @@ public sealed class PortalStoreTests : IDisposable
     }
 
     [Fact]
-    public void With_a_model_images_nobody_started_are_auto_labeled_above_the_threshold_after_enough_human_labels()
+    public void With_a_model_images_nobody_started_are_auto_labeled_once_its_confident_guesses_match_enough_human_labels()
     {
         var images = Images(10);
-        var guesses = images.Select((image, i) => (image.ImageKey, new Prediction("cat", i >= 4 ? 0.95 : 0.5)))
+        var guesses = images.Select((image, i) => (image.ImageKey, new Prediction("cat", i >= 2 ? 0.95 : 0.5)))
             .ToDictionary(p => p.ImageKey, p => p.Item2);
         _store.CreateJob(new JobSpec("j", ["cat", "dog"], AutoLabelThreshold: 0.9, AutoLabelAfter: 2), images, guesses);
 
-        var items = _store.NextAssignments("j", "a", 2);
+        var items = _store.NextAssignments("j", "a", 4);
         Assert.Equal(new Prediction("cat", 0.5), items[0].Guess); // the model's top guess travels with the assignment
         _store.Submit("j", "a", items[0].ItemId, "dog");
-        Assert.Equal(0, _store.Progress("j").AutoLabeled); // one human label is not enough yet
         _store.Submit("j", "a", items[1].ItemId, "cat");
+        var unchecked_ = _store.Progress("j");
+        Assert.Equal(0, unchecked_.AutoLabeled); // two human labels, but on guesses below the threshold: nothing checked yet
+        Assert.Equal(new ModelCheck(0, 0, null, 2, 0.95, false), unchecked_.Model);
+        _store.Submit("j", "a", items[2].ItemId, "cat");
+        Assert.Equal(0, _store.Progress("j").AutoLabeled); // one confident guess checked: not enough
+        _store.Submit("j", "a", items[3].ItemId, "cat");
 
         var progress = _store.Progress("j");
         var (labeled, pending) = _store.Output("j");
+        Assert.Equal(new ModelCheck(2, 2, 1.0, 2, 0.95, true), progress.Model);
         Assert.Equal(6, progress.AutoLabeled); // images 5-10
-        Assert.Equal(8, progress.Completed);
-        Assert.Equal(2, pending);
+        Assert.Equal(10, progress.Completed);
+        Assert.Equal(0, pending);
         var auto = labeled.Where(o => !o.HumanAnnotated).ToList();
         Assert.Equal(6, auto.Count);
         Assert.All(auto, o => Assert.Equal((0.95, "cat"), (o.Confidence, o.ClassName)));
         Assert.Contains("\"human-annotated\":\"no\"", _store.ExportManifest("j"), StringComparison.Ordinal);
         // Auto-labeled images are not handed out any more.
-        Assert.Equal(2, _store.NextAssignments("j", "b", 10).Count);
+        Assert.Empty(_store.NextAssignments("j", "b", 10));
+    }
+
+    [Fact]
+    public void A_model_whose_confident_guesses_disagree_with_the_humans_never_auto_labels()
+    {
+        var images = Images(10);
+        var guesses = images.ToDictionary(i => i.ImageKey, _ => new Prediction("cat", 0.99));
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], AnnotatorsPerImage: 2, AutoLabelThreshold: 0.9, AutoLabelAfter: 2), images, guesses);
+
+        // Image 1: both say dog (the model is wrong); image 2: a tie (counts against the model); images 3-5: cat.
+        var a = _store.NextAssignments("j", "a", 5);
+        var b = _store.NextAssignments("j", "b", 5);
+        string[] fromA = ["dog", "cat", "cat", "cat", "cat"], fromB = ["dog", "dog", "cat", "cat", "cat"];
+        for (var i = 0; i < 5; i++)
+        {
+            _store.Submit("j", "a", a[i].ItemId, fromA[i]);
+            _store.Submit("j", "b", b[i].ItemId, fromB[i]);
+        }
+
+        var progress = _store.Progress("j");
+        Assert.Equal(new ModelCheck(5, 3, 0.6, 2, 0.95, false), progress.Model);
+        Assert.Equal(0, progress.AutoLabeled);
+        Assert.Equal(5, _store.NextAssignments("j", "c", 10).Count); // the rest still go to people
+        Assert.Throws<PortalException>(() => _store.CreateJob(new JobSpec("k", ["cat"], AutoLabelThreshold: 0.9, AutoLabelMinAccuracy: 0), images, guesses));
     }
 
     [Fact]

@@ -13,7 +13,8 @@
   for (const job of jobs) {
     const p = job.progress;
     const h = portal.text('h2', job.name + (p.complete ? ' (complete)' : ''));
-    const summary = portal.text('p', `${p.completed}/${p.items} images done, ${p.autoLabeled} auto-labeled, ${p.labelsSubmitted}/${p.labelsNeeded} labels, ${job.annotatorsPerImage} annotator(s) per image`);
+    const check = p.model ? `; model check ${p.model.agreed}/${p.model.checked}, auto-labeling ${p.model.active ? 'on' : 'off'}` : '';
+    const summary = portal.text('p', `${p.completed}/${p.items} images done, ${p.autoLabeled} auto-labeled, ${p.labelsSubmitted}/${p.labelsNeeded} labels, ${job.annotatorsPerImage} annotator(s) per image${check}`);
     const actions = document.createElement('p');
     const label = portal.text('a', 'Label'); label.href = '/label/' + encodeURIComponent(job.name);
     const exp = portal.text('a', 'Export output manifest'); exp.href = `/api/portal/jobs/${encodeURIComponent(job.name)}/output.manifest`;
