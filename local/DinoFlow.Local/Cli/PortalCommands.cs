@@ -172,7 +172,7 @@ public static class PortalCommands
         var instructions = new Option<string>("--instructions") { Description = "Instructions shown next to every image", DefaultValueFactory = _ => "" };
         var annotators = new Option<int>("--annotators") { Description = "Different workers who label each image", DefaultValueFactory = _ => 1 };
         var attribute = new Option<string>("--label-attribute") { Description = "Label attribute name of the output manifest", DefaultValueFactory = _ => GroundTruthManifest.DefaultLabelAttribute };
-        var manifest = new Option<FileInfo?>("--manifest") { Description = "Import a Ground Truth input manifest: label only the images it lists (default: every ingested image)" };
+        var manifest = new Option<FileInfo?>("--manifest") { Description = "Label only the images a Ground Truth input or output manifest lists (default: every ingested image); an output manifest's labels (under --label-attribute) are imported and those images are done" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model package whose top guess is shown for every image (model-assisted labeling)" };
         var threshold = new Option<double?>("--auto-label-threshold") { Description = "With --model: auto-label images whose guess is at least this confident" };
         var after = new Option<int>("--auto-label-after") { Description = "Auto-label only after the model's confident guess was checked on this many fully human-labeled images", DefaultValueFactory = _ => 20 };
@@ -188,14 +188,16 @@ public static class PortalCommands
                 : PortalJobs.FolderLabels(images);
             if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
             var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace, m.FullName, images, categories) : null;
+            var imported = parse.GetValue(manifest) is { } file ? PortalJobs.ImportedLabels(file.FullName, parse.GetValue(attribute)!, categories, images) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
                 null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy));
-            var job = workspace.Portal().CreateJob(spec, images, guesses);
+            var job = workspace.Portal().CreateJob(spec, images, guesses, imported);
             var link = $"{RunningUrl(workspace) ?? "http://127.0.0.1:5080"}/label/{Uri.EscapeDataString(job.Name)}";
+            var importedCount = imported?.Count ?? 0;
             if (parse.GetValue(RunCommands.JsonOption))
-                Console.WriteLine(JsonSerializer.Serialize(new { job = job.Name, images = job.Items, categories, url = link }, Indented));
+                Console.WriteLine(JsonSerializer.Serialize(new { job = job.Name, images = job.Items, imported = importedCount, toLabel = job.Items - importedCount, categories, url = link }, Indented));
             else
-                Console.WriteLine($"Job {job.Name}: {job.Items} images, labels {string.Join(", ", categories)}. Label at {link}");
+                Console.WriteLine($"Job {job.Name}: {job.Items} images ({importedCount} with imported labels, {job.Items - importedCount} to label), labels {string.Join(", ", categories)}. Label at {link}");
             return 0;
         }));
         jobs.Subcommands.Add(create);
@@ -225,7 +227,7 @@ public static class PortalCommands
                 return 0;
             }
 
-            Console.WriteLine($"{p.Job}: {p.Completed}/{p.Items} images done ({p.AutoLabeled} auto-labeled), {p.LabelsSubmitted}/{p.LabelsNeeded} labels{(p.Complete ? ", complete" : "")}");
+            Console.WriteLine($"{p.Job}: {p.Completed}/{p.Items} images done ({p.AutoLabeled} auto-labeled, {p.Imported} imported), {p.LabelsSubmitted}/{p.LabelsNeeded} labels{(p.Complete ? ", complete" : "")}");
             if (p.Model is { } m)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -33,6 +33,26 @@ public static class PortalJobs
         return images;
     }
 
+    /// <summary>
+    /// The labels a Ground Truth <em>output</em> manifest already holds, by image key, for the job's images made from
+    /// the same manifest; empty for an input manifest. Lines whose annotation failed or is missing stay to be labeled;
+    /// a label outside the job's is an error naming the line.
+    /// </summary>
+    public static IReadOnlyDictionary<string, LabeledObject> ImportedLabels(string manifestPath, string labelAttribute, IReadOnlyList<string> categories, IReadOnlyList<JobImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var manifest = GroundTruthManifest.ReadOutputManifest(File.ReadAllText(manifestPath), manifestPath, labelAttribute, categories);
+        var bySourceRef = new Dictionary<string, JobImage>(StringComparer.Ordinal);
+        foreach (var image in images) bySourceRef.TryAdd(image.SourceRef, image);
+        var labels = new Dictionary<string, LabeledObject>(StringComparer.Ordinal);
+        foreach (var labeled in manifest.Labeled)
+        {
+            if (bySourceRef.TryGetValue(labeled.SourceRef, out var image)) labels[image.ImageKey] = labeled;
+        }
+
+        return labels;
+    }
+
     /// <summary>Labels from the data set's folder names (<c>&lt;label&gt;/&lt;image&gt;</c>), the default label set of a job.</summary>
     public static IReadOnlyList<string> FolderLabels(IEnumerable<JobImage> images) =>
         images.Select(i => i.ImageKey.Split('/')).Where(s => s.Length > 1).Select(s => s[^2])

@@ -63,8 +63,9 @@ public sealed record ModelCheck(int Checked, int Agreed, double? Accuracy, int N
 
 /// <param name="Completed">Images with all their human labels, or auto-labeled.</param>
 /// <param name="Model">The auto-label check; null when the job does not auto-label.</param>
+/// <param name="Imported">Images whose label was imported from an output manifest when the job was created.</param>
 public sealed record JobProgress(string Job, int Items, int Completed, int AutoLabeled, int LabelsSubmitted, int LabelsNeeded, bool Complete,
-    IReadOnlyList<WorkerProgress> Workers, ModelCheck? Model = null);
+    IReadOnlyList<WorkerProgress> Workers, ModelCheck? Model = null, int Imported = 0);
 
 /// <summary>
 /// The labeling portal's state in SQLite (<c>.dinoflow/portal.db</c>): workers, jobs, items, assignments, labels.
@@ -112,6 +113,9 @@ public sealed class PortalStore
             CREATE INDEX IF NOT EXISTS assignments_by_worker ON assignments (job, worker, seq);
             CREATE INDEX IF NOT EXISTS items_by_taken ON items (job, taken, item_id);
             """);
+        // Added after the first release: the raw output-manifest line of a label imported when the job was created.
+        if (Scalar<long>(connection, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'imported_line'") == 0)
+            Execute(connection, "ALTER TABLE items ADD COLUMN imported_line TEXT");
     }
 
     public string DatabasePath { get; }
@@ -185,7 +189,12 @@ public sealed class PortalStore
 
     // ---- jobs ----------------------------------------------------------------------------------------------
 
-    public PortalJob CreateJob(JobSpec spec, IReadOnlyList<JobImage> images, IReadOnlyDictionary<string, Prediction>? guesses = null)
+    /// <param name="imported">
+    /// Labels that already exist, by image key (from a Ground Truth output manifest): those images count as done,
+    /// are never handed out, and are exported as they were imported (job name, human-annotated, date, confidence).
+    /// </param>
+    public PortalJob CreateJob(JobSpec spec, IReadOnlyList<JobImage> images, IReadOnlyDictionary<string, Prediction>? guesses = null,
+        IReadOnlyDictionary<string, LabeledObject>? imported = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(images);
@@ -211,13 +220,21 @@ public sealed class PortalStore
             throw new PortalException($"job '{spec.Name}' already exists");
         }
 
-        using var insert = Command(connection, "INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence) VALUES ($job, $id, $key, $ref, $guess, $conf)");
+        using var insert = Command(connection, """
+            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, auto_label, auto_confidence, auto_at, imported_line)
+            VALUES ($job, $id, $key, $ref, $guess, $conf, $label, $labelConf, $at, $line)
+            """);
         var id = 0L;
+        var now = Now();
         foreach (var image in images)
         {
             var guess = guesses?.GetValueOrDefault(image.ImageKey);
+            var label = imported?.GetValueOrDefault(image.ImageKey);
+            if (label is not null && !spec.Categories.Contains(label.ClassName, StringComparer.Ordinal))
+                throw new PortalException($"job '{spec.Name}': the imported label '{label.ClassName}' of '{image.SourceRef}' is not one of {string.Join(", ", spec.Categories)}");
             SetParameters(insert, ("$job", spec.Name), ("$id", ++id), ("$key", image.ImageKey), ("$ref", image.SourceRef),
-                ("$guess", guess?.Label), ("$conf", guess?.Confidence));
+                ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$label", label?.ClassName), ("$labelConf", label?.Confidence),
+                ("$at", label is null ? null : now), ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)));
             try
             {
                 insert.ExecuteNonQuery();
@@ -402,13 +419,14 @@ public sealed class PortalStore
         using var connection = Open();
         var n = spec.AnnotatorsPerImage;
         using var totals = Command(connection, """
-            SELECT count(*), sum(CASE WHEN done >= $n OR auto_label IS NOT NULL THEN 1 ELSE 0 END), sum(auto_label IS NOT NULL),
-                   sum(done), sum(CASE WHEN auto_label IS NOT NULL THEN done ELSE max($n, done) END)
+            SELECT count(*), sum(CASE WHEN done >= $n OR auto_label IS NOT NULL THEN 1 ELSE 0 END), sum(auto_label IS NOT NULL AND imported_line IS NULL),
+                   sum(done), sum(CASE WHEN auto_label IS NOT NULL THEN done ELSE max($n, done) END), sum(imported_line IS NOT NULL)
             FROM items WHERE job = $job
             """, ("$job", job), ("$n", n));
         using var reader = totals.ExecuteReader();
         reader.Read();
-        var (items, completed, auto, submitted, needed) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4));
+        var (items, completed, auto, submitted, needed, imported) =
+            (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5));
         var agreement = Consolidation.Agreement(Annotations(connection, job));
         var workers = new List<WorkerProgress>();
         using (var perWorker = Command(connection, "SELECT worker, sum(label IS NOT NULL), sum(label IS NULL) FROM assignments WHERE job = $job GROUP BY worker ORDER BY worker", ("$job", job)))
@@ -423,7 +441,7 @@ public sealed class PortalStore
         }
 
         var model = spec.AutoLabelThreshold is { } threshold ? CheckModel(connection, spec, threshold) : null;
-        return new JobProgress(job, items, completed, auto, submitted, needed, completed == items, workers, model);
+        return new JobProgress(job, items, completed, auto, submitted, needed, completed == items, workers, model, imported);
     }
 
     /// <summary>
@@ -441,7 +459,7 @@ public sealed class PortalStore
         var pending = 0;
         using var command = Command(connection, """
             SELECT i.item_id, i.source_ref, i.done, i.auto_label, i.auto_confidence, i.auto_at,
-                   (SELECT max(submitted_at) FROM assignments a WHERE a.job = i.job AND a.item_id = i.item_id)
+                   (SELECT max(submitted_at) FROM assignments a WHERE a.job = i.job AND a.item_id = i.item_id), i.imported_line
             FROM items i WHERE job = $job ORDER BY item_id
             """, ("$job", job));
         using var reader = command.ExecuteReader();
@@ -449,7 +467,13 @@ public sealed class PortalStore
         {
             var itemId = reader.GetInt64(0);
             var sourceRef = reader.GetString(1);
-            if (!reader.IsDBNull(3))
+            if (!reader.IsDBNull(7))
+            {
+                // As imported (its job, date, confidence, human flag and other jobs' attributes); the class id follows this job's labels.
+                var line = GroundTruthManifest.ReadOutputManifest(reader.GetString(7), "imported label", spec.LabelAttribute).Labeled.Single();
+                labeled.Add(line with { Line = 0, SourceRef = sourceRef, ClassId = IndexOf(spec, line.ClassName) });
+            }
+            else if (!reader.IsDBNull(3))
             {
                 var label = reader.GetString(3);
                 labeled.Add(new LabeledObject(0, sourceRef, IndexOf(spec, label), label, Math.Round(reader.GetDouble(4), 4), jobName, false,

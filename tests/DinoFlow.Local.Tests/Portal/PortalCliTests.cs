@@ -54,6 +54,44 @@ public sealed class PortalCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_job_made_from_an_output_manifest_imports_its_labels_and_leaves_only_failed_lines_to_label()
+    {
+        var ingest = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--until", "ingest");
+        Assert.True(ingest.ExitCode == 0, ingest.Stderr);
+        static string Line(string image, int id, string label) =>
+            $$$"""{"source-ref":"s3://team-bucket/raw/{{{image}}}","box":{{{id}}},"box-metadata":{"confidence":0.91,"job-name":"labeling-job/gt-1","class-name":"{{{label}}}","human-annotated":"yes","creation-date":"2026-10-01T12:00:00.000000","type":"groundtruth/image-classification"}}""";
+        var output = Path.Combine(_work.Path, "gt-output.manifest");
+        File.WriteAllLines(output, [
+            Line("red_normal/r1_img_000029.jpg", 6, "red_normal"),
+            Line("brown_normal_korean/bk1_img_000097.jpg", 3, "brown_normal_korean"),
+            """{"source-ref":"s3://team-bucket/raw/no_box/00009.jpg","box-metadata":{"failure-reason":"ClientError: worker timed out","job-name":"labeling-job/gt-1"}}""",
+        ]);
+        var bad = Path.Combine(_work.Path, "bad.manifest");
+        File.WriteAllLines(bad, [Line("red_normal/r1_img_000029.jpg", 6, "red_normal"), Line("no_box/00009.jpg", 9, "horse")]);
+
+        var create = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "review", "--manifest", output, "--label-attribute", "box", "--json");
+        var refused = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "bad", "--manifest", bad, "--label-attribute", "box");
+
+        Assert.True(create.ExitCode == 0, create.Stderr);
+        using (var json = JsonDocument.Parse(create.Stdout))
+            Assert.Equal((3, 2, 1), (json.RootElement.GetProperty("images").GetInt32(), json.RootElement.GetProperty("imported").GetInt32(), json.RootElement.GetProperty("toLabel").GetInt32()));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("bad.manifest line 2: unknown label 'horse'", refused.Stderr, StringComparison.Ordinal);
+
+        var store = new PortalStore(Path.Combine(_work.Path, ".dinoflow", "portal.db"));
+        var left = Assert.Single(store.NextAssignments("review", "alice", 10));
+        Assert.Equal("no_box/00009.jpg", left.ImageKey);
+        store.Submit("review", "alice", left.ItemId, "no_box");
+        var file = Path.Combine(_work.Path, "review.manifest");
+        var export = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "export", "review", "--out", file);
+        Assert.True(export.ExitCode == 0, export.Stderr);
+        var manifest = GroundTruthManifest.ReadOutputManifest(File.ReadAllText(file), file, "box");
+        Assert.Equal(["red_normal", "brown_normal_korean", "no_box"], manifest.Labeled.Select(o => o.ClassName));
+        Assert.All(manifest.Labeled, o => Assert.StartsWith("s3://team-bucket/raw/", o.SourceRef, StringComparison.Ordinal));
+        Assert.Equal(["labeling-job/gt-1", "labeling-job/gt-1", "labeling-job/review"], manifest.Labeled.Select(o => o.JobName));
+    }
+
+    [Fact]
     public async Task Serve_prints_its_URL_serves_the_login_page_and_stops_on_SIGTERM()
     {
         using var process = DinoflowCli.Start(_work.Path, "serve", "--port", "0");

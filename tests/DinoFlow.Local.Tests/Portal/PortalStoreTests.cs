@@ -143,6 +143,38 @@ public sealed class PortalStoreTests : IDisposable
     }
 
     [Fact]
+    public void Labels_imported_from_an_output_manifest_are_done_never_handed_out_and_exported_as_they_were()
+    {
+        var images = Images(4);
+        // A line from an earlier Ground Truth job, with another job's attribute chained in, and one from a model.
+        const string fromGroundTruth = """{"source-ref":"images/dog/001.jpg","other-job":3,"box-type":0,"box-type-metadata":{"confidence":0.87,"job-name":"labeling-job/gt-run-1","class-name":"dog","human-annotated":"yes","creation-date":"2026-10-01T12:00:00.000000","type":"groundtruth/image-classification"}}""";
+        const string fromModel = """{"source-ref":"images/cat/002.jpg","box-type":1,"box-type-metadata":{"confidence":0.99,"job-name":"labeling-job/gt-run-1","class-name":"cat","human-annotated":"no","creation-date":"2026-10-01T12:00:01.000000","type":"groundtruth/image-classification"}}""";
+        var read = GroundTruthManifest.ReadOutputManifest(fromGroundTruth + "\n" + fromModel + "\n", "earlier.manifest", "box-type");
+        var imported = new Dictionary<string, LabeledObject> { ["dog/001.jpg"] = read.Labeled[0], ["cat/002.jpg"] = read.Labeled[1] };
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], LabelAttribute: "box-type"), images, imported: imported);
+
+        var progress = _store.Progress("j");
+        var items = _store.NextAssignments("j", "a", 10);
+        Assert.Equal((2, 2, 0), (progress.Imported, progress.Completed, progress.AutoLabeled));
+        Assert.Equal(["dog/003.jpg", "cat/004.jpg"], items.Select(i => i.ImageKey));
+        foreach (var item in items) _store.Submit("j", "a", item.ItemId, item.ImageKey.Split('/')[0]);
+
+        Assert.True(_store.Progress("j").Complete);
+        var lines = _store.ExportManifest("j").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        // The job's labels are [cat, dog], so dog is class 1 here (it was 0 in the earlier job); everything else is kept.
+        Assert.Equal(
+            """{"source-ref":"images/dog/001.jpg","box-type":1,"box-type-metadata":{"confidence":0.87,"job-name":"labeling-job/gt-run-1","class-name":"dog","human-annotated":"yes","creation-date":"2026-10-01T12:00:00.000000","type":"groundtruth/image-classification"},"other-job":3}""",
+            lines[0]);
+        Assert.Contains("\"human-annotated\":\"no\"", lines[1], StringComparison.Ordinal);
+        Assert.Contains("\"job-name\":\"labeling-job/j\"", lines[2], StringComparison.Ordinal);
+
+        var wrong = new Dictionary<string, LabeledObject> { ["dog/001.jpg"] = read.Labeled[0] with { ClassName = "horse" } };
+        var error = Assert.Throws<PortalException>(() => _store.CreateJob(new JobSpec("k", ["cat", "dog"]), images, imported: wrong));
+        Assert.Contains("'horse' of 'images/dog/001.jpg'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Passwords_are_stored_as_PBKDF2_hashes_and_invites_work_once()
     {
         _store.AddWorker("alice", "correct horse battery");
