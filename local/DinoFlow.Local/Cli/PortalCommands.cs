@@ -53,8 +53,11 @@ public static class PortalCommands
             await using var fleet = await FleetListener.StartAsync(workspace, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"Portal: {host.Url}/  Dashboard: {host.Url}/dashboard  (Ctrl+C stops it)");
             Console.WriteLine(fleet.Description);
-            if (workspace.Portal().ListWorkers().Count == 0)
+            var workers = workspace.Portal().ListWorkers();
+            if (workers.Count == 0)
                 Console.WriteLine("No workers yet: add one with 'dinoflow portal worker add NAME'");
+            if (!workers.Any(w => w.Role == PortalRoles.Admin))
+                Console.WriteLine("No admin yet: the dashboard and job creation need one ('dinoflow portal worker add NAME --admin')");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.Stopping);
             try
             {
@@ -119,15 +122,17 @@ public static class PortalCommands
         var name = new Argument<string>("NAME") { Description = "Worker name (letters, digits, '-', '_', '.')" };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of stdin instead of printing an invite link" };
         var url = new Option<string?>("--url") { Description = "Base URL for the invite link (default: the running portal, else http://127.0.0.1:5080)" };
+        var admin = new Option<bool>("--admin") { Description = "An admin: also sees the dashboard, retries runs and creates jobs in the browser" };
         var add = new Command("add", "Add a worker: prints a one-time invite link, or sets a password read from stdin");
         add.Arguments.Add(name);
         add.Options.Add(passwordStdin);
+        add.Options.Add(admin);
         add.Options.Add(url);
         add.Options.Add(RunCommands.JsonOption);
         add.SetAction(parse => Guard(parse, workspace =>
         {
             var password = parse.GetValue(passwordStdin) ? ReadPassword() : null;
-            var token = workspace.Portal().AddWorker(parse.GetValue(name)!, password);
+            var token = workspace.Portal().AddWorker(parse.GetValue(name)!, password, parse.GetValue(admin) ? PortalRoles.Admin : PortalRoles.Worker);
             var baseUrl = parse.GetValue(url) ?? RunningUrl(workspace) ?? "http://127.0.0.1:5080";
             var invite = token is null ? null : $"{baseUrl.TrimEnd('/')}/invite/{token}";
             if (parse.GetValue(RunCommands.JsonOption))
@@ -149,15 +154,28 @@ public static class PortalCommands
         }));
         workers.Subcommands.Add(passwd);
 
+        var roleName = new Argument<string>("NAME") { Description = "Worker name" };
+        var roleValue = new Argument<string>("ROLE") { Description = $"{PortalRoles.Worker} (labels only) or {PortalRoles.Admin} (also the dashboard, retries and job creation)" };
+        var role = new Command("role", "Set a worker's role; it applies at their next login");
+        role.Arguments.Add(roleName);
+        role.Arguments.Add(roleValue);
+        role.SetAction(parse => Guard(parse, workspace =>
+        {
+            workspace.Portal().SetRole(parse.GetValue(roleName)!, parse.GetValue(roleValue)!);
+            Console.WriteLine($"{parse.GetValue(roleName)} is now {parse.GetValue(roleValue)}.");
+            return 0;
+        }));
+        workers.Subcommands.Add(role);
+
         var list = new Command("list", "List workers");
         list.Options.Add(RunCommands.JsonOption);
         list.SetAction(parse => Guard(parse, workspace =>
         {
             var all = workspace.Portal().ListWorkers();
             if (parse.GetValue(RunCommands.JsonOption))
-                Console.WriteLine(JsonSerializer.Serialize(all.Select(w => new { name = w.Name, hasPassword = w.HasPassword, invitePending = w.InvitePending }), Indented));
+                Console.WriteLine(JsonSerializer.Serialize(all.Select(w => new { name = w.Name, role = w.Role, hasPassword = w.HasPassword, invitePending = w.InvitePending }), Indented));
             else
-                foreach (var w in all) Console.WriteLine($"{w.Name,-24} {(w.HasPassword ? "password set" : "invite pending")}");
+                foreach (var w in all) Console.WriteLine($"{w.Name,-24} {w.Role,-7} {(w.HasPassword ? "password set" : "invite pending")}");
             return 0;
         }));
         workers.Subcommands.Add(list);

@@ -9,6 +9,21 @@ namespace DinoFlow.Local.Labeling;
 /// <summary>A labeling problem the user must fix (unknown job, duplicate worker, bad label set …).</summary>
 public sealed class PortalException(string message) : Exception(message);
 
+/// <summary>Who may do what on the local web host.</summary>
+public static class PortalRoles
+{
+    /// <summary>Labels images of the jobs.</summary>
+    public const string Worker = "worker";
+
+    /// <summary>Also sees the dashboard (fleet, runs), retries runs and creates labeling jobs.</summary>
+    public const string Admin = "admin";
+
+    public static void Validate(string role)
+    {
+        if (role is not (Worker or Admin)) throw new PortalException($"role '{role}' is not one of {Worker}, {Admin}");
+    }
+}
+
 /// <summary>What a labeling job is created with.</summary>
 /// <param name="AnnotatorsPerImage">How many different workers label each image (Ground Truth's NumberOfHumanWorkersPerDataObject).</param>
 /// <param name="AutoLabelThreshold">Auto-label images whose model guess is at least this confident; null: never.</param>
@@ -116,6 +131,9 @@ public sealed class PortalStore
         // Added after the first release: the raw output-manifest line of a label imported when the job was created.
         if (Scalar<long>(connection, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'imported_line'") == 0)
             Execute(connection, "ALTER TABLE items ADD COLUMN imported_line TEXT");
+        // Added after the first release: admins see the dashboard, retry runs and create jobs; workers only label.
+        if (Scalar<long>(connection, "SELECT count(*) FROM pragma_table_info('workers') WHERE name = 'role'") == 0)
+            Execute(connection, $"ALTER TABLE workers ADD COLUMN role TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
     }
 
     public string DatabasePath { get; }
@@ -123,16 +141,18 @@ public sealed class PortalStore
     // ---- workers -------------------------------------------------------------------------------------------
 
     /// <summary>Adds a worker with a password, or (password null) with a one-time invite token, which is returned.</summary>
-    public string? AddWorker(string name, string? password)
+    /// <param name="role"><see cref="PortalRoles.Worker"/> (labels only) or <see cref="PortalRoles.Admin"/>.</param>
+    public string? AddWorker(string name, string? password, string role = PortalRoles.Worker)
     {
         ValidateName(name, "worker name");
+        PortalRoles.Validate(role);
         var (token, tokenHash) = password is null ? PasswordHasher.NewToken() : default;
         var hash = password is null ? null : PasswordHasher.Hash(password, _passwordIterations);
         using var connection = Open();
         try
         {
-            Execute(connection, "INSERT INTO workers (name, password_hash, invite_hash, created_at) VALUES ($name, $hash, $invite, $now)",
-                ("$name", name), ("$hash", hash), ("$invite", tokenHash), ("$now", Now()));
+            Execute(connection, "INSERT INTO workers (name, password_hash, invite_hash, created_at, role) VALUES ($name, $hash, $invite, $now, $role)",
+                ("$name", name), ("$hash", hash), ("$invite", tokenHash), ("$now", Now()), ("$role", role));
         }
         catch (SqliteException e) when (e.SqliteErrorCode == 19)
         {
@@ -148,6 +168,21 @@ public sealed class PortalStore
         using var connection = Open();
         if (Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL WHERE name = $name", ("$hash", hash), ("$name", name)) == 0)
             throw new PortalException($"no worker '{name}'");
+    }
+
+    public void SetRole(string name, string role)
+    {
+        PortalRoles.Validate(role);
+        using var connection = Open();
+        if (Execute(connection, "UPDATE workers SET role = $role WHERE name = $name", ("$role", role), ("$name", name)) == 0)
+            throw new PortalException($"no worker '{name}'");
+    }
+
+    /// <summary>The worker's role; null for an unknown name.</summary>
+    public string? RoleOf(string name)
+    {
+        using var connection = Open();
+        return Scalar<string>(connection, "SELECT role FROM workers WHERE name = $name", ("$name", name));
     }
 
     public bool VerifyPassword(string name, string password)
@@ -177,13 +212,13 @@ public sealed class PortalStore
         return Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token", ("$token", PasswordHasher.TokenHash(token))) is not null;
     }
 
-    public IReadOnlyList<(string Name, bool HasPassword, bool InvitePending)> ListWorkers()
+    public IReadOnlyList<(string Name, bool HasPassword, bool InvitePending, string Role)> ListWorkers()
     {
         using var connection = Open();
-        using var command = Command(connection, "SELECT name, password_hash IS NOT NULL, invite_hash IS NOT NULL FROM workers ORDER BY name");
+        using var command = Command(connection, "SELECT name, password_hash IS NOT NULL, invite_hash IS NOT NULL, role FROM workers ORDER BY name");
         using var reader = command.ExecuteReader();
-        var list = new List<(string, bool, bool)>();
-        while (reader.Read()) list.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2)));
+        var list = new List<(string, bool, bool, string)>();
+        while (reader.Read()) list.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetString(3)));
         return list;
     }
 

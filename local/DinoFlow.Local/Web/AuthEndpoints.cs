@@ -31,6 +31,7 @@ public static partial class AuthEndpoints
         app.MapGet("/api/session", (HttpContext context, IAntiforgery antiforgery) => Results.Json(new
         {
             user = context.User.Identity!.Name,
+            admin = context.User.IsInRole(PortalRoles.Admin),
             csrfToken = antiforgery.GetAndStoreTokens(context).RequestToken,
         }));
         // Scripts and the stylesheet are public (the login page needs them); pages with data are not.
@@ -51,7 +52,7 @@ public static partial class AuthEndpoints
             return LoginPage(context, antiforgery, form["returnUrl"].ToString(), "Wrong name or password.", StatusCodes.Status401Unauthorized);
         }
 
-        await SignInAsync(context, user).ConfigureAwait(false);
+        await SignInAsync(context, user, store).ConfigureAwait(false);
         LogLoggedIn(log, user);
         return Results.Redirect(SafeReturnUrl(form["returnUrl"].ToString()));
     }
@@ -78,15 +79,16 @@ public static partial class AuthEndpoints
         if (password.Length < 10) return Results.BadRequest("the password needs at least 10 characters");
         var user = store.RedeemInvite(token, password);
         if (user is null) return Results.NotFound("this invite link is not valid or was already used");
-        await SignInAsync(context, user).ConfigureAwait(false);
+        await SignInAsync(context, user, store).ConfigureAwait(false);
         var log = loggers.CreateLogger("DinoFlow.Portal.Auth");
         LogInviteRedeemed(log, user);
         return Results.Redirect("/");
     }
 
-    private static Task SignInAsync(HttpContext context, string user)
+    private static Task SignInAsync(HttpContext context, string user, PortalStore store)
     {
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], CookieAuthenticationDefaults.AuthenticationScheme);
+        var role = store.RoleOf(user) ?? PortalRoles.Worker;
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(ClaimTypes.Role, role)], CookieAuthenticationDefaults.AuthenticationScheme);
         return context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 

@@ -13,6 +13,9 @@ public static partial class PortalEndpoints
 {
     public sealed record LabelRequest(string Label);
 
+    /// <summary>A new job over the ingested data set; labels default to its folder names.</summary>
+    public sealed record CreateJobRequest(string Name, IReadOnlyList<string>? Labels, string? Instructions, int? Annotators);
+
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -21,6 +24,7 @@ public static partial class PortalEndpoints
 
         var api = app.MapGroup("/api/portal").AddEndpointFilter(Csrf.Filter);
         api.MapGet("/jobs", (PortalStore store) => Results.Json(store.ListJobs().Select(j => JobJson(j, store.Progress(j.Name)))));
+        api.MapPost("/jobs", CreateJobAsync).RequireAuthorization(PortalHost.AdminPolicy);
         api.MapGet("/jobs/{job}", (string job, PortalStore store) =>
             store.FindJob(job) is { } found ? Results.Json(JobJson(found, store.Progress(job))) : Results.NotFound());
         api.MapPost("/jobs/{job}/next", (string job, int? count, HttpContext context, PortalStore store) =>
@@ -49,6 +53,23 @@ public static partial class PortalEndpoints
         api.MapGet("/jobs/{job}/output.manifest", (string job, PortalStore store) =>
             store.FindJob(job) is null ? Results.NotFound() : Results.Text(store.ExportManifest(job), "application/x-ndjson"));
         api.MapGet("/jobs/{job}/images/{**key}", ServeImage);
+    }
+
+    private static async Task<IResult> CreateJobAsync(CreateJobRequest request, HttpContext context, PortalStore store, LocalWorkspace workspace, ILoggerFactory loggers)
+    {
+        try
+        {
+            var images = await PortalJobs.ImagesAsync(workspace, null, context.RequestAborted).ConfigureAwait(false);
+            var labels = request.Labels is { Count: > 0 } l ? l.Select(x => x.Trim()).Where(x => x.Length > 0).ToList() : PortalJobs.FolderLabels(images);
+            var job = store.CreateJob(new JobSpec(request.Name?.Trim() ?? "", labels, request.Instructions ?? "", request.Annotators ?? 1), images);
+            var (log, name, items, user) = (loggers.CreateLogger("DinoFlow.Portal"), job.Name, job.Items, User(context));
+            LogJobCreated(log, name, items, user);
+            return Results.Json(JobJson(job, store.Progress(job.Name)), statusCode: StatusCodes.Status201Created);
+        }
+        catch (PortalException e)
+        {
+            return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
     }
 
     /// <summary>
@@ -104,6 +125,9 @@ public static partial class PortalEndpoints
         createdAt = job.CreatedAt,
         progress,
     };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {Job} created with {Items} images by {User}")]
+    private static partial void LogJobCreated(ILogger logger, string job, int items, string user);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {Job} item {ItemId}: label from {User} {Result}")]
     private static partial void LogSubmitted(ILogger logger, string job, long itemId, string user, SubmitResult result);

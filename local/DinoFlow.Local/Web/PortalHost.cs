@@ -41,6 +41,9 @@ public static class PortalHost
 {
     public const string LoginRateLimit = "login";
 
+    /// <summary>The authorization policy of the dashboard, run retries and job creation.</summary>
+    public const string AdminPolicy = "admin";
+
     public static WebApplication Build(LocalWorkspace workspace, PortalStore store, PortalHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(workspace);
@@ -73,7 +76,11 @@ public static class PortalHost
             o.Events.OnRedirectToLogin = context => Deny(context, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = context => Deny(context, StatusCodes.Status403Forbidden);
         });
-        builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddAuthorization(o =>
+        {
+            o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
+            o.AddPolicy(AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(PortalRoles.Admin));
+        });
         builder.Services.AddAntiforgery(o =>
         {
             o.HeaderName = "X-CSRF-TOKEN";
@@ -111,7 +118,7 @@ public static class PortalHost
         ArgumentNullException.ThrowIfNull(app);
         AuthEndpoints.Map(app);
         PortalEndpoints.Map(app);
-        app.MapDashboard(new DashboardSources(app.Services.GetRequiredService<LocalWorkspace>(), app.Services.GetRequiredService<EdgeStore>()));
+        app.MapDashboard(new DashboardSources(app.Services.GetRequiredService<LocalWorkspace>(), app.Services.GetRequiredService<EdgeStore>()), AdminPolicy);
     }
 
     /// <summary>The address the started host listens on, e.g. <c>http://127.0.0.1:5080</c>.</summary>
@@ -128,6 +135,15 @@ public static class PortalHost
         {
             context.Response.StatusCode = status;
             return Task.CompletedTask;
+        }
+
+        // A signed-in worker on an admin page: a page that says so, not a redirect.
+        if (status == StatusCodes.Status403Forbidden)
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "text/html; charset=utf-8";
+            return context.Response.WriteAsync(Assets.Page("Admins only",
+                "<p>This page is for admins. An admin can be made with <code>dinoflow portal worker role NAME admin</code>.</p><p><a href=\"/\">Labeling jobs</a></p>"));
         }
 
         context.Response.Redirect(context.RedirectUri);

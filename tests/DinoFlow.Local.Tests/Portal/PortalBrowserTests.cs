@@ -205,6 +205,46 @@ public sealed class PortalBrowserTests
     }
 
     [Fact]
+    public async Task An_admin_creates_a_job_in_the_browser_and_a_worker_sees_neither_the_form_nor_the_dashboard_link()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        await host.IndexAsync(host.AddImages(9, Colours));
+        host.Store.AddWorker("olga", Password, PortalRoles.Admin);
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+
+        var admin = await LoginAsync(browser, host, "olga", "/");
+        Assert.True(await admin.Locator("#dashboard").IsVisibleAsync());
+        await admin.FillAsync("#create input[name=name]", "colours-2");
+        await admin.FillAsync("#create input[name=instructions]", "Pick the main colour");
+        await admin.FillAsync("#create input[name=annotators]", "2");
+        await admin.ClickAsync("#create button[type=submit]");
+        await admin.Locator("#create-status").Filter(new() { HasText = "created" }).WaitForAsync();
+        Assert.Equal("Job colours-2 created with 9 images.", await admin.TextContentAsync("#create-status"));
+        await admin.Locator("#list h2").Filter(new() { HasText = "colours-2" }).WaitForAsync(); // listed without a reload
+        await admin.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("jobs-admin-created.png") });
+        // The same name again: refused with the store's reason, shown on the page.
+        await admin.FillAsync("#create input[name=name]", "colours-2");
+        await admin.ClickAsync("#create button[type=submit]");
+        await admin.Locator("#create-status.error").WaitForAsync();
+        Assert.Contains("already exists", await admin.TextContentAsync("#create-status"), StringComparison.Ordinal);
+
+        var job = host.Store.FindJob("colours-2")!;
+        Assert.Equal((9, 2, "Pick the main colour"), (job.Items, job.Spec.AnnotatorsPerImage, job.Spec.Instructions));
+        Assert.Equal(Colours.Order(StringComparer.Ordinal), job.Spec.Categories); // the folder names
+
+        var worker = await LoginAsync(browser, host, "alice", "/");
+        await worker.Locator("#list h2").First.WaitForAsync();
+        Assert.False(await worker.Locator("#create").IsVisibleAsync());
+        Assert.False(await worker.Locator("#dashboard").IsVisibleAsync());
+        var response = await worker.GotoAsync("/dashboard");
+        Assert.Equal(403, response!.Status);
+        Assert.Contains("This page is for admins", await worker.ContentAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task With_a_model_its_guess_is_shown_Enter_accepts_it_and_untouched_confident_images_are_auto_labeled()
     {
         await using var host = await PortalTestHost.StartAsync();

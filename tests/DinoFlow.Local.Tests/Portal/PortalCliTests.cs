@@ -23,6 +23,11 @@ public sealed class PortalCliTests : IDisposable
         var bob = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "add", "bob", "--json", "--url", "http://labels.example:5080");
         var duplicate = await DinoflowCli.RunWithInputAsync(_work.Path, "x\n", "portal", "worker", "add", "alice", "--password-stdin");
         var create = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "boxes", "--annotators", "2", "--instructions", "Pick the box type", "--json");
+        var carol = await DinoflowCli.RunWithInputAsync(_work.Path, "an0ther-Passw0rd\n", "portal", "worker", "add", "carol", "--password-stdin", "--admin");
+        var promote = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "role", "bob", "admin");
+        var demote = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "role", "carol", "worker");
+        var badRole = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "role", "carol", "root");
+        var workers = await DinoflowCli.RunAsync(_work.Path, "portal", "worker", "list", "--json");
 
         Assert.True(alice.ExitCode == 0, alice.Stderr);
         Assert.DoesNotContain("s3cret", alice.Stdout + alice.Stderr, StringComparison.Ordinal);
@@ -31,6 +36,15 @@ public sealed class PortalCliTests : IDisposable
         Assert.Equal(2, duplicate.ExitCode);
         Assert.Contains("already exists", duplicate.Stderr, StringComparison.Ordinal);
         Assert.True(create.ExitCode == 0, create.Stderr);
+        Assert.True(carol.ExitCode == 0 && promote.ExitCode == 0 && demote.ExitCode == 0, carol.Stderr + promote.Stderr + demote.Stderr);
+        Assert.Equal(2, badRole.ExitCode);
+        Assert.Contains("role 'root' is not one of worker, admin", badRole.Stderr, StringComparison.Ordinal);
+        using (var list = JsonDocument.Parse(workers.Stdout))
+        {
+            Assert.Equal(["alice:worker", "bob:admin", "carol:worker"],
+                list.RootElement.EnumerateArray().Select(w => w.GetProperty("name").GetString() + ":" + w.GetProperty("role").GetString()));
+        }
+
         using var job = JsonDocument.Parse(create.Stdout);
         Assert.Equal(42, job.RootElement.GetProperty("images").GetInt32());
         Assert.Equal(7, job.RootElement.GetProperty("categories").GetArrayLength()); // the folder names

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using DinoFlow.Local.Labeling;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,6 +17,7 @@ public sealed class PortalSecurityTests
         var host = await PortalTestHost.StartAsync(passwordIterations: 10_000);
         host.Store.CreateJob(new JobSpec("boxes", ["red", "green"]), host.AddImages(4, ["red", "green"]));
         host.Store.AddWorker("alice", Password);
+        host.Store.AddWorker("olga", Password, PortalRoles.Admin);
         return host;
     }
 
@@ -49,11 +51,11 @@ public sealed class PortalSecurityTests
     }
 
     [Fact]
-    public async Task The_host_serves_the_dashboard_to_a_logged_in_worker_and_refuses_its_retry_without_the_CSRF_token()
+    public async Task The_host_serves_the_dashboard_to_a_logged_in_admin_and_refuses_its_retry_without_the_CSRF_token()
     {
         await using var host = await HostWithJobAsync();
         using var client = host.Client();
-        await PortalTestHost.LoginAsync(client, "alice", Password);
+        await PortalTestHost.LoginAsync(client, "olga", Password);
 
         var page = await client.GetStringAsync(new Uri("/dashboard", UriKind.Relative));
         Assert.Contains("dashboard.js", page, StringComparison.Ordinal);
@@ -62,6 +64,49 @@ public sealed class PortalSecurityTests
         Assert.Equal("application/json", snapshot.Content.Headers.ContentType?.MediaType);
         using var retry = await client.PostAsync(new Uri("/api/runs/no-such-run/retry", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.BadRequest, retry.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_worker_gets_403_from_every_dashboard_endpoint_and_from_job_creation_and_an_admin_does_not()
+    {
+        await using var host = await HostWithJobAsync();
+        using var worker = host.Client();
+        using var admin = host.Client();
+        var workerCsrf = await PortalTestHost.LoginAsync(worker, "alice", Password);
+        var adminCsrf = await PortalTestHost.LoginAsync(admin, "olga", Password);
+        var endpoints = host.App.Services.GetServices<EndpointDataSource>().SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText!.StartsWith("/dashboard", StringComparison.Ordinal) || e.RoutePattern.RawText!.StartsWith("/api/dashboard", StringComparison.Ordinal)
+                || e.RoutePattern.RawText!.StartsWith("/api/runs", StringComparison.Ordinal)
+                || (e.RoutePattern.RawText == "/api/portal/jobs" && e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Contains("POST")))
+            .ToList();
+        Assert.True(endpoints.Count >= 8, $"only {endpoints.Count} admin endpoints found");
+
+        foreach (var endpoint in endpoints)
+        {
+            var method = endpoint.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods[0];
+            var path = endpoint.RoutePattern.RawText!.Replace("{name}", "dashboard.js", StringComparison.Ordinal).Replace("{id}", "no-such-run", StringComparison.Ordinal);
+            if (path.EndsWith("/events", StringComparison.Ordinal)) continue; // an endless stream for the admin; the worker's refusal is checked below
+            using var fromWorker = await SendAsync(worker, method, path, workerCsrf);
+            using var fromAdmin = await SendAsync(admin, method, path, adminCsrf);
+            Assert.True(fromWorker.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} answered a worker {(int)fromWorker.StatusCode}");
+            Assert.True(fromAdmin.StatusCode is not (HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized), $"{method} {path} answered an admin {(int)fromAdmin.StatusCode}");
+        }
+
+        using var events = await SendAsync(worker, "GET", "/api/dashboard/events", workerCsrf);
+        Assert.Equal(HttpStatusCode.Forbidden, events.StatusCode);
+        Assert.Single(host.Store.ListJobs()); // the worker's POST created nothing
+        using var session = JsonDocument.Parse(await worker.GetStringAsync(new Uri("/api/session", UriKind.Relative)));
+        Assert.False(session.RootElement.GetProperty("admin").GetBoolean());
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string method, string path, string csrf)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
+        {
+            Content = method == "GET" ? null : JsonContent.Create(new { name = "made-by-" + csrf.Length, labels = new[] { "red", "green" } }),
+        };
+        request.Headers.Add("X-CSRF-TOKEN", csrf);
+        return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
     }
 
     [Fact]

@@ -56,6 +56,19 @@ public sealed partial class PortalTestHost : IAsyncDisposable
         return images;
     }
 
+    /// <summary>Records the images in the data set's index, as ingest would, so jobs can be made over "the ingested images".</summary>
+    public async Task IndexAsync(IReadOnlyList<JobImage> images)
+    {
+        var index = await DatasetIndex.LoadAsync(Workspace.Data);
+        foreach (var image in images)
+        {
+            var bytes = await File.ReadAllBytesAsync(Workspace.Data.Describe(DatasetIndex.ImageKey(image.ImageKey)));
+            index.Add(new DatasetImage(image.ImageKey, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), bytes.Length, 320, 240, "0", DateTimeOffset.UtcNow));
+        }
+
+        await index.SaveAsync(Workspace.Data);
+    }
+
     /// <summary>A client with its own cookie jar; redirects are not followed so tests see them.</summary>
     public HttpClient Client()
     {

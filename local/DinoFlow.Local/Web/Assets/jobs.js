@@ -1,15 +1,11 @@
-// The jobs page: every job with its progress per job and per worker, links to label and export.
+// The jobs page: every job with its progress per job and per worker, links to label and export; admins also get
+// the dashboard link and a form that creates a job over the ingested images.
 'use strict';
-(async () => {
-  const session = await portal.session();
-  document.getElementById('user').textContent = session.user;
-  document.getElementById('logout').addEventListener('click', async () => {
-    await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-TOKEN': portal.csrf } });
-    location.href = '/login';
-  });
+async function showJobs(admin) {
   const jobs = await portal.call('GET', '/api/portal/jobs');
   const list = document.getElementById('list');
-  list.textContent = jobs.length === 0 ? 'No labeling jobs yet. Create one with: dinoflow portal job create NAME' : '';
+  list.textContent = jobs.length === 0
+    ? (admin ? 'No labeling jobs yet. Create one above, or with: dinoflow portal job create NAME' : 'No labeling jobs yet.') : '';
   for (const job of jobs) {
     const p = job.progress;
     const h = portal.text('h2', job.name + (p.complete ? ' (complete)' : ''));
@@ -29,4 +25,41 @@
     }
     list.append(h, summary, actions, table);
   }
+}
+
+(async () => {
+  const session = await portal.session();
+  document.getElementById('user').textContent = session.user;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-TOKEN': portal.csrf } });
+    location.href = '/login';
+  });
+  if (session.admin) {
+    document.getElementById('dashboard').hidden = false;
+    const form = document.getElementById('create');
+    const status = document.getElementById('create-status');
+    form.hidden = false;
+    form.addEventListener('submit', async event => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const labels = String(data.get('labels')).split(',').map(l => l.trim()).filter(l => l.length > 0);
+      status.className = '';
+      status.textContent = 'Creating…';
+      try {
+        const job = await portal.call('POST', '/api/portal/jobs', {
+          name: String(data.get('name')).trim(), labels, instructions: String(data.get('instructions')), annotators: Number(data.get('annotators')),
+        });
+        status.textContent = `Job ${job.name} created with ${job.progress.items} images.`;
+        form.reset();
+        await showJobs(true);
+      } catch (e) {
+        status.className = 'error';
+        let message = e.message;
+        try { message = JSON.parse(message).detail || message; } catch { /* plain text */ }
+        status.textContent = message;
+      }
+    });
+  }
+  await showJobs(session.admin);
+  document.body.dataset.ready = 'true'; // for tests and scripts: the page is usable
 })();

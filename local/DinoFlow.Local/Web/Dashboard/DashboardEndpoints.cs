@@ -25,7 +25,8 @@ public static class DashboardEndpoints
     // The page loads only its own script and style: nothing inline, nothing from elsewhere.
     private const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app, DashboardSources sources)
+    /// <param name="policies">Authorization policies every dashboard endpoint requires (none: the default policy).</param>
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app, DashboardSources sources, params string[] policies)
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(sources);
@@ -35,24 +36,24 @@ public static class DashboardEndpoints
             workspace.LoggerFactory.CreateLogger<RunRetrier>(), stopping);
         var queries = new DashboardQueries(sources, retrier, TimeProvider.System);
 
-        app.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8")).RequireAuthorization();
+        app.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8")).RequireAuthorization(policies);
         app.MapGet("/dashboard/{name}", (HttpContext context, string name) => name switch
         {
             "dashboard.js" => Asset(context, name, "text/javascript; charset=utf-8"),
             "dashboard.css" => Asset(context, name, "text/css; charset=utf-8"),
             _ => Results.NotFound(),
-        }).RequireAuthorization();
+        }).RequireAuthorization(policies);
 
         app.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
-            TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot)).RequireAuthorization();
+            TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot)).RequireAuthorization(policies);
         app.MapGet("/api/dashboard/detections", (int? window) =>
-            TypedResults.Json(queries.Detections(window ?? 60), DashboardJson.Default.DetectionChart)).RequireAuthorization();
-        app.MapGet("/api/dashboard/devices", () => TypedResults.Json(queries.Devices(), DashboardJson.Default.IReadOnlyListDeviceView)).RequireAuthorization();
+            TypedResults.Json(queries.Detections(window ?? 60), DashboardJson.Default.DetectionChart)).RequireAuthorization(policies);
+        app.MapGet("/api/dashboard/devices", () => TypedResults.Json(queries.Devices(), DashboardJson.Default.IReadOnlyListDeviceView)).RequireAuthorization(policies);
         app.MapGet("/api/dashboard/runs", async (CancellationToken ct) =>
-            TypedResults.Json(await queries.RunsAsync(ct), DashboardJson.Default.IReadOnlyListRunView)).RequireAuthorization();
+            TypedResults.Json(await queries.RunsAsync(ct), DashboardJson.Default.IReadOnlyListRunView)).RequireAuthorization(policies);
 
         app.MapGet("/api/dashboard/events", (HttpContext context, int? window) =>
-            TypedResults.ServerSentEvents(Snapshots(queries, window ?? 60, sources.RefreshInterval, stopping, context.RequestAborted))).RequireAuthorization();
+            TypedResults.ServerSentEvents(Snapshots(queries, window ?? 60, sources.RefreshInterval, stopping, context.RequestAborted))).RequireAuthorization(policies);
 
         app.MapPost("/api/runs/{id}/retry", async (string id, HttpContext context, IAntiforgery antiforgery, CancellationToken ct) =>
         {
@@ -73,7 +74,7 @@ public static class DashboardEndpoints
                 RetryStart.AlreadyRetrying => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} is already being retried."),
                 _ => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} has succeeded or is running; there is nothing to retry."),
             };
-        }).RequireAuthorization();
+        }).RequireAuthorization(policies);
 
         return app;
     }
