@@ -116,7 +116,11 @@ public sealed partial class MqttLink : IAsyncDisposable
                     backoff = min;
                     LogConnected(_logger, _options.Broker!, _spool.Count);
                 }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
+                {
+                    break; // stopping: MQTTnet reports a cancelled connect as "timed out", which is no failure
+                }
+                catch (Exception e)
                 {
                     LogConnectFailed(_logger, _options.Broker!, backoff.TotalSeconds, e.Message);
                     await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
@@ -161,7 +165,13 @@ public sealed partial class MqttLink : IAsyncDisposable
                     await Task.Delay(min, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping while the publish waits for its PUBACK (MQTTnet reports that as "timed out"): the
+                // message stays first in the spool for the next start.
+                break;
+            }
+            catch (Exception e)
             {
                 // Not acknowledged: the message stays first in the spool and is sent again after reconnecting
                 // (at-least-once; receivers drop duplicates by event id).
