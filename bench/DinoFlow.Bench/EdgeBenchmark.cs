@@ -215,7 +215,6 @@ internal static class EdgeProfile
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"best pipeline ≈ inference on all cores + (decode+preprocess)/{cores} = {sharedCores:0.0} ms, or max(decode+preprocess, inference on 1 thread) = {coreEach:0.0} ms → at most {sequential / Math.Min(sharedCores, coreEach):0.00}x the sequential loop"));
 
-        // The pipeline itself, default threads vs one inference thread (a core left to the reader), side by side.
         // The pipeline itself with both cores for inference (the default) and with one (a core left to the reader).
         foreach (var threads in new[] { 2, 1, 2, 1 })
         {

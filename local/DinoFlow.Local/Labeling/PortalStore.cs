@@ -128,12 +128,16 @@ public sealed class PortalStore
             CREATE INDEX IF NOT EXISTS assignments_by_worker ON assignments (job, worker, seq);
             CREATE INDEX IF NOT EXISTS items_by_taken ON items (job, taken, item_id);
             """);
-        // Added after the first release: the raw output-manifest line of a label imported when the job was created.
-        if (Scalar<long>(connection, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'imported_line'") == 0)
-            Execute(connection, "ALTER TABLE items ADD COLUMN imported_line TEXT");
-        // Added after the first release: admins see the dashboard, retry runs and create jobs; workers only label.
-        if (Scalar<long>(connection, "SELECT count(*) FROM pragma_table_info('workers') WHERE name = 'role'") == 0)
-            Execute(connection, $"ALTER TABLE workers ADD COLUMN role TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
+        // Columns added after the first release (portal.db files made before them are upgraded in place):
+        // the raw output-manifest line of a label imported when the job was created, and the worker's role.
+        AddColumnIfMissing(connection, "items", "imported_line", "TEXT");
+        AddColumnIfMissing(connection, "workers", "role", $"TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
+    }
+
+    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
+    {
+        if (Scalar<long>(connection, $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = $column", ("$column", column)) == 0)
+            Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {definition}");
     }
 
     public string DatabasePath { get; }
@@ -256,20 +260,21 @@ public sealed class PortalStore
         }
 
         using var insert = Command(connection, """
-            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, auto_label, auto_confidence, auto_at, imported_line)
-            VALUES ($job, $id, $key, $ref, $guess, $conf, $label, $labelConf, $at, $line)
+            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, auto_label, imported_line)
+            VALUES ($job, $id, $key, $ref, $guess, $conf, $label, $line)
             """);
         var id = 0L;
-        var now = Now();
         foreach (var image in images)
         {
             var guess = guesses?.GetValueOrDefault(image.ImageKey);
             var label = imported?.GetValueOrDefault(image.ImageKey);
             if (label is not null && !spec.Categories.Contains(label.ClassName, StringComparer.Ordinal))
                 throw new PortalException($"job '{spec.Name}': the imported label '{label.ClassName}' of '{image.SourceRef}' is not one of {string.Join(", ", spec.Categories)}");
+            // An imported label fills auto_label, so the image counts as done and is never handed out; its line is
+            // what the export writes.
             SetParameters(insert, ("$job", spec.Name), ("$id", ++id), ("$key", image.ImageKey), ("$ref", image.SourceRef),
-                ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$label", label?.ClassName), ("$labelConf", label?.Confidence),
-                ("$at", label is null ? null : now), ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)));
+                ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$label", label?.ClassName),
+                ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)));
             try
             {
                 insert.ExecuteNonQuery();
@@ -410,11 +415,12 @@ public sealed class PortalStore
     /// </summary>
     private void AutoLabel(SqliteConnection connection, JobSpec spec, double threshold)
     {
+        // Runs on every new label: the cheap question (is anything left to auto-label?) before the model check.
+        const string candidates = "job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_confidence >= $t";
+        if (Scalar<long>(connection, $"SELECT EXISTS (SELECT 1 FROM items WHERE {candidates})", ("$job", spec.Name), ("$t", threshold)) == 0) return;
         if (!CheckModel(connection, spec, threshold).Active) return;
-        Execute(connection, """
-            UPDATE items SET auto_label = guess_label, auto_confidence = guess_confidence, auto_at = $now
-            WHERE job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_confidence >= $t
-            """, ("$now", Now()), ("$job", spec.Name), ("$t", threshold));
+        Execute(connection, $"UPDATE items SET auto_label = guess_label, auto_confidence = guess_confidence, auto_at = $now WHERE {candidates}",
+            ("$now", Now()), ("$job", spec.Name), ("$t", threshold));
     }
 
     /// <summary>

@@ -103,7 +103,7 @@ public sealed class PortalSecurityTests
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
         {
-            Content = method == "GET" ? null : JsonContent.Create(new { name = "made-by-" + csrf.Length, labels = new[] { "red", "green" } }),
+            Content = method == "GET" ? null : JsonContent.Create(new { name = "new-job", labels = new[] { "red", "green" } }),
         };
         request.Headers.Add("X-CSRF-TOKEN", csrf);
         return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);

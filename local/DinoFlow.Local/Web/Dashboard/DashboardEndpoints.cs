@@ -35,27 +35,28 @@ public static class DashboardEndpoints
         var retrier = new RunRetrier(workspace.Store, (id, ct) => workspace.Runner().RetryAsync(id, NoProgress, ct),
             workspace.LoggerFactory.CreateLogger<RunRetrier>(), stopping);
         var queries = new DashboardQueries(sources, retrier, TimeProvider.System);
+        var dashboard = app.MapGroup("").RequireAuthorization(policies);
 
-        app.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8")).RequireAuthorization(policies);
-        app.MapGet("/dashboard/{name}", (HttpContext context, string name) => name switch
+        dashboard.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8"));
+        dashboard.MapGet("/dashboard/{name}", (HttpContext context, string name) => name switch
         {
             "dashboard.js" => Asset(context, name, "text/javascript; charset=utf-8"),
             "dashboard.css" => Asset(context, name, "text/css; charset=utf-8"),
             _ => Results.NotFound(),
-        }).RequireAuthorization(policies);
+        });
 
-        app.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
-            TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot)).RequireAuthorization(policies);
-        app.MapGet("/api/dashboard/detections", (int? window) =>
-            TypedResults.Json(queries.Detections(window ?? 60), DashboardJson.Default.DetectionChart)).RequireAuthorization(policies);
-        app.MapGet("/api/dashboard/devices", () => TypedResults.Json(queries.Devices(), DashboardJson.Default.IReadOnlyListDeviceView)).RequireAuthorization(policies);
-        app.MapGet("/api/dashboard/runs", async (CancellationToken ct) =>
-            TypedResults.Json(await queries.RunsAsync(ct), DashboardJson.Default.IReadOnlyListRunView)).RequireAuthorization(policies);
+        dashboard.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
+            TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot));
+        dashboard.MapGet("/api/dashboard/detections", (int? window) =>
+            TypedResults.Json(queries.Detections(window ?? 60), DashboardJson.Default.DetectionChart));
+        dashboard.MapGet("/api/dashboard/devices", () => TypedResults.Json(queries.Devices(), DashboardJson.Default.IReadOnlyListDeviceView));
+        dashboard.MapGet("/api/dashboard/runs", async (CancellationToken ct) =>
+            TypedResults.Json(await queries.RunsAsync(ct), DashboardJson.Default.IReadOnlyListRunView));
 
-        app.MapGet("/api/dashboard/events", (HttpContext context, int? window) =>
-            TypedResults.ServerSentEvents(Snapshots(queries, window ?? 60, sources.RefreshInterval, stopping, context.RequestAborted))).RequireAuthorization(policies);
+        dashboard.MapGet("/api/dashboard/events", (HttpContext context, int? window) =>
+            TypedResults.ServerSentEvents(Snapshots(queries, window ?? 60, sources.RefreshInterval, stopping, context.RequestAborted)));
 
-        app.MapPost("/api/runs/{id}/retry", async (string id, HttpContext context, IAntiforgery antiforgery, CancellationToken ct) =>
+        dashboard.MapPost("/api/runs/{id}/retry", async (string id, HttpContext context, IAntiforgery antiforgery, CancellationToken ct) =>
         {
             try
             {
@@ -74,7 +75,7 @@ public static class DashboardEndpoints
                 RetryStart.AlreadyRetrying => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} is already being retried."),
                 _ => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: $"Run {id} has succeeded or is running; there is nothing to retry."),
             };
-        }).RequireAuthorization(policies);
+        });
 
         return app;
     }
