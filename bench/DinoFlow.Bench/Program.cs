@@ -8,6 +8,8 @@ return name switch
 {
     "ingest" => await IngestBenchmark.RunAsync(data).ConfigureAwait(false),
     "train" => TrainBenchmark.Run(data, Recipes.Default),
+    "finetune" => FineTuneBenchmark.Run(args),
+    "finetune-profile" => FineTuneProfile.Run(args),
     "edge" => await EdgeBenchmark.RunAsync(args).ConfigureAwait(false),
     "edge-profile" => await EdgeProfile.RunAsync(args).ConfigureAwait(false),
     "edge-soak" => await EdgeBenchmark.SoakOnlyAsync(args).ConfigureAwait(false),

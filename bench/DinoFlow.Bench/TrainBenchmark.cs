@@ -56,7 +56,7 @@ internal static partial class TrainBenchmark
         var m = result.Validation;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  held-out accuracy : {m.Accuracy:0.000} ({m.Count} images), ECE {m.ExpectedCalibrationError:0.000}"));
         foreach (var c in m.PerClass) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {c.Label,-24} recall {c.Recall:0.000} ({(int)Math.Round(c.Recall * c.Count)}/{c.Count})"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  training wall time: {watch.Elapsed.TotalSeconds:0.0} s (features {result.FeatureTime.TotalSeconds:0.0} s, head {result.HeadTime.TotalSeconds:0.0} s) for {train.Count + heldOut.Count} images"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  training wall time: {watch.Elapsed.TotalSeconds:0.0} s ({result.Timing}) for {train.Count + heldOut.Count} images"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  peak memory       : {process.PeakWorkingSet64 / 1048576.0:0} MiB working set"));
 
         LatencyComparison(backbone, result.Package, recipe);
@@ -70,7 +70,7 @@ internal static partial class TrainBenchmark
         fullWatch.Stop();
         process.Refresh();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  full set          : {all.Count} images x {1 + recipe.AugmentViews.Count} views trained in {fullWatch.Elapsed.TotalSeconds:0.0} s wall (features {full.FeatureTime.TotalSeconds:0.0} s, head {full.HeadTime.TotalSeconds:0.0} s), {(process.TotalProcessorTime - cpuBefore).TotalSeconds:0} s of process CPU, peak working set {process.PeakWorkingSet64 / 1048576.0:0} MiB"));
+            $"  full set          : {all.Count} images x {1 + recipe.AugmentViews.Count} views trained in {fullWatch.Elapsed.TotalSeconds:0.0} s wall ({full.Timing}), {(process.TotalProcessorTime - cpuBefore).TotalSeconds:0} s of process CPU, peak working set {process.PeakWorkingSet64 / 1048576.0:0} MiB"));
         return 0;
     }
 

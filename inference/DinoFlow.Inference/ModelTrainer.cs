@@ -11,9 +11,30 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace DinoFlow.Inference;
 
-/// <summary>What to train: input size and crop, which backbone tensors to read and how to pool them, extra views, the head.</summary>
-public sealed record TrainingRecipe
+/// <summary>A way to train a model package; <see cref="Name"/> goes into model.json.</summary>
+public abstract record ModelRecipe
 {
+    public abstract string Name { get; }
+
+    public abstract string Describe();
+
+    /// <summary>The recipes by name: "finetune" (the default) or "frozen-head" (the earlier recipe, kept for comparison).</summary>
+    public static ModelRecipe Create(string name, int seed, int? epochs = null, bool refit = true) => name switch
+    {
+        "finetune" => new FineTuning.FineTuneRecipe() is var f ? f with { Seed = seed, Epochs = epochs ?? f.Epochs, Refit = refit } : f,
+        "frozen-head" => new TrainingRecipe() is var r ? r with { Head = r.Head with { Seed = seed, Epochs = epochs ?? r.Head.Epochs } } : r,
+        _ => throw new ArgumentException($"recipe '{name}' is not one of finetune, frozen-head"),
+    };
+}
+
+/// <summary>
+/// The frozen-head recipe: the backbone stays as it is; its input size and crop, which tensors to read and how to pool
+/// them, extra views and the head trained on the pooled features.
+/// </summary>
+public sealed record TrainingRecipe : ModelRecipe
+{
+    public override string Name => "frozen-head";
+
     public int InputSize { get; init; } = 448;
     public CropBox Crop { get; init; } = CropBox.Full;
     public bool SquareCrop { get; init; } = true;
@@ -34,7 +55,7 @@ public sealed record TrainingRecipe
     /// </summary>
     public HeadTrainingOptions Head { get; init; } = new() { HiddenUnits = 0, Epochs = 100, LearningRate = 1e-3f, WeightDecay = 0.3f, InputDropout = 0 };
 
-    public string Describe()
+    public override string Describe()
     {
         var input = string.Create(CultureInfo.InvariantCulture,
             $"{InputSize}x{InputSize} {(SquareCrop ? "centre-square" : "full")} crop, taps {string.Join("+", Taps.Select(t => t.Split('_')[0]))}, {Pooling} pooling");
@@ -62,7 +83,10 @@ public sealed record TrainingView
     public float GainG { get; init; } = 1;
     public float GainR { get; init; } = 1;
 
-    private bool IsPhotometricIdentity => Brightness == 1 && Contrast == 1 && GainB == 1 && GainG == 1 && GainR == 1;
+    /// <summary>Colour saturation: 1 keeps it, 0 is grey.</summary>
+    public float Saturation { get; init; } = 1;
+
+    private bool IsPhotometricIdentity => Brightness == 1 && Contrast == 1 && GainB == 1 && GainG == 1 && GainR == 1 && Saturation == 1;
 
     /// <summary>The three quarter turns of the plain view (boxes on the line come in any orientation).</summary>
     public static IReadOnlyList<TrainingView> Rotations { get; } = [new() { QuarterTurns = 1 }, new() { QuarterTurns = 2 }, new() { QuarterTurns = 3 }];
@@ -111,6 +135,7 @@ public sealed record TrainingView
         if (Flip) view = ImageOps.FlipHorizontal(view);
         view = ImageOps.RotateClockwise(view, QuarterTurns);
         if (!IsPhotometricIdentity) view = ImageOps.AdjustColours(view, Brightness, Contrast, GainB, GainG, GainR);
+        if (Saturation != 1) view = ImageOps.AdjustSaturation(view, Saturation);
         // The view is already the crop: resize all of it.
         return new Preprocessor(spec with { Crop = CropBox.Full, SquareCrop = false }).Run(view);
     }
@@ -120,7 +145,7 @@ public sealed record TrainingView
         var geometry = string.Create(CultureInfo.InvariantCulture,
             $"box {Box.Left:0.###},{Box.Top:0.###} {Box.Width:0.###}x{Box.Height:0.###}{(Flip ? " flip" : "")}{(QuarterTurns != 0 ? $" rot{QuarterTurns * 90}" : "")}");
         return IsPhotometricIdentity ? geometry : geometry + string.Create(CultureInfo.InvariantCulture,
-            $" bright {Brightness:0.###} contrast {Contrast:0.###} gain {GainB:0.###},{GainG:0.###},{GainR:0.###}");
+            $" bright {Brightness:0.###} contrast {Contrast:0.###} gain {GainB:0.###},{GainG:0.###},{GainR:0.###}{(Saturation != 1 ? $" saturation {Saturation:0.###}" : "")}");
     }
 }
 
@@ -129,8 +154,12 @@ public sealed record LabeledExample(string Key, int Label, Func<byte[]> Read);
 
 public sealed record TrainingProgress(string Phase, double Done, double Total, string Text);
 
-/// <param name="Head">The trained head, as C# (the package holds the same as ONNX nodes).</param>
-public sealed record TrainingResult(LoadedPackage Package, EvaluationMetrics Validation, TimeSpan FeatureTime, TimeSpan HeadTime, HeadModel Head);
+/// <param name="Validation">The validation metrics (with a refit: of the model validated before the refit).</param>
+/// <param name="Timing">Where the time went, in words.</param>
+/// <param name="Head">The frozen-head recipe's head, as C# (the package holds the same as ONNX nodes); null for fine-tuning.</param>
+/// <param name="FineTuned">The fine-tuned network with the shipped weights; null for the frozen-head recipe.</param>
+public sealed record TrainingResult(LoadedPackage Package, EvaluationMetrics Validation, TimeSpan Elapsed, string Timing, HeadModel? Head = null,
+    FineTuning.BackboneNetwork? FineTuned = null);
 
 /// <summary>
 /// Turns labeled images into a model package: decode → shared preprocessing → backbone features (ONNX Runtime)
@@ -138,7 +167,24 @@ public sealed record TrainingResult(LoadedPackage Package, EvaluationMetrics Val
 /// </summary>
 public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
 {
+    /// <summary>Trains with <paramref name="recipe"/>, validates on <paramref name="validation"/> and writes the package.</summary>
     public TrainingResult Train(
+        string name,
+        string version,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<LabeledExample> train,
+        IReadOnlyList<LabeledExample> validation,
+        ModelRecipe recipe,
+        string outputDirectory,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default) => recipe switch
+        {
+            TrainingRecipe frozenHead => TrainFrozenHead(name, version, labels, train, validation, frozenHead, outputDirectory, progress, cancellationToken),
+            FineTuning.FineTuneRecipe fineTune => FineTune(name, version, labels, train, validation, fineTune, outputDirectory, progress, cancellationToken),
+            _ => throw new ArgumentException($"unknown recipe {recipe?.Name}", nameof(recipe)),
+        };
+
+    private TrainingResult TrainFrozenHead(
         string name,
         string version,
         IReadOnlyList<string> labels,
@@ -146,8 +192,8 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         IReadOnlyList<LabeledExample> validation,
         TrainingRecipe recipe,
         string outputDirectory,
-        IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(train);
@@ -195,15 +241,75 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         headWatch.Stop();
 
         // The packaged graph is scored with ONNX Runtime, so the metrics are the shipped model's, not the C# head's.
-        var graph = OnnxGraphs.PackageGraph(extractor.Graph, head, labels.Count);
-        var modelBytes = OnnxGraphs.Serialize(graph);
-        using var classifier = new BatchRunner(OnnxSessions.Create(modelBytes, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
-        var probabilities = validation.Count > 0 ? classifier.Run(validationTensors) : [];
-        var predictions = validation.Select((v, i) => new Prediction(v.Key, v.Label, probabilities[i])).ToList();
-        var metrics = Evaluator.Evaluate(labels, predictions);
+        var modelBytes = OnnxGraphs.Serialize(OnnxGraphs.PackageGraph(extractor.Graph, head, labels.Count));
+        var (package, metrics) = Package(name, version, labels, train, validation, spec, modelBytes, outputDirectory,
+            new BackboneInfo(backbone.Name, backbone.Source, recipe.Taps, recipe.Pooling), head.Describe() + "; " + recipe.Describe(),
+            new TrainingInfo(recipe.Name, train.Count, validation.Count, Refit: false, recipe.Head.Epochs, featureWatch.Elapsed.TotalSeconds + headWatch.Elapsed.TotalSeconds), null);
+        var timing = string.Create(CultureInfo.InvariantCulture, $"features {featureWatch.Elapsed.TotalSeconds:0.0} s, head {headWatch.Elapsed.TotalSeconds:0.0} s");
+        return new TrainingResult(package, metrics, featureWatch.Elapsed + headWatch.Elapsed, timing, head);
+    }
 
-        // Probe: the first validation image (else the first training image) with the output ONNX Runtime gives for it.
-        var probeExample = validation.Count > 0 ? validation[0] : train[0];
+    /// <summary>
+    /// Fine-tunes on <paramref name="train"/>, scores the packaged graph on <paramref name="validation"/>, and (with
+    /// <see cref="FineTuning.FineTuneRecipe.Refit"/> and a validation set) trains again from the same start on train +
+    /// validation, so the shipped model has seen every label; model.json keeps the first model's validation metrics.
+    /// </summary>
+    private TrainingResult FineTune(
+        string name,
+        string version,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<LabeledExample> train,
+        IReadOnlyList<LabeledExample> validation,
+        FineTuning.FineTuneRecipe recipe,
+        string outputDirectory,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var spec = recipe.Preprocess(backbone);
+        var tuner = new FineTuning.FineTuner(backbone, decoder);
+        var refit = recipe.Refit && validation.Count > 0;
+        IProgress<FineTuning.FineTuneEpoch> EpochProgress(string phase) => new SynchronousProgress<FineTuning.FineTuneEpoch>(e => progress?.Report(new TrainingProgress(phase, e.Epoch, e.Epochs,
+            string.Create(CultureInfo.InvariantCulture, $"epoch {e.Epoch}/{e.Epochs} loss {e.Loss:0.000} train acc {e.TrainAccuracy:0.000} val acc {(double.IsNaN(e.ValidationAccuracy) ? "-" : e.ValidationAccuracy.ToString("0.000", CultureInfo.InvariantCulture))} ({e.Seconds:0.0} s)"))));
+
+        var validated = tuner.Train(labels.Count, train, validation, recipe, EpochProgress("fine-tune"), cancellationToken);
+        var validatedBytes = OnnxGraphs.Serialize(validated.Model.Network.InferenceGraph(validated.Model.FrozenPrefix));
+        var metrics = Score(validatedBytes, labels, validation, spec);
+        var shipped = validated;
+        if (refit)
+            shipped = tuner.Train(labels.Count, [.. train, .. validation], [], recipe, EpochProgress("refit"), cancellationToken);
+
+        var modelBytes = refit ? OnnxGraphs.Serialize(shipped.Model.Network.InferenceGraph(shipped.Model.FrozenPrefix)) : validatedBytes;
+        var timing = validated.Times.Describe() + (refit ? "; refit: " + shipped.Times.Describe() : "");
+        var (package, _) = Package(name, version, labels, refit ? [.. train, .. validation] : train, validation, spec, modelBytes, outputDirectory,
+            new BackboneInfo(backbone.Name, backbone.Source, [recipe.FrozenUntil, recipe.LastTap], "avg"), recipe.Describe(),
+            new TrainingInfo(recipe.Name, train.Count, validation.Count, refit, recipe.Epochs, watch.Elapsed.TotalSeconds), metrics);
+        return new TrainingResult(package, metrics, watch.Elapsed, timing, FineTuned: shipped.Model);
+    }
+
+    /// <summary>Validation metrics of a packaged graph, scored with ONNX Runtime on the edge's preprocessing.</summary>
+    private EvaluationMetrics Score(byte[] modelBytes, IReadOnlyList<string> labels, IReadOnlyList<LabeledExample> validation, PreprocessSpec spec)
+    {
+        using var classifier = new BatchRunner(OnnxSessions.Create(modelBytes, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
+        var preprocessor = new Preprocessor(spec);
+        var predictions = new List<Prediction>();
+        foreach (var chunk in validation.Chunk(16))
+        {
+            var probabilities = classifier.Run(chunk.Select(v => preprocessor.Run(Decode(v))).ToList());
+            predictions.AddRange(chunk.Select((v, i) => new Prediction(v.Key, v.Label, probabilities[i])));
+        }
+
+        return Evaluator.Evaluate(labels, predictions);
+    }
+
+    /// <summary>Writes the package: model.onnx, model.json and the probe (the first validation image, else the first training image, with the output ONNX Runtime gives for it).</summary>
+    private (LoadedPackage Package, EvaluationMetrics Metrics) Package(string name, string version, IReadOnlyList<string> labels, IReadOnlyList<LabeledExample> trainedOn,
+        IReadOnlyList<LabeledExample> validation, PreprocessSpec spec, byte[] modelBytes, string outputDirectory, BackboneInfo backboneInfo, string head, TrainingInfo training,
+        EvaluationMetrics? metrics)
+    {
+        metrics ??= Score(modelBytes, labels, validation, spec);
+        using var classifier = new BatchRunner(OnnxSessions.Create(modelBytes, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
+        var probeExample = validation.Count > 0 ? validation[0] : trainedOn[0];
         var probeBytes = probeExample.Read();
         var probeOutput = classifier.Run([new Preprocessor(spec).Run(decoder.Decode(probeBytes))])[0];
         var probeName = "probe" + ImageExtension(probeBytes);
@@ -214,9 +320,10 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
             Version = version,
             Labels = labels,
             Preprocess = spec,
-            Backbone = new BackboneInfo(backbone.Name, backbone.Source, recipe.Taps, recipe.Pooling),
-            Head = head.Describe() + "; " + recipe.Describe(),
-            TrainingDataHash = DataHash(train, labels),
+            Backbone = backboneInfo,
+            Head = head,
+            Training = training,
+            TrainingDataHash = DataHash(trainedOn, labels),
             Metrics = metrics,
             ModelSha256 = new string('0', 64),
             CreatedAt = DateTimeOffset.UtcNow,
@@ -224,7 +331,7 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
             Probe = new ProbeInfo(probeName, labels[HeadTrainer.ArgMax(probeOutput)], probeOutput, 1e-3f),
         };
         var package = ModelPackageFiles.Save(outputDirectory, manifest, modelBytes, new Dictionary<string, byte[]> { [probeName] = probeBytes });
-        return new TrainingResult(package, metrics, featureWatch.Elapsed, headWatch.Elapsed, head);
+        return (package, metrics);
     }
 
     public PreprocessSpec PreprocessFor(TrainingRecipe recipe)

@@ -44,23 +44,10 @@ public static class OnnxGraphs
     public static ModelProto FeatureGraph(BackboneSpec backbone, int width, int height, IReadOnlyList<string> taps, PoolingSpec pooling,
         IReadOnlyDictionary<string, (int H, int W)>? tapSizes = null)
     {
-        ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(taps);
         ArgumentNullException.ThrowIfNull(pooling);
-        if (!File.Exists(backbone.OnnxPath)) throw new FileNotFoundException($"backbone ONNX file not found: {backbone.OnnxPath}", backbone.OnnxPath);
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(backbone.OnnxPath));
+        var model = Backbone(backbone, width, height);
         var graph = model.Graph;
-
-        // Rename the input to our stable name, with a symbolic batch and the chosen size.
-        foreach (var node in graph.Node)
-            for (var i = 0; i < node.Input.Count; i++)
-                if (node.Input[i] == backbone.InputName) node.Input[i] = InputName;
-        var input = graph.Input.Single(i => i.Name == backbone.InputName);
-        input.Name = InputName;
-        SetShape(input, [null, 3, height, width]);
-        // Shapes recorded for the original 224x224 input would be wrong now: let the runtime infer them.
-        graph.ValueInfo.Clear();
-        graph.Output.Clear();
 
         var features = new List<string>();
         foreach (var tap in taps)
@@ -86,8 +73,8 @@ public static class OnnxGraphs
                     var kw = size.W / pooling.Grid;
                     var pooled = Node(graph, "AveragePool", [tap], $"{safe}_grid", n =>
                     {
-                        n.Attribute.Add(Ints("kernel_shape", kh, kw));
-                        n.Attribute.Add(Ints("strides", kh, kw));
+                        n.Attribute.Add(OnnxProto.Ints("kernel_shape", kh, kw));
+                        n.Attribute.Add(OnnxProto.Ints("strides", kh, kw));
                     });
                     features.Add(Flatten(graph, pooled));
                     break;
@@ -96,11 +83,32 @@ public static class OnnxGraphs
             }
         }
 
-        var concatenated = features.Count == 1 ? features[0] : Node(graph, "Concat", features, "features_concat", n => n.Attribute.Add(Int("axis", 1)));
+        var concatenated = features.Count == 1 ? features[0] : Node(graph, "Concat", features, "features_concat", n => n.Attribute.Add(OnnxProto.Int("axis", 1)));
         Node(graph, "Identity", [concatenated], FeaturesOutput, outputName: FeaturesOutput);
-        graph.Output.Add(TensorInfo(FeaturesOutput, [null, null]));
+        graph.Output.Add(OnnxProto.TensorInfo(FeaturesOutput, [null, null]));
         Prune(graph);
         model.ProducerName = "dinoflow";
+        return model;
+    }
+
+    /// <summary>
+    /// The backbone's graph with its input renamed to <see cref="InputName"/> ([batch, 3, height, width], batch symbolic)
+    /// and no outputs yet; shapes recorded for the original input size are dropped so the runtime infers them.
+    /// </summary>
+    public static ModelProto Backbone(BackboneSpec backbone, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        if (!File.Exists(backbone.OnnxPath)) throw new FileNotFoundException($"backbone ONNX file not found: {backbone.OnnxPath}", backbone.OnnxPath);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(backbone.OnnxPath));
+        var graph = model.Graph;
+        foreach (var node in graph.Node)
+            for (var i = 0; i < node.Input.Count; i++)
+                if (node.Input[i] == backbone.InputName) node.Input[i] = InputName;
+        var input = graph.Input.Single(i => i.Name == backbone.InputName);
+        input.Name = InputName;
+        OnnxProto.SetShape(input, [null, 3, height, width]);
+        graph.ValueInfo.Clear();
+        graph.Output.Clear();
         return model;
     }
 
@@ -118,14 +126,14 @@ public static class OnnxGraphs
             var layer = head.Layers[l];
             var weights = $"head_{l}_weight";
             var bias = $"head_{l}_bias";
-            graph.Initializer.Add(FloatTensor(weights, [layer.Outputs, layer.Inputs], layer.Weights));
-            graph.Initializer.Add(FloatTensor(bias, [layer.Outputs], layer.Bias));
-            current = Node(graph, "Gemm", [current, weights, bias], $"head_{l}_gemm", n => n.Attribute.Add(Int("transB", 1)));
+            graph.Initializer.Add(OnnxProto.FloatTensor(weights, [layer.Outputs, layer.Inputs], layer.Weights));
+            graph.Initializer.Add(OnnxProto.FloatTensor(bias, [layer.Outputs], layer.Bias));
+            current = Node(graph, "Gemm", [current, weights, bias], $"head_{l}_gemm", n => n.Attribute.Add(OnnxProto.Int("transB", 1)));
             if (l < head.Layers.Count - 1) current = Node(graph, "Relu", [current], $"head_{l}_relu");
         }
 
-        Node(graph, "Softmax", [current], "head_softmax", n => n.Attribute.Add(Int("axis", 1)), outputName: ProbabilitiesOutput);
-        graph.Output.Add(TensorInfo(ProbabilitiesOutput, [null, classes]));
+        Node(graph, "Softmax", [current], "head_softmax", n => n.Attribute.Add(OnnxProto.Int("axis", 1)), outputName: ProbabilitiesOutput);
+        graph.Output.Add(OnnxProto.TensorInfo(ProbabilitiesOutput, [null, classes]));
         graph.Name = "dinoflow_classifier";
         return model;
     }
@@ -151,50 +159,10 @@ public static class OnnxGraphs
     }
 
     private static string Flatten(GraphProto graph, string input) =>
-        Node(graph, "Flatten", [input], input + "_flat", n => n.Attribute.Add(Int("axis", 1)));
-
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static AttributeProto Ints(string name, params long[] values)
-    {
-        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
-        a.Ints.AddRange(values);
-        return a;
-    }
-
-    private static TensorProto FloatTensor(string name, long[] dims, float[] values)
-    {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        t.Dims.AddRange(dims);
-        var bytes = new byte[values.Length * sizeof(float)];
-        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-        t.RawData = ByteString.CopyFrom(bytes);
-        return t;
-    }
-
-    private static ValueInfoProto TensorInfo(string name, int?[] dims)
-    {
-        var info = new ValueInfoProto { Name = name };
-        SetShape(info, dims);
-        return info;
-    }
-
-    private static void SetShape(ValueInfoProto info, int?[] dims)
-    {
-        info.Type ??= new TypeProto();
-        info.Type.TensorType ??= new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float };
-        info.Type.TensorType.Shape = new TensorShapeProto();
-        var names = new[] { "batch", "d1", "d2", "d3" };
-        for (var i = 0; i < dims.Length; i++)
-        {
-            info.Type.TensorType.Shape.Dim.Add(dims[i] is { } v
-                ? new TensorShapeProto.Types.Dimension { DimValue = v }
-                : new TensorShapeProto.Types.Dimension { DimParam = i == 0 ? "batch" : names[i] + "_" + info.Name });
-        }
-    }
+        Node(graph, "Flatten", [input], input + "_flat", n => n.Attribute.Add(OnnxProto.Int("axis", 1)));
 
     /// <summary>Removes nodes and initializers that no graph output depends on.</summary>
-    private static void Prune(GraphProto graph)
+    internal static void Prune(GraphProto graph)
     {
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         foreach (var node in graph.Node) foreach (var o in node.Output) producers[o] = node;

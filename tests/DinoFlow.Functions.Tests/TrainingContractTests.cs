@@ -105,7 +105,7 @@ public sealed class TrainingContractTests : IDisposable
         var evaluation = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_root, "model", "evaluation.json")))!;
         Assert.Equal(package.Manifest.Metrics!.Accuracy, evaluation["accuracy"]!.GetValue<double>(), 6);
         Assert.Equal(2, evaluation["validationImages"]!.GetValue<int>());
-        Assert.Contains("\"Phase\":\"train\"", result.Output, StringComparison.Ordinal);
+        Assert.Contains("\"Phase\":\"fine-tune\"", result.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -39,6 +39,28 @@ public class PreprocessorTests
         Assert.InRange(worst, 0, 1.01);
     }
 
+    [Theory]
+    [InlineData(720, 720, 320, 320)]
+    [InlineData(160, 90, 64, 40)]
+    [InlineData(300, 200, 100, 50)]
+    public void Area_resize_matches_opencv_inter_area_when_shrinking(int width, int height, int outW, int outH)
+    {
+        using var frame = Noise(width, height, 9);
+        var spec = new PreprocessSpec { Width = outW, Height = outH, SquareCrop = false, Resize = "area" };
+        var tensor = new Preprocessor(spec).Run(OpenCvImageDecoder.ToBgrImage(frame));
+        using var reference = frame.Resize(new Size(outW, outH), 0, 0, InterpolationFlags.Area);
+
+        var worst = 0.0;
+        for (var y = 0; y < outH; y++)
+            for (var x = 0; x < outW; x++)
+            {
+                var px = reference.At<Vec3b>(y, x);
+                for (var c = 0; c < 3; c++) worst = Math.Max(worst, Math.Abs(tensor[c * outW * outH + y * outW + x] - px[c]));
+            }
+
+        Assert.InRange(worst, 0, 1.01); // OpenCV rounds to bytes
+    }
+
     [Fact]
     public void Centre_square_crop_channel_order_and_normalisation_follow_the_spec()
     {

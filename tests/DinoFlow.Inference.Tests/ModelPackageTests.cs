@@ -15,11 +15,12 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
 
         Assert.Equal(trained.Data.Labels, loaded.Manifest.Labels);
         Assert.Equal(ModelPackageFiles.Sha256Hex(File.ReadAllBytes(loaded.ModelPath)), loaded.Manifest.ModelSha256);
-        Assert.Equal(448, loaded.Manifest.Preprocess.Width);
+        Assert.Equal(320, loaded.Manifest.Preprocess.Width);
         Assert.Equal("BGR", loaded.Manifest.Preprocess.ColorOrder);
         Assert.Equal(64, loaded.Manifest.TrainingDataHash.Length);
         Assert.NotNull(loaded.Manifest.Metrics);
-        Assert.Contains("7 extra views", loaded.Manifest.Head, StringComparison.Ordinal); // the recipe travels in model.json
+        Assert.Contains("fine-tune: 320x320", loaded.Manifest.Head, StringComparison.Ordinal); // the recipe travels in model.json
+        Assert.Equal("finetune", loaded.Manifest.Training!.Recipe);
         Assert.True(File.Exists(Path.Combine(loaded.Directory, loaded.Manifest.Probe!.Image)));
         using var classifier = new Classifier(loaded);
         Assert.Null(classifier.CheckProbe(new OpenCvImageDecoder()));
@@ -54,28 +55,6 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
         File.WriteAllText(Path.Combine(badJson, "model.json"), json.ToJsonString());
         var error = Assert.Throws<ModelPackageException>(() => ModelPackageFiles.Load(badJson));
         Assert.Contains("colorOrder", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void The_packaged_onnx_graph_computes_what_the_csharp_head_computes()
-    {
-        // Rebuild features with the feature graph and compare the package's probabilities with the C# head on them.
-        var m = trained.Package.Manifest;
-        var recipe = new TrainingRecipe { Taps = m.Backbone.Taps, Pooling = m.Backbone.Pooling, InputSize = m.Preprocess.Width };
-        using var features = FeatureExtractor.Create(BackboneSpec.ResNet18(AppContext.BaseDirectory), recipe, m.Preprocess.Width, m.Preprocess.Height);
-        using var classifier = new Classifier(trained.Package);
-        var image = new OpenCvImageDecoder().Decode(File.ReadAllBytes(Path.Combine(trained.Package.Directory, m.Probe!.Image)));
-        var tensor = classifier.Preprocessor.Run(image);
-        var f = features.Run([tensor])[0];
-
-        var fromGraph = classifier.ClassifyTensors([tensor])[0];
-
-        var fromCSharp = trained.Result.Head.Predict(f);
-
-        Assert.Equal(m.Labels.Count, fromGraph.Length);
-        Assert.Equal(1f, fromGraph.Sum(), 3);
-        for (var i = 0; i < fromGraph.Length; i++) Assert.Equal(fromCSharp[i], fromGraph[i], 4);
-        Assert.Equal(HeadTrainer.ArgMax(fromGraph), HeadTrainer.ArgMax(m.Probe.ExpectedProbabilities.ToArray()));
     }
 
     [Fact]
@@ -118,13 +97,39 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
     }
 
     [Fact]
-    public void Same_seed_gives_the_same_metrics()
+    public void Same_seed_gives_the_same_model()
     {
         var again = Local.Models.ModelWorkflow.Train(trained.Data, new DinoFlow.Pipeline.Datasets.SplitOptions { Seed = 3 },
-            Local.Models.ModelWorkflow.Recipe(3, epochs: 30), "samples", "test-2", Path.Combine(trained.Root, "again"), null, CancellationToken.None);
+            Local.Models.ModelWorkflow.Recipe(3, epochs: TrainedSamplesFixture.Epochs), "samples", "test-2", Path.Combine(trained.Root, "again"), null, CancellationToken.None);
 
+        Assert.Equal(trained.Package.Manifest.ModelSha256, again.Package.Manifest.ModelSha256);
         Assert.Equal(trained.Result.Validation.Accuracy, again.Validation.Accuracy);
         Assert.Equal(trained.Result.Validation.Confusion.SelectMany(r => r), again.Validation.Confusion.SelectMany(r => r));
         Assert.Equal(trained.Package.Manifest.Probe!.ExpectedProbabilities, again.Package.Manifest.Probe!.ExpectedProbabilities);
+    }
+}
+
+public sealed class FrozenHeadPackageTests(FrozenHeadSamplesFixture frozen) : IClassFixture<FrozenHeadSamplesFixture>
+{
+    [Fact]
+    public void The_packaged_onnx_graph_computes_what_the_csharp_head_computes()
+    {
+        // Rebuild features with the feature graph and compare the package's probabilities with the C# head on them.
+        var m = frozen.Result.Package.Manifest;
+        var recipe = new TrainingRecipe { Taps = m.Backbone.Taps, Pooling = m.Backbone.Pooling, InputSize = m.Preprocess.Width };
+        using var features = FeatureExtractor.Create(BackboneSpec.ResNet18(AppContext.BaseDirectory), recipe, m.Preprocess.Width, m.Preprocess.Height);
+        using var classifier = new Classifier(frozen.Result.Package);
+        var image = new OpenCvImageDecoder().Decode(File.ReadAllBytes(Path.Combine(frozen.Result.Package.Directory, m.Probe!.Image)));
+        var tensor = classifier.Preprocessor.Run(image);
+        var f = features.Run([tensor])[0];
+
+        var fromGraph = classifier.ClassifyTensors([tensor])[0];
+
+        var fromCSharp = frozen.Result.Head!.Predict(f);
+
+        Assert.Equal(m.Labels.Count, fromGraph.Length);
+        Assert.Equal(1f, fromGraph.Sum(), 3);
+        for (var i = 0; i < fromGraph.Length; i++) Assert.Equal(fromCSharp[i], fromGraph[i], 4);
+        Assert.Equal(HeadTrainer.ArgMax(fromGraph), HeadTrainer.ArgMax(m.Probe.ExpectedProbabilities.ToArray()));
     }
 }

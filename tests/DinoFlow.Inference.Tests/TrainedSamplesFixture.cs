@@ -4,16 +4,23 @@ using DinoFlow.Pipeline.Datasets;
 
 namespace DinoFlow.Inference.Tests;
 
-/// <summary>Trains once on samples/product-boxes (real backbone, real images) and shares the package between tests.</summary>
+/// <summary>
+/// Fine-tunes once on samples/product-boxes (real backbone, real images; 2 epochs and a refit, to keep the suite short)
+/// and shares the package and the progress it reported between tests.
+/// </summary>
 public sealed class TrainedSamplesFixture : IDisposable
 {
+    public const int Epochs = 2;
+
     public TrainedSamplesFixture()
     {
         Root = Path.Combine(Path.GetTempPath(), "dinoflow-trained-" + Guid.NewGuid().ToString("N")[..8]);
         Data = TrainingData.Load(Samples);
-        Result = ModelWorkflow.Train(Data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30), "samples", "test-1",
-            Path.Combine(Root, "model"), null, CancellationToken.None);
+        Result = ModelWorkflow.Train(Data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: Epochs), "samples", "test-1",
+            Path.Combine(Root, "model"), new DinoFlow.Pipeline.Stages.SynchronousProgress<TrainingProgress>(Progress.Add), CancellationToken.None);
     }
+
+    public List<TrainingProgress> Progress { get; } = [];
 
     public static string RepositoryRoot
     {

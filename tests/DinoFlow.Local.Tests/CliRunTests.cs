@@ -15,7 +15,7 @@ public sealed class CliRunTests : IDisposable
     public async Task A_run_over_the_samples_goes_from_images_to_a_compiled_package_and_reports_json()
     {
         // The gate is opened wide here: this test is about the stages, not the model's quality (see the gate test).
-        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--epochs", "20", "--min-accuracy", "0", "--min-class-recall", "0");
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--epochs", "2", "--min-accuracy", "0", "--min-class-recall", "0");
 
         Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
         using var json = JsonDocument.Parse(result.Stdout);

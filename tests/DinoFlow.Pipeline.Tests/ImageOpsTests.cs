@@ -77,4 +77,17 @@ public class ImageOpsTests
         Assert.All(ImageOps.AdjustColours(image, 1, 0, 1, 1, 1).Pixels, p => Assert.Equal(128, p));
         Assert.Equal(50, ImageOps.AdjustColours(image, 0.5f, 1, 1, 1, 1).Pixels[1]);
     }
+
+    [Fact]
+    public void Saturation_moves_colours_from_or_to_their_grey()
+    {
+        var image = new BgrImage(1, 1, [20, 100, 200]); // B, G, R
+        var grey = 0.114 * 20 + 0.587 * 100 + 0.299 * 200;
+
+        Assert.Equal(image.Pixels, ImageOps.AdjustSaturation(image, 1).Pixels);
+        Assert.All(ImageOps.AdjustSaturation(image, 0).Pixels, p => Assert.Equal(Math.Round(grey), p));
+        var vivid = ImageOps.AdjustSaturation(image, 1.2f).Pixels;
+        Assert.Equal(Math.Round(grey + (20 - grey) * 1.2), vivid[0]);
+        Assert.Equal(Math.Round(grey + (200 - grey) * 1.2), vivid[2]);
+    }
 }

@@ -1,4 +1,4 @@
-// Builds samples/product-boxes from the full data set: per class, a few frames of each recording, downscaled,
+// Builds samples/product-boxes from the full data set: per class, up to 8 frames of each recording (evenly spaced), downscaled,
 // plus a short clip cut from line-recording-1.avi with its per-frame labels. Usage: SampleMaker SOURCE_DIR OUT_DIR
 using System.Globalization;
 using OpenCvSharp;
@@ -10,7 +10,7 @@ if (args.Length != 2)
 }
 
 var (source, output) = (args[0], args[1]);
-const int Width = 640, Height = 360, PerRecording = 3, ClipStride = 2;
+const int Width = 640, Height = 360, PerRecording = 8, ClipStride = 2;
 var jpeg = new ImageEncodingParam(ImwriteFlags.JpegQuality, 80);
 
 foreach (var classDir in Directory.GetDirectories(source).Order(StringComparer.Ordinal))
@@ -28,9 +28,10 @@ foreach (var classDir in Directory.GetDirectories(source).Order(StringComparer.O
     foreach (var recording in recordings)
     {
         var frames = recording.ToList();
-        for (var i = 0; i < PerRecording; i++)
+        var take = Math.Min(PerRecording, frames.Count);
+        for (var i = 0; i < take; i++)
         {
-            var file = frames[(int)((i + 0.5) * frames.Count / PerRecording)];
+            var file = frames[(int)((i + 0.5) * frames.Count / take)];
             using var image = Cv2.ImRead(file);
             using var small = image.Resize(new Size(Width, Height), 0, 0, InterpolationFlags.Area);
             Cv2.ImWrite(Path.Combine(output, label, Path.GetFileName(file)), small, jpeg);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
+using DinoFlow.Inference.FineTuning;
 using DinoFlow.Pipeline.Aws;
 using DinoFlow.Pipeline.Models;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,8 @@ namespace DinoFlow.Functions.Training;
 /// The DinoFlow trainer behind the AWS back end (the Lambda training mode and the SageMaker container): the same
 /// <see cref="ModelTrainer"/> and default recipe as <c>dinoflow train</c> locally, so a package trained in AWS is the
 /// package the local pipeline would have produced from the same split.
-/// Hyperparameters (strings, as SageMaker passes them): <c>seed</c>, optional <c>epochs</c>, <c>model-name</c>, <c>model-version</c>.
+/// Hyperparameters (strings, as SageMaker passes them): <c>seed</c>, optional <c>epochs</c>, <c>recipe</c> (finetune or
+/// frozen-head), <c>refit</c> ("false" ships the validated model), <c>provider</c> (cpu or cuda), <c>model-name</c>, <c>model-version</c>.
 /// </summary>
 public sealed partial class BackboneTrainer(BackboneSpec? backbone = null, ILogger? logger = null) : ITrainer
 {
@@ -23,8 +25,11 @@ public sealed partial class BackboneTrainer(BackboneSpec? backbone = null, ILogg
         var classIndex = job.Categories.Select((label, i) => (label, i)).ToDictionary(p => p.label, p => p.i, StringComparer.Ordinal);
         LabeledExample Example(TrainingExample e) => new(e.ImagePath, classIndex[e.Label], () => File.ReadAllBytes(e.ImagePath));
 
-        var recipe = new TrainingRecipe();
-        recipe = recipe with { Head = recipe.Head with { Seed = Integer(job, "seed") ?? recipe.Head.Seed, Epochs = Integer(job, "epochs") ?? recipe.Head.Epochs } };
+        var recipe = ModelRecipe.Create(job.HyperParameters.GetValueOrDefault("recipe") ?? "finetune", Integer(job, "seed") ?? 42, Integer(job, "epochs"),
+            refit: job.HyperParameters.GetValueOrDefault("refit") is not "false");
+        // On a SageMaker GPU instance (ml.g4dn, ml.g5, …) the same training graphs run on ONNX Runtime's CUDA provider.
+        if (recipe is FineTuneRecipe fineTune && job.HyperParameters.GetValueOrDefault("provider") is { } provider)
+            recipe = fineTune with { Execution = new ExecutionOptions { Provider = provider } };
         var name = job.HyperParameters.GetValueOrDefault("model-name") ?? "dinoflow";
         var version = job.HyperParameters.GetValueOrDefault("model-version") ?? DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
 

@@ -32,20 +32,25 @@ public static class ModelCommands
     {
         var data = DataOption();
         var output = new Option<DirectoryInfo>("--out") { Description = "Package folder to write", Required = true };
-        var seed = new Option<int>("--seed") { Description = "Seed for the split and the head (same seed, same metrics)", DefaultValueFactory = _ => 42 };
-        var epochs = new Option<int?>("--epochs") { Description = "Head training epochs (default: the recipe's)" };
-        var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out, in whole recordings", DefaultValueFactory = _ => 0.25 };
+        var seed = new Option<int>("--seed") { Description = "Seed for the split and the training (same seed, same model)", DefaultValueFactory = _ => 42 };
+        var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out, in whole recordings (without --validation)", DefaultValueFactory = _ => 0.25 };
         var command = new Command("train", "Train a classifier on a labeled folder or manifest and write a model package");
-        foreach (var o in new Option[] { data, output, seed, epochs, fraction, RunCommands.JsonOption }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, output, seed, RunCommands.EpochsOption, fraction, RunCommands.ValidationOption, RunCommands.RecipeOption, RunCommands.NoRefitOption, RunCommands.JsonOption })
+            command.Options.Add(o);
         command.SetAction((parse, cancellationToken) => Guard(() =>
         {
             var training = TrainingData.Load(parse.GetValue(data)!);
+            var validation = parse.GetValue(RunCommands.ValidationOption) is { } v ? TrainingData.Load(v) : null;
             var progress = ConsoleProgress.ForStandardError();
+            var recipe = ModelWorkflow.Recipe(parse.GetValue(seed), parse.GetValue(RunCommands.EpochsOption), parse.GetValue(RunCommands.RecipeOption)!, !parse.GetValue(RunCommands.NoRefitOption));
             var result = ModelWorkflow.Train(training, new SplitOptions { Seed = parse.GetValue(seed), ValidationFraction = parse.GetValue(fraction) },
-                ModelWorkflow.Recipe(parse.GetValue(seed), parse.GetValue(epochs)), "dinoflow", DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture),
+                recipe, "dinoflow", DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture),
                 parse.GetValue(output)!.FullName, new DinoFlow.Pipeline.Stages.SynchronousProgress<TrainingProgress>(p =>
-                    progress.Report(new StageProgress(p.Phase, p.Done, p.Total, p.Text))), cancellationToken);
-            PrintMetrics(result.Validation, parse.GetValue(RunCommands.JsonOption), $"Model package written to {result.Package.Directory}");
+                    progress.Report(new StageProgress(p.Phase, p.Done, p.Total, p.Text))), cancellationToken, validation);
+            var info = result.Package.Manifest.Training;
+            var footer = string.Create(CultureInfo.InvariantCulture,
+                $"Recipe {recipe.Name}; {result.Timing}.{(info?.Refit == true ? $" Validation metrics above are the model's trained on the {info.TrainImages} training images; the shipped model was then refit on all {info.TrainImages + info.ValidationImages}." : "")}");
+            PrintMetrics(result.Validation, parse.GetValue(RunCommands.JsonOption), footer + Environment.NewLine + $"Model package written to {result.Package.Directory}");
             return 0;
         }));
         return command;

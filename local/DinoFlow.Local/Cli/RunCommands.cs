@@ -73,12 +73,25 @@ public static class RunCommands
 
     private static readonly Option<string> TargetOption = new("--target") { Description = "Compile target: cpu, cuda, tensorrt, jetson-nano", DefaultValueFactory = _ => "cpu" };
 
-    private static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs of the head (default: the recipe's)" };
+    internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 10 for finetune, 100 head epochs for frozen-head)" };
+
+    internal static readonly Option<string> RecipeOption = new("--recipe")
+    {
+        Description = "finetune (default: the backbone's blocks 3-4 and a head, fine-tuned) or frozen-head (a head on frozen features, for comparison)",
+        DefaultValueFactory = _ => "finetune",
+    };
+
+    internal static readonly Option<bool> NoRefitOption = new("--no-refit") { Description = "Ship the validated model instead of refitting it on train + validation" };
+
+    internal static readonly Option<string?> ValidationOption = new("--validation")
+    {
+        Description = "An explicit validation set (a <label>/<image> folder or a Ground Truth output manifest), as SageMaker's validation channel; every other image then trains",
+    };
 
     private static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
     internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
-        MinAccuracyOption, MinClassRecallOption, TargetOption, EpochsOption, JsonOption];
+        MinAccuracyOption, MinClassRecallOption, TargetOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
 
     private static Command RunCommand()
     {
@@ -221,6 +234,14 @@ public static class RunCommands
         if (parse.GetValue(InstructionsOption) is { } instructions) options[LabelStage.InstructionsOption] = instructions;
         options[LabelStage.AnnotatorsOption] = parse.GetValue(AnnotatorsOption).ToString(CultureInfo.InvariantCulture);
         if (parse.GetValue(EpochsOption) is { } epochs) options[Stages.TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
+        options[Stages.TrainStage.RecipeOption] = parse.GetValue(RecipeOption)!;
+        if (parse.GetValue(NoRefitOption)) options[Stages.TrainStage.RefitOption] = "false";
+        if (parse.GetValue(ValidationOption) is { } validation)
+        {
+            // Checked now, so a wrong path fails before ingest rather than at the train stage.
+            Models.TrainingData.Load(validation);
+            options[PrepareStage.ValidationChannelOption] = Path.GetFullPath(validation);
+        }
         return new RunInput(source, options, onlyKeys, parse.GetValue(UntilOption));
     }
 

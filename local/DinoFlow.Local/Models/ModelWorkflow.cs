@@ -12,29 +12,49 @@ public static class ModelWorkflow
 {
     public static BackboneSpec Backbone => BackboneSpec.ResNet18(AppContext.BaseDirectory);
 
-    public static TrainingRecipe Recipe(int seed, int? epochs = null) => new TrainingRecipe() is var r
-        ? r with { Head = r.Head with { Seed = seed, Epochs = epochs ?? r.Head.Epochs } }
-        : r;
+    /// <summary>The recipe by name (default "finetune"; "frozen-head" for comparison).</summary>
+    public static ModelRecipe Recipe(int seed, int? epochs = null, string name = "finetune", bool refit = true) => ModelRecipe.Create(name, seed, epochs, refit);
 
-    /// <summary>Splits (grouped by recording), trains and packages.</summary>
-    public static TrainingResult Train(TrainingData data, SplitOptions split, TrainingRecipe recipe, string name, string version, string output,
-        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Trains and packages. Validation: <paramref name="validation"/> when given (an explicit validation set, as SageMaker's
+    /// validation channel; every image of <paramref name="data"/> then trains), else a split of <paramref name="data"/>
+    /// grouped by recording.
+    /// </summary>
+    public static TrainingResult Train(TrainingData data, SplitOptions split, ModelRecipe recipe, string name, string version, string output,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, TrainingData? validation = null)
     {
         ArgumentNullException.ThrowIfNull(data);
-        DatasetSplit parts;
+        List<LabeledExample> train, held;
+        if (validation is not null)
+        {
+            train = data.Images.Select(i => data.Example(i, data.Labels)).ToList();
+            held = validation.Images.Select(i => validation.Example(i, data.Labels)).ToList();
+        }
+        else
+        {
+            DatasetSplit parts;
+            try
+            {
+                parts = DatasetSplitter.Split(data.Images, split);
+            }
+            catch (SplitException e)
+            {
+                throw new StageValidationException(e.Message, e);
+            }
+
+            var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
+            train = parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+            held = parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+        }
+
         try
         {
-            parts = DatasetSplitter.Split(data.Images, split);
+            return new ModelTrainer(Backbone, new OpenCvImageDecoder()).Train(name, version, data.Labels, train, held, recipe, output, progress, cancellationToken);
         }
-        catch (SplitException e)
+        catch (ArgumentException e)
         {
             throw new StageValidationException(e.Message, e);
         }
-
-        var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
-        var train = parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
-        var validation = parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
-        return new ModelTrainer(Backbone, new OpenCvImageDecoder()).Train(name, version, data.Labels, train, validation, recipe, output, progress, cancellationToken);
     }
 
     /// <summary>Scores a package on labeled images and writes report.html / report.md / confusion.svg into <paramref name="reportDirectory"/>.</summary>

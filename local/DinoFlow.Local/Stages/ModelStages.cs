@@ -13,7 +13,8 @@ using DinoFlow.Pipeline.Storage;
 
 namespace DinoFlow.Local.Stages;
 
-public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double FeatureSeconds, double HeadSeconds);
+/// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
+public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit);
 
 public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall);
 
@@ -24,9 +25,11 @@ public sealed class TrainStage : Stage<TrainOutput>
 {
     public const string StageName = "train";
     public const string EpochsOption = "epochs";
+    public const string RecipeOption = "recipe";
+    public const string RefitOption = "refit";
 
     public override string Name => StageName;
-    public override string Description => "extract backbone features, train the head, package backbone + head + softmax as one ONNX graph";
+    public override string Description => "fine-tune the backbone's last blocks and a head (or train a head on frozen features), refit on train + validation, package as one ONNX graph";
 
     protected override Task<(TrainOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
@@ -38,14 +41,27 @@ public sealed class TrainStage : Stage<TrainOutput>
 
         var seed = int.Parse(context.Input.Option(PrepareStage.SeedOption, "42"), CultureInfo.InvariantCulture);
         var epochs = context.Input.Options.TryGetValue(EpochsOption, out var e) ? int.Parse(e, CultureInfo.InvariantCulture) : (int?)null;
+        ModelRecipe recipe;
+        try
+        {
+            recipe = ModelWorkflow.Recipe(seed, epochs, context.Input.Option(RecipeOption, "finetune"), context.Input.Option(RefitOption, "true") != "false");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new StageValidationException(ex.Message, ex);
+        }
+
+        // The validation channel (an explicit validation set) when the run has one, else the prepare stage's held-out recordings.
+        var validation = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
+            ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
+            : Read(prepare.ValidationManifestKey);
         var output = Path.Combine(((FolderObjectStore)context.Artifacts).Root, "model");
         var result = new ModelTrainer(ModelWorkflow.Backbone, new DinoFlow.Imaging.OpenCvImageDecoder()).Train(
-            "dinoflow", context.RunId, prepare.Categories, Read(prepare.TrainManifestKey), Read(prepare.ValidationManifestKey),
-            ModelWorkflow.Recipe(seed, epochs), output,
+            "dinoflow", context.RunId, prepare.Categories, Read(prepare.TrainManifestKey), validation, recipe, output,
             new SynchronousProgress<TrainingProgress>(p => context.Report(p.Done, p.Total, $"{p.Phase}: {p.Text}")), cancellationToken);
         var m = result.Validation;
-        return Task.FromResult((new TrainOutput(output, context.RunId, m, result.FeatureTime.TotalSeconds, result.HeadTime.TotalSeconds),
-            string.Create(CultureInfo.InvariantCulture, $"validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}")));
+        return Task.FromResult((new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
+            string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}")));
     }
 }
 
@@ -88,7 +104,9 @@ public sealed class CompileStage : Stage<CompileOutput>
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
         var data = (FolderObjectStore)context.Data;
-        var images = PreparedSplit.Read(context, prepare.ValidationManifestKey, cancellationToken).Select(o => data.Describe(o.SourceRef));
+        var images = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
+            ? TrainingData.Load(channel).Paths.Values
+            : PreparedSplit.Read(context, prepare.ValidationManifestKey, cancellationToken).Select(o => data.Describe(o.SourceRef));
         var target = context.Input.Option(TargetOption, "cpu");
         var output = Path.Combine(((FolderObjectStore)context.Artifacts).Root, "model");
         CompileResult result;

@@ -21,10 +21,12 @@ public sealed record SplitItem(string Key, string Label, string Group);
 
 public sealed record ClassSplit(string Label, int Train, int Validation, int TrainGroups, int ValidationGroups);
 
-public sealed record DatasetSplit(IReadOnlyList<SplitItem> Train, IReadOnlyList<SplitItem> Validation, IReadOnlyList<ClassSplit> Classes)
+/// <param name="ValidationChannel">Where validation images come from when not from this split (an explicit validation set).</param>
+public sealed record DatasetSplit(IReadOnlyList<SplitItem> Train, IReadOnlyList<SplitItem> Validation, IReadOnlyList<ClassSplit> Classes, string? ValidationChannel = null)
 {
-    public string Summary => string.Create(CultureInfo.InvariantCulture,
-        $"{Train.Count} train / {Validation.Count} validation images over {Classes.Count} classes, grouped by recording");
+    public string Summary => ValidationChannel is null
+        ? string.Create(CultureInfo.InvariantCulture, $"{Train.Count} train / {Validation.Count} validation images over {Classes.Count} classes, grouped by recording")
+        : string.Create(CultureInfo.InvariantCulture, $"all {Train.Count} images over {Classes.Count} classes train; validation: the validation channel {ValidationChannel}");
 }
 
 /// <summary>
@@ -34,6 +36,17 @@ public sealed record DatasetSplit(IReadOnlyList<SplitItem> Train, IReadOnlyList<
 /// </summary>
 public static class DatasetSplitter
 {
+    /// <summary>Every image trains: validation comes from an explicit validation set (<paramref name="validationChannel"/>).</summary>
+    public static DatasetSplit AllTrain(IReadOnlyList<LabeledImage> images, string validationChannel)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var groupOf = RecordingGroups.Assign(images.Select(i => i.Image));
+        var train = images.OrderBy(i => i.Image.Key, StringComparer.Ordinal).Select(i => new SplitItem(i.Image.Key, i.Label, groupOf[i.Image.Key])).ToList();
+        var classes = train.GroupBy(i => i.Label, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new ClassSplit(g.Key, g.Count(), 0, g.Select(i => i.Group).Distinct(StringComparer.Ordinal).Count(), 0)).ToList();
+        return new DatasetSplit(train, [], classes, validationChannel);
+    }
+
     public static DatasetSplit Split(IReadOnlyList<LabeledImage> images, SplitOptions options)
     {
         ArgumentNullException.ThrowIfNull(images);

@@ -98,4 +98,22 @@ public static class ImageOps
 
         return new BgrImage(image.Width, image.Height, adjusted);
     }
+
+    /// <summary>
+    /// Saturation: each pixel moves away from (factor &gt; 1) or towards (factor &lt; 1) its own luma grey
+    /// (0.114 B + 0.587 G + 0.299 R), clamped to 0–255; 0 gives a grey image.
+    /// </summary>
+    public static BgrImage AdjustSaturation(BgrImage image, float factor)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var source = image.Pixels;
+        var adjusted = new byte[source.Length];
+        for (var i = 0; i < source.Length; i += 3)
+        {
+            var grey = 0.114f * source[i] + 0.587f * source[i + 1] + 0.299f * source[i + 2];
+            for (var c = 0; c < 3; c++) adjusted[i + c] = (byte)Math.Clamp(MathF.Round(grey + (source[i + c] - grey) * factor), 0, 255);
+        }
+
+        return new BgrImage(image.Width, image.Height, adjusted);
+    }
 }

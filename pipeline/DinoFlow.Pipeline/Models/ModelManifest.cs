@@ -25,6 +25,13 @@ public sealed record BackboneInfo(string Name, string Source, IReadOnlyList<stri
 /// <summary>The probe: a small image shipped in the package with the output the model must give for it.</summary>
 public sealed record ProbeInfo(string Image, string ExpectedLabel, IReadOnlyList<float> ExpectedProbabilities, float Tolerance);
 
+/// <summary>
+/// How the package was trained: the recipe, the image counts, and whether the shipped weights were refit on train +
+/// validation after validating (then <see cref="ModelManifest.Metrics"/> are those of the model validated before the refit,
+/// trained with the same recipe, data order and epochs on the training images alone).
+/// </summary>
+public sealed record TrainingInfo(string Recipe, int TrainImages, int ValidationImages, bool Refit, int Epochs, double Seconds);
+
 /// <summary>How the package was optimised for a target by <c>dinoflow compile</c>.</summary>
 public sealed record CompileInfo(
     string Target,
@@ -66,7 +73,10 @@ public sealed record ModelManifest
     /// <summary>SHA-256 over the training images and labels, so a model can be traced to its data.</summary>
     public required string TrainingDataHash { get; init; }
 
+    /// <summary>Validation metrics; with <see cref="TrainingInfo.Refit"/>, of the model validated before the refit.</summary>
     public EvaluationMetrics? Metrics { get; init; }
+
+    public TrainingInfo? Training { get; init; }
 
     /// <summary>SHA-256 (hex) of model.onnx; a package whose file does not match is refused.</summary>
     public required string ModelSha256 { get; init; }

@@ -53,7 +53,11 @@ public sealed record PreprocessSpec
 
     public IReadOnlyList<float> Std { get; init; } = [1, 1, 1];
 
-    /// <summary>Resampling used to resize: bilinear with pixel-centre alignment (OpenCV INTER_LINEAR's convention).</summary>
+    /// <summary>
+    /// Resampling used to resize: "bilinear" (pixel-centre alignment, OpenCV INTER_LINEAR's convention), or "area"
+    /// (each output pixel averages the source pixels it covers, OpenCV INTER_AREA: no aliasing when shrinking a
+    /// 720-pixel square to 320; bilinear when enlarging).
+    /// </summary>
     public string Resize { get; init; } = "bilinear";
 
     public int TensorLength => 3 * Width * Height;
@@ -64,7 +68,7 @@ public sealed record PreprocessSpec
         if (ColorOrder is not ("BGR" or "RGB")) throw new ArgumentException($"preprocess colorOrder must be BGR or RGB, got '{ColorOrder}'");
         if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("preprocess mean and std need 3 values each");
         if (Std.Any(s => s == 0)) throw new ArgumentException("preprocess std must not be 0");
-        if (Resize != "bilinear") throw new ArgumentException($"preprocess resize '{Resize}' is not supported (bilinear)");
+        if (Resize is not ("bilinear" or "area")) throw new ArgumentException($"preprocess resize '{Resize}' is not supported (bilinear, area)");
         if (Crop.Width <= 0 || Crop.Height <= 0 || Crop.Left < 0 || Crop.Top < 0 || Crop.Left + Crop.Width > 1.0001 || Crop.Top + Crop.Height > 1.0001)
             throw new ArgumentException($"preprocess crop {Crop} is not inside the frame (fractions 0..1)");
     }
@@ -115,6 +119,11 @@ public sealed class Preprocessor
             throw new ArgumentException($"destination has {destination.Length} floats, needs {_spec.TensorLength}", nameof(destination));
         var (cx, cy, cw, ch) = _spec.Crop.Resolve(width, height, _spec.SquareCrop);
         int outW = _spec.Width, outH = _spec.Height, plane = outW * outH;
+        if (_spec.Resize == "area" && cw > outW && ch > outH)
+        {
+            RunArea(bgr, stride, (cx, cy, cw, ch), destination);
+            return;
+        }
 
         // Per output column: the two source columns and the weight of the right one (computed once per frame size).
         Span<int> x0 = outW <= 2048 ? stackalloc int[outW] : new int[outW];
@@ -151,5 +160,72 @@ public sealed class Preprocessor
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Area resampling (shrinking only): output pixel (x, y) is the coverage-weighted mean of the source pixels under
+    /// [x·sx, (x+1)·sx) × [y·sy, (y+1)·sy), computed separably (rows first).
+    /// </summary>
+    private void RunArea(ReadOnlySpan<byte> bgr, int stride, (int X, int Y, int Width, int Height) crop, Span<float> destination)
+    {
+        int outW = _spec.Width, outH = _spec.Height, plane = outW * outH;
+        var (columns, columnWeights) = AreaTaps(crop.Width, outW);
+        var (rows, rowWeights) = AreaTaps(crop.Height, outH);
+        var horizontal = new float[outW * 3];
+        var accumulated = new float[outW * 3];
+        for (var y = 0; y < outH; y++)
+        {
+            Array.Clear(accumulated);
+            var (firstRow, rowCount) = rows[y];
+            for (var r = 0; r < rowCount; r++)
+            {
+                var row = bgr.Slice((crop.Y + firstRow + r) * stride + crop.X * 3);
+                var wy = rowWeights[y][r];
+                for (var x = 0; x < outW; x++)
+                {
+                    var (first, count) = columns[x];
+                    float b = 0, g = 0, red = 0;
+                    for (var i = 0; i < count; i++)
+                    {
+                        var p = (first + i) * 3;
+                        var w = columnWeights[x][i];
+                        b += row[p] * w;
+                        g += row[p + 1] * w;
+                        red += row[p + 2] * w;
+                    }
+
+                    horizontal[x * 3] = b;
+                    horizontal[x * 3 + 1] = g;
+                    horizontal[x * 3 + 2] = red;
+                }
+
+                for (var i = 0; i < accumulated.Length; i++) accumulated[i] += horizontal[i] * wy;
+            }
+
+            for (var x = 0; x < outW; x++)
+                for (var c = 0; c < 3; c++)
+                    destination[c * plane + y * outW + x] = accumulated[x * 3 + _sourceChannel[c]] * _scale[c] + _offset[c];
+        }
+    }
+
+    /// <summary>For each output index: the first source index, how many it covers, and their weights (summing to 1).</summary>
+    private static ((int First, int Count)[] Taps, float[][] Weights) AreaTaps(int source, int output)
+    {
+        var scale = (double)source / output;
+        var taps = new (int, int)[output];
+        var weights = new float[output][];
+        for (var o = 0; o < output; o++)
+        {
+            var start = o * scale;
+            var end = Math.Min(source, (o + 1) * scale);
+            var first = (int)Math.Floor(start);
+            var last = Math.Min(source - 1, (int)Math.Ceiling(end) - 1);
+            weights[o] = new float[last - first + 1];
+            for (var j = first; j <= last; j++)
+                weights[o][j - first] = (float)((Math.Min(end, j + 1) - Math.Max(start, j)) / scale);
+            taps[o] = (first, last - first + 1);
+        }
+
+        return (taps, weights);
     }
 }

@@ -24,6 +24,9 @@ public sealed class PrepareStage : Stage<PrepareOutput>
     public const string SeedOption = "seed";
     public const string ValidationFractionOption = "validation-fraction";
 
+    /// <summary>An explicit validation set (a folder or manifest outside the run's data, as SageMaker's validation channel): every labeled image then trains.</summary>
+    public const string ValidationChannelOption = "validation";
+
     public override string Name => StageName;
     public override string Description => "split the labeled images into train and validation, grouped by recording and stratified by class";
 
@@ -43,7 +46,8 @@ public sealed class PrepareStage : Stage<PrepareOutput>
             Seed = int.Parse(context.Input.Option(SeedOption, "42"), CultureInfo.InvariantCulture),
             ValidationFraction = double.Parse(context.Input.Option(ValidationFractionOption, "0.25"), CultureInfo.InvariantCulture),
         };
-        var split = DatasetSplitter.Split(labels.Images, options);
+        var channel = context.Input.Options.GetValueOrDefault(ValidationChannelOption);
+        var split = channel is null ? DatasetSplitter.Split(labels.Images, options) : DatasetSplitter.AllTrain(labels.Images, channel);
         var byKey = labels.Images.ToDictionary(l => l.Image.Key, l => l.Annotation!, StringComparer.Ordinal);
         await context.Artifacts.PutTextAsync(TrainManifestKey, Write(split.Train, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);
         await context.Artifacts.PutTextAsync(ValidationManifestKey, Write(split.Validation, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);

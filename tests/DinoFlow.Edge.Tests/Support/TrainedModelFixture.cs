@@ -11,7 +11,7 @@ public sealed class TrainedModelFixture : IDisposable
     {
         Root = Path.Combine(Path.GetTempPath(), "dinoflow-edge-tests-" + Guid.NewGuid().ToString("N")[..8]);
         var data = TrainingData.Load(Path.Combine(RepositoryRoot, "samples", "product-boxes"));
-        Package = ModelWorkflow.Train(data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30), "samples", "v1",
+        Package = ModelWorkflow.Train(data, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 2), "samples", "v1",
             Path.Combine(Root, "v1"), null, CancellationToken.None).Package;
         // A second version: same weights, another version string (what a retrain would give for deployment tests).
         var manifest = Package.Manifest with { Version = "v2" };

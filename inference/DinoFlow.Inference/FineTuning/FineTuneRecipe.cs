@@ -1,0 +1,112 @@
+using System.Globalization;
+using DinoFlow.Pipeline.Models;
+
+namespace DinoFlow.Inference.FineTuning;
+
+/// <summary>
+/// The default recipe: the backbone's layers after <see cref="FrozenUntil"/> (blocks 3 and 4 of ResNet-18) and a new
+/// linear head are trained on a square centre crop at <see cref="InputSize"/>, with views drawn anew every epoch.
+/// Measured against a PyTorch reference on the same weights (see README, "Models").
+/// </summary>
+public sealed record FineTuneRecipe : ModelRecipe
+{
+    public override string Name => "finetune";
+
+    public int InputSize { get; init; } = 320;
+
+    /// <summary>"area" (no aliasing when the 720-pixel square shrinks to the input size) or "bilinear".</summary>
+    public string Resize { get; init; } = "area";
+
+    /// <summary>The last frozen tensor: the end of block 2, so blocks 3 and 4 train (block 4 alone barely beats a frozen backbone).</summary>
+    public string FrozenUntil { get; init; } = "ReLU315_Output_0";
+
+    /// <summary>The tensor the head pools (the end of block 4).</summary>
+    public string LastTap { get; init; } = "ReLU393_Output_0";
+
+    public int Epochs { get; init; } = 10;
+
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Peak learning rate of the backbone layers; the head's is <see cref="HeadLearningRate"/>.</summary>
+    public float LearningRate { get; init; } = 3e-4f;
+
+    public float HeadLearningRate { get; init; } = 3e-3f;
+
+    public float WeightDecay { get; init; } = 1e-4f;
+
+    public float LabelSmoothing { get; init; } = 0.1f;
+
+    /// <summary>Share of the steps spent warming the learning rate up (one-cycle schedule).</summary>
+    public float WarmupFraction { get; init; } = 0.3f;
+
+    public RandomViewOptions Views { get; init; } = new();
+
+    /// <summary>After validating, train again on train + validation with the same recipe and ship that model.</summary>
+    public bool Refit { get; init; } = true;
+
+    public int Seed { get; init; } = 42;
+
+    public ExecutionOptions Execution { get; init; } = ExecutionOptions.Cpu;
+
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize}, AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
+
+    public PreprocessSpec Preprocess(BackboneSpec backbone)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        return new PreprocessSpec
+        {
+            Width = InputSize,
+            Height = InputSize,
+            Crop = CropBox.Full,
+            SquareCrop = true,
+            ColorOrder = backbone.ColorOrder,
+            Mean = backbone.Mean,
+            Std = backbone.Std,
+            Resize = Resize,
+        };
+    }
+}
+
+/// <summary>
+/// How each epoch's training view of an image is drawn: a random resized crop of the model's square (area share and
+/// aspect ratio), a horizontal flip, a quarter turn (boxes pass the camera in any orientation), and brightness,
+/// contrast and per-channel gain (the second recording is lit pink).
+/// </summary>
+public sealed record RandomViewOptions
+{
+    public double MinArea { get; init; } = 0.6;
+    public double MinAspect { get; init; } = 0.85;
+    public double MaxAspect { get; init; } = 1.15;
+    public bool Flip { get; init; } = true;
+    public bool QuarterTurns { get; init; } = true;
+    public float Brightness { get; init; } = 0.3f;
+    public float Contrast { get; init; } = 0.3f;
+    public float Gain { get; init; } = 0.15f;
+    public float Saturation { get; init; } = 0.3f;
+
+    public TrainingView Draw(Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var area = MinArea + random.NextDouble() * (1 - MinArea);
+        var aspect = Math.Exp(Math.Log(MinAspect) + random.NextDouble() * (Math.Log(MaxAspect) - Math.Log(MinAspect)));
+        var width = Math.Min(1, Math.Sqrt(area * aspect));
+        var height = Math.Min(1, Math.Sqrt(area / aspect));
+        float Jitter(float amplitude) => 1 + (float)(random.NextDouble() * 2 - 1) * amplitude;
+        return new TrainingView
+        {
+            Box = new CropBox(random.NextDouble() * (1 - width), random.NextDouble() * (1 - height), width, height),
+            Flip = Flip && random.Next(2) == 1,
+            QuarterTurns = QuarterTurns ? random.Next(4) : 0,
+            Brightness = Jitter(Brightness),
+            Contrast = Jitter(Contrast),
+            GainB = Jitter(Gain),
+            GainG = Jitter(Gain),
+            GainR = Jitter(Gain),
+            Saturation = Jitter(Saturation),
+        };
+    }
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"crop area {MinArea:0.##}-1 aspect {MinAspect:0.##}-{MaxAspect:0.##}{(Flip ? ", flip" : "")}{(QuarterTurns ? ", quarter turns" : "")}, brightness ±{Brightness:0.##}, contrast ±{Contrast:0.##}, gain ±{Gain:0.##}, saturation ±{Saturation:0.##}");
+}

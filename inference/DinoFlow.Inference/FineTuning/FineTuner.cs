@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Globalization;
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Models;
+using Microsoft.ML.OnnxRuntime;
+
+namespace DinoFlow.Inference.FineTuning;
+
+/// <summary>Where one fine-tuning run's time went.</summary>
+public sealed record FineTuneTimes(TimeSpan Total, TimeSpan Steps, TimeSpan Optimizer, TimeSpan Views, TimeSpan Validation, int Epochs, int Images)
+{
+    public double SecondsPerEpoch => Total.TotalSeconds / Math.Max(1, Epochs);
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{Total.TotalSeconds:0.0} s for {Epochs} epochs of {Images} images ({SecondsPerEpoch:0.0} s/epoch): forward+backward {Steps.TotalSeconds:0.0} s, AdamW {Optimizer.TotalSeconds:0.0} s, views {Views.TotalSeconds:0.0} s (decoded and drawn beside the steps), validation {Validation.TotalSeconds:0.0} s");
+}
+
+/// <summary>One epoch's numbers, reported as training goes.</summary>
+public sealed record FineTuneEpoch(int Epoch, int Epochs, double Loss, double TrainAccuracy, double ValidationAccuracy, double Seconds);
+
+/// <summary>
+/// Fine-tunes a <see cref="BackboneNetwork"/> in C#: each step decodes the batch's images, draws a fresh random view of
+/// each (<see cref="RandomViewOptions"/>) through the one <see cref="Preprocessor"/>, and runs one ONNX Runtime session
+/// that computes the frozen prefix, the trainable layers, the loss and every gradient; AdamW then updates the weights
+/// in place. The next batch is decoded while the current one trains. Memory is bounded by the batch: nothing is cached
+/// per image but the validation tensors (up to <see cref="ValidationCacheBytes"/>).
+/// </summary>
+public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
+{
+    private const long ValidationCacheBytes = 512L << 20;
+
+    /// <summary>Trains and returns the network with its trained weights and, per epoch, the validation probabilities.</summary>
+    public FineTuneResult Train(int classes, IReadOnlyList<LabeledExample> train, IReadOnlyList<LabeledExample> validation, FineTuneRecipe recipe,
+        IProgress<FineTuneEpoch>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(recipe);
+        if (train.Count == 0) throw new ModelPackageException("there are no training images");
+        if (recipe.Epochs < 1 || recipe.BatchSize < 1) throw new ArgumentException($"epochs ({recipe.Epochs}) and batch size ({recipe.BatchSize}) must be at least 1");
+        // Block 4 of ResNet-18 sees the input at 1/32: below 64 pixels its maps shrink to nothing useful; above 1024 a batch no longer fits memory.
+        if (recipe.InputSize is < 64 or > 1024) throw new ArgumentException($"input size {recipe.InputSize} is outside 64–1024 pixels");
+        var total = Stopwatch.StartNew();
+        var spec = recipe.Preprocess(backbone);
+        var model = BackboneNetwork.Create(backbone, recipe.InputSize, recipe.FrozenUntil, recipe.LastTap, classes, recipe.Seed);
+        var parameters = model.Network.Parameters;
+        using var runner = new NetworkRunner(model, recipe.Execution);
+        var optimizer = new AdamW(parameters, recipe.WeightDecay);
+        var gradients = parameters.Select(p => new float[p.Length]).ToArray();
+
+        var stepsPerEpoch = (train.Count + recipe.BatchSize - 1) / recipe.BatchSize;
+        var totalSteps = stepsPerEpoch * recipe.Epochs;
+        var validationSet = new ValidationSet(validation, spec, decoder, ValidationCacheBytes);
+        TimeSpan steps = default, optimizerTime = default, viewTime = default, validationTime = default;
+        float[][] validationProbabilities = [];
+        var step = 0;
+        for (var epoch = 0; epoch < recipe.Epochs; epoch++)
+        {
+            var epochWatch = Stopwatch.StartNew();
+            var order = Enumerable.Range(0, train.Count).ToArray();
+            new Random(SeedFor(recipe.Seed, epoch, -1)).Shuffle(order);
+            var batches = order.Chunk(recipe.BatchSize).ToArray();
+            double lossSum = 0;
+            var correct = 0;
+            var next = Task.Run(() => RenderBatch(train, batches[0], epoch, recipe, spec, classes));
+            for (var b = 0; b < batches.Length; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = next.GetAwaiter().GetResult();
+                viewTime += batch.Elapsed;
+                if (b + 1 < batches.Length)
+                {
+                    var (nextIndices, nextEpoch) = (batches[b + 1], epoch);
+                    next = Task.Run(() => RenderBatch(train, nextIndices, nextEpoch, recipe, spec, classes));
+                }
+
+                var watch = Stopwatch.StartNew();
+                var (loss, probabilities) = runner.TrainStep(batch.Pixels, batch.Targets, batch.Count, gradients);
+                steps += watch.Elapsed;
+                watch.Restart();
+                var (factor, beta1) = AdamW.OneCycle(step++, totalSteps, recipe.WarmupFraction);
+                optimizer.Step(gradients, recipe.LearningRate * factor, recipe.HeadLearningRate * factor, beta1);
+                optimizerTime += watch.Elapsed;
+                lossSum += loss * batch.Count;
+                for (var i = 0; i < batch.Count; i++)
+                    if (ArgMax(probabilities.AsSpan(i * classes, classes)) == batch.Labels[i]) correct++;
+            }
+
+            var validationWatch = Stopwatch.StartNew();
+            double validationAccuracy = double.NaN;
+            if (validation.Count > 0)
+            {
+                validationProbabilities = validationSet.Predict(runner, cancellationToken);
+                validationAccuracy = validationProbabilities.Where((p, i) => ArgMax(p) == validation[i].Label).Count() / (double)validation.Count;
+            }
+
+            validationTime += validationWatch.Elapsed;
+            progress?.Report(new FineTuneEpoch(epoch + 1, recipe.Epochs, lossSum / train.Count, correct / (double)train.Count, validationAccuracy, epochWatch.Elapsed.TotalSeconds));
+        }
+
+        var times = new FineTuneTimes(total.Elapsed, steps, optimizerTime, viewTime, validationTime, recipe.Epochs, train.Count);
+        return new FineTuneResult(model, validationProbabilities, times);
+    }
+
+    /// <summary>Decodes the batch's images and renders this epoch's view of each into one [N, 3, H, W] buffer.</summary>
+    private Batch RenderBatch(IReadOnlyList<LabeledExample> train, int[] indices, int epoch, FineTuneRecipe recipe, PreprocessSpec spec, int classes)
+    {
+        var watch = Stopwatch.StartNew();
+        var length = spec.TensorLength;
+        var pixels = new float[indices.Length * length];
+        var targets = new float[indices.Length * classes];
+        var labels = new int[indices.Length];
+        var smoothing = recipe.LabelSmoothing;
+        Parallel.For(0, indices.Length, i =>
+        {
+            var example = train[indices[i]];
+            var image = Decode(example);
+            // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
+            var view = recipe.Views.Draw(new Random(SeedFor(recipe.Seed, epoch, indices[i])));
+            view.Render(image, spec).CopyTo(pixels, i * length);
+            labels[i] = example.Label;
+            for (var k = 0; k < classes; k++) targets[i * classes + k] = smoothing / classes + (k == example.Label ? 1 - smoothing : 0);
+        });
+        return new Batch(pixels, targets, labels, indices.Length, watch.Elapsed);
+    }
+
+    private BgrImage Decode(LabeledExample example)
+    {
+        try
+        {
+            return decoder.Decode(example.Read());
+        }
+        catch (ImageDecodeException e)
+        {
+            throw new ModelPackageException($"training image '{example.Key}' cannot be decoded: {e.Message}");
+        }
+    }
+
+    /// <summary>A fixed mix (HashCode is randomised per process, which would break "same seed, same model").</summary>
+    private static int SeedFor(int seed, int epoch, int image) => unchecked((seed * 73856093) ^ (epoch * 19349663) ^ (image * 83492791));
+
+    internal static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    private sealed record Batch(float[] Pixels, float[] Targets, int[] Labels, int Count, TimeSpan Elapsed);
+
+    /// <summary>The validation images as the edge preprocesses them; kept in memory when they fit the budget.</summary>
+    private sealed class ValidationSet(IReadOnlyList<LabeledExample> examples, PreprocessSpec spec, IImageDecoder decoder, long cacheBytes)
+    {
+        private readonly List<float[]>? _cache = (long)examples.Count * spec.TensorLength * sizeof(float) <= cacheBytes ? [] : null;
+
+        public float[][] Predict(NetworkRunner runner, CancellationToken cancellationToken)
+        {
+            var results = new List<float[]>(examples.Count);
+            var preprocessor = new Preprocessor(spec);
+            foreach (var chunk in Enumerable.Range(0, examples.Count).Chunk(16))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var tensors = chunk.Select(i => Tensor(i, preprocessor)).ToList();
+                results.AddRange(runner.Predict(tensors));
+            }
+
+            return [.. results];
+        }
+
+        private float[] Tensor(int index, Preprocessor preprocessor)
+        {
+            if (_cache is not null && index < _cache.Count) return _cache[index];
+            var example = examples[index];
+            BgrImage image;
+            try
+            {
+                image = decoder.Decode(example.Read());
+            }
+            catch (ImageDecodeException e)
+            {
+                throw new ModelPackageException($"validation image '{example.Key}' cannot be decoded: {e.Message}");
+            }
+
+            var tensor = preprocessor.Run(image);
+            if (_cache is not null && index == _cache.Count) _cache.Add(tensor);
+            return tensor;
+        }
+    }
+}
+
+/// <summary>A trained network: <see cref="Model"/> holds the trained weights.</summary>
+public sealed record FineTuneResult(BackboneNetwork Model, float[][] ValidationProbabilities, FineTuneTimes Times);
+
+/// <summary>
+/// The training-step and forward sessions of a network, with its parameter buffers bound once: AdamW writes the same
+/// arrays the sessions read.
+/// </summary>
+public sealed class NetworkRunner : IDisposable
+{
+    private readonly BackboneNetwork _model;
+    private readonly InferenceSession _train;
+    private readonly InferenceSession _forward;
+    private readonly OrtValue[] _parameterValues;
+    private readonly string[] _parameterNames;
+    private readonly string[] _gradientNames;
+    private readonly RunOptions _runOptions = new();
+    private readonly int _classes;
+    private OrtValue[]? _gradientValues;
+    private float[][]? _gradientBuffers;
+
+    public NetworkRunner(BackboneNetwork model, ExecutionOptions execution)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        var network = model.Network;
+        _train = OnnxSessions.Create(OnnxGraphs.Serialize(network.TrainingGraph(model.FrozenPrefix)), execution);
+        _forward = OnnxSessions.Create(OnnxGraphs.Serialize(network.ForwardGraph(model.FrozenPrefix)), execution);
+        _parameterValues = network.Parameters.Select(p => OrtValue.CreateTensorValueFromMemory(p.Value, p.Shape)).ToArray();
+        _parameterNames = network.Parameters.Select(p => p.Name).ToArray();
+        _gradientNames = network.Parameters.Select(p => DifferentiableNetwork.GradientPrefix + p.Name).ToArray();
+        _classes = network.Output!.Channels;
+    }
+
+    private int InputSize => (int)_model.FrozenPrefix.Graph.Input[0].Type.TensorType.Shape.Dim[2].DimValue;
+
+    /// <summary>One forward + backward pass; the gradients land in <paramref name="gradients"/> (parameter order).</summary>
+    public (float Loss, float[] Probabilities) TrainStep(float[] pixels, float[] targets, int count, float[][] gradients)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        ArgumentNullException.ThrowIfNull(gradients);
+        if (!ReferenceEquals(_gradientBuffers, gradients))
+        {
+            if (_gradientValues is not null) foreach (var v in _gradientValues) v.Dispose();
+            _gradientValues = _model.Network.Parameters.Select((p, i) => OrtValue.CreateTensorValueFromMemory(gradients[i], p.Shape)).ToArray();
+            _gradientBuffers = gradients;
+        }
+
+        var size = InputSize;
+        var weights = Enumerable.Repeat(1f / count, count).ToArray();
+        var loss = new float[1];
+        var probabilities = new float[count * _classes];
+        using var pixelValue = OrtValue.CreateTensorValueFromMemory(pixels, [count, 3, size, size]);
+        using var targetValue = OrtValue.CreateTensorValueFromMemory(targets, [count, _classes]);
+        using var weightValue = OrtValue.CreateTensorValueFromMemory(weights, [count, 1]);
+        using var lossValue = OrtValue.CreateTensorValueFromMemory(loss, []);
+        using var probabilityValue = OrtValue.CreateTensorValueFromMemory(probabilities, [count, _classes]);
+        string[] inputNames = [OnnxGraphs.InputName, DifferentiableNetwork.TargetsInput, DifferentiableNetwork.SampleWeightsInput, .. _parameterNames];
+        OrtValue[] inputs = [pixelValue, targetValue, weightValue, .. _parameterValues];
+        string[] outputNames = [DifferentiableNetwork.LossOutput, DifferentiableNetwork.ProbabilitiesOutput, .. _gradientNames];
+        OrtValue[] outputs = [lossValue, probabilityValue, .. _gradientValues!];
+        _train.Run(_runOptions, inputNames, inputs, outputNames, outputs);
+        return (loss[0], probabilities);
+    }
+
+    /// <summary>Probabilities for preprocessed tensors with the current weights.</summary>
+    public float[][] Predict(IReadOnlyList<float[]> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Count == 0) return [];
+        var size = InputSize;
+        var length = 3 * size * size;
+        var pixels = new float[tensors.Count * length];
+        for (var i = 0; i < tensors.Count; i++) tensors[i].CopyTo(pixels, i * length);
+        using var pixelValue = OrtValue.CreateTensorValueFromMemory(pixels, [tensors.Count, 3, size, size]);
+        using var outputs = _forward.Run(_runOptions, [OnnxGraphs.InputName, .. _parameterNames], [pixelValue, .. _parameterValues], [DifferentiableNetwork.ProbabilitiesOutput]);
+        var data = outputs[0].GetTensorDataAsSpan<float>();
+        var results = new float[tensors.Count][];
+        for (var i = 0; i < results.Length; i++) results[i] = data.Slice(i * _classes, _classes).ToArray();
+        return results;
+    }
+
+    public void Dispose()
+    {
+        foreach (var v in _parameterValues) v.Dispose();
+        if (_gradientValues is not null) foreach (var v in _gradientValues) v.Dispose();
+        _runOptions.Dispose();
+        _train.Dispose();
+        _forward.Dispose();
+    }
+}

@@ -1,0 +1,81 @@
+using DinoFlow.Imaging;
+using DinoFlow.Inference.FineTuning;
+using DinoFlow.Pipeline.Models;
+
+namespace DinoFlow.Inference.Tests.FineTuning;
+
+public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture<TrainedSamplesFixture>
+{
+    [Fact]
+    public void The_written_package_gives_the_trainers_own_forward_probabilities()
+    {
+        var network = trained.Result.FineTuned!;
+        using var runner = new NetworkRunner(network, ExecutionOptions.Cpu);
+        using var classifier = new Classifier(trained.Package);
+        var decoder = new OpenCvImageDecoder();
+        var tensors = trained.Data.Paths.Values.Order(StringComparer.Ordinal).Take(6)
+            .Select(p => classifier.Preprocessor.Run(decoder.Decode(File.ReadAllBytes(p)))).ToList();
+
+        var fromTrainer = runner.Predict(tensors);
+        var fromPackage = classifier.ClassifyTensors(tensors);
+
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            Assert.Equal(trained.Package.Manifest.Labels.Count, fromPackage[i].Length);
+            for (var k = 0; k < fromPackage[i].Length; k++) Assert.Equal(fromTrainer[i][k], fromPackage[i][k], 4);
+        }
+    }
+
+    [Fact]
+    public void The_shipped_model_is_refit_on_every_label_and_model_json_keeps_the_validation_metrics()
+    {
+        var manifest = trained.Package.Manifest;
+        var training = manifest.Training!;
+
+        Assert.True(training.Refit);
+        Assert.Equal(trained.Data.Images.Count, training.TrainImages + training.ValidationImages);
+        Assert.Equal(training.ValidationImages, manifest.Metrics!.Count); // the metrics are the validated model's, on the validation images
+        Assert.Equal(TrainedSamplesFixture.Epochs, training.Epochs);
+        // The refit saw the validation images: the training-data hash covers all of them.
+        Assert.Equal(trained.Result.Validation.Accuracy, manifest.Metrics.Accuracy);
+    }
+
+    [Fact]
+    public void Progress_is_reported_per_epoch_with_loss_validation_accuracy_and_seconds_for_the_fit_and_the_refit()
+    {
+        var fit = trained.Progress.Where(p => p.Phase == "fine-tune").ToList();
+        var refit = trained.Progress.Where(p => p.Phase == "refit").ToList();
+
+        Assert.Equal(Enumerable.Range(1, TrainedSamplesFixture.Epochs).Select(e => (double)e), fit.Select(p => p.Done));
+        Assert.Equal(TrainedSamplesFixture.Epochs, refit.Count);
+        Assert.All(fit, p => Assert.Matches(@"^epoch \d+/\d+ loss \d+\.\d{3} train acc \d\.\d{3} val acc \d\.\d{3} \(\d+\.\d s\)$", p.Text));
+        Assert.All(refit, p => Assert.Contains("val acc -", p.Text, StringComparison.Ordinal)); // the refit has no validation set
+    }
+
+    [Fact]
+    public void An_image_that_cannot_be_decoded_fails_training_naming_it()
+    {
+        var good = trained.Data.Paths.Values.First();
+        LabeledExample[] train =
+        [
+            new("a/good.jpg", 0, () => File.ReadAllBytes(good)),
+            new("b/broken.jpg", 1, () => [0xFF, 0xD8, 0xFF, 0x00, 0x01]),
+        ];
+        var tuner = new FineTuner(BackboneSpec.ResNet18(AppContext.BaseDirectory), new OpenCvImageDecoder());
+
+        var error = Assert.Throws<ModelPackageException>(() => tuner.Train(2, train, [], new FineTuneRecipe { Epochs = 1, InputSize = 64 }));
+
+        Assert.Contains("'b/broken.jpg'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_recipe_the_network_cannot_run_is_refused_before_training()
+    {
+        var tuner = new FineTuner(BackboneSpec.ResNet18(AppContext.BaseDirectory), new OpenCvImageDecoder());
+        LabeledExample[] train = [new("a/x.jpg", 0, () => File.ReadAllBytes(trained.Data.Paths.Values.First()))];
+
+        Assert.Contains("input size", Assert.Throws<ArgumentException>(() => tuner.Train(2, train, [], new FineTuneRecipe { InputSize = 16 })).Message, StringComparison.Ordinal);
+        Assert.Contains("epochs", Assert.Throws<ArgumentException>(() => tuner.Train(2, train, [], new FineTuneRecipe { Epochs = 0 })).Message, StringComparison.Ordinal);
+        Assert.Contains("no training images", Assert.Throws<ModelPackageException>(() => tuner.Train(2, [], [], new FineTuneRecipe())).Message, StringComparison.Ordinal);
+    }
+}
