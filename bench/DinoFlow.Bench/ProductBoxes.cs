@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using DinoFlow.Inference;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Labels;
 
 namespace DinoFlow.Bench;
 
@@ -39,6 +41,10 @@ internal sealed partial class ProductBoxes
     }
 
     public IReadOnlyList<LabeledExample> All => _frames.Select(f => f.Example).ToList();
+
+    /// <summary>The frames as the dataset splitter sees them (file names give the recordings; no hashes needed).</summary>
+    public IReadOnlyList<LabeledImage> Images =>
+        _frames.Select(f => new LabeledImage(new DatasetImage(f.Example.Key, "", 0, 0, 0, "0000000000000000", DateTimeOffset.UnixEpoch), Labels[f.Example.Label])).ToList();
 
     /// <summary>Train on recording 1 of every class, validate on recording 2 (the next camera session: turned 90°, lit pink).</summary>
     public (List<LabeledExample> Train, List<LabeledExample> HeldOut) CrossRecording() =>

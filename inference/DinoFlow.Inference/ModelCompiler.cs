@@ -92,19 +92,25 @@ public static class ModelCompiler
         new(OnnxSessions.Create(model, new ExecutionOptions { OptimizationLevel = level }), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
 
     /// <summary>Median batch-1 latency of both, alternating runs so they share the machine's noise.</summary>
-    public static (double First, double Second) MedianLatency(BatchRunner before, BatchRunner after, float[] tensor, int runs)
+    public static (double First, double Second) MedianLatency(BatchRunner before, BatchRunner after, float[] tensor, int runs) =>
+        MedianLatency(before, tensor, after, tensor, runs);
+
+    /// <summary>Median batch-1 latency of two runners measured alternately (each with its own input), so machine noise hits both alike.</summary>
+    public static (double First, double Second) MedianLatency(BatchRunner first, float[] firstTensor, BatchRunner second, float[] secondTensor, int runs)
     {
-        before.Run([tensor], 1);
-        after.Run([tensor], 1);
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        first.Run([firstTensor], 1);
+        second.Run([secondTensor], 1);
         var b = new List<double>();
         var a = new List<double>();
         for (var i = 0; i < runs; i++)
         {
             var watch = Stopwatch.StartNew();
-            before.Run([tensor], 1);
+            first.Run([firstTensor], 1);
             b.Add(watch.Elapsed.TotalMilliseconds);
             watch.Restart();
-            after.Run([tensor], 1);
+            second.Run([secondTensor], 1);
             a.Add(watch.Elapsed.TotalMilliseconds);
         }
 

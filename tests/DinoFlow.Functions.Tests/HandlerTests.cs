@@ -170,7 +170,7 @@ public sealed class HandlerTests
                 (recording2 ? validation : train).Add(new LabeledObject(0, AwsSteps.ImageUri(settings, key), classId, label, 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
             }
 
-        Assert.Equal(6, train.Count);
+        Assert.Equal(12, train.Count);
         await bucket.PutTextAsync($"runs/{Build.RunName}/prepare/train/train.manifest", GroundTruthManifest.WriteOutputManifest(train, settings.LabelAttributeName));
         await bucket.PutTextAsync($"runs/{Build.RunName}/prepare/validation/validation.manifest", GroundTruthManifest.WriteOutputManifest(validation, settings.LabelAttributeName));
         var request = JsonNode.Parse(Repo.Event("train.json"))!;
@@ -188,7 +188,7 @@ public sealed class HandlerTests
             Assert.Equal(["0_Empty", "1_Stegosaurus"], package.Manifest.Labels);
             var accuracy = output["report"]!["accuracy"]!.GetValue<double>();
             Assert.Equal(package.Manifest.Metrics!.Accuracy, accuracy, 6);
-            Assert.Equal(6, output["report"]!["validationImages"]!.GetValue<int>());
+            Assert.Equal(10, output["report"]!["validationImages"]!.GetValue<int>());
             // An empty belt and a red box differ in every way; a trainer that learned nothing would score about half.
             Assert.True(accuracy >= 5 / 6.0, $"validation accuracy {accuracy} on the sample frames");
         }

@@ -23,15 +23,15 @@ public sealed class CliRunTests : IDisposable
         var steps = json.RootElement.GetProperty("steps").EnumerateArray().ToList();
         Assert.Equal(["ingest", "label", "prepare"], steps.Take(3).Select(s => s.GetProperty("name").GetString()));
         var ingest = steps[0].GetProperty("output").GetProperty("report");
-        Assert.Equal(42, ingest.GetProperty("accepted").GetArrayLength());
+        Assert.Equal(79, ingest.GetProperty("accepted").GetArrayLength());
         var label = steps[1].GetProperty("output");
         Assert.Equal(7, label.GetProperty("categories").GetArrayLength());
         var prepare = steps[2].GetProperty("output");
-        Assert.Equal(42, prepare.GetProperty("train").GetInt32() + prepare.GetProperty("validation").GetInt32());
+        Assert.Equal(79, prepare.GetProperty("train").GetInt32() + prepare.GetProperty("validation").GetInt32());
 
         // The Ground Truth output manifest is on disk where `show` says.
         var manifest = Path.Combine(steps[1].GetProperty("artifacts").GetString()!, "output.manifest");
-        Assert.Equal(42, File.ReadAllLines(manifest).Length);
+        Assert.Equal(79, File.ReadAllLines(manifest).Length);
 
         Assert.Equal(["train", "gate", "compile", "deploy"], steps.Skip(3).Select(s => s.GetProperty("name").GetString()));
         Assert.All(steps, s => Assert.Equal("Succeeded", s.GetProperty("status").GetString()));
@@ -43,7 +43,7 @@ public sealed class CliRunTests : IDisposable
     [Fact]
     public async Task The_gate_fails_a_weak_model_and_names_the_failing_classes_and_numbers()
     {
-        // One epoch of training on 21 images: a deliberately weak model.
+        // One epoch of fine-tuning: a deliberately weak model.
         var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, "--json", "--epochs", "1", "--min-accuracy", "0.95", "--min-class-recall", "0.9");
 
         Assert.Equal(1, result.ExitCode);
@@ -109,7 +109,7 @@ public sealed class CliRunTests : IDisposable
         Assert.True(retried.ExitCode == 0, retried.Stdout + retried.Stderr);
         Assert.Equal(1, steps[0].GetProperty("attempts").GetInt32()); // ingest kept its output and was not re-run
         Assert.Equal(2, steps[1].GetProperty("attempts").GetInt32());
-        Assert.Equal(42, steps[1].GetProperty("output").GetProperty("labeled").GetInt32());
+        Assert.Equal(79, steps[1].GetProperty("output").GetProperty("labeled").GetInt32());
         Assert.Equal("Succeeded", steps[2].GetProperty("status").GetString());
         Assert.Equal("Skipped", steps[3].GetProperty("status").GetString());
     }

@@ -1,5 +1,8 @@
-// Builds samples/product-boxes from the full data set: per class, up to 8 frames of each recording (evenly spaced), downscaled,
-// plus a short clip cut from line-recording-1.avi with its per-frame labels. Usage: SampleMaker SOURCE_DIR OUT_DIR
+// Builds samples/ from the full data set: per class and recording, the last frames validate (product-boxes-validation/,
+// the demo's validation channel: a later block of the recording) and frames evenly spaced over the rest train
+// (product-boxes/), keeping a gap of frame numbers between them so that no training frame is a near-duplicate of a
+// validation frame; all downscaled. Plus a short clip cut from line-recording-1.avi with its per-frame labels.
+// Usage: SampleMaker SOURCE_DIR OUT_DIR
 using System.Globalization;
 using OpenCvSharp;
 
@@ -10,7 +13,7 @@ if (args.Length != 2)
 }
 
 var (source, output) = (args[0], args[1]);
-const int Width = 640, Height = 360, PerRecording = 8, ClipStride = 2;
+const int Width = 640, Height = 360, TrainPerRecording = 6, ValidationPerRecording = 2, FrameGap = 10, ClipStride = 2;
 var jpeg = new ImageEncodingParam(ImwriteFlags.JpegQuality, 80);
 
 foreach (var classDir in Directory.GetDirectories(source).Order(StringComparer.Ordinal))
@@ -24,18 +27,14 @@ foreach (var classDir in Directory.GetDirectories(source).Order(StringComparer.O
         var cut = name.IndexOf("_img_", StringComparison.Ordinal);
         return cut > 0 ? name[..cut] : int.Parse(name, CultureInfo.InvariantCulture) < 100 ? "1" : "2";
     });
-    Directory.CreateDirectory(Path.Combine(output, label));
     foreach (var recording in recordings)
     {
-        var frames = recording.ToList();
-        var take = Math.Min(PerRecording, frames.Count);
-        for (var i = 0; i < take; i++)
-        {
-            var file = frames[(int)((i + 0.5) * frames.Count / take)];
-            using var image = Cv2.ImRead(file);
-            using var small = image.Resize(new Size(Width, Height), 0, 0, InterpolationFlags.Area);
-            Cv2.ImWrite(Path.Combine(output, label, Path.GetFileName(file)), small, jpeg);
-        }
+        var frames = recording.ToList(); // in frame order (names sort by frame number)
+        var validation = frames[^ValidationPerRecording..];
+        var firstValidation = FrameNumber(validation[0]);
+        var train = frames.Where(f => FrameNumber(f) < firstValidation - FrameGap).ToList();
+        Write(Evenly(train, TrainPerRecording), Path.Combine(output, "product-boxes", label));
+        Write(validation, Path.Combine(output, "product-boxes-validation", label));
     }
 }
 
@@ -57,3 +56,28 @@ for (int index = 0, written = 0; capture.Read(frame) && !frame.Empty(); index++)
 File.WriteAllLines(Path.Combine(output, "line-clip.labels.csv"), csv);
 Console.WriteLine($"wrote {output}");
 return 0;
+
+static int FrameNumber(string file)
+{
+    var name = Path.GetFileNameWithoutExtension(file);
+    var cut = name.IndexOf("_img_", StringComparison.Ordinal);
+    return int.Parse(cut > 0 ? name[(cut + 5)..] : name, CultureInfo.InvariantCulture);
+}
+
+// Up to `count` frames spread evenly over the list.
+static List<string> Evenly(List<string> frames, int count)
+{
+    var take = Math.Min(count, frames.Count);
+    return Enumerable.Range(0, take).Select(i => frames[(int)((i + 0.5) * frames.Count / take)]).ToList();
+}
+
+void Write(List<string> files, string folder)
+{
+    Directory.CreateDirectory(folder);
+    foreach (var file in files)
+    {
+        using var image = Cv2.ImRead(file);
+        using var small = image.Resize(new Size(Width, Height), 0, 0, InterpolationFlags.Area);
+        Cv2.ImWrite(Path.Combine(folder, Path.GetFileName(file)), small, jpeg);
+    }
+}

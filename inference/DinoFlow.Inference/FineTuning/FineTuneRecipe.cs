@@ -27,6 +27,15 @@ public sealed record FineTuneRecipe : ModelRecipe
 
     public int BatchSize { get; init; } = 16;
 
+    /// <summary>
+    /// Small data sets get smaller batches so that an epoch still has this many steps (a few dozen images at batch 16
+    /// would give the one-cycle schedule only 2–3 steps an epoch, too few to learn from).
+    /// </summary>
+    public int MinStepsPerEpoch { get; init; } = 10;
+
+    /// <summary>The batch size used for <paramref name="images"/> training images.</summary>
+    public int BatchSizeFor(int images) => Math.Clamp(images / Math.Max(1, MinStepsPerEpoch), 1, BatchSize);
+
     /// <summary>Peak learning rate of the backbone layers; the head's is <see cref="HeadLearningRate"/>.</summary>
     public float LearningRate { get; init; } = 3e-4f;
 
@@ -49,7 +58,7 @@ public sealed record FineTuneRecipe : ModelRecipe
     public ExecutionOptions Execution { get; init; } = ExecutionOptions.Cpu;
 
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize}, AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
+        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize} (smaller when an epoch would have under {MinStepsPerEpoch} steps), AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
 
     public PreprocessSpec Preprocess(BackboneSpec backbone)
     {

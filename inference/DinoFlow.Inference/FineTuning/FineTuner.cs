@@ -48,7 +48,10 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         var optimizer = new AdamW(parameters, recipe.WeightDecay);
         var gradients = parameters.Select(p => new float[p.Length]).ToArray();
 
-        var stepsPerEpoch = (train.Count + recipe.BatchSize - 1) / recipe.BatchSize;
+        var batchSize = recipe.BatchSizeFor(train.Count);
+        var stepsPerEpoch = (train.Count + batchSize - 1) / batchSize;
+        // Smaller batches give noisier gradients: the learning rates shrink with the square root of the batch.
+        var learningRateScale = MathF.Sqrt(batchSize / (float)recipe.BatchSize);
         var totalSteps = stepsPerEpoch * recipe.Epochs;
         var validationSet = new ValidationSet(validation, spec, decoder, ValidationCacheBytes);
         TimeSpan steps = default, optimizerTime = default, viewTime = default, validationTime = default;
@@ -59,7 +62,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             var epochWatch = Stopwatch.StartNew();
             var order = Enumerable.Range(0, train.Count).ToArray();
             new Random(SeedFor(recipe.Seed, epoch, -1)).Shuffle(order);
-            var batches = order.Chunk(recipe.BatchSize).ToArray();
+            var batches = order.Chunk(batchSize).ToArray();
             double lossSum = 0;
             var correct = 0;
             var next = Task.Run(() => RenderBatch(train, batches[0], epoch, recipe, spec, classes));
@@ -79,7 +82,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 steps += watch.Elapsed;
                 watch.Restart();
                 var (factor, beta1) = AdamW.OneCycle(step++, totalSteps, recipe.WarmupFraction);
-                optimizer.Step(gradients, recipe.LearningRate * factor, recipe.HeadLearningRate * factor, beta1);
+                optimizer.Step(gradients, recipe.LearningRate * factor * learningRateScale, recipe.HeadLearningRate * factor * learningRateScale, beta1);
                 optimizerTime += watch.Elapsed;
                 lossSum += loss * batch.Count;
                 for (var i = 0; i < batch.Count; i++)

@@ -46,7 +46,7 @@ public sealed class PortalCliTests : IDisposable
         }
 
         using var job = JsonDocument.Parse(create.Stdout);
-        Assert.Equal(42, job.RootElement.GetProperty("images").GetInt32());
+        Assert.Equal(79, job.RootElement.GetProperty("images").GetInt32());
         Assert.Equal(7, job.RootElement.GetProperty("categories").GetArrayLength()); // the folder names
 
         // Label everything straight in the store (two workers per image), then export through the CLI.
@@ -59,11 +59,11 @@ public sealed class PortalCliTests : IDisposable
         var progress = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "progress", "boxes");
 
         Assert.True(export.ExitCode == 0, export.Stderr);
-        Assert.Equal(42, JsonDocument.Parse(export.Stdout).RootElement.GetProperty("labeled").GetInt32());
+        Assert.Equal(79, JsonDocument.Parse(export.Stdout).RootElement.GetProperty("labeled").GetInt32());
         var manifest = GroundTruthManifest.ReadOutputManifest(File.ReadAllText(file), file);
-        Assert.Equal(42, manifest.Labeled.Count);
+        Assert.Equal(79, manifest.Labeled.Count);
         Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
-        Assert.Contains("42/42 images done", progress.Stdout, StringComparison.Ordinal);
+        Assert.Contains("79/79 images done", progress.Stdout, StringComparison.Ordinal);
         Assert.Contains("agreement 100%", progress.Stdout, StringComparison.Ordinal);
     }
 

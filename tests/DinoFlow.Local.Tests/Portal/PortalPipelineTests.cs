@@ -63,15 +63,15 @@ public sealed partial class PortalPipelineTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         await process.WaitForExitAsync(timeout.Token);
         Assert.True(process.ExitCode == 0, await stderr + await stdout);
-        Assert.Equal(42, labeled);
+        Assert.Equal(79, labeled);
         using var json = JsonDocument.Parse(await stdout);
         Assert.Equal("Succeeded", json.RootElement.GetProperty("run").GetProperty("status").GetString());
         Assert.Equal("run-" + json.RootElement.GetProperty("run").GetProperty("id").GetString(), job);
         var label = json.RootElement.GetProperty("steps")[1];
-        Assert.Equal(42, label.GetProperty("output").GetProperty("labeled").GetInt32());
+        Assert.Equal(79, label.GetProperty("output").GetProperty("labeled").GetInt32());
         Assert.Equal(2, label.GetProperty("attempts").GetInt32()); // created the job and waited, then resumed
         var manifest = File.ReadAllLines(Path.Combine(label.GetProperty("artifacts").GetString()!, "output.manifest"));
-        Assert.Equal(42, manifest.Length);
+        Assert.Equal(79, manifest.Length);
         Assert.All(manifest, line => Assert.Contains($"\"job-name\":\"labeling-job/{job}\"", line, StringComparison.Ordinal));
         Assert.All(manifest, line => Assert.Contains("\"human-annotated\":\"yes\"", line, StringComparison.Ordinal));
     }
@@ -95,7 +95,7 @@ public sealed partial class PortalPipelineTests : IDisposable
         Assert.True(retry.ExitCode == 0, retry.Stderr + retry.Stdout);
         using var json = JsonDocument.Parse(retry.Stdout);
         Assert.Equal("Succeeded", json.RootElement.GetProperty("run").GetProperty("status").GetString());
-        Assert.Equal(42, json.RootElement.GetProperty("steps")[1].GetProperty("output").GetProperty("labeled").GetInt32());
+        Assert.Equal(79, json.RootElement.GetProperty("steps")[1].GetProperty("output").GetProperty("labeled").GetInt32());
     }
 
     private sealed record AssignmentDto(long ItemId, string ImageUrl);
