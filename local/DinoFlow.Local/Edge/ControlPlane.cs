@@ -280,7 +280,7 @@ public sealed class FleetClient : IAsyncDisposable
         var topic = e.ApplicationMessage.Topic;
         // The device is the one the topic names (the broker lets a device publish only under its own): never the body's.
         var parts = topic.Split('/');
-        if (parts.Length < 3 || parts[0] != "dinoflow" || FleetCredentials.ValidDeviceName(parts[1]) is not null) return Task.CompletedTask;
+        if (parts.Length < 3 || parts[0] != "dinoflow" || parts[1].Length is 0 or > 128) return Task.CompletedTask;
         var device = parts[1];
         var kind = string.Join('/', parts[2..]);
         var payload = e.ApplicationMessage.Payload.ToArray();
