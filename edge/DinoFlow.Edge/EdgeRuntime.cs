@@ -86,7 +86,11 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             _spool = new DiskSpool(Path.Combine(StateDirectory, "spool"), _options.Mqtt.SpoolMaxMessages);
             _link = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == "mqtt", LinkLogger);
             tasks.Add(_link.RunAsync(background.Token));
-            if (_options.DeploymentMode == "mqtt") tasks.Add(DeploymentLoopAsync(background.Token));
+            if (_options.DeploymentMode == "mqtt")
+            {
+                if (_verifier is null) LogNoTrustedKey(_logger);
+                tasks.Add(DeploymentLoopAsync(background.Token));
+            }
         }
 
         tasks.Add(HealthLoopAsync(background.Token));
@@ -631,6 +635,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} refused, keeping the current model: {Reason}")]
     private static partial void LogDeploymentRefused(ILogger logger, string deploymentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No Edge:TrustedKey (the host's deployment public key): every MQTT deployment will be refused")]
+    private static partial void LogNoTrustedKey(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot record the finished deployment (replay protection): {Reason}")]
     private static partial void LogLedgerUnwritable(ILogger logger, string reason);
