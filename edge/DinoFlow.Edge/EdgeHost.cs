@@ -24,6 +24,8 @@ public static class EdgeHost
         ["--ca"] = "Edge:Mqtt:CaFile",
         ["--cert"] = "Edge:Mqtt:CertFile",
         ["--key"] = "Edge:Mqtt:KeyFile",
+        ["--trusted-key"] = "Edge:TrustedKey",
+        ["--mqtt-password-file"] = "Edge:Mqtt:PasswordFile",
     };
 
     /// <summary>Configuration: appsettings.json (next to the app), environment (Edge__X or DINOFLOW_Edge__X), command line.</summary>

@@ -29,6 +29,18 @@ public sealed class EdgeOptions
     /// <summary>"mqtt": the device subscribes to its deployment topic; "greengrass": the model is a component artifact (ModelPath).</summary>
     public string DeploymentMode { get; set; } = "mqtt";
 
+    /// <summary>
+    /// The host's deployment public key (PEM file, ECDSA P-256) pinned at provisioning: MQTT deployments must be signed
+    /// with its private half. Without it every MQTT deployment is refused.
+    /// </summary>
+    public string? TrustedKey { get; set; }
+
+    /// <summary>Largest package download accepted (megabytes).</summary>
+    public int MaxPackageMegabytes { get; set; } = 1024;
+
+    /// <summary>Largest unpacked package accepted (megabytes, all files together; at most 64 files).</summary>
+    public int MaxUnpackedMegabytes { get; set; } = 2048;
+
     public string? EventsFile { get; set; }
     public string? PredictionsFile { get; set; }
 
@@ -82,6 +94,12 @@ public sealed class MqttOptions
     /// <summary>Device certificate and private key (PEM) for TLS client authentication.</summary>
     public string? CertFile { get; set; }
     public string? KeyFile { get; set; }
+    /// <summary>MQTT user name (default: the client id, which defaults to the device id) for a broker with passwords.</summary>
+    public string? UserName { get; set; }
+    /// <summary>MQTT password (prefer <see cref="PasswordFile"/> or the DINOFLOW_Edge__Mqtt__Password environment variable).</summary>
+    public string? Password { get; set; }
+    /// <summary>A file whose first line is the MQTT password.</summary>
+    public string? PasswordFile { get; set; }
     /// <summary>Messages kept on disk while disconnected; the oldest are dropped first (counted in health).</summary>
     public int SpoolMaxMessages { get; set; } = 10_000;
     public double ReconnectMinSeconds { get; set; } = 1;
@@ -107,6 +125,24 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             errors.Add($"Edge:ModelPath: model package '{Path.GetFullPath(model)}' does not exist");
         if (string.IsNullOrWhiteSpace(options.ModelPath) && (options.DeploymentMode == "greengrass" || string.IsNullOrWhiteSpace(options.Mqtt.Broker)))
             errors.Add("Edge:ModelPath is required (--model) unless the device receives models over MQTT (Edge:Mqtt:Broker with DeploymentMode mqtt)");
+        if (options.TrustedKey is { Length: > 0 } trustedKey)
+        {
+            if (!File.Exists(trustedKey)) errors.Add($"Edge:TrustedKey: '{Path.GetFullPath(trustedKey)}' does not exist");
+            else
+            {
+                try
+                {
+                    Security.DeploymentVerifier.FromPemFile(trustedKey).Dispose();
+                }
+                catch (InvalidDataException e)
+                {
+                    errors.Add(e.Message);
+                }
+            }
+        }
+
+        if (options.MaxPackageMegabytes < 1) errors.Add("Edge:MaxPackageMegabytes must be at least 1");
+        if (options.MaxUnpackedMegabytes < 1) errors.Add("Edge:MaxUnpackedMegabytes must be at least 1");
         if (options.QueueCapacity is < 1 or > 256) errors.Add($"Edge:QueueCapacity must be 1..256, got {options.QueueCapacity}");
         if (options.HealthIntervalSeconds <= 0) errors.Add("Edge:HealthIntervalSeconds must be positive");
         if (options.SourceReconnectMinSeconds <= 0 || options.SourceReconnectMaxSeconds < options.SourceReconnectMinSeconds)
@@ -123,7 +159,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         {
             if (!Uri.TryCreate(broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts") || uri.Port <= 0)
                 errors.Add($"Edge:Mqtt:Broker must look like mqtt://host:port or mqtts://host:port, got '{broker}'");
-            foreach (var (key, path) in new[] { ("CaFile", m.CaFile), ("CertFile", m.CertFile), ("KeyFile", m.KeyFile) })
+            foreach (var (key, path) in new[] { ("CaFile", m.CaFile), ("CertFile", m.CertFile), ("KeyFile", m.KeyFile), ("PasswordFile", m.PasswordFile) })
                 if (path is { Length: > 0 } && !File.Exists(path)) errors.Add($"Edge:Mqtt:{key}: '{Path.GetFullPath(path)}' does not exist");
             if (string.IsNullOrEmpty(m.CertFile) != string.IsNullOrEmpty(m.KeyFile)) errors.Add("Edge:Mqtt:CertFile and Edge:Mqtt:KeyFile go together");
         }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Mqtt;
+using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private readonly LatencyWindow _latencies = new(10_000);
     private readonly ExecutionOptions _execution;
     private readonly HttpMessageHandler? _downloads;
+    private readonly DeploymentVerifier? _verifier;
+    private DeploymentLedger? _ledger;
     private EdgeModel? _model;
     private DiskSpool? _spool;
     private MqttLink? _link;
@@ -54,6 +57,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             EngineCacheDirectory = options.Inference.EngineCacheDirectory,
             IntraOpThreads = options.Inference.IntraOpThreads,
         };
+        _verifier = options.TrustedKey is { Length: > 0 } key ? DeploymentVerifier.FromPemFile(key) : null;
     }
 
     private ILogger LinkLogger { get; }
@@ -82,7 +86,11 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             _spool = new DiskSpool(Path.Combine(StateDirectory, "spool"), _options.Mqtt.SpoolMaxMessages);
             _link = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == "mqtt", LinkLogger);
             tasks.Add(_link.RunAsync(background.Token));
-            if (_options.DeploymentMode == "mqtt") tasks.Add(DeploymentLoopAsync(background.Token));
+            if (_options.DeploymentMode == "mqtt")
+            {
+                if (_verifier is null) LogNoTrustedKey(_logger);
+                tasks.Add(DeploymentLoopAsync(background.Token));
+            }
         }
 
         tasks.Add(HealthLoopAsync(background.Token));
@@ -116,6 +124,20 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     private string CurrentPointer => Path.Combine(StateDirectory, "current-model.txt");
 
+    private DeploymentLedger Ledger
+    {
+        get
+        {
+            if (_ledger is null)
+            {
+                Directory.CreateDirectory(StateDirectory);
+                _ledger = new DeploymentLedger(StateDirectory);
+            }
+
+            return _ledger;
+        }
+    }
+
     private void LoadInitialModel()
     {
         // A deployed model survives restarts (kill -9 included): the pointer is replaced atomically after each swap.
@@ -128,7 +150,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
                 LogModelActive(_logger, ActiveVersion!, "last deployment", _model!.Provider);
                 return;
             }
-            catch (ModelPackageException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogDeployedModelUnusable(_logger, deployed, e.Message);
             }
@@ -142,8 +164,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
                 Swap(EdgeModel.Load(directory, _execution, _options.Inference.WarmupRuns, Warn));
                 LogModelActive(_logger, ActiveVersion!, "Edge:ModelPath", _model!.Provider);
             }
-            catch (ModelPackageException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Whatever the package does wrong (a probe that does not decode included), the app stops with exit code 2.
                 throw new ModelPackageException($"Edge:ModelPath: {e.Message}");
             }
         }
@@ -176,10 +199,47 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _modelReady.TrySetResult();
     }
 
-    /// <summary>Download → zip SHA-256 → unzip → model.onnx SHA-256 → load → probe → warm → swap. Any failure keeps the old model.</summary>
+    /// <summary>
+    /// Signature, device, expiry, replay → download (http/https, size limit) → zip SHA-256 → unzip (size limit) → every
+    /// file's SHA-256 against the signed list → load (model.onnx SHA-256) → probe → warm → swap. Any failure keeps the
+    /// old model and is returned as <c>failed</c> with its reason; only a cancellation escapes.
+    /// </summary>
     public async Task<DeploymentStatus> DeployAsync(DeploymentRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        string? refusal;
+        try
+        {
+            refusal = _verifier is null
+                ? "no trusted key is configured (Edge:TrustedKey): deployments cannot be verified, so none is accepted"
+                : _verifier.Refusal(request, _options.DeviceId, DateTimeOffset.UtcNow) ?? Ledger.Replay(request.DeploymentId, request.IssuedAt!.Value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            refusal = e.Message;
+        }
+
+        if (refusal is not null)
+        {
+            LogDeploymentRefused(_logger, request.DeploymentId, refusal);
+            return Status(request, "failed", "refused: " + refusal);
+        }
+
+        var status = await VerifiedDeployAsync(request, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Ledger.Record(request.DeploymentId, request.IssuedAt!.Value);
+        }
+        catch (IOException e)
+        {
+            LogLedgerUnwritable(_logger, e.Message);
+        }
+
+        return status;
+    }
+
+    private async Task<DeploymentStatus> VerifiedDeployAsync(DeploymentRequest request, CancellationToken cancellationToken)
+    {
         if (ActiveVersion == request.Version) return Status(request, "succeeded", "already running this version");
         EnqueueStatus(Status(request, "downloading", null));
         var models = Path.Combine(StateDirectory, "models");
@@ -195,7 +255,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             var sha = ModelPackageFiles.Sha256OfFile(part);
             if (!string.Equals(sha, request.Sha256, StringComparison.OrdinalIgnoreCase))
                 throw new ModelPackageException($"package {request.Url}: its SHA-256 is {sha}, the deployment says {request.Sha256}");
-            ModelPackageFiles.Unzip(part, staging);
+            PackageArchive.Extract(part, staging, _options.MaxUnpackedMegabytes * 1048576L);
+            CheckFiles(staging, request.Files!);
             var model = await Task.Run(() => EdgeModel.Load(staging, _execution, _options.Inference.WarmupRuns, Warn), cancellationToken).ConfigureAwait(false);
             if (model.Version != request.Version)
             {
@@ -214,8 +275,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             LogDeployed(_logger, request.Version, request.DeploymentId);
             return Status(request, "succeeded", null);
         }
-        catch (Exception e) when (e is ModelPackageException or HttpRequestException or IOException or InvalidDataException or UnauthorizedAccessException
-                                      or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             LogDeployFailed(_logger, request.Version, request.DeploymentId, e.Message);
             return Status(request, "failed", e.Message);
@@ -227,22 +287,47 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>Every unpacked file must be in the signed list with its SHA-256, and every listed file must be there.</summary>
+    private static void CheckFiles(string staging, IReadOnlyDictionary<string, string> signed)
+    {
+        var actual = DeploymentSignature.FilesOfDirectory(staging);
+        foreach (var (name, sha) in actual)
+        {
+            if (!signed.TryGetValue(name, out var expected)) throw new ModelPackageException($"the package holds '{name}', which the signed deployment does not list");
+            if (!string.Equals(sha, expected, StringComparison.OrdinalIgnoreCase))
+                throw new ModelPackageException($"the package's '{name}' has SHA-256 {sha}, the signed deployment says {expected}");
+        }
+
+        foreach (var name in signed.Keys.Where(n => !actual.ContainsKey(n)))
+            throw new ModelPackageException($"the package lacks '{name}', which the signed deployment lists");
+    }
+
     private async Task DownloadAsync(string url, string path, CancellationToken cancellationToken)
     {
         var uri = new Uri(url);
-        if (uri.IsFile)
-        {
-            File.Copy(uri.LocalPath, path, overwrite: true);
-            return;
-        }
-
+        if (uri.Scheme is not ("http" or "https")) throw new ModelPackageException("the package URL must be http:// or https://");
+        var limit = _options.MaxPackageMegabytes * 1048576L;
         using var http = new HttpClient(_downloads ?? new HttpClientHandler(), disposeHandler: _downloads is null) { Timeout = TimeSpan.FromMinutes(10) };
         using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"download {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+        if (response.Content.Headers.ContentLength > limit)
+            throw new ModelPackageException($"package {url} is {response.Content.Headers.ContentLength} bytes, more than Edge:MaxPackageMegabytes ({_options.MaxPackageMegabytes} MB)");
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
         await using (file.ConfigureAwait(false))
         {
-            await response.Content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                var buffer = new byte[81920];
+                var total = 0L;
+                int read;
+                while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    total += read;
+                    if (total > limit) throw new ModelPackageException($"package {url} is more than Edge:MaxPackageMegabytes ({_options.MaxPackageMegabytes} MB)");
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+            }
         }
     }
 
@@ -250,10 +335,18 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     {
         await foreach (var request in _link!.Deployments.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            // The deployment topic is retained: every reconnect delivers it again; act on each deployment once.
-            if (request.DeploymentId == _lastDeploymentId) continue;
+            // The deployment topic is retained: every reconnect (and restart) delivers it again; act on each deployment once.
+            if (request.DeploymentId == _lastDeploymentId || request.DeploymentId == Ledger.LastId) continue;
             _lastDeploymentId = request.DeploymentId;
-            EnqueueStatus(await DeployAsync(request, cancellationToken).ConfigureAwait(false));
+            try
+            {
+                EnqueueStatus(await DeployAsync(request, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Never leave the loop quietly: the next deployment must still be answered.
+                LogDeployFailed(_logger, request.Version, request.DeploymentId, e.Message);
+            }
         }
     }
 
@@ -522,6 +615,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     {
         if (_link is not null) await _link.DisposeAsync().ConfigureAwait(false);
         Interlocked.Exchange(ref _model, null)?.Dispose();
+        _verifier?.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Version} active (from {Origin}) on {Provider}")]
@@ -538,6 +632,15 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} of model {Version} failed, keeping the current model: {Reason}")]
     private static partial void LogDeployFailed(ILogger logger, string version, string deploymentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} refused, keeping the current model: {Reason}")]
+    private static partial void LogDeploymentRefused(ILogger logger, string deploymentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No Edge:TrustedKey (the host's deployment public key): every MQTT deployment will be refused")]
+    private static partial void LogNoTrustedKey(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot record the finished deployment (replay protection): {Reason}")]
+    private static partial void LogLedgerUnwritable(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogProviderFallback(ILogger logger, string message);

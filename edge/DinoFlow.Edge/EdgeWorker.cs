@@ -18,11 +18,18 @@ public sealed partial class EdgeWorker(EdgeRuntime runtime, IHostApplicationLife
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is ModelPackageException or FileNotFoundException or SourceUnavailableException)
+        catch (Exception e) when (e is ModelPackageException or FileNotFoundException or SourceUnavailableException or InvalidDataException)
         {
             LogFatal(logger, e.Message);
             await Console.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
             ExitCode = 2;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Never a quiet exit 0: Greengrass (and whoever started it) must see that it failed.
+            LogCrashed(logger, e);
+            await Console.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+            ExitCode = 1;
         }
         finally
         {
@@ -30,6 +37,9 @@ public sealed partial class EdgeWorker(EdgeRuntime runtime, IHostApplicationLife
             lifetime.StopApplication();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The edge component stopped on an unexpected error")]
+    private static partial void LogCrashed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The edge component cannot run: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);

@@ -60,7 +60,9 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
     public async Task A_bad_package_is_refused_and_the_old_model_keeps_running(string damage)
     {
         var dir = model.NewDirectory("deploy-" + damage);
+        using var packages = new SignedPackages(dir);
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, "rtsp://camera.invalid/stream");
+        options.TrustedKey = packages.TrustedKey;
         await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run = runtime.RunAsync(stop.Token);
@@ -85,10 +87,9 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
                 break;
         }
 
-        var zip = Path.Combine(dir, "v2.zip");
-        var sha = ModelPackageFiles.Zip(package, zip);
-        if (damage == "bad-hash") sha = new string('a', 64);
-        var status = await runtime.DeployAsync(new DeploymentRequest("d-" + damage, "v2", new Uri(zip).AbsoluteUri, sha), stop.Token);
+        var request = packages.Package("d-" + damage, package, "v2");
+        if (damage == "bad-hash") request = request with { Sha256 = new string('a', 64) };
+        var status = await runtime.DeployAsync(packages.Sign(request), stop.Token);
         var framesAfter = runtime.FramesProcessed;
         while (runtime.FramesProcessed < framesAfter + 3) await Task.Delay(20);
         await stop.CancelAsync();
@@ -114,15 +115,15 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
     {
         var dir = model.NewDirectory("deploy-good");
         var state = Path.Combine(dir, "state");
+        using var packages = new SignedPackages(dir);
         var options = EdgeBuilder.Options(state, model.Package.Directory, "rtsp://camera.invalid/stream");
-        var zip = Path.Combine(dir, "v2.zip");
-        var sha = ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
+        options.TrustedKey = packages.TrustedKey;
         await using (var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource()))
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             var run = runtime.RunAsync(stop.Token);
             while (runtime.FramesProcessed < 3) await Task.Delay(20);
-            var status = await runtime.DeployAsync(new DeploymentRequest("d1", "v2", new Uri(zip).AbsoluteUri, sha), stop.Token);
+            var status = await runtime.DeployAsync(packages.SignedPackage("d1", model.PackageV2.Directory, "v2"), stop.Token);
             Assert.Equal("succeeded", status.Status);
             Assert.Equal("v2", runtime.ActiveVersion);
             var after = runtime.FramesProcessed;

@@ -130,13 +130,13 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         Assert.Equal("v1", a.ActiveVersion);
 
         // What a device gets when it connects is its retained deployment: cam-a's is the rollback, cam-new has none left.
-        var retained = await RetainedDeploymentsAsync(fleet.Broker.Url);
+        var retained = await RetainedDeploymentsAsync(fleet);
         Assert.Equal("d-v2-rollback", JsonSerializer.Deserialize(retained["cam-a"], EdgeJson.Default.DeploymentRequest)!.DeploymentId);
         Assert.False(retained.ContainsKey("cam-new"), "cam-new would install the abandoned v2 when it connects");
     }
 
     /// <summary>The retained deployment messages on the broker, by device (an empty retained message is no message).</summary>
-    private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(string broker)
+    private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(Fleet fleet)
     {
         var retained = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         using var client = new MqttClientFactory().CreateMqttClient();
@@ -145,8 +145,9 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
             lock (retained) retained[e.ApplicationMessage.Topic.Split('/')[1]] = e.ApplicationMessage.Payload.ToArray();
             return Task.CompletedTask;
         };
-        var uri = new Uri(broker);
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(uri.Host, uri.Port).Build());
+        // Only the host's login may read every device's deployment topic.
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", fleet.Broker.Port).WithClientId("dinoflow-host-retained")
+            .WithCredentials(Local.Edge.FleetCredentials.HostUser, fleet.Credentials.HostPassword()).Build());
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Deployment("+")).Build());
         // Retained messages are sent right after the subscription; give them a moment on a loaded machine.
         await Task.Delay(3000);

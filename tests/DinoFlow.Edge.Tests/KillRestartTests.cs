@@ -20,10 +20,11 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         var zip = Path.Combine(dir, "v2.zip");
         var sha = Inference.ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
         using var server = new StallingServer(zip) { Stall = true };
-        var request = new DeploymentRequest("d-v2", "v2", server.Url, sha);
+        var request = new DeploymentRequest("d-v2", "v2", server.Url, sha) { Files = Edge.Security.DeploymentSignature.FilesOfZip(zip) };
+        var password = fleet.Credentials.AddDevice("cam-k");
 
         // 1. Running v1; a deployment arrives and its download stalls half-way: kill -9.
-        var device = EdgeApp.Start(fleet, state, model.Package.Directory);
+        var device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         await device.WaitForHealthAsync("v1");
         await fleet.Client.PublishAsync("cam-k", request, CancellationToken.None);
         var part = await WaitForAsync(() => Directory.Exists(Path.Combine(state, "downloads"))
@@ -33,14 +34,14 @@ public sealed class KillRestartTests(TrainedModelFixture model)
 
         // 2. Restart: it runs v1 again, cleans the partial file, downloads again (the network is back) — killed while it unzips/loads/swaps.
         server.Stall = false;
-        device = EdgeApp.Start(fleet, state, model.Package.Directory);
+        device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         var staging = await WaitForAsync(() => Directory.Exists(Path.Combine(state, "models"))
             ? Directory.GetDirectories(Path.Combine(state, "models"), ".*staging-*").FirstOrDefault() : null);
         device.Kill();
         Assert.False(File.Exists(part));
 
         // 3. Restart: whichever side of the swap the kill fell on, the model is a valid one and frames flow; leftovers are gone.
-        device = EdgeApp.Start(fleet, state, model.Package.Directory);
+        device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         var status = await fleet.Client.WaitForStatusAsync("cam-k", "d-v2", TimeSpan.FromMinutes(2), CancellationToken.None);
         Assert.Equal("succeeded", status?.Status);
         await device.WaitForHealthAsync("v2");
@@ -49,7 +50,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         // 4. kill -9 after the swap, with the download path broken: it must start on v2 from its pointer, not download again.
         server.Stall = true;
         device.Kill();
-        device = EdgeApp.Start(fleet, state, model.Package.Directory);
+        device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         await device.WaitForHealthAsync("v2");
         device.Kill();
         Assert.Empty(Directory.GetFiles(Path.Combine(state, "downloads"), "*.part"));
@@ -91,13 +92,14 @@ public sealed class KillRestartTests(TrainedModelFixture model)
             return path;
         }
 
-        public static EdgeApp Start(Fleet fleet, string state, string model)
+        public static EdgeApp Start(Fleet fleet, string password, string state, string model)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.Environment["DINOFLOW_Edge__Mqtt__Password"] = password;
             foreach (var arg in new[]
                      {
                          EdgeAppPath(), "--model", model, "--source", TrainedModelFixture.Clip, "--loop",
-                         "--broker", fleet.Broker.Url, "--device", "cam-k", "--state", state, "--Edge:HealthIntervalSeconds=1", "--Edge:Inference:WarmupRuns=1",
+                         "--broker", fleet.Broker.Url, "--device", "cam-k", "--state", state, "--Edge:TrustedKey=" + fleet.Credentials.TrustedKeyPath, "--Edge:HealthIntervalSeconds=1", "--Edge:Inference:WarmupRuns=1",
                      })
                 start.ArgumentList.Add(arg);
             var process = Process.Start(start)!;

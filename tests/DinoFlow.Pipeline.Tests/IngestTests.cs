@@ -112,4 +112,126 @@ public sealed class IngestTests : IDisposable
 
         Assert.Equal(["red/b.jpg"], report.Accepted);
     }
+
+    /// <summary>A 54-byte BMP whose header declares <paramref name="width"/>x<paramref name="height"/> (the probe).</summary>
+    private static byte[] Bmp(int width, int height)
+    {
+        var bmp = new byte[54];
+        "BM"u8.CopyTo(bmp);
+        BitConverter.GetBytes(54).CopyTo(bmp, 2);
+        BitConverter.GetBytes(54).CopyTo(bmp, 10);
+        BitConverter.GetBytes(40).CopyTo(bmp, 14);
+        BitConverter.GetBytes(width).CopyTo(bmp, 18);
+        BitConverter.GetBytes(height).CopyTo(bmp, 22);
+        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
+        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
+        return bmp;
+    }
+
+    private static byte[] BigEndian(uint value) => [(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value];
+
+    private static byte[] Png(uint width, uint height) =>
+    [
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, .. "IHDR"u8, .. BigEndian(width), .. BigEndian(height), 8, 2, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, .. "IEND"u8, 0xAE, 0x42, 0x60, 0x82,
+    ];
+
+    private static byte[] Jpeg(ushort width, ushort height) =>
+        [0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, (byte)(height >> 8), (byte)height, (byte)(width >> 8), (byte)width, 1, 1, 0x11, 0, 0xFF, 0xD9];
+
+    private static byte[] WebP(int width, int height)
+    {
+        byte[] body = [.. "WEBP"u8, .. "VP8X"u8, 10, 0, 0, 0, 0, 0, 0, 0, (byte)(width - 1), (byte)((width - 1) >> 8), (byte)((width - 1) >> 16),
+            (byte)(height - 1), (byte)((height - 1) >> 8), (byte)((height - 1) >> 16)];
+        return [.. "RIFF"u8, .. BitConverter.GetBytes(body.Length), .. body];
+    }
+
+    [Fact]
+    public async Task Absurd_declared_sizes_are_quarantined_from_the_header_without_decoding_and_the_rest_is_ingested()
+    {
+        _source.Write("red/good.jpg", TestImages.Jpeg(1));
+        _source.Write("red/bomb.bmp", Bmp(100_000, 100_000));
+        _source.Write("red/bomb-topdown.bmp", Bmp(100_000, -100_000));
+        _source.Write("red/bomb.png", Png(60_000, 60_000));
+        _source.Write("red/bomb-max.png", Png(uint.MaxValue, uint.MaxValue));
+        _source.Write("red/bomb.jpg", Jpeg(65_000, 65_000));
+        _source.Write("red/bomb.webp", WebP(16_000, 16_000));
+        _source.Write("red/nothing.png", Png(0, 10));
+
+        var report = await Ingestor().IngestAsync("");
+
+        Assert.Equal(["red/good.jpg"], report.Accepted);
+        var reasons = report.Quarantined.ToDictionary(q => q.SourceKey);
+        foreach (var bomb in new[] { "red/bomb.bmp", "red/bomb-topdown.bmp", "red/bomb.png", "red/bomb-max.png", "red/bomb.jpg", "red/bomb.webp" })
+        {
+            Assert.Equal(QuarantineCodes.Oversized, reasons[bomb].Code);
+            Assert.Contains("declares", reasons[bomb].Reason, StringComparison.Ordinal);
+            Assert.Contains("not decoded", reasons[bomb].Reason, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("100000x100000", reasons["red/bomb.bmp"].Reason, StringComparison.Ordinal);
+        Assert.Contains("16000x16000", reasons["red/bomb.webp"].Reason, StringComparison.Ordinal);
+        Assert.Equal(QuarantineCodes.Corrupt, reasons["red/nothing.png"].Code);
+    }
+
+    [Fact]
+    public async Task A_file_the_decoder_chokes_on_is_quarantined_and_never_fails_the_step()
+    {
+        _source.Write("red/good.jpg", TestImages.Jpeg(1));
+        _source.Write("red/bomb.bmp", Bmp(100_000, 100_000));
+        // With the pixel limit lifted the header passes, and OpenCV refuses the decode with its own exception.
+        var ingestor = new Ingestor(new FolderObjectStore(_source.Path), new FolderObjectStore(_data.Path), new OpenCvImageDecoder(),
+            new IngestOptions { MaxPixels = long.MaxValue }, NullLogger.Instance);
+
+        var report = await ingestor.IngestAsync("");
+
+        Assert.Equal(["red/good.jpg"], report.Accepted);
+        Assert.Equal(QuarantineCodes.Corrupt, Assert.Single(report.Quarantined).Code);
+    }
+
+    [Fact]
+    public async Task Differently_invalid_names_with_the_same_content_each_keep_their_own_reason()
+    {
+        var bytes = TestImages.Jpeg(5);
+        _source.Write("red/a\u202Egpj.jpg", bytes);
+        _source.Write("red/b\u202Egpj.jpg", bytes);
+        _source.Write("red/c\u202Egpj.jpg", bytes);
+
+        var report = await Ingestor().IngestAsync("");
+
+        Assert.Equal(3, report.Quarantined.Count);
+        Assert.Equal(3, report.Quarantined.Select(q => q.QuarantineKey).Distinct().Count());
+        var sources = new List<string>();
+        foreach (var item in report.Quarantined)
+        {
+            using var reason = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_data.Path, item.QuarantineKey) + ".reason.json"));
+            sources.Add(reason.RootElement.GetProperty("sourceKey").GetString()!);
+        }
+
+        Assert.Equal(3, sources.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Hidden_files_and_links_are_skipped_but_counted_and_named()
+    {
+        _source.Write("red/a.jpg", TestImages.Jpeg(1));
+        _source.Write("red/.hidden.jpg", TestImages.Jpeg(2));
+        _source.Write(".cache/b.jpg", TestImages.Jpeg(3));
+        var outside = Path.Combine(_data.Path, "..", Path.GetFileName(_data.Path) + "-outside.jpg");
+        File.WriteAllBytes(outside, TestImages.Jpeg(4));
+        try
+        {
+            File.CreateSymbolicLink(Path.Combine(_source.Path, "red", "link.jpg"), outside);
+
+            var report = await Ingestor().IngestAsync("");
+
+            Assert.Equal(["red/a.jpg"], report.Accepted);
+            Assert.Equal([".cache/", "red/.hidden.jpg", "red/link.jpg"], report.Skipped);
+            Assert.Contains("3 skipped (hidden or links)", report.Summary, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
 }

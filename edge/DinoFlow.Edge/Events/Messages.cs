@@ -31,8 +31,22 @@ public sealed record HealthMessage
     public double ManagedHeapMb { get; init; }
 }
 
-/// <summary>Retained on dinoflow/{device}/deployment: which model the device should run.</summary>
-public sealed record DeploymentRequest(string DeploymentId, string Version, string Url, string Sha256);
+/// <summary>
+/// Retained on dinoflow/{device}/deployment: which model the device should run. The host signs it
+/// (<see cref="Security.DeploymentSigner"/>): the signature covers every field here, including the SHA-256 of every
+/// file in the package (<see cref="Files"/>), the device it is for and its expiry.
+/// </summary>
+public sealed record DeploymentRequest(string DeploymentId, string Version, string Url, string Sha256)
+{
+    /// <summary>The device this deployment is for (a device refuses one for another device).</summary>
+    public string? Device { get; init; }
+    public DateTimeOffset? IssuedAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>SHA-256 of every file in the package by its path in the zip (model.onnx, model.json, the probe).</summary>
+    public IReadOnlyDictionary<string, string>? Files { get; init; }
+    /// <summary>ECDSA P-256 / SHA-256 over <see cref="Security.DeploymentSignature.SignedBytes"/>, base64.</summary>
+    public string? Signature { get; init; }
+}
 
 /// <summary>On dinoflow/{device}/deployment/status: downloading, succeeded or failed (with the reason).</summary>
 public sealed record DeploymentStatus(string DeploymentId, string DeviceId, string Version, string Status, string? Reason, string? ActiveVersion, DateTimeOffset Timestamp);

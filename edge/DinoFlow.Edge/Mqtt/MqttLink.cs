@@ -61,6 +61,7 @@ public sealed partial class MqttLink : IAsyncDisposable
             .WithCleanSession(true)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
             .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds));
+        if (Password(options) is { } password) builder.WithCredentials(options.UserName ?? clientId, password);
         if (uri.Scheme == "mqtts")
         {
             var tls = new MqttClientTlsOptionsBuilder().UseTls(true).WithTargetHost(uri.Host);
@@ -83,6 +84,14 @@ public sealed partial class MqttLink : IAsyncDisposable
         }
 
         return builder.Build();
+    }
+
+    /// <summary>The configured password: Password, else the first line of PasswordFile; null when neither is set.</summary>
+    public static string? Password(MqttOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Password is { Length: > 0 } password) return password;
+        return options.PasswordFile is { Length: > 0 } file ? File.ReadLines(file).FirstOrDefault()?.Trim() : null;
     }
 
     /// <summary>The broker's certificate must chain to one of <paramref name="roots"/> and match the host name.</summary>
@@ -209,8 +218,8 @@ public sealed partial class MqttLink : IAsyncDisposable
         try
         {
             var request = JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentRequest);
-            if (request is null || string.IsNullOrEmpty(request.Version) || string.IsNullOrEmpty(request.Url) || string.IsNullOrEmpty(request.Sha256))
-                throw new JsonException("version, url and sha256 are required");
+            if (request is null || string.IsNullOrEmpty(request.DeploymentId) || string.IsNullOrEmpty(request.Version) || string.IsNullOrEmpty(request.Url) || string.IsNullOrEmpty(request.Sha256))
+                throw new JsonException("deploymentId, version, url and sha256 are required");
             _deployments.Writer.TryWrite(request);
         }
         catch (JsonException ex)

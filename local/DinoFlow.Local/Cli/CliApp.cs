@@ -39,7 +39,18 @@ public static class CliApp
     public static async Task<int> RunAsync(string[] args)
     {
         var parse = Build().Parse(args);
-        return await parse.InvokeAsync().ConfigureAwait(false);
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One line that says what is wrong (damaged state, an unknown run, a bad package), never a stack trace,
+            // unless --verbose asks for it. Exit code 2, as for other errors the user can fix.
+            await Console.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+            if (parse.GetValue(VerboseOption)) await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            return 2;
+        }
     }
 
     public static ILoggerFactory CreateLoggerFactory(ParseResult parse)

@@ -58,14 +58,19 @@ public static class DemoCommand
             var (accuracy, recall) = (parse.GetValue(minAccuracy), parse.GetValue(minRecall));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Demo: fine-tunes on {Path.GetFileName(images)}/ (79 frames), validates on {Path.GetFileName(validation)}/ (28 later frames of the same recordings) and ships the validated model ({DemoEpochs} epochs, no refit, to keep the demo short). Gate: min accuracy {accuracy}, min class recall {recall} (real runs default to 0.9 / 0.7)."));
-            await using var broker = await EmbeddedBroker.StartAsync().ConfigureAwait(false);
+            // The demo device gets a fresh MQTT password (stored hashed) and pins the workspace's deployment key.
+            var credentials = FleetCredentials.ForWorkspace(workspace.Root);
+            var devicePassword = credentials.AddDevice(Device);
+            await using var broker = await EmbeddedBroker.StartAsync(credentials).ConfigureAwait(false);
             var store = EdgeStore.ForWorkspace(workspace.Root);
-            await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, cancellationToken).ConfigureAwait(false);
+            var fleetOptions = FleetClientOptions.ForWorkspace(workspace.Root);
+            using var signer = fleetOptions.Signer;
+            await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, fleetOptions, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"Host: embedded MQTT broker {broker.Url}; detections and health stored in {Path.Combine(workspace.Root, "edge.db")}");
 
             var events = Path.Combine(demo, "events.jsonl");
             var predictions = Path.Combine(demo, "predictions.csv");
-            using var edge = StartEdge(broker.Url, clip, Path.Combine(demo, "edge-state"), events, predictions, Path.Combine(demo, "edge.log"));
+            using var edge = StartEdge(broker.Url, devicePassword, credentials.TrustedKeyPath, clip, Path.Combine(demo, "edge-state"), events, predictions, Path.Combine(demo, "edge.log"));
             Console.WriteLine($"Edge: process {edge.Id} ({Device}) started, waiting for a model on dinoflow/{Device}/deployment; log {Path.Combine(demo, "edge.log")}");
 
             var options = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -123,13 +128,15 @@ public static class DemoCommand
         return train is null ? null : System.Text.Json.JsonSerializer.Deserialize<Stages.TrainOutput>(train.OutputJson!, StageJson.Options)?.Validation;
     }
 
-    private static Process StartEdge(string broker, string clip, string state, string events, string predictions, string log)
+    private static Process StartEdge(string broker, string password, string trustedKey, string clip, string state, string events, string predictions, string log)
     {
         var processPath = Environment.ProcessPath!;
         var info = new ProcessStartInfo(processPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The password goes through the environment, not the command line other users can read.
+        info.Environment["DINOFLOW_Edge__Mqtt__Password"] = password;
         if (Path.GetFileNameWithoutExtension(processPath) == "dotnet") info.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
         foreach (var a in new[] { "edge", "--device", Device, "--source", clip, "--broker", broker, "--state", state, "--events", events, "--predictions", predictions,
-                     "--Edge:HealthIntervalSeconds=2" })
+                     "--Edge:TrustedKey=" + trustedKey, "--Edge:HealthIntervalSeconds=2" })
             info.ArgumentList.Add(a);
         var process = Process.Start(info)!;
         var writer = new StreamWriter(log) { AutoFlush = true };

@@ -29,6 +29,8 @@ public static class EdgeCommands
             (new Option<string>("--ca") { Description = "CA certificate (PEM) for mqtts" }, "--ca"),
             (new Option<string>("--cert") { Description = "Device certificate (PEM) for mqtts" }, "--cert"),
             (new Option<string>("--key") { Description = "Device private key (PEM) for mqtts" }, "--key"),
+            (new Option<string>("--trusted-key") { Description = "The host's deployment public key (PEM, 'dinoflow fleet key'): MQTT deployments must be signed with it" }, "--trusted-key"),
+            (new Option<string>("--mqtt-password-file") { Description = "File whose first line is the device's MQTT password ('dinoflow fleet device add'); or set DINOFLOW_Edge__Mqtt__Password" }, "--mqtt-password-file"),
         };
         var loop = new Option<bool>("--loop") { Description = "Play a file source again from the start when it ends" };
         var command = new Command("edge", "Run the edge component: classify a video or camera, publish detections; with a file source it exits at the end")

@@ -40,17 +40,31 @@ public static class PortalCommands
             Description = "Port of the embedded MQTT broker devices publish detections and health to (loopback; 0: no broker)",
             DefaultValueFactory = _ => 1883,
         };
-        var broker = new Option<string?>("--broker") { Description = "Listen to an external broker (mqtt://host:port) instead of starting one" };
+        var mqttBind = new Option<string>("--mqtt-bind")
+        {
+            Description = "The one address the embedded MQTT broker listens on (default IPv4 loopback; devices log in with 'dinoflow fleet device add' passwords)",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
+        var broker = new Option<string?>("--broker") { Description = "Listen to an external broker (mqtt://host:port or mqtts://host:port) instead of starting one" };
+        var brokerCa = new Option<string?>("--broker-ca") { Description = "CA certificate (PEM) an external mqtts:// broker's certificate must chain to" };
+        var brokerCert = new Option<string?>("--broker-cert") { Description = "Client certificate (PEM) for an external mqtts:// broker" };
+        var brokerKey = new Option<string?>("--broker-key") { Description = "Client private key (PEM) for an external mqtts:// broker" };
         command.Options.Add(PortOption);
         command.Options.Add(BindOption);
         command.Options.Add(mqttPort);
+        command.Options.Add(mqttBind);
         command.Options.Add(broker);
+        command.Options.Add(brokerCa);
+        command.Options.Add(brokerCert);
+        command.Options.Add(brokerKey);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
+            if (!System.Net.IPAddress.TryParse(parse.GetValue(mqttBind), out var mqttAddress)) return RunCommands.Fail($"--mqtt-bind: '{parse.GetValue(mqttBind)}' is not an IP address");
             await using var host = await StartHostAsync(workspace, parse, cancellationToken).ConfigureAwait(false);
-            await using var fleet = await FleetListener.StartAsync(workspace, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken).ConfigureAwait(false);
+            await using var fleet = await FleetListener.StartAsync(workspace, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken, mqttAddress,
+                (parse.GetValue(brokerCa), parse.GetValue(brokerCert), parse.GetValue(brokerKey))).ConfigureAwait(false);
             Console.WriteLine($"Portal: {host.Url}/  Dashboard: {host.Url}/dashboard  (Ctrl+C stops it)");
             Console.WriteLine(fleet.Description);
             var workers = workspace.Portal().ListWorkers();

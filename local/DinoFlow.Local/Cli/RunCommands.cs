@@ -65,6 +65,7 @@ public static class RunCommands
         ModelCommands.Register(root);
         EdgeCommands.Register(root);
         PortalCommands.Register(root);
+        FleetCommands.Register(root);
     }
 
     private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };

@@ -3,34 +3,62 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Security;
 using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace DinoFlow.Local.Edge;
 
-/// <summary>The local host's embedded MQTT broker (MQTTnet server) on a loopback port.</summary>
+/// <summary>
+/// The local host's embedded MQTT broker (MQTTnet server), on IPv4 loopback unless told otherwise (and then on that
+/// one address only). Every client logs in (<see cref="FleetCredentials"/>): a device with its own name as client id
+/// and password, the host as <see cref="FleetCredentials.HostUser"/>. ACLs: a device publishes only its own
+/// detections, health and deployment status (never retained) and subscribes only to its own deployment topic; only
+/// the host publishes deployments.
+/// </summary>
 public sealed class EmbeddedBroker : IAsyncDisposable
 {
     private readonly MqttServer _server;
 
-    private EmbeddedBroker(MqttServer server, int port)
+    private EmbeddedBroker(MqttServer server, int port, IPAddress bind)
     {
         _server = server;
         Port = port;
+        Bind = bind;
     }
 
     public int Port { get; }
-    public string Url => $"mqtt://127.0.0.1:{Port}";
+    public IPAddress Bind { get; }
 
-    public static async Task<EmbeddedBroker> StartAsync(int port = 0, IPAddress? bind = null)
+    /// <summary>Where local clients reach it (loopback when it listens on every address).</summary>
+    public string Url
     {
+        get
+        {
+            var host = Bind.Equals(IPAddress.Any) ? IPAddress.Loopback : Bind.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : Bind;
+            return host.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"mqtt://[{host}]:{Port}" : $"mqtt://{host}:{Port}";
+        }
+    }
+
+    public static async Task<EmbeddedBroker> StartAsync(FleetCredentials credentials, int port = 0, IPAddress? bind = null)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
+        credentials.HostPassword(); // the host's own clients need it; created once
+        var address = bind ?? IPAddress.Loopback;
         if (port == 0) port = FreePort();
-        var options = new MqttServerOptionsBuilder().WithDefaultEndpoint().WithDefaultEndpointBoundIPAddress(bind ?? IPAddress.Loopback)
-            .WithDefaultEndpointPort(port).WithPersistentSessions(true).Build();
-        var server = new MqttServerFactory().CreateMqttServer(options);
+        var builder = new MqttServerOptionsBuilder().WithDefaultEndpoint().WithDefaultEndpointPort(port).WithPersistentSessions(true);
+        // One address only: MQTTnet otherwise also listens on every IPv6 interface.
+        builder = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? builder.WithDefaultEndpointBoundIPV6Address(address).WithDefaultEndpointBoundIPAddress(IPAddress.None)
+            : builder.WithDefaultEndpointBoundIPAddress(address).WithDefaultEndpointBoundIPV6Address(IPAddress.None);
+        var server = new MqttServerFactory().CreateMqttServer(builder.Build());
+        var acl = new BrokerAcl(credentials);
+        server.ValidatingConnectionAsync += acl.ValidateConnectionAsync;
+        server.InterceptingPublishAsync += BrokerAcl.InterceptPublishAsync;
+        server.InterceptingSubscriptionAsync += BrokerAcl.InterceptSubscriptionAsync;
         await server.StartAsync().ConfigureAwait(false);
-        return new EmbeddedBroker(server, port);
+        return new EmbeddedBroker(server, port, address);
     }
 
     public static int FreePort()
@@ -44,6 +72,84 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     {
         await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
         _server.Dispose();
+    }
+}
+
+/// <summary>The embedded broker's login and topic rules.</summary>
+internal sealed class BrokerAcl(FleetCredentials credentials)
+{
+    public const string HostClientPrefix = "dinoflow-host-";
+
+    public Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        FleetIdentity? identity;
+        try
+        {
+            identity = credentials.Authenticate(e.UserName, e.Password);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
+            return Task.CompletedTask;
+        }
+
+        if (identity is null) e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+        // A device's client id is its name, so nobody without its password can take its session over.
+        else if (identity.IsHost ? !e.ClientId.StartsWith(HostClientPrefix, StringComparison.Ordinal) : e.ClientId != identity.Name)
+            e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+        return Task.CompletedTask;
+    }
+
+    public static Task InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var topic = e.ApplicationMessage.Topic;
+        var allowed = e.UserName == FleetCredentials.HostUser && e.ClientId.StartsWith(HostClientPrefix, StringComparison.Ordinal)
+            ? topic.StartsWith("dinoflow/", StringComparison.Ordinal)
+            : !string.IsNullOrEmpty(e.UserName) && e.ClientId == e.UserName && !e.ApplicationMessage.Retain
+              && (topic == Topics.Detections(e.UserName) || topic == Topics.Health(e.UserName) || topic == Topics.DeploymentStatus(e.UserName));
+        if (!allowed)
+        {
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public static Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        var filter = e.TopicFilter.Topic;
+        var allowed = e.UserName == FleetCredentials.HostUser || (!string.IsNullOrEmpty(e.UserName) && filter == Topics.Deployment(e.UserName));
+        if (!allowed)
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>How the host's MQTT client connects and signs: credentials, TLS (mqtts://) and the deployment signing key.</summary>
+public sealed class FleetClientOptions
+{
+    public string? UserName { get; init; }
+    public string? Password { get; init; }
+    /// <summary>CA (PEM) the broker's certificate must chain to, for mqtts://.</summary>
+    public string? CaFile { get; init; }
+    /// <summary>Client certificate and key (PEM) for mqtts:// brokers that want one (AWS IoT).</summary>
+    public string? CertFile { get; init; }
+    public string? KeyFile { get; init; }
+    /// <summary>Signs deployments; without it the client only listens.</summary>
+    public DeploymentSigner? Signer { get; init; }
+    /// <summary>How long a published deployment stays valid (a device offline longer refuses it as expired).</summary>
+    public TimeSpan DeploymentValidity { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>The host of a workspace: its MQTT login and its signing key (both created on first use).</summary>
+    public static FleetClientOptions ForWorkspace(string dinoflowRoot)
+    {
+        var credentials = FleetCredentials.ForWorkspace(dinoflowRoot);
+        return new FleetClientOptions { UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), Signer = credentials.Signer() };
     }
 }
 
@@ -137,21 +243,31 @@ public sealed class FleetClient : IAsyncDisposable
 {
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly EdgeStore _store;
+    private readonly FleetClientOptions _options;
     private readonly ConcurrentDictionary<(string Device, string DeploymentId), DeploymentStatus> _statuses = new();
     private long _detections;
 
-    private FleetClient(EdgeStore store) => _store = store;
+    private FleetClient(EdgeStore store, FleetClientOptions options)
+    {
+        _store = store;
+        _options = options;
+    }
 
     public long DetectionsReceived => Interlocked.Read(ref _detections);
 
-    public static async Task<FleetClient> ConnectAsync(string broker, EdgeStore store, CancellationToken cancellationToken)
+    public static async Task<FleetClient> ConnectAsync(string broker, EdgeStore store, FleetClientOptions options, CancellationToken cancellationToken)
     {
-        var fleet = new FleetClient(store);
-        var uri = new Uri(broker);
+        ArgumentNullException.ThrowIfNull(options);
+        var fleet = new FleetClient(store, options);
         fleet._client.ApplicationMessageReceivedAsync += fleet.OnMessageAsync;
-        var options = new MqttClientOptionsBuilder().WithTcpServer(uri.Host, uri.Port).WithClientId("dinoflow-host-" + Guid.NewGuid().ToString("N")[..6])
-            .WithTimeout(TimeSpan.FromSeconds(5)).Build();
-        await fleet._client.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+        var mqtt = new DinoFlow.Edge.MqttOptions
+        {
+            Broker = broker, UserName = options.UserName, Password = options.Password, CaFile = options.CaFile, CertFile = options.CertFile, KeyFile = options.KeyFile,
+        };
+        var clientOptions = DinoFlow.Edge.Mqtt.MqttLink.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
+        var result = await fleet._client.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+            throw new MQTTnet.Exceptions.MqttCommunicationException($"the broker {broker} refused the host's connection: {result.ResultCode}");
         await fleet._client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter("dinoflow/+/detections", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("dinoflow/+/health", MqttQualityOfServiceLevel.AtLeastOnce)
@@ -162,20 +278,26 @@ public sealed class FleetClient : IAsyncDisposable
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         var topic = e.ApplicationMessage.Topic;
+        // The device is the one the topic names (the broker lets a device publish only under its own): never the body's.
+        var parts = topic.Split('/');
+        if (parts.Length < 3 || parts[0] != "dinoflow" || parts[1].Length is 0 or > 128) return Task.CompletedTask;
+        var device = parts[1];
+        var kind = string.Join('/', parts[2..]);
         var payload = e.ApplicationMessage.Payload.ToArray();
         try
         {
-            if (topic.EndsWith("/detections", StringComparison.Ordinal))
+            if (kind == "detections")
             {
-                if (JsonSerializer.Deserialize(payload, EdgeJson.Default.DetectionEvent) is { } d && _store.AddDetection(d)) Interlocked.Increment(ref _detections);
+                if (JsonSerializer.Deserialize(payload, EdgeJson.Default.DetectionEvent) is { EventId: not null, Label: not null } d
+                    && _store.AddDetection(d with { DeviceId = device })) Interlocked.Increment(ref _detections);
             }
-            else if (topic.EndsWith("/health", StringComparison.Ordinal))
+            else if (kind == "health")
             {
-                if (JsonSerializer.Deserialize(payload, EdgeJson.Default.HealthMessage) is { } h) _store.AddHealth(h);
+                if (JsonSerializer.Deserialize(payload, EdgeJson.Default.HealthMessage) is { EventId: not null } h) _store.AddHealth(h with { DeviceId = device });
             }
-            else if (topic.EndsWith("/deployment/status", StringComparison.Ordinal) && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { } s)
+            else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s)
             {
-                _statuses[(s.DeviceId, s.DeploymentId)] = s;
+                _statuses[(device, s.DeploymentId)] = s with { DeviceId = device };
             }
         }
         catch (JsonException)
@@ -186,13 +308,19 @@ public sealed class FleetClient : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Publishes a deployment retained on the device's topic (a device that is offline gets it when it connects).</summary>
+    /// <summary>
+    /// Signs the deployment for the device (its id, expiry and the package's file digests) and publishes it retained on
+    /// the device's topic (a device that is offline gets it when it connects).
+    /// </summary>
     public async Task PublishAsync(string device, DeploymentRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        _store.SetDeployment(request, device, "published", null);
+        if (_options.Signer is not { } signer) throw new InvalidOperationException("this fleet client has no signing key: it cannot publish deployments");
+        if (request.Files is not { Count: > 0 }) throw new ArgumentException($"deployment {request.DeploymentId} lacks the package's file digests (Files)", nameof(request));
+        var signed = signer.Sign(request, device, _options.DeploymentValidity);
+        _store.SetDeployment(signed, device, "published", null);
         await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
-            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(request, EdgeJson.Default.DeploymentRequest))
+            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(signed, EdgeJson.Default.DeploymentRequest))
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
     }
 

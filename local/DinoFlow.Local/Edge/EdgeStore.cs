@@ -25,6 +25,8 @@ public sealed class EdgeStore
             CREATE INDEX IF NOT EXISTS detections_device_time ON detections (device, timestamp);
             CREATE INDEX IF NOT EXISTS health_device_time ON health (device, timestamp);
             """);
+        // Signed deployments carry the package's file digests; a rollback signs them again, so they are kept.
+        if (Scalar("SELECT COUNT(*) FROM pragma_table_info('deployments') WHERE name = 'files'") is 0L) Execute("ALTER TABLE deployments ADD COLUMN files TEXT");
     }
 
     public static EdgeStore ForWorkspace(string dinoflowRoot) => new(Path.Combine(dinoflowRoot, "edge.db"));
@@ -48,9 +50,13 @@ public sealed class EdgeStore
     public void SetDeployment(DeploymentRequest request, string device, string status, string? reason)
     {
         ArgumentNullException.ThrowIfNull(request);
-        Execute("INSERT INTO deployments VALUES ($id, $device, $version, $url, $sha, $status, $reason, $now) ON CONFLICT(deployment_id, device) DO UPDATE SET status = $status, reason = $reason, updated_at = $now",
+        Execute("""
+            INSERT INTO deployments (deployment_id, device, version, url, sha256, status, reason, updated_at, files) VALUES ($id, $device, $version, $url, $sha, $status, $reason, $now, $files)
+            ON CONFLICT(deployment_id, device) DO UPDATE SET status = $status, reason = $reason, updated_at = $now, files = COALESCE($files, files)
+            """,
             ("$id", request.DeploymentId), ("$device", device), ("$version", request.Version), ("$url", request.Url), ("$sha", request.Sha256),
-            ("$status", status), ("$reason", reason), ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
+            ("$status", status), ("$reason", reason), ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)),
+            ("$files", request.Files is null ? null : JsonSerializer.Serialize(request.Files)));
     }
 
     /// <summary>The last deployment that succeeded on a device (what a rollback returns it to).</summary>
@@ -58,10 +64,14 @@ public sealed class EdgeStore
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT deployment_id, version, url, sha256 FROM deployments WHERE device = $device AND status = 'succeeded' ORDER BY updated_at DESC LIMIT 1";
+        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = 'succeeded' ORDER BY updated_at DESC LIMIT 1";
         command.Parameters.AddWithValue("$device", device);
         using var reader = command.ExecuteReader();
-        return reader.Read() ? new DeploymentRequest(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)) : null;
+        if (!reader.Read()) return null;
+        return new DeploymentRequest(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3))
+        {
+            Files = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4)),
+        };
     }
 
     public IReadOnlyList<(string Label, int Count)> DetectionsPerClass(string device, DateTimeOffset since)
@@ -144,6 +154,14 @@ public sealed class EdgeStore
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         return connection;
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 
     private int Execute(string sql, params (string Name, object? Value)[] parameters)

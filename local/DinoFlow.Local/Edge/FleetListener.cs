@@ -22,18 +22,30 @@ public sealed class FleetListener : IAsyncDisposable
 
     public string Description { get; }
 
-    public static async Task<FleetListener> StartAsync(LocalWorkspace workspace, string? externalBroker, int embeddedPort, CancellationToken cancellationToken)
+    /// <param name="bind">The one address the embedded broker listens on (default IPv4 loopback).</param>
+    /// <param name="tls">CA, certificate and key (PEM) for an external mqtts:// broker; null entries are not used.</param>
+    public static async Task<FleetListener> StartAsync(LocalWorkspace workspace, string? externalBroker, int embeddedPort, CancellationToken cancellationToken,
+        System.Net.IPAddress? bind = null, (string? Ca, string? Cert, string? Key) tls = default)
     {
         ArgumentNullException.ThrowIfNull(workspace);
         var store = EdgeStore.ForWorkspace(workspace.Root);
+        var credentials = FleetCredentials.ForWorkspace(workspace.Root);
+        // The listener only reads: it gets the host's login but no signing key.
+        using (credentials.Signer())
+        {
+            // Creates the deployment key on first use, so the public key devices pin exists.
+        }
+
+        var options = new FleetClientOptions { UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), CaFile = tls.Ca, CertFile = tls.Cert, KeyFile = tls.Key };
         if (externalBroker is not null)
         {
             try
             {
-                var client = await FleetClient.ConnectAsync(externalBroker, store, cancellationToken).ConfigureAwait(false);
+                var client = await FleetClient.ConnectAsync(externalBroker, store, options, cancellationToken).ConfigureAwait(false);
                 return new FleetListener(null, client, $"Fleet: listening to {externalBroker} for detections and health");
             }
-            catch (Exception e) when (e is MqttCommunicationException or SocketException or UriFormatException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is MqttCommunicationException or SocketException or UriFormatException or IOException
+                                           or System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 return new FleetListener(null, null, $"Fleet: cannot connect to {externalBroker} ({e.Message}); the dashboard shows stored data only");
             }
@@ -43,15 +55,17 @@ public sealed class FleetListener : IAsyncDisposable
         EmbeddedBroker broker;
         try
         {
-            broker = await EmbeddedBroker.StartAsync(embeddedPort).ConfigureAwait(false);
+            broker = await EmbeddedBroker.StartAsync(credentials, embeddedPort, bind).ConfigureAwait(false);
         }
         catch (SocketException e)
         {
             return new FleetListener(null, null, $"Fleet: cannot start the MQTT broker on port {embeddedPort} ({e.Message}); use --mqtt-port or --broker");
         }
 
-        var fleet = await FleetClient.ConnectAsync(broker.Url, store, cancellationToken).ConfigureAwait(false);
-        return new FleetListener(broker, fleet, $"Fleet: devices publish to {broker.Url} (e.g. dinoflow edge --broker {broker.Url})");
+        var fleet = await FleetClient.ConnectAsync(broker.Url, store, options, cancellationToken).ConfigureAwait(false);
+        return new FleetListener(broker, fleet,
+            $"Fleet: devices publish to {broker.Url} with their own login ('dinoflow fleet device add NAME' prints one) and pin {credentials.TrustedKeyPath} "
+            + $"(e.g. DINOFLOW_Edge__Mqtt__Password=… dinoflow edge --device NAME --broker {broker.Url} --Edge:TrustedKey={credentials.TrustedKeyPath})");
     }
 
     public async ValueTask DisposeAsync()

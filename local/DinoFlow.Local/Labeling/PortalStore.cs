@@ -132,7 +132,17 @@ public sealed class PortalStore
         // the raw output-manifest line of a label imported when the job was created, and the worker's role.
         AddColumnIfMissing(connection, "items", "imported_line", "TEXT");
         AddColumnIfMissing(connection, "workers", "role", $"TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
+        // The security stamp every session carries: a new one ends the worker's sessions (logout, password, role).
+        AddColumnIfMissing(connection, "workers", "stamp", "TEXT NOT NULL DEFAULT ''");
+        // Invites made before this column have none and so count as expired.
+        AddColumnIfMissing(connection, "workers", "invite_expires_at", "TEXT");
     }
+
+    /// <summary>How long an invite link can be redeemed.</summary>
+    public static readonly TimeSpan InviteLifetime = TimeSpan.FromDays(7);
+
+    /// <summary>The most characters a job's instructions may have.</summary>
+    public const int MaxInstructions = 10_000;
 
     private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
     {
@@ -155,8 +165,9 @@ public sealed class PortalStore
         using var connection = Open();
         try
         {
-            Execute(connection, "INSERT INTO workers (name, password_hash, invite_hash, created_at, role) VALUES ($name, $hash, $invite, $now, $role)",
-                ("$name", name), ("$hash", hash), ("$invite", tokenHash), ("$now", Now()), ("$role", role));
+            Execute(connection, "INSERT INTO workers (name, password_hash, invite_hash, created_at, role, stamp, invite_expires_at) VALUES ($name, $hash, $invite, $now, $role, $stamp, $expires)",
+                ("$name", name), ("$hash", hash), ("$invite", tokenHash), ("$now", Now()), ("$role", role), ("$stamp", NewStamp()),
+                ("$expires", tokenHash is null ? null : Time(_clock.GetUtcNow() + InviteLifetime)));
         }
         catch (SqliteException e) when (e.SqliteErrorCode == 19)
         {
@@ -170,15 +181,31 @@ public sealed class PortalStore
     {
         var hash = PasswordHasher.Hash(password, _passwordIterations);
         using var connection = Open();
-        if (Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL WHERE name = $name", ("$hash", hash), ("$name", name)) == 0)
+        if (Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL, stamp = $stamp WHERE name = $name", ("$hash", hash), ("$stamp", NewStamp()), ("$name", name)) == 0)
             throw new PortalException($"no worker '{name}'");
     }
+
+    /// <summary>The worker's security stamp (sessions carry it); null for an unknown name.</summary>
+    public string? SecurityStamp(string name)
+    {
+        using var connection = Open();
+        return Scalar<string>(connection, "SELECT stamp FROM workers WHERE name = $name", ("$name", name));
+    }
+
+    /// <summary>Ends every session of the worker (logout).</summary>
+    public void RenewSecurityStamp(string name)
+    {
+        using var connection = Open();
+        Execute(connection, "UPDATE workers SET stamp = $stamp WHERE name = $name", ("$stamp", NewStamp()), ("$name", name));
+    }
+
+    private static string NewStamp() => Guid.NewGuid().ToString("N");
 
     public void SetRole(string name, string role)
     {
         PortalRoles.Validate(role);
         using var connection = Open();
-        if (Execute(connection, "UPDATE workers SET role = $role WHERE name = $name", ("$role", role), ("$name", name)) == 0)
+        if (Execute(connection, "UPDATE workers SET role = $role, stamp = $stamp WHERE name = $name", ("$role", role), ("$stamp", NewStamp()), ("$name", name)) == 0)
             throw new PortalException($"no worker '{name}'");
     }
 
@@ -203,9 +230,9 @@ public sealed class PortalStore
         using var connection = Open();
         using var writing = _writeLock.EnterScope();
         using var transaction = connection.BeginTransaction();
-        var name = Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token", ("$token", PasswordHasher.TokenHash(token)));
+        var name = Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token AND invite_expires_at > $now", ("$token", PasswordHasher.TokenHash(token)), ("$now", Now()));
         if (name is null) return null;
-        Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL WHERE name = $name", ("$hash", hash), ("$name", name));
+        Execute(connection, "UPDATE workers SET password_hash = $hash, invite_hash = NULL, stamp = $stamp WHERE name = $name", ("$hash", hash), ("$stamp", NewStamp()), ("$name", name));
         transaction.Commit();
         return name;
     }
@@ -213,7 +240,8 @@ public sealed class PortalStore
     public bool IsInviteValid(string token)
     {
         using var connection = Open();
-        return Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token", ("$token", PasswordHasher.TokenHash(token))) is not null;
+        return Scalar<string>(connection, "SELECT name FROM workers WHERE invite_hash = $token AND invite_expires_at > $now",
+            ("$token", PasswordHasher.TokenHash(token)), ("$now", Now())) is not null;
     }
 
     public IReadOnlyList<(string Name, bool HasPassword, bool InvitePending, string Role)> ListWorkers()
@@ -242,6 +270,8 @@ public sealed class PortalStore
         if (spec.Categories.Distinct(StringComparer.Ordinal).Count() != spec.Categories.Count || spec.Categories.Any(string.IsNullOrWhiteSpace))
             throw new PortalException($"job '{spec.Name}': labels must be distinct and not blank");
         if (spec.AnnotatorsPerImage < 1) throw new PortalException("annotators per image must be at least 1");
+        if (spec.Instructions.Length > MaxInstructions) throw new PortalException($"job '{spec.Name}': instructions have {spec.Instructions.Length} characters, more than {MaxInstructions}");
+        if (spec.Categories.Count > 100 || spec.Categories.Any(c => c.Length > 64)) throw new PortalException($"job '{spec.Name}': at most 100 labels of at most 64 characters");
         if (spec.AutoLabelThreshold is { } t && (t <= 0 || t > 1)) throw new PortalException("the auto-label threshold must be in (0, 1]");
         if (spec.AutoLabelMinAccuracy is <= 0 or > 1) throw new PortalException("the auto-label minimum accuracy must be in (0, 1]");
         if (spec.AutoLabelAfter < 0) throw new PortalException("the number of checks before auto-labeling cannot be negative");
@@ -584,8 +614,8 @@ public sealed class PortalStore
 
     private static void ValidateName(string name, string what)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            throw new PortalException($"{what} '{name}' is not valid: use 1-64 letters, digits, '-', '_' or '.'");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || name.All(c => c == '.'))
+            throw new PortalException($"{what} '{(name.Length > 64 ? name[..64] + "…" : name)}' is not valid: use 1-64 letters, digits, '-', '_' or '.' (not only dots)");
     }
 
     private string Now() => Time(_clock.GetUtcNow());

@@ -15,8 +15,34 @@ public sealed class SqliteRunStore : IRunStore
 
     public SqliteRunStore(string databasePath)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        var full = Path.GetFullPath(databasePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = false, DefaultTimeout = 30 }.ToString();
+        // SQLite takes a 0-byte file for a new, empty database: that would silently show no runs.
+        if (File.Exists(full) && new FileInfo(full).Length == 0) throw Damaged(full, "it is empty (0 bytes)");
+        try
+        {
+            CreateSchema();
+            // A truncated file can still open; its missing pages show only when a query reaches them. The run database
+            // is small, so every open checks it whole.
+            using var connection = Open();
+            using var check = connection.CreateCommand();
+            check.CommandText = "PRAGMA quick_check(1)";
+            if (check.ExecuteScalar() is string result && result != "ok") throw Damaged(full, result);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            throw Damaged(full, e.Message);
+        }
+    }
+
+    /// <summary>What a damaged run database says: the file, the cause and the way out.</summary>
+    private static InvalidDataException Damaged(string path, string cause) => new(
+        $"the run database {path} is damaged ({cause}). To recover, move it away (mv '{path}' '{path}.damaged') and run again: a new one is made. "
+        + "The runs' history is lost; the ingested data in .dinoflow/data and each run's artifacts in .dinoflow/runs stay.");
+
+    private void CreateSchema()
+    {
         using var connection = Open();
         Execute(connection, """
             PRAGMA journal_mode=WAL;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
 using DinoFlow.Local.Edge;
 using DinoFlow.Local.Storage;
@@ -43,7 +44,8 @@ public sealed class DeployStage : Stage<DeployOutput>
 
         var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
         var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));
-        var store = EdgeStore.ForWorkspace(Path.GetDirectoryName(((FolderObjectStore)context.Data).Root)!);
+        var workspaceRoot = Path.GetDirectoryName(((FolderObjectStore)context.Data).Root)!;
+        var store = EdgeStore.ForWorkspace(workspaceRoot);
         using var server = new PackageServer(context.Input.Option(HostOption, "127.0.0.1"));
         var url = server.Add(Path.GetFileName(zip), zip);
         var previous = devices.ToDictionary(d => d, store.LastSucceeded, StringComparer.Ordinal);
@@ -54,11 +56,14 @@ public sealed class DeployStage : Stage<DeployOutput>
             if (previous[device] is not { } last) continue;
             var name = Uri.UnescapeDataString(new Uri(last.Url).Segments[^1]);
             var earlier = Directory.EnumerateFiles(runs, name, SearchOption.AllDirectories).FirstOrDefault();
-            previous[device] = earlier is null ? last : last with { Url = server.Add(name, earlier) };
+            previous[device] = earlier is null ? last : last with { Url = server.Add(name, earlier), Files = DeploymentSignature.FilesOfZip(earlier) };
         }
 
-        await using var fleet = await FleetClient.ConnectAsync(broker, store, cancellationToken).ConfigureAwait(false);
-        var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha);
+        // Signed with the workspace's key (.dinoflow/fleet/deploy-signing.key); devices pin deploy-signing.pub.
+        var fleetOptions = FleetClientOptions.ForWorkspace(workspaceRoot);
+        using var signer = fleetOptions.Signer;
+        await using var fleet = await FleetClient.ConnectAsync(broker, store, fleetOptions, cancellationToken).ConfigureAwait(false);
+        var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha) { Files = DeploymentSignature.FilesOfZip(zip) };
         context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}");
         var group = await fleet.DeployGroupAsync(devices, request, previous, timeout, cancellationToken).ConfigureAwait(false);
         if (group.Failure is { } failure) throw new StageValidationException(failure);

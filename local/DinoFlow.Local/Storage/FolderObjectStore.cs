@@ -8,7 +8,7 @@ namespace DinoFlow.Local.Storage;
 /// The object-store port over a folder. Writes go through a temporary file and an atomic rename; every key is
 /// resolved and checked to stay under the root, so no key (or symlink) can reach outside it.
 /// </summary>
-public sealed class FolderObjectStore : IObjectStore
+public sealed class FolderObjectStore : IObjectStore, IListsSkippedEntries
 {
     private const string TemporaryPrefix = ".tmp-";
     private readonly string _root;
@@ -43,6 +43,40 @@ public sealed class FolderObjectStore : IObjectStore
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>Hidden entries (dot-files, dot-folders) and symbolic links that <see cref="ListAsync"/> does not list or follow.</summary>
+    public IReadOnlyList<string> ListSkipped(string prefix)
+    {
+        var start = prefix.Length == 0 ? _root : Resolve(prefix.TrimEnd('/'), mustBeNormal: false);
+        var skipped = new List<string>();
+        if (!Directory.Exists(start)) return skipped;
+        var pending = new Stack<DirectoryInfo>([new DirectoryInfo(start)]);
+        while (pending.TryPop(out var directory))
+        {
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = directory.EnumerateFileSystemInfos().ToList();
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                skipped.Add(Path.GetRelativePath(_root, directory.FullName).Replace(Path.DirectorySeparatorChar, '/') + "/");
+                continue;
+            }
+
+            foreach (var entry in entries)
+            {
+                if (entry.Name.StartsWith(TemporaryPrefix, StringComparison.Ordinal)) continue; // our own writes in progress
+                var key = Path.GetRelativePath(_root, entry.FullName).Replace(Path.DirectorySeparatorChar, '/') + (entry is DirectoryInfo ? "/" : "");
+                if (entry.Name.StartsWith('.') || (entry.Attributes & (FileAttributes.Hidden | FileAttributes.ReparsePoint)) != 0 || entry.LinkTarget is not null)
+                    skipped.Add(key);
+                else if (entry is DirectoryInfo sub) pending.Push(sub);
+            }
+        }
+
+        skipped.Sort(StringComparer.Ordinal);
+        return skipped;
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)

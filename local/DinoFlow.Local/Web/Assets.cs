@@ -7,13 +7,22 @@ namespace DinoFlow.Local.Web;
 /// <summary>The portal's pages, scripts and stylesheet, embedded in the assembly (no files to deploy or to escape from).</summary>
 public static class Assets
 {
-    private static readonly ConcurrentDictionary<string, string?> Cache = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>How many assets are cached (at most the embedded ones).</summary>
+    public static int CachedCount => Cache.Count;
 
     /// <summary>An embedded asset by file name; names are looked up, never turned into paths.</summary>
     public static IResult Result(string name)
     {
-        var text = Cache.GetOrAdd(name, Load);
-        if (text is null) return Results.NotFound();
+        // Only assets that exist are kept: unknown names must not grow the cache (4,000 made-up names cost 70 MB).
+        if (!Cache.TryGetValue(name, out var text))
+        {
+            text = Load(name);
+            if (text is null) return Results.NotFound();
+            Cache.TryAdd(name, text);
+        }
+
         var type = Path.GetExtension(name) switch
         {
             ".css" => "text/css",

@@ -21,8 +21,10 @@ public static partial class AuthEndpoints
         app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) =>
             LoginPage(context, antiforgery, context.Request.Query["ReturnUrl"].ToString(), null)).AllowAnonymous();
         app.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(PortalHost.LoginRateLimit).DisableAntiforgery();
-        app.MapPost("/logout", async (HttpContext context) =>
+        app.MapPost("/logout", async (HttpContext context, PortalStore store) =>
         {
+            // A new stamp: this session, and any copy of its cookie, ends here (and the worker's other sessions too).
+            if (context.User.Identity?.Name is { } name) store.RenewSecurityStamp(name);
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
             return Results.Redirect("/login");
         }).AddEndpointFilter(Csrf.Filter);
@@ -46,9 +48,9 @@ public static partial class AuthEndpoints
         var form = await context.Request.ReadFormAsync().ConfigureAwait(false);
         var user = form["username"].ToString().Trim();
         var password = form["password"].ToString();
-        if (user.Length == 0 || password.Length == 0 || !store.VerifyPassword(user, password))
+        if (user.Length == 0 || user.Length > 64 || password.Length == 0 || password.Length > 1024 || !store.VerifyPassword(user, password))
         {
-            LogLoginFailed(log, user, context.Connection.RemoteIpAddress);
+            LogLoginFailed(log, user.Length > 64 ? user[..64] + "…" : user, context.Connection.RemoteIpAddress);
             return LoginPage(context, antiforgery, form["returnUrl"].ToString(), "Wrong name or password.", StatusCodes.Status401Unauthorized);
         }
 
@@ -88,7 +90,8 @@ public static partial class AuthEndpoints
     private static Task SignInAsync(HttpContext context, string user, PortalStore store)
     {
         var role = store.RoleOf(user) ?? PortalRoles.Worker;
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(ClaimTypes.Role, role)], CookieAuthenticationDefaults.AuthenticationScheme);
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(ClaimTypes.Role, role), new Claim(StampClaim, store.SecurityStamp(user) ?? "")],
+            CookieAuthenticationDefaults.AuthenticationScheme);
         return context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 
@@ -110,9 +113,35 @@ public static partial class AuthEndpoints
         return Results.Content(Assets.Page("Log in", body), "text/html", statusCode: status);
     }
 
-    /// <summary>Only local paths: a login link must not bounce the user to another site.</summary>
-    private static string SafeReturnUrl(string url) =>
-        url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/";
+    /// <summary>The claim that carries the worker's security stamp; checked on every request.</summary>
+    public const string StampClaim = "dinoflow:stamp";
+
+    /// <summary>
+    /// Every request: the session's stamp must still be the worker's (a logout, a password change or a role change
+    /// gives a new one), else the session ends there and then.
+    /// </summary>
+    public static async Task ValidateSessionAsync(CookieValidatePrincipalContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var store = context.HttpContext.RequestServices.GetRequiredService<PortalStore>();
+        var name = context.Principal?.Identity?.Name;
+        var stamp = context.Principal?.FindFirst(StampClaim)?.Value;
+        if (name is not null && stamp is not null && store.SecurityStamp(name) == stamp) return;
+        context.RejectPrincipal();
+        await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Only local paths: a login link must not bounce the user to another site. No control characters or whitespace
+    /// (browsers drop a tab or newline, so <c>/\t/evil.example</c> becomes <c>//evil.example</c>), no backslashes, no
+    /// <c>//</c> start, and a relative URI.
+    /// </summary>
+    public static string SafeReturnUrl(string url) =>
+        url is { Length: > 0 and <= 2048 } && url[0] == '/' && !url.StartsWith("//", StringComparison.Ordinal)
+        && !url.Any(c => char.IsControl(c) || char.IsWhiteSpace(c) || c == '\\' || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format)
+        && Uri.TryCreate(url, UriKind.Relative, out _)
+            ? url
+            : "/";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login failed for {User} from {Address}")]
     private static partial void LogLoginFailed(ILogger logger, string user, IPAddress? address);

@@ -23,10 +23,10 @@ public static partial class PortalEndpoints
         app.MapGet("/label/{job}", (string job, PortalStore store) => store.FindJob(job) is null ? Results.NotFound() : Assets.Result("label.html"));
 
         var api = app.MapGroup("/api/portal").AddEndpointFilter(Csrf.Filter);
-        api.MapGet("/jobs", (PortalStore store) => Results.Json(store.ListJobs().Select(j => JobJson(j, store.Progress(j.Name)))));
+        api.MapGet("/jobs", (HttpContext context, PortalStore store) => Results.Json(store.ListJobs().Select(j => JobJson(j, Visible(context, store.Progress(j.Name))))));
         api.MapPost("/jobs", CreateJobAsync).RequireAuthorization(PortalHost.AdminPolicy);
-        api.MapGet("/jobs/{job}", (string job, PortalStore store) =>
-            store.FindJob(job) is { } found ? Results.Json(JobJson(found, store.Progress(job))) : Results.NotFound());
+        api.MapGet("/jobs/{job}", (string job, HttpContext context, PortalStore store) =>
+            store.FindJob(job) is { } found ? Results.Json(JobJson(found, Visible(context, store.Progress(job)))) : Results.NotFound());
         api.MapPost("/jobs/{job}/next", (string job, int? count, HttpContext context, PortalStore store) =>
         {
             if (store.FindJob(job) is null) return Results.NotFound();
@@ -50,8 +50,9 @@ public static partial class PortalEndpoints
                 _ => Results.Problem($"item {itemId} is not assigned to you (its lease may have expired)", statusCode: StatusCodes.Status409Conflict),
             };
         });
+        // Every worker's labels: admins only.
         api.MapGet("/jobs/{job}/output.manifest", (string job, PortalStore store) =>
-            store.FindJob(job) is null ? Results.NotFound() : Results.Text(store.ExportManifest(job), "application/x-ndjson"));
+            store.FindJob(job) is null ? Results.NotFound() : Results.Text(store.ExportManifest(job), "application/x-ndjson")).RequireAuthorization(PortalHost.AdminPolicy);
         api.MapGet("/jobs/{job}/images/{**key}", ServeImage);
     }
 
@@ -104,6 +105,10 @@ public static partial class PortalEndpoints
     }
 
     private static string User(HttpContext context) => context.User.Identity!.Name!;
+
+    /// <summary>A worker sees the job's totals and their own row; admins see every worker's (agreement rates included).</summary>
+    private static JobProgress Visible(HttpContext context, JobProgress progress) =>
+        context.User.IsInRole(PortalRoles.Admin) ? progress : progress with { Workers = [.. progress.Workers.Where(w => w.Worker == User(context))] };
 
     private static object AssignmentJson(string job, Assignment a) => new
     {

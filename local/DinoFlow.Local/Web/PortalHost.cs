@@ -75,6 +75,7 @@ public static class PortalHost
             // APIs answer 401/403; only pages redirect to the login page.
             o.Events.OnRedirectToLogin = context => Deny(context, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = context => Deny(context, StatusCodes.Status403Forbidden);
+            o.Events.OnValidatePrincipal = AuthEndpoints.ValidateSessionAsync;
         });
         builder.Services.AddAuthorization(o =>
         {

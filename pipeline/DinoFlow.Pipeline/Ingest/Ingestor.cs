@@ -42,9 +42,14 @@ public sealed record IngestReport(
     IReadOnlyList<QuarantinedFile> Quarantined,
     int DatasetSize)
 {
+    /// <summary>Entries the source holds but ingest did not read: hidden files (dot-files) and symbolic links ('/' ends folders).</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+
     public string Summary =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{Seen} files: {Accepted.Count} new, {AlreadyPresent.Count} already ingested, {Duplicates.Count} duplicates, {Quarantined.Count} quarantined; data set has {DatasetSize} images");
+            $"{Seen} files: {Accepted.Count} new, {AlreadyPresent.Count} already ingested, {Duplicates.Count} duplicates, {Quarantined.Count} quarantined")
+        + (Skipped.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", {Skipped.Count} skipped (hidden or links)") : "")
+        + string.Create(CultureInfo.InvariantCulture, $"; data set has {DatasetSize} images");
 }
 
 /// <summary>
@@ -114,7 +119,10 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
 
         progress?.Report(new IngestProgress(candidates.Count, candidates.Count, ""));
         await index.SaveAsync(data, cancellationToken).ConfigureAwait(false);
-        var report = new IngestReport(candidates.Count, accepted, present, duplicates, quarantined, index.Count);
+        // Entries the store does not list (hidden files, links) are not ingested, but they are counted and named.
+        var skipped = onlyKeys is null && source is IListsSkippedEntries skipping ? skipping.ListSkipped(prefix) : [];
+        foreach (var entry in skipped) LogSkipped(ObjectKey.Printable(entry));
+        var report = new IngestReport(candidates.Count, accepted, present, duplicates, quarantined, index.Count) { Skipped = skipped };
         LogIngested(report.Seen, accepted.Count, duplicates.Count, quarantined.Count);
         return report;
     }
@@ -129,7 +137,8 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
         {
             var raw = await source.ReadAllBytesAsync(candidate.Key, cancellationToken).ConfigureAwait(false);
             var sha = Sha256Hex(raw);
-            return new Evaluation(candidate.Key, ObjectKey.Combine("invalid-keys", sha), raw, sha, 0, 0, null,
+            // One quarantined copy (and reason file) per source name: the same bytes under different bad names keep every reason.
+            return new Evaluation(candidate.Key, ObjectKey.Combine("invalid-keys", sha + "-" + Sha256Hex(System.Text.Encoding.UTF8.GetBytes(candidate.Key))[..12]), raw, sha, 0, 0, null,
                 (QuarantineCodes.InvalidKey, $"the key cannot be stored safely: {keyProblem}"));
         }
 
@@ -150,13 +159,25 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
         var truncation = ImageFormat.FindTruncation(content, kind);
         if (truncation is not null) return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Truncated, truncation));
 
+        // Judged by the header before anything is decoded: a small file may declare a picture of many gigabytes.
+        if (ImageFormat.DeclaredSize(content, kind) is not var (declaredWidth, declaredHeight))
+            return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Corrupt, $"the {kind} header declares no image size"));
+        if (declaredWidth == 0 || declaredHeight == 0)
+            return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Corrupt, $"the {kind} header declares an empty image ({declaredWidth}x{declaredHeight})"));
+        if (declaredWidth > options.MaxPixels / declaredHeight)
+        {
+            return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null,
+                (QuarantineCodes.Oversized, $"the {kind} header declares {declaredWidth}x{declaredHeight}, more than the limit of {options.MaxPixels} pixels (not decoded)"));
+        }
+
         BgrImage image;
         try
         {
             image = decoder.Decode(content);
         }
-        catch (ImageDecodeException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Whatever the decoder throws (OpenCV's own limits included), it is this file's problem, never the step's.
             return new Evaluation(candidate.Key, key, content, sha256, 0, 0, null, (QuarantineCodes.Corrupt, $"the {kind} data could not be decoded: {e.Message}"));
         }
 
@@ -210,6 +231,9 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Quarantined {SourceKey}: {Code}: {Reason}")]
     private partial void LogQuarantined(string sourceKey, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped {Entry}: hidden files and links are not ingested")]
+    private partial void LogSkipped(string entry);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingested {Seen} files: {Accepted} new, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogIngested(int seen, int accepted, int duplicates, int quarantined);

@@ -112,7 +112,19 @@ public sealed record ModelManifest
             throw new ModelPackageException($"{source}: formatVersion {manifest.FormatVersion} is newer than this DinoFlow understands ({CurrentFormatVersion})");
         if (manifest.Labels.Count < 2) throw new ModelPackageException($"{source}: labels must list at least 2 classes");
         if (manifest.Labels.Distinct(StringComparer.Ordinal).Count() != manifest.Labels.Count) throw new ModelPackageException($"{source}: labels has duplicates");
+        if (manifest.Labels.Count > 1000 || manifest.Labels.Any(l => string.IsNullOrWhiteSpace(l) || l.Length > 128))
+            throw new ModelPackageException($"{source}: labels must be at most 1000 non-blank names of at most 128 characters");
         if (manifest.ModelSha256.Length != 64) throw new ModelPackageException($"{source}: modelSha256 must be 64 hex characters");
+        if (manifest.Probe is { } probe)
+        {
+            // The probe is a file of the package itself: a bare file name, never a path that leaves the folder.
+            if (string.IsNullOrEmpty(probe.Image) || probe.Image != Path.GetFileName(probe.Image) || probe.Image is "." or ".." || probe.Image.Contains('\\', StringComparison.Ordinal))
+                throw new ModelPackageException($"{source}: probe.image must be a file name inside the package, got '{probe.Image}'");
+            if (probe.ExpectedProbabilities is null || probe.ExpectedProbabilities.Count != manifest.Labels.Count || probe.ExpectedProbabilities.Any(p => !float.IsFinite(p)))
+                throw new ModelPackageException($"{source}: probe.expectedProbabilities must be {manifest.Labels.Count} finite numbers, one per label");
+            if (!float.IsFinite(probe.Tolerance) || probe.Tolerance < 0) throw new ModelPackageException($"{source}: probe.tolerance must be a finite number ≥ 0");
+        }
+
         try
         {
             manifest.Preprocess.Validate();

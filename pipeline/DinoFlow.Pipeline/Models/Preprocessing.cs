@@ -62,12 +62,22 @@ public sealed record PreprocessSpec
 
     public int TensorLength => 3 * Width * Height;
 
+    /// <summary>The largest input side a package may ask for.</summary>
+    public const int MaxSide = 4096;
+
+    /// <summary>The smallest |std| a package may use (on the 0-255 scale).</summary>
+    public const float MinStd = 1e-3f;
+
     public void Validate()
     {
         if (Width <= 0 || Height <= 0) throw new ArgumentException($"preprocess width/height must be positive, got {Width}x{Height}");
+        // A tensor per frame (and a few per pipeline slot): 40000x40000 would ask for 19 GB each.
+        if (Width > MaxSide || Height > MaxSide) throw new ArgumentException($"preprocess width/height must be at most {MaxSide}, got {Width}x{Height}");
         if (ColorOrder is not ("BGR" or "RGB")) throw new ArgumentException($"preprocess colorOrder must be BGR or RGB, got '{ColorOrder}'");
         if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("preprocess mean and std need 3 values each");
-        if (Std.Any(s => s == 0)) throw new ArgumentException("preprocess std must not be 0");
+        if (Mean.Any(m => !float.IsFinite(m))) throw new ArgumentException("preprocess mean must be finite numbers");
+        // value = (pixel - mean) / std: a std near 0 (1e-45) turns every pixel into infinity and the output into NaN.
+        if (Std.Any(s => !float.IsFinite(s) || Math.Abs(s) < MinStd)) throw new ArgumentException($"preprocess std must be finite and at least {MinStd} in size, got [{string.Join(", ", Std)}]");
         if (Resize is not ("bilinear" or "area")) throw new ArgumentException($"preprocess resize '{Resize}' is not supported (bilinear, area)");
         if (Crop.Width <= 0 || Crop.Height <= 0 || Crop.Left < 0 || Crop.Top < 0 || Crop.Left + Crop.Width > 1.0001 || Crop.Top + Crop.Height > 1.0001)
             throw new ArgumentException($"preprocess crop {Crop} is not inside the frame (fractions 0..1)");

@@ -26,6 +26,13 @@ public interface IObjectStore
     string Describe(string key);
 }
 
+/// <summary>A store whose listing leaves some entries out (hidden files, symbolic links) and can say which.</summary>
+public interface IListsSkippedEntries
+{
+    /// <summary>Keys of the entries under the prefix that <see cref="IObjectStore.ListAsync"/> leaves out ('/' ends a folder), ordinal order.</summary>
+    IReadOnlyList<string> ListSkipped(string prefix);
+}
+
 public static class ObjectStoreExtensions
 {
     public static async Task<byte[]> ReadAllBytesAsync(this IObjectStore store, string key, CancellationToken cancellationToken = default)

@@ -1,6 +1,7 @@
 using DinoFlow.Local.Edge;
 
 using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Security;
 
 namespace DinoFlow.Edge.Tests.Support;
 
@@ -12,9 +13,11 @@ public sealed class Fleet : IAsyncDisposable
 {
     private readonly List<(EdgeRuntime Runtime, CancellationTokenSource Stop, Task Run)> _devices = [];
 
-    private Fleet(string directory, EmbeddedBroker broker, EdgeStore store, PackageServer server, FleetClient client)
+    private Fleet(string directory, FleetCredentials credentials, DeploymentSigner signer, EmbeddedBroker broker, EdgeStore store, PackageServer server, FleetClient client)
     {
         Directory = directory;
+        Credentials = credentials;
+        Signer = signer;
         Broker = broker;
         Store = store;
         Server = server;
@@ -22,6 +25,10 @@ public sealed class Fleet : IAsyncDisposable
     }
 
     public string Directory { get; }
+    /// <summary>Device logins and the host's login, in this fleet's workspace folder.</summary>
+    public FleetCredentials Credentials { get; }
+    /// <summary>The host's deployment key; devices pin its public half.</summary>
+    public DeploymentSigner Signer { get; }
     public EmbeddedBroker Broker { get; }
     public EdgeStore Store { get; }
     public PackageServer Server { get; }
@@ -29,10 +36,12 @@ public sealed class Fleet : IAsyncDisposable
 
     public static async Task<Fleet> StartAsync(string directory)
     {
-        var broker = await EmbeddedBroker.StartAsync();
+        var credentials = FleetCredentials.ForWorkspace(directory);
+        var broker = await EmbeddedBroker.StartAsync(credentials);
         var store = new EdgeStore(Path.Combine(directory, "edge.db"));
-        var client = await FleetClient.ConnectAsync(broker.Url, store, CancellationToken.None);
-        return new Fleet(directory, broker, store, new PackageServer(), client);
+        var options = FleetClientOptions.ForWorkspace(directory);
+        var client = await FleetClient.ConnectAsync(broker.Url, store, options, CancellationToken.None);
+        return new Fleet(directory, credentials, options.Signer!, broker, store, new PackageServer(), client);
     }
 
     /// <summary>Starts a device on <paramref name="model"/> that takes deployments from the broker; frames come from the looped sample clip.</summary>
@@ -41,18 +50,20 @@ public sealed class Fleet : IAsyncDisposable
         var options = EdgeBuilder.Options(Path.Combine(Directory, id), model, "rtsp://camera.invalid/stream");
         options.DeviceId = id;
         options.Mqtt.Broker = Broker.Url;
+        options.Mqtt.Password = Credentials.AddDevice(id);
+        options.TrustedKey = Credentials.TrustedKeyPath;
         var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource(), downloads);
         var stop = new CancellationTokenSource();
         _devices.Add((runtime, stop, runtime.RunAsync(stop.Token)));
         return runtime;
     }
 
-    /// <summary>Serves a package folder as a zip and returns the deployment for it.</summary>
+    /// <summary>Serves a package folder as a zip and returns the (not yet signed) deployment for it; the fleet client signs it when it publishes.</summary>
     public DeploymentRequest Package(string deploymentId, string packageDirectory, string version)
     {
         var zip = Path.Combine(Directory, deploymentId + ".zip");
         var sha = Inference.ModelPackageFiles.Zip(packageDirectory, zip);
-        return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha);
+        return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha) { Files = DeploymentSignature.FilesOfZip(zip) };
     }
 
     public static async Task WaitForFramesAsync(EdgeRuntime device, long more)
@@ -75,6 +86,7 @@ public sealed class Fleet : IAsyncDisposable
         await Client.DisposeAsync();
         Server.Dispose();
         await Broker.DisposeAsync();
+        Signer.Dispose();
     }
 }
 

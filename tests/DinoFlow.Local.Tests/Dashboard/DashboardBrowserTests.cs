@@ -53,8 +53,10 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
     {
         var workspace = new LocalWorkspace(_work.Path, NullLoggerFactory.Instance);
         var edge = EdgeStore.ForWorkspace(workspace.Root);
-        await using var broker = await EmbeddedBroker.StartAsync();
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url, edge, CancellationToken.None);
+        var credentials = FleetCredentials.ForWorkspace(workspace.Root);
+        var password = credentials.AddDevice("line-camera-7");
+        await using var broker = await EmbeddedBroker.StartAsync(credentials);
+        await using var fleet = await FleetClient.ConnectAsync(broker.Url, edge, FleetClientOptions.ForWorkspace(workspace.Root), CancellationToken.None);
         await using var host = await DashboardTestHost.StartAsync(new DashboardSources(workspace, edge) { RefreshInterval = TimeSpan.FromMilliseconds(200) });
         await using var context = await chromium.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
         context.SetDefaultTimeout(90_000); // a CI machine loaded by parallel test classes can exceed Playwright's 30 s
@@ -65,7 +67,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         await page.EvaluateAsync("() => { window.sameDocument = true; }"); // gone if the page reloads
 
         using var device = new MqttClientFactory().CreateMqttClient();
-        await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithClientId("line-camera-7").Build());
+        await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithClientId("line-camera-7").WithCredentials("line-camera-7", password).Build());
         var now = DateTimeOffset.UtcNow;
         await PublishAsync(device, Topics.Health("line-camera-7"), JsonSerializer.SerializeToUtf8Bytes(new HealthMessage
         {

@@ -14,7 +14,8 @@ async function showJobs(admin) {
     const actions = document.createElement('p');
     const label = portal.text('a', 'Label'); label.href = '/label/' + encodeURIComponent(job.name);
     const exp = portal.text('a', 'Export output manifest'); exp.href = `/api/portal/jobs/${encodeURIComponent(job.name)}/output.manifest`;
-    actions.append(label, ' · ', exp);
+    actions.append(label);
+    if (admin) actions.append(' · ', exp); // every worker's labels: admins only
     const table = document.createElement('table');
     table.append(Object.assign(document.createElement('tr'), { innerHTML: '<th>worker</th><th>labeled</th><th>open</th><th>agreement</th>' }));
     for (const w of p.workers) {
