@@ -114,7 +114,19 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         var targets = new float[indices.Length * classes];
         var labels = new int[indices.Length];
         var smoothing = recipe.LabelSmoothing;
-        Parallel.For(0, indices.Length, i =>
+        try
+        {
+            Parallel.For(0, indices.Length, i => RenderOne(i));
+        }
+        catch (AggregateException e)
+        {
+            // Surface the image's own error (it names the file), not the parallel loop's wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
+        }
+
+        return new Batch(pixels, targets, labels, indices.Length, watch.Elapsed);
+
+        void RenderOne(int i)
         {
             var example = train[indices[i]];
             var image = Decode(example);
@@ -123,8 +135,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             view.Render(image, spec).CopyTo(pixels, i * length);
             labels[i] = example.Label;
             for (var k = 0; k < classes; k++) targets[i * classes + k] = smoothing / classes + (k == example.Label ? 1 - smoothing : 0);
-        });
-        return new Batch(pixels, targets, labels, indices.Length, watch.Elapsed);
+        }
     }
 
     private BgrImage Decode(LabeledExample example)

@@ -76,12 +76,12 @@ public sealed class PortalCliTests : IDisposable
             $$$"""{"source-ref":"s3://team-bucket/raw/{{{image}}}","box":{{{id}}},"box-metadata":{"confidence":0.91,"job-name":"labeling-job/gt-1","class-name":"{{{label}}}","human-annotated":"yes","creation-date":"2026-10-01T12:00:00.000000","type":"groundtruth/image-classification"}}""";
         var output = Path.Combine(_work.Path, "gt-output.manifest");
         File.WriteAllLines(output, [
-            Line("red_normal/r1_img_000029.jpg", 6, "red_normal"),
-            Line("brown_normal_korean/bk1_img_000097.jpg", 3, "brown_normal_korean"),
-            """{"source-ref":"s3://team-bucket/raw/no_box/00009.jpg","box-metadata":{"failure-reason":"ClientError: worker timed out","job-name":"labeling-job/gt-1"}}""",
+            Line("red_normal/r1_img_000030.jpg", 6, "red_normal"),
+            Line("brown_normal_korean/bk1_img_000098.jpg", 3, "brown_normal_korean"),
+            """{"source-ref":"s3://team-bucket/raw/no_box/00008.jpg","box-metadata":{"failure-reason":"ClientError: worker timed out","job-name":"labeling-job/gt-1"}}""",
         ]);
         var bad = Path.Combine(_work.Path, "bad.manifest");
-        File.WriteAllLines(bad, [Line("red_normal/r1_img_000029.jpg", 6, "red_normal"), Line("no_box/00009.jpg", 9, "horse")]);
+        File.WriteAllLines(bad, [Line("red_normal/r1_img_000030.jpg", 6, "red_normal"), Line("no_box/00008.jpg", 9, "horse")]);
 
         var create = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "review", "--manifest", output, "--label-attribute", "box", "--json");
         var refused = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "create", "bad", "--manifest", bad, "--label-attribute", "box");
@@ -94,7 +94,7 @@ public sealed class PortalCliTests : IDisposable
 
         var store = new PortalStore(Path.Combine(_work.Path, ".dinoflow", "portal.db"));
         var left = Assert.Single(store.NextAssignments("review", "alice", 10));
-        Assert.Equal("no_box/00009.jpg", left.ImageKey);
+        Assert.Equal("no_box/00008.jpg", left.ImageKey);
         store.Submit("review", "alice", left.ItemId, "no_box");
         var file = Path.Combine(_work.Path, "review.manifest");
         var export = await DinoflowCli.RunAsync(_work.Path, "portal", "job", "export", "review", "--out", file);
