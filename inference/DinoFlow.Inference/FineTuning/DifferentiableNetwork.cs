@@ -112,23 +112,16 @@ public sealed class DifferentiableNetwork
     {
         var (model, g) = Start(frozenPrefix);
         DeclareParameterInputs(g);
-        EmitForward(g);
-        g.Node(ProbabilitiesOutput, "Softmax", [Logits.Name], ProbabilitiesOutput, OnnxProto.Int("axis", 1));
-        g.Output(ProbabilitiesOutput, [null, Logits.Channels]);
+        EmitForwardAndSoftmax(g);
         return model;
     }
 
-    /// <summary>
-    /// The forward graph with the parameters' current values as initializers: what a model package ships.
-    /// Uses the prefix's opset when it is older than <see cref="Opset"/> and every forward op exists there.
-    /// </summary>
+    /// <summary>The forward graph with the parameters' current values as initializers: what a model package ships.</summary>
     public ModelProto InferenceGraph(ModelProto? frozenPrefix = null)
     {
         var (model, g) = Start(frozenPrefix);
         foreach (var p in _parameters) g.Graph.Initializer.Add(OnnxProto.FloatTensor(p.Name, p.Shape, p.Value));
-        EmitForward(g);
-        g.Node(ProbabilitiesOutput, "Softmax", [Logits.Name], ProbabilitiesOutput, OnnxProto.Int("axis", 1));
-        g.Output(ProbabilitiesOutput, [null, Logits.Channels]);
+        EmitForwardAndSoftmax(g);
         return model;
     }
 
@@ -227,6 +220,13 @@ public sealed class DifferentiableNetwork
                     break;
             }
         }
+    }
+
+    private void EmitForwardAndSoftmax(GraphWriter g)
+    {
+        EmitForward(g);
+        g.Node(ProbabilitiesOutput, "Softmax", [Logits.Name], ProbabilitiesOutput, OnnxProto.Int("axis", 1));
+        g.Output(ProbabilitiesOutput, [null, Logits.Channels]);
     }
 
     private void EmitBackward(GraphWriter g, string logitsGradient)
