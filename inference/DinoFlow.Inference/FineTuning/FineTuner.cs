@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DinoFlow.Pipeline.Imaging;
 using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Training;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DinoFlow.Inference.FineTuning;
@@ -86,7 +87,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 optimizerTime += watch.Elapsed;
                 lossSum += loss * batch.Count;
                 for (var i = 0; i < batch.Count; i++)
-                    if (ArgMax(probabilities.AsSpan(i * classes, classes)) == batch.Labels[i]) correct++;
+                    if (HeadTrainer.ArgMax(probabilities.AsSpan(i * classes, classes)) == batch.Labels[i]) correct++;
             }
 
             var validationWatch = Stopwatch.StartNew();
@@ -94,7 +95,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             if (validation.Count > 0)
             {
                 validationProbabilities = validationSet.Predict(runner, cancellationToken);
-                validationAccuracy = validationProbabilities.Where((p, i) => ArgMax(p) == validation[i].Label).Count() / (double)validation.Count;
+                validationAccuracy = validationProbabilities.Where((p, i) => HeadTrainer.ArgMax(p) == validation[i].Label).Count() / (double)validation.Count;
             }
 
             validationTime += validationWatch.Elapsed;
@@ -152,13 +153,6 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
 
     /// <summary>A fixed mix (HashCode is randomised per process, which would break "same seed, same model").</summary>
     private static int SeedFor(int seed, int epoch, int image) => unchecked((seed * 73856093) ^ (epoch * 19349663) ^ (image * 83492791));
-
-    internal static int ArgMax(ReadOnlySpan<float> values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
 
     private sealed record Batch(float[] Pixels, float[] Targets, int[] Labels, int Count, TimeSpan Elapsed);
 
