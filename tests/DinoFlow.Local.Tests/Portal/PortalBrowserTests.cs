@@ -36,8 +36,19 @@ public sealed class PortalBrowserTests
         Assert.Contains("/login", page.Url, StringComparison.Ordinal); // no session: the login page first
         await page.FillAsync("input[name=username]", user);
         await page.FillAsync("input[name=password]", Password);
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync("**" + path);
+        // Submit by the button and wait for the redirect's response only (not for every image of the page to load); the
+        // page then says itself when it is ready. If the login page stays, say what it shows.
+        await page.ClickAsync("button[type=submit]");
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit });
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"logging in as {user} stayed on {page.Url}: {await page.InnerTextAsync("body")}", e);
+        }
+
+        Assert.EndsWith(path, page.Url, StringComparison.Ordinal);
         await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
         return page;
     }
