@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DinoFlow.Imaging;
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using DinoFlow.Functions.Render;
 using DinoFlow.Pipeline.Aws;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>aws render: the AWS back end's API requests for a sample run, without an AWS account.</summary>
 public static class AwsCommands

@@ -1,7 +1,8 @@
 using System.CommandLine;
+using DinoFlow.Local.Runner;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>Builds the command tree. Each command lives in its own class and registers here.</summary>
 public static class CliApp

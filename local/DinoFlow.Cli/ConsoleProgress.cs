@@ -1,7 +1,7 @@
 using System.Globalization;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>
 /// Stage progress on stderr: a bar redrawn in place on a terminal, throttled plain lines otherwise

@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using DinoFlow.Local.Edge;
+using DinoFlow.Local.Runner;
+using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>
 /// demo: the whole local pipeline on samples/ — ingest → labels from folders → prepare → train → gate → compile →
@@ -77,13 +79,13 @@ public static class DemoCommand
             {
                 [LabelStage.LabelsOption] = "folders",
                 [PrepareStage.ValidationChannelOption] = validation,
-                [Stages.TrainStage.RefitOption] = "false",
-                [Stages.TrainStage.EpochsOption] = DemoEpochs.ToString(CultureInfo.InvariantCulture),
-                [Stages.GateStage.MinAccuracyOption] = accuracy.ToString(CultureInfo.InvariantCulture),
-                [Stages.GateStage.MinClassRecallOption] = recall.ToString(CultureInfo.InvariantCulture),
-                [Stages.DeployStage.DevicesOption] = Device,
-                [Stages.DeployStage.BrokerOption] = broker.Url,
-                [Stages.DeployStage.TimeoutOption] = "120",
+                [TrainStage.RefitOption] = "false",
+                [TrainStage.EpochsOption] = DemoEpochs.ToString(CultureInfo.InvariantCulture),
+                [GateStage.MinAccuracyOption] = accuracy.ToString(CultureInfo.InvariantCulture),
+                [GateStage.MinClassRecallOption] = recall.ToString(CultureInfo.InvariantCulture),
+                [DeployStage.DevicesOption] = Device,
+                [DeployStage.BrokerOption] = broker.Url,
+                [DeployStage.TimeoutOption] = "120",
             };
             var run = await workspace.Runner(new IngestOptions()).StartAsync(new RunInput(images, options), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
             await RunCommands.Print(workspace, run, json: false, cancellationToken).ConfigureAwait(false);
@@ -124,8 +126,8 @@ public static class DemoCommand
     private static async Task<EvaluationMetrics?> TrainedMetricsAsync(LocalWorkspace workspace, RunRecord run, CancellationToken cancellationToken)
     {
         var steps = await workspace.Store.GetStepsAsync(run.Id, cancellationToken).ConfigureAwait(false);
-        var train = steps.FirstOrDefault(s => s.Name == Stages.TrainStage.StageName && s.OutputJson is not null);
-        return train is null ? null : System.Text.Json.JsonSerializer.Deserialize<Stages.TrainOutput>(train.OutputJson!, StageJson.Options)?.Validation;
+        var train = steps.FirstOrDefault(s => s.Name == TrainStage.StageName && s.OutputJson is not null);
+        return train is null ? null : System.Text.Json.JsonSerializer.Deserialize<TrainOutput>(train.OutputJson!, StageJson.Options)?.Validation;
     }
 
     private static Process StartEdge(string broker, string password, string trustedKey, string clip, string state, string events, string predictions, string log)

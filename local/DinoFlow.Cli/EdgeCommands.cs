@@ -2,7 +2,7 @@ using System.CommandLine;
 using DinoFlow.Edge;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>edge: runs the edge component (the same worker Greengrass runs) in this process; demo: the whole local pipeline.</summary>
 public static class EdgeCommands

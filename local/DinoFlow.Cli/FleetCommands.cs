@@ -1,7 +1,8 @@
 using System.CommandLine;
-using DinoFlow.Local.Edge;
+using DinoFlow.Local.Runner;
+using DinoFlow.Fleet;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>fleet: device logins for the embedded MQTT broker and the deployment key devices pin.</summary>
 public static class FleetCommands

@@ -3,12 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
-using DinoFlow.Local.Models;
+using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>train, evaluate, predict, compile: model commands outside a pipeline run.</summary>
 public static class ModelCommands

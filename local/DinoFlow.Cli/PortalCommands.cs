@@ -1,13 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Web;
+using DinoFlow.Local.Runner;
+using DinoFlow.Fleet;
+using DinoFlow.Labeling;
+using DinoFlow.Web;
 using DinoFlow.Pipeline.Manifests;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>serve (the local web host with the labeling portal) and portal worker/job management.</summary>
 public static class PortalCommands
@@ -63,7 +64,7 @@ public static class PortalCommands
             var workspace = CliApp.Workspace(parse, loggers);
             if (!System.Net.IPAddress.TryParse(parse.GetValue(mqttBind), out var mqttAddress)) return RunCommands.Fail($"--mqtt-bind: '{parse.GetValue(mqttBind)}' is not an IP address");
             await using var host = await StartHostAsync(workspace, parse, cancellationToken).ConfigureAwait(false);
-            await using var fleet = await FleetListener.StartAsync(workspace, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken, mqttAddress,
+            await using var fleet = await FleetListener.StartAsync(workspace.Root, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken, mqttAddress,
                 (parse.GetValue(brokerCa), parse.GetValue(brokerCert), parse.GetValue(brokerKey))).ConfigureAwait(false);
             Console.WriteLine($"Portal: {host.Url}/  Dashboard: {host.Url}/dashboard  (Ctrl+C stops it)");
             Console.WriteLine(fleet.Description);
@@ -214,12 +215,12 @@ public static class PortalCommands
         foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, minAccuracy, RunCommands.JsonOption }) create.Options.Add(option);
         create.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
         {
-            var images = await PortalJobs.ImagesAsync(workspace, parse.GetValue(manifest)?.FullName, cancellationToken).ConfigureAwait(false);
+            var images = await PortalJobs.ImagesAsync(workspace.Data, workspace.Root, parse.GetValue(manifest)?.FullName, cancellationToken).ConfigureAwait(false);
             var categories = parse.GetValue(labels) is { } l
                 ? l.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 : PortalJobs.FolderLabels(images);
             if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
-            var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace, m.FullName, images, categories) : null;
+            var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace.Data, m.FullName, images, categories) : null;
             var imported = parse.GetValue(manifest) is { } file ? PortalJobs.ImportedLabels(file.FullName, parse.GetValue(attribute)!, categories, images) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
                 null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy));

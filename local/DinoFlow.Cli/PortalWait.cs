@@ -1,8 +1,9 @@
 using System.CommandLine;
+using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>
 /// Runs with <c>--labels portal</c>: makes sure a portal serves the workspace (a running <c>dinoflow serve</c>, else one

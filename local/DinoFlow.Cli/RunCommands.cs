@@ -2,12 +2,14 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DinoFlow.Local.Runner;
+using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>run, runs, show, retry, watch, stages: the local runner's commands.</summary>
 public static class RunCommands
@@ -227,16 +229,16 @@ public static class RunCommands
             [LabelStage.LabelAttributeOption] = parse.GetValue(LabelAttributeOption)!,
             [PrepareStage.SeedOption] = parse.GetValue(SeedOption).ToString(CultureInfo.InvariantCulture),
             [PrepareStage.ValidationFractionOption] = parse.GetValue(ValidationFractionOption).ToString(CultureInfo.InvariantCulture),
-            [Stages.GateStage.MinAccuracyOption] = parse.GetValue(MinAccuracyOption).ToString(CultureInfo.InvariantCulture),
-            [Stages.GateStage.MinClassRecallOption] = parse.GetValue(MinClassRecallOption).ToString(CultureInfo.InvariantCulture),
-            [Stages.CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
+            [GateStage.MinAccuracyOption] = parse.GetValue(MinAccuracyOption).ToString(CultureInfo.InvariantCulture),
+            [GateStage.MinClassRecallOption] = parse.GetValue(MinClassRecallOption).ToString(CultureInfo.InvariantCulture),
+            [CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
         };
         if (parse.GetValue(LabelCategoriesOption) is { } categories) options[LabelStage.CategoriesOption] = categories;
         if (parse.GetValue(InstructionsOption) is { } instructions) options[LabelStage.InstructionsOption] = instructions;
         options[LabelStage.AnnotatorsOption] = parse.GetValue(AnnotatorsOption).ToString(CultureInfo.InvariantCulture);
-        if (parse.GetValue(EpochsOption) is { } epochs) options[Stages.TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
-        options[Stages.TrainStage.RecipeOption] = parse.GetValue(RecipeOption)!;
-        if (parse.GetValue(NoRefitOption)) options[Stages.TrainStage.RefitOption] = "false";
+        if (parse.GetValue(EpochsOption) is { } epochs) options[TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
+        options[TrainStage.RecipeOption] = parse.GetValue(RecipeOption)!;
+        if (parse.GetValue(NoRefitOption)) options[TrainStage.RefitOption] = "false";
         if (parse.GetValue(ValidationOption) is { } validation)
         {
             // Checked now, so a wrong path fails before ingest rather than at the train stage.

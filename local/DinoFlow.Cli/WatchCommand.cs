@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Cli;
+namespace DinoFlow.Cli;
 
 /// <summary>
 /// <c>dinoflow watch DIR</c>: one run per batch of new files. A batch closes when no file has appeared or changed

@@ -3,7 +3,7 @@ using System.Text.Json;
 using DinoFlow.Edge.Events;
 using Microsoft.Data.Sqlite;
 
-namespace DinoFlow.Local.Edge;
+namespace DinoFlow.Fleet;
 
 /// <summary>Detections, device health and deployments in <c>.dinoflow/edge.db</c> (SQLite, WAL) for the dashboard.
 /// Detections are keyed by event id, so a re-delivered event is stored once.</summary>

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using DinoFlow.Edge.Security;
 
-namespace DinoFlow.Local.Edge;
+namespace DinoFlow.Fleet;
 
 /// <summary>Who an MQTT connection is: the host (deploys, reads everything) or one device (its own topics only).</summary>
 public sealed record FleetIdentity(string Name, bool IsHost);

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using MQTTnet.Exceptions;
 
-namespace DinoFlow.Local.Edge;
+namespace DinoFlow.Fleet;
 
 /// <summary>
 /// What <c>dinoflow serve</c> runs beside the web host so the dashboard sees the fleet live: an embedded MQTT broker
@@ -22,14 +22,14 @@ public sealed class FleetListener : IAsyncDisposable
 
     public string Description { get; }
 
+    /// <param name="workspaceRoot">The workspace's .dinoflow folder (edge.db, fleet logins, signing key).</param>
     /// <param name="bind">The one address the embedded broker listens on (default IPv4 loopback).</param>
     /// <param name="tls">CA, certificate and key (PEM) for an external mqtts:// broker; null entries are not used.</param>
-    public static async Task<FleetListener> StartAsync(LocalWorkspace workspace, string? externalBroker, int embeddedPort, CancellationToken cancellationToken,
+    public static async Task<FleetListener> StartAsync(string workspaceRoot, string? externalBroker, int embeddedPort, CancellationToken cancellationToken,
         System.Net.IPAddress? bind = null, (string? Ca, string? Cert, string? Key) tls = default)
     {
-        ArgumentNullException.ThrowIfNull(workspace);
-        var store = EdgeStore.ForWorkspace(workspace.Root);
-        var credentials = FleetCredentials.ForWorkspace(workspace.Root);
+                var store = EdgeStore.ForWorkspace(workspaceRoot);
+        var credentials = FleetCredentials.ForWorkspace(workspaceRoot);
         // The listener only reads: it gets the host's login but no signing key.
         using (credentials.Signer())
         {

@@ -1,6 +1,6 @@
 using DinoFlow.Pipeline.Labeling;
 
-namespace DinoFlow.Local.Labeling;
+namespace DinoFlow.Labeling;
 
 /// <summary>The label stage's portal port over the local portal store: one job per run, named <c>run-&lt;run id&gt;</c>.</summary>
 public sealed class LocalLabelingPortal(PortalStore store, Func<string> baseUrl) : ILabelingPortal

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace DinoFlow.Local.Labeling;
+namespace DinoFlow.Labeling;
 
 /// <summary>
 /// PBKDF2-HMAC-SHA256 password hashes (<c>pbkdf2-sha256$iterations$salt$hash</c>, base64). 600,000 iterations is

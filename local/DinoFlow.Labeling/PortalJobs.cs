@@ -3,8 +3,9 @@ using DinoFlow.Inference;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Labels;
 using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Local.Labeling;
+namespace DinoFlow.Labeling;
 
 /// <summary>Creates labeling jobs from the workspace's ingested data set (all of it, or the images of an input manifest).</summary>
 public static class PortalJobs
@@ -13,11 +14,12 @@ public static class PortalJobs
     /// The job's images: every ingested image, or those an input manifest names (matched by trailing path like
     /// imported output manifests, keeping the manifest's source-ref so the output lines up with the input).
     /// </summary>
-    public static async Task<IReadOnlyList<JobImage>> ImagesAsync(LocalWorkspace workspace, string? inputManifestPath, CancellationToken cancellationToken)
+    /// <param name="data">The workspace's data store; <paramref name="workspaceRoot"/> names it in errors.</param>
+    public static async Task<IReadOnlyList<JobImage>> ImagesAsync(IObjectStore data, string workspaceRoot, string? inputManifestPath, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(workspace);
-        var index = await DatasetIndex.LoadAsync(workspace.Data, cancellationToken).ConfigureAwait(false);
-        if (index.Count == 0) throw new PortalException($"no ingested images in {workspace.Root}: run 'dinoflow run DIR --until ingest' first");
+        ArgumentNullException.ThrowIfNull(data);
+        var index = await DatasetIndex.LoadAsync(data, cancellationToken).ConfigureAwait(false);
+        if (index.Count == 0) throw new PortalException($"no ingested images in {workspaceRoot}: run 'dinoflow run DIR --until ingest' first");
         if (inputManifestPath is null)
             return index.Images.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new JobImage(i.Key, DatasetIndex.ImageKey(i.Key))).ToList();
 
@@ -59,9 +61,9 @@ public static class PortalJobs
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>The model's top guess for each image (model-assisted labeling); images it cannot decode get none.</summary>
-    public static IReadOnlyDictionary<string, Prediction> Guesses(LocalWorkspace workspace, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
+    public static IReadOnlyDictionary<string, Prediction> Guesses(IObjectStore data, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
     {
-        ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(images);
         using var classifier = new Classifier(ModelPackageFiles.Load(modelPackage));
         var unknown = classifier.Labels.Except(categories, StringComparer.Ordinal).ToList();
@@ -70,7 +72,7 @@ public static class PortalJobs
         var guesses = new Dictionary<string, Prediction>(StringComparer.Ordinal);
         foreach (var image in images)
         {
-            var path = workspace.Data.Describe(DatasetIndex.ImageKey(image.ImageKey));
+            var path = data.Describe(DatasetIndex.ImageKey(image.ImageKey));
             var p = classifier.Classify(decoder.Decode(File.ReadAllBytes(path)));
             var best = Array.IndexOf(p, p.Max());
             guesses[image.ImageKey] = new Prediction(classifier.Labels[best], p[best]);

@@ -4,7 +4,7 @@ using DinoFlow.Pipeline.Labeling;
 using DinoFlow.Pipeline.Manifests;
 using Microsoft.Data.Sqlite;
 
-namespace DinoFlow.Local.Labeling;
+namespace DinoFlow.Labeling;
 
 /// <summary>A labeling problem the user must fix (unknown job, duplicate worker, bad label set …).</summary>
 public sealed class PortalException(string message) : Exception(message);

@@ -1,12 +1,12 @@
 using DinoFlow.Imaging;
-using DinoFlow.Local.Runs;
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Runs;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local;
+namespace DinoFlow.Local.Runner;
 
 /// <summary>
 /// The local back end for one working directory: everything lives under <c>&lt;workdir&gt;/.dinoflow/</c>

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Http;
 
-namespace DinoFlow.Local.Web;
+namespace DinoFlow.Web;
 
 /// <summary>The portal's pages, scripts and stylesheet, embedded in the assembly (no files to deploy or to escape from).</summary>
 public static class Assets
@@ -42,7 +42,7 @@ public static class Assets
 
     private static string? Load(string name)
     {
-        using var stream = typeof(Assets).Assembly.GetManifestResourceStream("DinoFlow.Local.Web.Assets." + name);
+        using var stream = typeof(Assets).Assembly.GetManifestResourceStream("DinoFlow.Web.Assets." + name);
         if (stream is null) return null;
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();

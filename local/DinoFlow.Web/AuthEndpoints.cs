@@ -1,6 +1,6 @@
 using System.Net;
 using System.Security.Claims;
-using DinoFlow.Local.Labeling;
+using DinoFlow.Labeling;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Web;
+namespace DinoFlow.Web;
 
 /// <summary>Login, logout, invite links and <c>GET /api/session</c> (the user and a CSRF token for scripts).</summary>
 public static partial class AuthEndpoints

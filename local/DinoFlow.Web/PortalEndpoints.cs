@@ -1,4 +1,5 @@
-using DinoFlow.Local.Labeling;
+using DinoFlow.Local.Runner;
+using DinoFlow.Labeling;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -6,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Web;
+namespace DinoFlow.Web;
 
 /// <summary>The labeling portal: pages and a thin JSON API over <see cref="PortalStore"/>.</summary>
 public static partial class PortalEndpoints
@@ -60,7 +61,7 @@ public static partial class PortalEndpoints
     {
         try
         {
-            var images = await PortalJobs.ImagesAsync(workspace, null, context.RequestAborted).ConfigureAwait(false);
+            var images = await PortalJobs.ImagesAsync(workspace.Data, workspace.Root, null, context.RequestAborted).ConfigureAwait(false);
             var labels = request.Labels is { Count: > 0 } l ? l.Select(x => x.Trim()).Where(x => x.Length > 0).ToList() : PortalJobs.FolderLabels(images);
             var job = store.CreateJob(new JobSpec(request.Name?.Trim() ?? "", labels, request.Instructions ?? "", request.Annotators ?? 1), images);
             var (log, name, items, user) = (loggers.CreateLogger("DinoFlow.Portal"), job.Name, job.Items, User(context));

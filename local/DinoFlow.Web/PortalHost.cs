@@ -1,7 +1,8 @@
 using System.Threading.RateLimiting;
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Local.Runner;
+using DinoFlow.Fleet;
+using DinoFlow.Labeling;
+using DinoFlow.Web.Dashboard;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
@@ -13,7 +14,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Web;
+namespace DinoFlow.Web;
 
 /// <summary>How the local web host listens and how strict its login limits are.</summary>
 public sealed record PortalHostOptions

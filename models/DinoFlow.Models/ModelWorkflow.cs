@@ -5,7 +5,7 @@ using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Models;
+namespace DinoFlow.Models;
 
 /// <summary>The model operations shared by the CLI commands and the local pipeline's stages.</summary>
 public static class ModelWorkflow

@@ -7,7 +7,7 @@ using DinoFlow.Pipeline.Labels;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Models;
+namespace DinoFlow.Models;
 
 /// <summary>Labeled images read from a folder (<c>&lt;label&gt;/&lt;image&gt;</c>) or a Ground Truth output manifest with local source-refs.</summary>
 public sealed record TrainingData(IReadOnlyList<string> Labels, IReadOnlyList<LabeledImage> Images, IReadOnlyDictionary<string, string> Paths)

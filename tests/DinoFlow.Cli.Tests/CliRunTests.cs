@@ -1,9 +1,9 @@
 using System.Text.Json;
-using DinoFlow.Local.Tests.Support;
+using DinoFlow.Cli.Tests.Support;
 using DinoFlow.Pipeline.Manifests;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests;
+namespace DinoFlow.Cli.Tests;
 
 public sealed class CliRunTests : IDisposable
 {

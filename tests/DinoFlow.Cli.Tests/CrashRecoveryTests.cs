@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using DinoFlow.Local.Runs;
-using DinoFlow.Local.Tests.Support;
+using DinoFlow.Local.Runner.Runs;
+using DinoFlow.Cli.Tests.Support;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests;
+namespace DinoFlow.Cli.Tests;
 
 public sealed class CrashRecoveryTests : IDisposable
 {

@@ -1,7 +1,7 @@
-using DinoFlow.Local.Tests.Support;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.Cli.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.State;
+namespace DinoFlow.Cli.Tests;
 
 /// <summary>Issue 13: damaged state and bad input give one clear line (the file, the cause, the way out), never a stack trace. Real CLI.</summary>
 public sealed class DamagedStateTests : IDisposable

@@ -1,8 +1,8 @@
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Tests.Support;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.Fleet;
+using DinoFlow.Cli.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Fleet;
+namespace DinoFlow.Cli.Tests;
 
 /// <summary>Device logins and the deployment key from the real CLI: secrets are shown once, stored hashed, files private.</summary>
 public sealed class FleetCliTests : IDisposable

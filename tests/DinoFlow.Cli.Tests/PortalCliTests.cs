@@ -1,10 +1,10 @@
 using System.Text.Json;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Tests.Support;
+using DinoFlow.Labeling;
+using DinoFlow.Cli.Tests.Support;
 using DinoFlow.Pipeline.Manifests;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Cli.Tests;
 
 /// <summary>The portal's management commands, run as the real CLI.</summary>
 public sealed class PortalCliTests : IDisposable

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Tests.Support;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.Labeling;
+using DinoFlow.Cli.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Cli.Tests;
 
 /// <summary><c>dinoflow run DIR --labels portal</c>: the run pauses at the label stage and resumes when the job completes.</summary>
 public sealed partial class PortalPipelineTests : IDisposable
@@ -44,7 +44,7 @@ public sealed partial class PortalPipelineTests : IDisposable
 
         // A worker labels every image in the portal the run started, over HTTP.
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = new(), AllowAutoRedirect = false }) { BaseAddress = new Uri(baseUrl) };
-        var csrf = await PortalTestHost.LoginAsync(client, "alice", Password);
+        var csrf = await PortalLogin.LoginAsync(client, "alice", Password);
         client.DefaultRequestHeaders.Add("X-CSRF-TOKEN", csrf);
         var labeled = 0;
         while (true)

@@ -4,7 +4,7 @@ using System.Text.Json;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
 using DinoFlow.Edge.Tests.Support;
-using DinoFlow.Local.Edge;
+using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Models;
 using MQTTnet;
 using MQTTnet.Adapter;
@@ -26,11 +26,11 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
     public async Task Forged_deployments_from_an_unauthenticated_client_and_from_another_device_are_refused_and_the_device_keeps_its_model()
     {
         var dir = model.NewDirectory("forged");
-        await using var fleet = await Fleet.StartAsync(dir);
+        await using var fleet = await HostFleet.StartAsync(dir);
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         Assert.Null((await fleet.Client.DeployGroupAsync(["cam-a"], fleet.Package("d-v1", model.Package.Directory, "v1"), new Dictionary<string, DeploymentRequest?>(),
             Timeout, CancellationToken.None)).Failure);
-        await Fleet.WaitForFramesAsync(a, 2);
+        await HostFleet.WaitForFramesAsync(a, 2);
 
         // The attack: the real model.onnx with swapped labels in model.json, a matching SHA-256, retained on cam-a's topic.
         var evil = model.Copy(model.PackageV2);
@@ -79,7 +79,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         await Task.Delay(2000);
         Assert.Null(await fleet.Client.WaitForStatusAsync("cam-a", "evil-1", TimeSpan.Zero, CancellationToken.None));
         Assert.Equal("v1", a.ActiveVersion);
-        await Fleet.WaitForFramesAsync(a, 3);
+        await HostFleet.WaitForFramesAsync(a, 3);
         Assert.True(a.Link!.IsConnected, "cam-a was kicked off");
         Assert.DoesNotContain(fleet.Store.DetectionsPerClass("cam-a", since), c => c.Label == "forged");
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -156,7 +156,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
     [Fact]
     public async Task A_probe_that_does_not_decode_is_reported_as_failed_and_the_next_deployment_is_still_answered()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("probe-decode"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("probe-decode"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var broken = model.Copy(model.PackageV2);
         File.WriteAllBytes(Path.Combine(broken, model.PackageV2.Manifest.Probe!.Image), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4]);

@@ -20,11 +20,11 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     [Fact]
     public async Task A_good_package_reaches_every_device_of_the_group_while_frames_flow()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-good"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-good"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var b = fleet.StartDevice("cam-b", model.Package.Directory);
-        await Fleet.WaitForFramesAsync(a, 2);
-        await Fleet.WaitForFramesAsync(b, 2);
+        await HostFleet.WaitForFramesAsync(a, 2);
+        await HostFleet.WaitForFramesAsync(b, 2);
 
         var request = fleet.Package("d-good", model.PackageV2.Directory, "v2");
         var group = await fleet.Client.DeployGroupAsync(["cam-a", "cam-b"], request, new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None);
@@ -33,14 +33,14 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         Assert.All(group.Statuses.Values, s => Assert.Equal(("succeeded", "v2"), (s!.Status, s.ActiveVersion)));
         Assert.Equal(("v2", "v2"), (a.ActiveVersion, b.ActiveVersion));
         Assert.Equal("v2", fleet.Store.LastSucceeded("cam-a")?.Version);
-        await Fleet.WaitForFramesAsync(a, 3);
-        await Fleet.WaitForFramesAsync(b, 3);
+        await HostFleet.WaitForFramesAsync(a, 3);
+        await HostFleet.WaitForFramesAsync(b, 3);
     }
 
     [Fact]
     public async Task A_device_that_refuses_the_package_fails_the_group_and_the_devices_that_switched_are_rolled_back()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-bad"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-bad"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var b = fleet.StartDevice("cam-b", model.Package.Directory, new CorruptingHandler());
         var v1 = fleet.Package("d-v1", model.Package.Directory, "v1");
@@ -62,13 +62,13 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         Assert.Empty(group.NotRolledBack);
         Assert.Equal(("v1", "v1"), (a.ActiveVersion, b.ActiveVersion));
         Assert.Equal("v1", fleet.Store.LastSucceeded("cam-a")?.Version);
-        await Fleet.WaitForFramesAsync(a, 3);
+        await HostFleet.WaitForFramesAsync(a, 3);
     }
 
     [Fact]
     public async Task A_package_whose_probe_fails_is_refused_by_every_device_with_the_reason()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-probe"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-probe"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var package = model.Copy(model.PackageV2);
         var json = Path.Combine(package, ModelManifest.FileName);
@@ -81,13 +81,13 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         Assert.Contains("cam-a: ", group.Failure, StringComparison.Ordinal);
         Assert.Contains("probe self-test failed", group.Failure, StringComparison.Ordinal);
         Assert.Equal("v1", a.ActiveVersion);
-        await Fleet.WaitForFramesAsync(a, 3);
+        await HostFleet.WaitForFramesAsync(a, 3);
     }
 
     [Fact]
     public async Task A_device_that_never_answers_is_named_as_timed_out_and_the_others_are_rolled_back()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-timeout"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-timeout"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var v1 = fleet.Package("d-v1", model.Package.Directory, "v1");
         Assert.Null((await fleet.Client.DeployGroupAsync(["cam-a"], v1, new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None)).Failure);
@@ -103,7 +103,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         Assert.Contains("cam-a→v1", group.RolledBack);
         Assert.Contains(group.NotRolledBack, n => n.StartsWith("cam-ghost", StringComparison.Ordinal));
         Assert.Equal("v1", a.ActiveVersion);
-        await Fleet.WaitForFramesAsync(a, 3);
+        await HostFleet.WaitForFramesAsync(a, 3);
 
         // The ghost's retained deployment is now the rollback: when it comes online it acts on that, never on the abandoned v2.
         var ghost = fleet.StartDevice("cam-ghost", model.Package.Directory);
@@ -115,7 +115,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     [Fact]
     public async Task An_offline_device_without_an_earlier_deployment_has_the_abandoned_deployment_cleared()
     {
-        await using var fleet = await Fleet.StartAsync(model.NewDirectory("group-clear"));
+        await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-clear"));
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var v1 = fleet.Package("d-v1", model.Package.Directory, "v1");
         Assert.Null((await fleet.Client.DeployGroupAsync(["cam-a"], v1, new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None)).Failure);
@@ -136,7 +136,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     }
 
     /// <summary>The retained deployment messages on the broker, by device (an empty retained message is no message).</summary>
-    private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(Fleet fleet)
+    private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(HostFleet fleet)
     {
         var retained = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         using var client = new MqttClientFactory().CreateMqttClient();
@@ -147,7 +147,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         };
         // Only the host's login may read every device's deployment topic.
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", fleet.Broker.Port).WithClientId("dinoflow-host-retained")
-            .WithCredentials(Local.Edge.FleetCredentials.HostUser, fleet.Credentials.HostPassword()).Build());
+            .WithCredentials(DinoFlow.Fleet.FleetCredentials.HostUser, fleet.Credentials.HostPassword()).Build());
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Deployment("+")).Build());
         // Retained messages are sent right after the subscription; give them a moment on a loaded machine.
         await Task.Delay(3000);

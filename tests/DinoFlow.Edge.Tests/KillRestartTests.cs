@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Tests.Support;
-using DinoFlow.Local.Edge;
+using DinoFlow.Fleet;
 
 namespace DinoFlow.Edge.Tests;
 
@@ -16,7 +16,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
     {
         var dir = model.NewDirectory("kill");
         var state = Path.Combine(dir, "state");
-        await using var fleet = await Fleet.StartAsync(dir);
+        await using var fleet = await HostFleet.StartAsync(dir);
         var zip = Path.Combine(dir, "v2.zip");
         var sha = Inference.ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
         using var server = new StallingServer(zip) { Stall = true };
@@ -70,11 +70,11 @@ public sealed class KillRestartTests(TrainedModelFixture model)
     private sealed class EdgeApp
     {
         private readonly Process _process;
-        private readonly Fleet _fleet;
+        private readonly HostFleet _fleet;
         private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
         private readonly ConcurrentQueue<string> _output = new();
 
-        private EdgeApp(Process process, Fleet fleet)
+        private EdgeApp(Process process, HostFleet fleet)
         {
             _process = process;
             _fleet = fleet;
@@ -92,7 +92,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
             return path;
         }
 
-        public static EdgeApp Start(Fleet fleet, string password, string state, string model)
+        public static EdgeApp Start(HostFleet fleet, string password, string state, string model)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             start.Environment["DINOFLOW_Edge__Mqtt__Password"] = password;

@@ -1,3 +1,4 @@
+using DinoFlow.TestKit;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Tests.Support;
 using MQTTnet;

@@ -1,4 +1,4 @@
-using DinoFlow.Local.Models;
+using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 
 namespace DinoFlow.Inference.Tests;

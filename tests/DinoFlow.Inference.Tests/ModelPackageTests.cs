@@ -79,7 +79,7 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
         var images = trained.Data.Paths.Values.Take(8).ToList();
         var output = Path.Combine(trained.Root, "compiled-" + Guid.NewGuid().ToString("N")[..6]);
 
-        var result = Local.Models.ModelWorkflow.Compile(trained.Package, "cpu", images, output);
+        var result = Models.ModelWorkflow.Compile(trained.Package, "cpu", images, output);
 
         Assert.Equal(9, result.Info.ParityImages); // 8 images + the probe
         Assert.InRange(result.Info.MaxProbabilityDifference, 0, ModelCompiler.ParityTolerance);
@@ -90,7 +90,7 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
         using var classifier = new Classifier(compiled);
         Assert.Null(classifier.CheckProbe(new OpenCvImageDecoder()));
 
-        var nano = Local.Models.ModelWorkflow.Compile(trained.Package, "jetson-nano", images, output + "-nano");
+        var nano = Models.ModelWorkflow.Compile(trained.Package, "jetson-nano", images, output + "-nano");
         Assert.True(nano.Info.Fp16);
         Assert.Equal("tensorrt", nano.Info.ExecutionProvider);
         Assert.Equal("1", nano.Info.ProviderOptions["trt_fp16_enable"]);
@@ -99,8 +99,8 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
     [Fact]
     public void Same_seed_gives_the_same_model()
     {
-        var again = Local.Models.ModelWorkflow.Train(trained.Data, new DinoFlow.Pipeline.Datasets.SplitOptions { Seed = 3 },
-            Local.Models.ModelWorkflow.Recipe(3, epochs: TrainedSamplesFixture.Epochs), "samples", "test-2", Path.Combine(trained.Root, "again"), null, CancellationToken.None);
+        var again = Models.ModelWorkflow.Train(trained.Data, new DinoFlow.Pipeline.Datasets.SplitOptions { Seed = 3 },
+            Models.ModelWorkflow.Recipe(3, epochs: TrainedSamplesFixture.Epochs), "samples", "test-2", Path.Combine(trained.Root, "again"), null, CancellationToken.None);
 
         Assert.Equal(trained.Package.Manifest.ModelSha256, again.Package.Manifest.ModelSha256);
         Assert.Equal(trained.Result.Validation.Accuracy, again.Validation.Accuracy);

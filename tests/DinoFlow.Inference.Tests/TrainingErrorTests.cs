@@ -1,7 +1,7 @@
-using DinoFlow.Local.Models;
+using DinoFlow.Models;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Inference.Tests;
 

@@ -1,8 +1,8 @@
-using DinoFlow.Local.Labeling;
+using DinoFlow.Labeling;
 using DinoFlow.Pipeline.Manifests;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Labeling.Tests;
 
 /// <summary>The labeling domain on a real SQLite file, without HTTP.</summary>
 public sealed class PortalStoreTests : IDisposable

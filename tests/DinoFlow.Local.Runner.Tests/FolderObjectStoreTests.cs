@@ -1,8 +1,8 @@
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Storage;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests;
+namespace DinoFlow.Local.Runner.Tests;
 
 public sealed class FolderObjectStoreTests : IDisposable
 {

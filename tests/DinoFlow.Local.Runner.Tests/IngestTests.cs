@@ -1,12 +1,12 @@
 using System.Text.Json;
 using DinoFlow.Imaging;
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Ingest;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Pipeline.Tests;
+namespace DinoFlow.Local.Runner.Tests;
 
 public sealed class IngestTests : IDisposable
 {

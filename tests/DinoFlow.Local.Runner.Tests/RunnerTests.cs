@@ -1,11 +1,11 @@
-using DinoFlow.Local.Runs;
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Runs;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Storage;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Pipeline.Tests;
+namespace DinoFlow.Local.Runner.Tests;
 
 public sealed class RunnerTests : IDisposable
 {

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace DinoFlow.Edge.Tests.Support;
+namespace DinoFlow.TestKit;
 
 /// <summary>A real Mosquitto broker on a free loopback port with a generated config; stopped with SIGTERM, restartable.</summary>
 public sealed class Mosquitto : IDisposable

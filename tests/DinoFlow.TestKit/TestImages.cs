@@ -1,6 +1,6 @@
 using OpenCvSharp;
 
-namespace DinoFlow.Pipeline.Tests.Support;
+namespace DinoFlow.TestKit;
 
 /// <summary>Real encoded images for tests, made with OpenCV: deterministic content per seed.</summary>
 public static class TestImages

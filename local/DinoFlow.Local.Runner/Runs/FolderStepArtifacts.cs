@@ -1,8 +1,8 @@
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Local.Runs;
+namespace DinoFlow.Local.Runner.Runs;
 
 /// <summary>Step artefacts in <c>.dinoflow/runs/&lt;run&gt;/&lt;stage&gt;/</c>; emptied before each attempt.</summary>
 public sealed class FolderStepArtifacts(string runsRoot) : IStepArtifacts

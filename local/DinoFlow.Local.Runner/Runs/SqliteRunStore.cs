@@ -3,7 +3,7 @@ using System.Text.Json;
 using DinoFlow.Pipeline.Runner;
 using Microsoft.Data.Sqlite;
 
-namespace DinoFlow.Local.Runs;
+namespace DinoFlow.Local.Runner.Runs;
 
 /// <summary>
 /// Runs, steps and attempts in a SQLite file (WAL mode, so <c>dinoflow runs</c> can read while a run writes).

@@ -2,11 +2,12 @@ using System.Globalization;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
+using DinoFlow.Fleet;
 using DinoFlow.Local.Edge;
-using DinoFlow.Local.Storage;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Stages;
+namespace DinoFlow.Local.Runner.Stages;
 
 public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack, string? GreengrassRecipe = null);
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using DinoFlow.Inference;
-using DinoFlow.Local.Models;
-using DinoFlow.Local.Storage;
+using DinoFlow.Models;
+using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Labels;
@@ -11,7 +11,7 @@ using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Local.Stages;
+namespace DinoFlow.Local.Runner.Stages;
 
 /// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
 public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit);

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Local.Storage;
+namespace DinoFlow.Local.Runner.Storage;
 
 /// <summary>
 /// The object-store port over a folder. Writes go through a temporary file and an atomic rename; every key is

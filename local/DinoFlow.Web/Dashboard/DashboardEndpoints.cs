@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Web.Dashboard;
+namespace DinoFlow.Web.Dashboard;
 
 /// <summary>
 /// The dashboard: <c>GET /dashboard</c> (the page), <c>GET /api/dashboard/…</c> (JSON), <c>GET /api/dashboard/events</c>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace DinoFlow.Local.Web.Dashboard;
+namespace DinoFlow.Web.Dashboard;
 
 /// <summary>Everything the page shows, as one document: what the refresh channel sends.</summary>
 public sealed record DashboardSnapshot(DetectionChart Detections, IReadOnlyList<DeviceView> Devices, IReadOnlyList<RunView> Runs);

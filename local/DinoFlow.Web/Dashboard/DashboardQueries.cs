@@ -1,4 +1,4 @@
-namespace DinoFlow.Local.Web.Dashboard;
+namespace DinoFlow.Web.Dashboard;
 
 /// <summary>Turns the stores' rows into what the page shows. The SQL stays in the stores.</summary>
 public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrier, TimeProvider clock)

@@ -1,6 +1,7 @@
-using DinoFlow.Local.Edge;
+using DinoFlow.Local.Runner;
+using DinoFlow.Fleet;
 
-namespace DinoFlow.Local.Web.Dashboard;
+namespace DinoFlow.Web.Dashboard;
 
 /// <summary>
 /// What the dashboard reads and acts on. The host builds it once: the workspace whose runs it shows and retries, and the

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using DinoFlow.Pipeline.Runner;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Web.Dashboard;
+namespace DinoFlow.Web.Dashboard;
 
 public enum RetryStart
 {

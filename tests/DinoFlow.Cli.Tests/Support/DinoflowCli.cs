@@ -1,24 +1,17 @@
 using System.Diagnostics;
 using System.Text;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Support;
+namespace DinoFlow.Cli.Tests.Support;
 
 /// <summary>Runs the real `dinoflow` program (the built dinoflow.dll) as a child process, as a user would.</summary>
 public static class DinoflowCli
 {
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "dinoflow.dll");
 
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DinoFlow.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("DinoFlow.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepositoryRoot => Repository.Root;
 
-    public static string Samples => Path.Combine(RepositoryRoot, "samples", "product-boxes");
+    public static string Samples => Repository.Samples;
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

@@ -1,6 +1,6 @@
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
-using DinoFlow.Local.Edge;
+using DinoFlow.Fleet;
 
 namespace DinoFlow.Edge.Tests.Support;
 

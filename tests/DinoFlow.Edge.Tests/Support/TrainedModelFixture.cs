@@ -1,5 +1,5 @@
 using DinoFlow.Inference;
-using DinoFlow.Local.Models;
+using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 
 namespace DinoFlow.Edge.Tests.Support;

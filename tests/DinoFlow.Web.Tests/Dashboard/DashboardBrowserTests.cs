@@ -1,17 +1,17 @@
 using System.Text.Json;
+using DinoFlow.Local.Runner;
 using DinoFlow.Edge.Events;
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Tests.Support;
-using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Fleet;
+using DinoFlow.Web.Dashboard;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Playwright;
 using MQTTnet;
 using MQTTnet.Protocol;
 using static Microsoft.Playwright.Assertions;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 /// <summary>One headless Chromium (Debian's /usr/bin/chromium) for the browser tests of a class.</summary>
 public sealed class ChromiumFixture : IAsyncLifetime
@@ -149,7 +149,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
     /// <summary>Kept as test artefacts under artifacts/screenshots/ (gitignored).</summary>
     private static async Task ScreenshotAsync(IPage page, string name)
     {
-        var folder = Directory.CreateDirectory(Path.Combine(DinoflowCli.RepositoryRoot, "artifacts", "screenshots")).FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(Repository.Root, "artifacts", "screenshots")).FullName;
         await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true });
     }
 }

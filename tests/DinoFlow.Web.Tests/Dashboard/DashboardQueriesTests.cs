@@ -1,10 +1,11 @@
+using DinoFlow.Local.Runner;
 using DinoFlow.Edge.Events;
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Web.Dashboard;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.Fleet;
+using DinoFlow.Web.Dashboard;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 public sealed class DashboardQueriesTests : IDisposable
 {

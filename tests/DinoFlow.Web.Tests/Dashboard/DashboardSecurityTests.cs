@@ -1,13 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using DinoFlow.Local.Edge;
-using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Local.Runner;
+using DinoFlow.Fleet;
+using DinoFlow.Web.Dashboard;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 /// <summary>Authentication on every dashboard endpoint and CSRF protection on the retry, over real HTTP to a real Kestrel host.</summary>
 public sealed class DashboardSecurityTests : IAsyncLifetime, IDisposable

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
-using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Web.Dashboard;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 /// <summary>
 /// A real Kestrel host on a loopback port with the services the local web host registers (cookie authentication,

@@ -1,9 +1,10 @@
-using DinoFlow.Local.Tests.Support;
+using DinoFlow.Local.Runner;
+using DinoFlow.TestKit;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 /// <summary>A real local run that fails for a reason a user can fix: its labels manifest is not there yet.</summary>
 public static class FailedRuns
@@ -11,7 +12,7 @@ public static class FailedRuns
     /// <summary>Runs ingest → label over the samples with labels from <paramref name="manifest"/>, which does not exist: label fails.</summary>
     public static async Task<RunRecord> StartWithMissingManifestAsync(LocalWorkspace workspace, string manifest)
     {
-        var input = new RunInput(DinoflowCli.Samples, new Dictionary<string, string>(StringComparer.Ordinal) { [LabelStage.LabelsOption] = "manifest:" + manifest },
+        var input = new RunInput(Repository.Samples, new Dictionary<string, string>(StringComparer.Ordinal) { [LabelStage.LabelsOption] = "manifest:" + manifest },
             Until: "label");
         var run = await workspace.Runner().StartAsync(input, new Progress<StageProgress>());
         Assert.Equal(RunStatus.Failed, run.Status);
@@ -21,7 +22,7 @@ public static class FailedRuns
     /// <summary>The fix: the labeling team delivers the Ground Truth output manifest for every sample image.</summary>
     public static async Task WriteManifestAsync(string manifest)
     {
-        var images = Directory.GetFiles(DinoflowCli.Samples, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        var images = Directory.GetFiles(Repository.Samples, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
         var classes = images.Select(f => Path.GetFileName(Path.GetDirectoryName(f))!).Distinct().Order(StringComparer.Ordinal).ToList();
         var lines = images.Select(f =>
         {

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using DinoFlow.Local.Runs;
-using DinoFlow.Local.Web.Dashboard;
+using DinoFlow.Local.Runner.Runs;
+using DinoFlow.Web.Dashboard;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Local.Tests.Dashboard;
+namespace DinoFlow.Web.Tests.Dashboard;
 
 public sealed class RunRetrierTests : IDisposable
 {

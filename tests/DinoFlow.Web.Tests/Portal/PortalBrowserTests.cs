@@ -1,9 +1,9 @@
 using System.Text.Json;
-using DinoFlow.Local.Labeling;
+using DinoFlow.Labeling;
 using DinoFlow.Pipeline.Manifests;
 using Microsoft.Playwright;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Web.Tests.Portal;
 
 /// <summary>
 /// Real headless Chromium (Debian's /usr/bin/chromium, installed by tools/install-prereqs.sh) against the real host.

@@ -1,8 +1,8 @@
 using System.Net.Http.Json;
-using DinoFlow.Local.Labeling;
+using DinoFlow.Labeling;
 using DinoFlow.Pipeline.Manifests;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Web.Tests.Portal;
 
 public sealed class PortalConcurrencyTests
 {

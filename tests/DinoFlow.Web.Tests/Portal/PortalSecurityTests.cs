@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using DinoFlow.Local.Labeling;
+using DinoFlow.Labeling;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Web.Tests.Portal;
 
 /// <summary>Sessions, CSRF, image paths and login limits, over real HTTP against Kestrel.</summary>
 public sealed class PortalSecurityTests

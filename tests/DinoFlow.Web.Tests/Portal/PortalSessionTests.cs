@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Web;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.Labeling;
+using DinoFlow.Web;
+using DinoFlow.TestKit;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Web.Tests.Portal;
 
 /// <summary>Issue 13: sessions end when they should, links stay local, inputs are bounded, workers see their own data. Real Kestrel.</summary>
 public sealed class PortalSessionTests

@@ -1,17 +1,17 @@
 using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
-using DinoFlow.Local.Labeling;
-using DinoFlow.Local.Web;
+using DinoFlow.Labeling;
+using DinoFlow.Local.Runner;
+using DinoFlow.Web;
 using DinoFlow.Pipeline.Datasets;
-using DinoFlow.Pipeline.Tests.Support;
+using DinoFlow.TestKit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DinoFlow.Local.Tests.Portal;
+namespace DinoFlow.Web.Tests.Portal;
 
 /// <summary>The real portal host on Kestrel (a free loopback port) over a temporary workspace with a SQLite file on disk.</summary>
-public sealed partial class PortalTestHost : IAsyncDisposable
+public sealed class PortalTestHost : IAsyncDisposable
 {
     private readonly TempDir _dir;
 
@@ -79,27 +79,10 @@ public sealed partial class PortalTestHost : IAsyncDisposable
     }
 
     /// <summary>Logs in through the login form (with its CSRF field) and returns the session's CSRF token for API calls.</summary>
-    public static async Task<string> LoginAsync(HttpClient client, string user, string password)
-    {
-        using var response = await PostLoginAsync(client, user, password);
-        if (response.StatusCode != HttpStatusCode.Redirect) throw new InvalidOperationException($"login of {user} answered {(int)response.StatusCode}");
-        using var session = JsonDocument.Parse(await client.GetStringAsync(new Uri("/api/session", UriKind.Relative)));
-        return session.RootElement.GetProperty("csrfToken").GetString()!;
-    }
+    public static Task<string> LoginAsync(HttpClient client, string user, string password) => PortalLogin.LoginAsync(client, user, password);
 
-    public static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string user, string password, string returnUrl = "")
-    {
-        var page = await client.GetStringAsync(new Uri("/login", UriKind.Relative));
-        var token = FormToken().Match(page).Groups[1].Value;
-        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
-            ["username"] = user,
-            ["password"] = password,
-            ["returnUrl"] = returnUrl,
-        });
-        return await client.PostAsync(new Uri("/login", UriKind.Relative), form);
-    }
+    public static Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string user, string password, string returnUrl = "") =>
+        PortalLogin.PostLoginAsync(client, user, password, returnUrl);
 
     public static string ScreenshotPath(string name)
     {
@@ -114,7 +97,4 @@ public sealed partial class PortalTestHost : IAsyncDisposable
         await App.DisposeAsync();
         _dir.Dispose();
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex FormToken();
 }

@@ -1,4 +1,4 @@
-using DinoFlow.Local.Edge;
+using DinoFlow.Fleet;
 
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
@@ -9,11 +9,11 @@ namespace DinoFlow.Edge.Tests.Support;
 /// The local host side of deployments as the deploy stage runs it (embedded MQTTnet broker, package HTTP server,
 /// SQLite edge store, fleet client) plus real edge runtimes in this process, each with its own state folder.
 /// </summary>
-public sealed class Fleet : IAsyncDisposable
+public sealed class HostFleet : IAsyncDisposable
 {
     private readonly List<(EdgeRuntime Runtime, CancellationTokenSource Stop, Task Run)> _devices = [];
 
-    private Fleet(string directory, FleetCredentials credentials, DeploymentSigner signer, EmbeddedBroker broker, EdgeStore store, PackageServer server, FleetClient client)
+    private HostFleet(string directory, FleetCredentials credentials, DeploymentSigner signer, EmbeddedBroker broker, EdgeStore store, PackageServer server, FleetClient client)
     {
         Directory = directory;
         Credentials = credentials;
@@ -34,14 +34,14 @@ public sealed class Fleet : IAsyncDisposable
     public PackageServer Server { get; }
     public FleetClient Client { get; }
 
-    public static async Task<Fleet> StartAsync(string directory)
+    public static async Task<HostFleet> StartAsync(string directory)
     {
         var credentials = FleetCredentials.ForWorkspace(directory);
         var broker = await EmbeddedBroker.StartAsync(credentials);
         var store = new EdgeStore(Path.Combine(directory, "edge.db"));
         var options = FleetClientOptions.ForWorkspace(directory);
         var client = await FleetClient.ConnectAsync(broker.Url, store, options, CancellationToken.None);
-        return new Fleet(directory, credentials, options.Signer!, broker, store, new PackageServer(), client);
+        return new HostFleet(directory, credentials, options.Signer!, broker, store, new PackageServer(), client);
     }
 
     /// <summary>Starts a device on <paramref name="model"/> that takes deployments from the broker; frames come from the looped sample clip.</summary>

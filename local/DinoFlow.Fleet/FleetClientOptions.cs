@@ -1,0 +1,26 @@
+using DinoFlow.Edge.Security;
+
+namespace DinoFlow.Fleet;
+
+/// <summary>How the host's MQTT client connects and signs: credentials, TLS (mqtts://) and the deployment signing key.</summary>
+public sealed class FleetClientOptions
+{
+    public string? UserName { get; init; }
+    public string? Password { get; init; }
+    /// <summary>CA (PEM) the broker's certificate must chain to, for mqtts://.</summary>
+    public string? CaFile { get; init; }
+    /// <summary>Client certificate and key (PEM) for mqtts:// brokers that want one (AWS IoT).</summary>
+    public string? CertFile { get; init; }
+    public string? KeyFile { get; init; }
+    /// <summary>Signs deployments; without it the client only listens.</summary>
+    public DeploymentSigner? Signer { get; init; }
+    /// <summary>How long a published deployment stays valid (a device offline longer refuses it as expired).</summary>
+    public TimeSpan DeploymentValidity { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>The host of a workspace: its MQTT login and its signing key (both created on first use).</summary>
+    public static FleetClientOptions ForWorkspace(string dinoflowRoot)
+    {
+        var credentials = FleetCredentials.ForWorkspace(dinoflowRoot);
+        return new FleetClientOptions { UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), Signer = credentials.Signer() };
+    }
+}
