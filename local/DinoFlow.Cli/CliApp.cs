@@ -32,7 +32,13 @@ public static class CliApp
         root.Options.Add(WorkdirOption);
         root.Options.Add(VerboseOption);
         root.Options.Add(LogJsonOption);
+        // One registration per command group, in the order `dinoflow --help` lists them.
         RunCommands.Register(root);
+        ModelCommands.Register(root);
+        EdgeCommands.Register(root);
+        root.Subcommands.Add(DemoCommand.Build());
+        PortalCommands.Register(root);
+        FleetCommands.Register(root);
         root.Subcommands.Add(AwsCommands.Build());
         return root;
     }

@@ -4,14 +4,13 @@ using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Cli;
 
-/// <summary>edge: runs the edge component (the same worker Greengrass runs) in this process; demo: the whole local pipeline.</summary>
+/// <summary>edge: runs the edge component (the same worker Greengrass runs) in this process.</summary>
 public static class EdgeCommands
 {
     public static void Register(RootCommand root)
     {
         ArgumentNullException.ThrowIfNull(root);
         root.Subcommands.Add(Edge());
-        root.Subcommands.Add(DemoCommand.Build());
     }
 
     private static Command Edge()

@@ -32,7 +32,7 @@ public static class ModelCommands
     {
         var data = DataOption();
         var output = new Option<DirectoryInfo>("--out") { Description = "Package folder to write", Required = true };
-        var seed = new Option<int>("--seed") { Description = "Seed for the split and the training (same seed, same model)", DefaultValueFactory = _ => 42 };
+        var seed = new Option<int>("--seed") { Description = "Seed for the split and the training (same seed, same model)", DefaultValueFactory = _ => SplitOptions.DefaultSeed };
         var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out, in whole recordings (without --validation)", DefaultValueFactory = _ => 0.25 };
         var command = new Command("train", "Train a classifier on a labeled folder or manifest and write a model package");
         foreach (var o in new Option[] { data, output, seed, RunCommands.EpochsOption, fraction, RunCommands.ValidationOption, RunCommands.RecipeOption, RunCommands.NoRefitOption, RunCommands.JsonOption })

@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DinoFlow.Local.Runner;
 using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
@@ -41,7 +43,7 @@ public static class RunCommands
 
     private static readonly Option<string?> InstructionsOption = new("--instructions") { Description = "With --labels portal: instructions shown next to every image" };
 
-    private static readonly Option<int> SeedOption = new("--seed") { Description = "Seed of the train/validation split (and training)", DefaultValueFactory = _ => 42 };
+    private static readonly Option<int> SeedOption = new("--seed") { Description = "Seed of the train/validation split (and training)", DefaultValueFactory = _ => SplitOptions.DefaultSeed };
 
     private static readonly Option<double> ValidationFractionOption = new("--validation-fraction")
     {
@@ -64,15 +66,11 @@ public static class RunCommands
         root.Subcommands.Add(RetryCommand());
         root.Subcommands.Add(WatchCommand.Build());
         root.Subcommands.Add(StagesCommand());
-        ModelCommands.Register(root);
-        EdgeCommands.Register(root);
-        PortalCommands.Register(root);
-        FleetCommands.Register(root);
     }
 
-    private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => 0.9 };
+    private static readonly Option<double> MinAccuracyOption = new("--min-accuracy") { Description = "Gate: minimum validation accuracy", DefaultValueFactory = _ => GateOptions.DefaultMinAccuracy };
 
-    private static readonly Option<double> MinClassRecallOption = new("--min-class-recall") { Description = "Gate: minimum validation recall of every class", DefaultValueFactory = _ => 0.7 };
+    private static readonly Option<double> MinClassRecallOption = new("--min-class-recall") { Description = "Gate: minimum validation recall of every class", DefaultValueFactory = _ => GateOptions.DefaultMinClassRecall };
 
     private static readonly Option<string> TargetOption = new("--target") { Description = "Compile target: cpu, cuda, tensorrt, jetson-nano", DefaultValueFactory = _ => "cpu" };
 
@@ -214,7 +212,7 @@ public static class RunCommands
         var command = new Command("stages", "List the local pipeline's stages in order");
         command.SetAction(_ =>
         {
-            foreach (var stage in LocalWorkspace.Pipeline(new IngestOptions()).Stages)
+            foreach (var stage in LocalWorkspace.Pipeline(new WorkspaceFiles(LocalWorkspace.FolderName), new IngestOptions()).Stages)
                 Console.WriteLine($"{stage.Name,-10} {stage.Description}");
             return 0;
         });

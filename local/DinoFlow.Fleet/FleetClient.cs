@@ -9,42 +9,98 @@ namespace DinoFlow.Fleet;
 
 /// <summary>
 /// The host's MQTT side: stores every detection (de-duplicated by event id), health message and deployment status
-/// in the <see cref="EdgeStore"/>, publishes retained deployments, and waits for devices' status.
+/// in the <see cref="EdgeStore"/>, publishes retained deployments, and awaits devices' final status. A broker that
+/// goes away is reconnected to from a loop, as the edge does, so a broker blip does not end the dashboard's live feed.
 /// </summary>
 public sealed class FleetClient : IAsyncDisposable
 {
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly EdgeStore _store;
     private readonly FleetClientOptions _options;
-    private readonly ConcurrentDictionary<(string Device, string DeploymentId), DeploymentStatus> _statuses = new();
+    private readonly string _broker;
+    private readonly MqttClientOptions _clientOptions;
+    // One completion per (device, deployment): the final status (succeeded or failed) completes it, waiters await it.
+    private readonly ConcurrentDictionary<(string Device, string DeploymentId), TaskCompletionSource<DeploymentStatus>> _finals = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _keepConnected = Task.CompletedTask;
     private long _detections;
+    private long _reconnects;
 
-    private FleetClient(EdgeStore store, FleetClientOptions options)
+    private FleetClient(string broker, EdgeStore store, FleetClientOptions options)
     {
+        _broker = broker;
         _store = store;
         _options = options;
-    }
-
-    public long DetectionsReceived => Interlocked.Read(ref _detections);
-
-    public static async Task<FleetClient> ConnectAsync(string broker, EdgeStore store, FleetClientOptions options, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var fleet = new FleetClient(store, options);
-        fleet._client.ApplicationMessageReceivedAsync += fleet.OnMessageAsync;
         var mqtt = new DinoFlow.Edge.MqttOptions
         {
             Broker = broker, UserName = options.UserName, Password = options.Password, CaFile = options.CaFile, CertFile = options.CertFile, KeyFile = options.KeyFile,
         };
-        var clientOptions = DinoFlow.Edge.Mqtt.MqttLink.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
-        var result = await fleet._client.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+        // One client id for the life of the client, so the broker sees a reconnect as the same host.
+        _clientOptions = DinoFlow.Edge.Mqtt.MqttLink.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
+    }
+
+    public long DetectionsReceived => Interlocked.Read(ref _detections);
+
+    /// <summary>How often the connection to the broker was lost and made again.</summary>
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Connects (a refused or unreachable broker fails here, with the reason), then keeps the connection up.</summary>
+    public static async Task<FleetClient> ConnectAsync(string broker, EdgeStore store, FleetClientOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var fleet = new FleetClient(broker, store, options);
+        fleet._client.ApplicationMessageReceivedAsync += fleet.OnMessageAsync;
+        await fleet.ConnectOnceAsync(cancellationToken).ConfigureAwait(false);
+        fleet._keepConnected = fleet.KeepConnectedAsync(fleet._stop.Token);
+        return fleet;
+    }
+
+    private async Task ConnectOnceAsync(CancellationToken cancellationToken)
+    {
+        var result = await _client.ConnectAsync(_clientOptions, cancellationToken).ConfigureAwait(false);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
-            throw new MQTTnet.Exceptions.MqttCommunicationException($"the broker {broker} refused the host's connection: {result.ResultCode}");
-        await fleet._client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            throw new MQTTnet.Exceptions.MqttCommunicationException($"the broker {_broker} refused the host's connection: {result.ResultCode}");
+        await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter("dinoflow/+/detections", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("dinoflow/+/health", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("dinoflow/+/deployment/status", MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancellationToken).ConfigureAwait(false);
-        return fleet;
+    }
+
+    /// <summary>
+    /// Reconnects from a timer loop, never from the Disconnected event (which can deadlock, MQTTnet warns), with a
+    /// backoff that doubles up to <see cref="FleetClientOptions.ReconnectMaxDelay"/>.
+    /// </summary>
+    private async Task KeepConnectedAsync(CancellationToken stop)
+    {
+        var delay = _options.ReconnectMinDelay;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+                if (_client.IsConnected)
+                {
+                    delay = _options.ReconnectMinDelay;
+                    continue;
+                }
+
+                await ConnectOnceAsync(stop).ConfigureAwait(false);
+                Interlocked.Increment(ref _reconnects);
+                delay = _options.ReconnectMinDelay;
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException or IOException
+                                           or System.Net.Sockets.SocketException)
+            {
+                // The broker is still away: try again later.
+                delay = TimeSpan.FromTicks(Math.Min(_options.ReconnectMaxDelay.Ticks, delay.Ticks * 2));
+            }
+        }
     }
 
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
@@ -67,9 +123,10 @@ public sealed class FleetClient : IAsyncDisposable
             {
                 if (JsonSerializer.Deserialize(payload, EdgeJson.Default.HealthMessage) is { EventId: not null } h) _store.AddHealth(h with { DeviceId = device });
             }
-            else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s)
+            else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s
+                     && s.Status is "succeeded" or "failed")
             {
-                _statuses[(device, s.DeploymentId)] = s with { DeviceId = device };
+                Final(device, s.DeploymentId).TrySetResult(s with { DeviceId = device });
             }
         }
         catch (JsonException)
@@ -104,14 +161,18 @@ public sealed class FleetClient : IAsyncDisposable
     /// <summary>Waits for a device's final status (succeeded or failed) on a deployment; null when none came before the timeout.</summary>
     public async Task<DeploymentStatus?> WaitForStatusAsync(string device, string deploymentId, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        try
         {
-            if (_statuses.TryGetValue((device, deploymentId), out var s) && s.Status is "succeeded" or "failed") return s;
-            if (DateTime.UtcNow >= deadline) return null;
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            return await Final(device, deploymentId).Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
         }
     }
+
+    private TaskCompletionSource<DeploymentStatus> Final(string device, string deploymentId) =>
+        _finals.GetOrAdd((device, deploymentId), _ => new TaskCompletionSource<DeploymentStatus>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>Publishes one deployment to several devices and waits for each final status (or the timeout).</summary>
     public Task<IReadOnlyDictionary<string, DeploymentStatus?>> DeployAsync(IReadOnlyList<string> devices, DeploymentRequest request, TimeSpan timeout, CancellationToken cancellationToken)
@@ -192,6 +253,9 @@ public sealed class FleetClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _keepConnected.ConfigureAwait(false);
+        _stop.Dispose();
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));

@@ -17,6 +17,11 @@ public sealed class FleetClientOptions
     /// <summary>How long a published deployment stays valid (a device offline longer refuses it as expired).</summary>
     public TimeSpan DeploymentValidity { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>The first wait before reconnecting to a broker that went away; it doubles up to <see cref="ReconnectMaxDelay"/>.</summary>
+    public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The host of a workspace: its MQTT login and its signing key (both created on first use).</summary>
     public static FleetClientOptions ForWorkspace(string dinoflowRoot)
     {

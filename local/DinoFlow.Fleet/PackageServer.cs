@@ -1,22 +1,42 @@
 using System.Collections.Concurrent;
-using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Fleet;
 
-/// <summary>Serves model package zips over HTTP (GET /packages/NAME) for devices to download.</summary>
-public sealed class PackageServer : IDisposable
+/// <summary>
+/// Serves model package zips over HTTP (GET /packages/NAME) for devices to download. It runs on Kestrel, the server
+/// the web host uses, rather than an HTTP server of our own: ranges, lengths, slow clients and aborted downloads are
+/// Kestrel's to handle (a device that goes away mid-download verifies the hash and fails cleanly).
+/// </summary>
+public sealed class PackageServer : IDisposable, IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
     private readonly ConcurrentDictionary<string, string> _files = new(StringComparer.Ordinal);
-    private readonly Task _loop;
+    private readonly WebApplication _app;
 
+    /// <param name="host">The address to listen on and to put in the URLs (devices must reach it).</param>
+    /// <param name="port">0 picks a free port.</param>
     public PackageServer(string host = "127.0.0.1", int port = 0)
     {
-        Port = port == 0 ? EmbeddedBroker.FreePort() : port;
         Host = host;
-        _listener.Prefixes.Add($"http://{host}:{Port}/packages/");
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrel(k => k.AddServerHeader = false);
+        builder.WebHost.UseUrls($"http://{host}:{port}");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        // Names are looked up, never turned into paths.
+        _app.MapGet("/packages/{name}", (string name) =>
+            _files.TryGetValue(name, out var path) && File.Exists(path) ? Results.File(path, "application/zip") : Results.NotFound());
+        // Kestrel's own synchronous start: it returns once the listener is bound, so the port below is the real one.
+        _app.Start();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Port = new Uri(address).Port;
     }
 
     public int Port { get; }
@@ -29,58 +49,12 @@ public sealed class PackageServer : IDisposable
         return $"http://{Host}:{Port}/packages/{Uri.EscapeDataString(name)}";
     }
 
-    private async Task LoopAsync()
+    public async ValueTask DisposeAsync()
     {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(async () =>
-            {
-                using var response = context.Response;
-                var name = Uri.UnescapeDataString(context.Request.Url!.AbsolutePath["/packages/".Length..]);
-                if (!_files.TryGetValue(name, out var path) || !File.Exists(path))
-                {
-                    response.StatusCode = 404;
-                    return;
-                }
-
-                response.ContentType = "application/zip";
-                var file = File.OpenRead(path);
-                await using (file.ConfigureAwait(false))
-                {
-                    response.ContentLength64 = file.Length;
-                    try
-                    {
-                        await file.CopyToAsync(response.OutputStream).ConfigureAwait(false);
-                    }
-                    catch (HttpListenerException)
-                    {
-                        // The device went away mid-download; it will verify the hash and fail cleanly.
-                    }
-                }
-            });
-        }
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(2));
-        }
-        catch (AggregateException)
-        {
-        }
-    }
+    /// <summary>Stops Kestrel (disposing it stops it) for callers that cannot await.</summary>
+    public void Dispose() => ((IDisposable)_app).Dispose();
 }

@@ -1,7 +1,11 @@
+using DinoFlow.Fleet;
 using DinoFlow.Imaging;
+using DinoFlow.Labeling;
 using DinoFlow.Local.Runner.Runs;
 using DinoFlow.Local.Runner.Storage;
+using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Labeling;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 using Microsoft.Extensions.Logging;
@@ -22,15 +26,17 @@ public sealed class LocalWorkspace
         Workdir = Path.GetFullPath(workdir);
         Root = Path.Combine(Workdir, FolderName);
         Directory.CreateDirectory(Root);
+        Files = new WorkspaceFiles(Root);
         Store = new SqliteRunStore(Path.Combine(Root, "dinoflow.db"));
-        Data = new FolderObjectStore(Path.Combine(Root, "data"));
-        Artifacts = new FolderStepArtifacts(Path.Combine(Root, "runs"));
+        Data = new FolderObjectStore(Files.DataFolder);
+        Artifacts = new FolderStepArtifacts(Files.RunsFolder);
         LoggerFactory = loggerFactory;
         RetryPolicy = retryPolicy ?? new RetryPolicy();
     }
 
     public string Workdir { get; }
     public string Root { get; }
+    public WorkspaceFiles Files { get; }
     public SqliteRunStore Store { get; }
     public FolderObjectStore Data { get; }
     public FolderStepArtifacts Artifacts { get; }
@@ -38,30 +44,37 @@ public sealed class LocalWorkspace
     public RetryPolicy RetryPolicy { get; }
 
     /// <summary>The labeling portal's store (<c>.dinoflow/portal.db</c>): workers, jobs, assignments, labels.</summary>
-    public Labeling.PortalStore Portal() => _portal ??= new Labeling.PortalStore(Path.Combine(Root, "portal.db"));
+    public PortalStore Portal() => _portal ??= new PortalStore(Path.Combine(Root, "portal.db"));
 
-    private Labeling.PortalStore? _portal;
+    private PortalStore? _portal;
 
     /// <summary>Where the portal serving this workspace listens; the label stage prints links to it.</summary>
     public string? PortalUrl { get; set; }
 
-    /// <summary>The stages that exist today, in order. Later stages are appended as they are built.</summary>
-    public static PipelineDefinition Pipeline(IngestOptions ingestOptions, Pipeline.Labeling.ILabelingPortal? portal = null) => new("local", [
-        new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),
-        new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), portal),
-        new PrepareStage(),
-        new Stages.TrainStage(),
-        new Stages.GateStage(),
-        new Stages.CompileStage(),
-        new Stages.DeployStage(),
-    ]);
+    /// <summary>
+    /// The local pipeline, in order: the core's stages (shared with the AWS functions) over folder stores, then the
+    /// local implementations of the stages AWS runs as services, each given the ports it needs. Building it touches no disk.
+    /// </summary>
+    public static PipelineDefinition Pipeline(WorkspaceFiles files, IngestOptions ingestOptions, ILabelingPortal? portal = null)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        return new("local", [
+            new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),
+            new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), portal),
+            new PrepareStage(),
+            new TrainStage(files),
+            new GateStage(),
+            new CompileStage(files),
+            new DeployStage(files, () => EdgeStore.ForWorkspace(files.Root), () => FleetClientOptions.ForWorkspace(files.Root)),
+        ]);
+    }
 
     /// <summary>A runner over this workspace; first removes what writers killed mid-write left behind.</summary>
     public PipelineRunner Runner(IngestOptions? ingestOptions = null)
     {
         Data.RemoveTemporaryFilesOfDeadWriters();
-        var portal = new Labeling.LocalLabelingPortal(Portal(), () => PortalUrl ?? "http://127.0.0.1:5080");
-        return new(Pipeline(ingestOptions ?? new IngestOptions(), portal), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
+        var portal = new LocalLabelingPortal(Portal(), () => PortalUrl ?? "http://127.0.0.1:5080");
+        return new(Pipeline(Files, ingestOptions ?? new IngestOptions(), portal), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
             LoggerFactory.CreateLogger<PipelineRunner>());
     }
 

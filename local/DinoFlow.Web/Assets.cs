@@ -4,23 +4,43 @@ using Microsoft.AspNetCore.Http;
 
 namespace DinoFlow.Web;
 
-/// <summary>The portal's pages, scripts and stylesheet, embedded in the assembly (no files to deploy or to escape from).</summary>
+/// <summary>
+/// The pages, scripts and stylesheets of the portal (<c>Assets/</c>) and the dashboard (<c>Dashboard/Assets/</c>),
+/// embedded in the assembly (no files to deploy or to escape from) and served one way, under one
+/// <see cref="ContentSecurityPolicy"/> that <see cref="SecurityHeaders"/> sets on every response.
+/// </summary>
 public static class Assets
 {
+    /// <summary>The portal's assets (<c>/assets/NAME</c>, the portal pages).</summary>
+    public const string Portal = "assets";
+
+    /// <summary>The dashboard's assets (<c>/dashboard</c>, <c>/dashboard/NAME</c>).</summary>
+    public const string Dashboard = "dashboard";
+
+    /// <summary>
+    /// The pages load only their own scripts and styles: nothing inline, nothing from elsewhere, no framing, and
+    /// forms post only back here. Images are the portal's own (or data: URIs).
+    /// </summary>
+    public const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
     private static readonly ConcurrentDictionary<string, string> Cache = new(StringComparer.Ordinal);
 
     /// <summary>How many assets are cached (at most the embedded ones).</summary>
     public static int CachedCount => Cache.Count;
 
-    /// <summary>An embedded asset by file name; names are looked up, never turned into paths.</summary>
-    public static IResult Result(string name)
+    /// <summary>A portal asset by file name.</summary>
+    public static IResult Result(string name) => Result(Portal, name);
+
+    /// <summary>An embedded asset by folder and file name; names are looked up, never turned into paths.</summary>
+    public static IResult Result(string folder, string name)
     {
+        var key = folder + "/" + name;
         // Only assets that exist are kept: unknown names must not grow the cache (4,000 made-up names cost 70 MB).
-        if (!Cache.TryGetValue(name, out var text))
+        if (!Cache.TryGetValue(key, out var text))
         {
-            text = Load(name);
+            text = Load(key);
             if (text is null) return Results.NotFound();
-            Cache.TryAdd(name, text);
+            Cache.TryAdd(key, text);
         }
 
         var type = Path.GetExtension(name) switch
@@ -40,9 +60,9 @@ public static class Assets
         <body class="page">{body}</body></html>
         """;
 
-    private static string? Load(string name)
+    private static string? Load(string key)
     {
-        using var stream = typeof(Assets).Assembly.GetManifestResourceStream("DinoFlow.Web.Assets." + name);
+        using var stream = typeof(Assets).Assembly.GetManifestResourceStream(key);
         if (stream is null) return null;
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();

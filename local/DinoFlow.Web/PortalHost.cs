@@ -98,15 +98,7 @@ public static class PortalHost
         });
 
         var app = builder.Build();
-        app.Use(async (context, next) =>
-        {
-            // The pages load nothing from elsewhere and run no inline script; say so to the browser.
-            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
-            context.Response.Headers["X-Frame-Options"] = "DENY";
-            context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'none'";
-            context.Response.Headers["Referrer-Policy"] = "no-referrer";
-            await next(context).ConfigureAwait(false);
-        });
+        app.UseSecurityHeaders();
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();

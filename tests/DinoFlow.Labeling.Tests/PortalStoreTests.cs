@@ -194,11 +194,3 @@ public sealed class PortalStoreTests : IDisposable
         Assert.DoesNotContain("correct horse", stored, StringComparison.Ordinal);
     }
 }
-
-/// <summary>A clock the test moves by hand.</summary>
-public sealed class ManualClock(DateTimeOffset start) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = start;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-}

@@ -53,7 +53,7 @@ public sealed record FineTuneRecipe : ModelRecipe
     /// <summary>After validating, train again on train + validation with the same recipe and ship that model.</summary>
     public bool Refit { get; init; } = true;
 
-    public int Seed { get; init; } = 42;
+    public int Seed { get; init; } = Pipeline.Datasets.SplitOptions.DefaultSeed;
 
     public ExecutionOptions Execution { get; init; } = ExecutionOptions.Cpu;
 

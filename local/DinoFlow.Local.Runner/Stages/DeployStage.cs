@@ -4,7 +4,6 @@ using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
 using DinoFlow.Fleet;
 using DinoFlow.Local.Edge;
-using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Runner;
 
 namespace DinoFlow.Local.Runner.Stages;
@@ -16,7 +15,10 @@ public sealed record DeployOutput(string Version, string PackageZip, string Sha2
 /// waits for their status, and when any device fails or times out, rolls the others back to their last good model.
 /// Without --devices the stage only packages (nothing to deploy to).
 /// </summary>
-public sealed class DeployStage : Stage<DeployOutput>
+/// <param name="files">Where this step's folder and earlier runs' packages are.</param>
+/// <param name="openEdgeStore">The workspace's edge store (last good deployment per device; statuses).</param>
+/// <param name="hostOptions">The host's MQTT login and signing key; asked for only when there are devices to deploy to.</param>
+public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeStore, Func<FleetClientOptions> hostOptions) : Stage<DeployOutput>
 {
     public const string StageName = "deploy";
     public const string DevicesOption = "deploy-devices";
@@ -31,7 +33,7 @@ public sealed class DeployStage : Stage<DeployOutput>
     {
         var compiled = context.OutputOf<CompileOutput>(CompileStage.StageName);
         var package = ModelPackageFiles.Load(compiled.PackageDirectory);
-        var root = ((FolderObjectStore)context.Artifacts).Root;
+        var root = files.StepFolder(context.RunId, context.StageName);
         Directory.CreateDirectory(root);
         var zip = Path.Combine(root, $"model-{package.Manifest.Version}.zip");
         var sha = ModelPackageFiles.Zip(package.Directory, zip);
@@ -45,13 +47,12 @@ public sealed class DeployStage : Stage<DeployOutput>
 
         var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
         var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));
-        var workspaceRoot = Path.GetDirectoryName(((FolderObjectStore)context.Data).Root)!;
-        var store = EdgeStore.ForWorkspace(workspaceRoot);
-        using var server = new PackageServer(context.Input.Option(HostOption, "127.0.0.1"));
+        var store = openEdgeStore();
+        await using var server = new PackageServer(context.Input.Option(HostOption, "127.0.0.1"));
         var url = server.Add(Path.GetFileName(zip), zip);
         var previous = devices.ToDictionary(d => d, store.LastSucceeded, StringComparer.Ordinal);
         // Serve the previous packages too (from earlier runs' deploy folders), so a rollback can download them again.
-        var runs = Path.GetDirectoryName(Path.GetDirectoryName(root)!)!;
+        var runs = files.RunsFolder;
         foreach (var device in devices)
         {
             if (previous[device] is not { } last) continue;
@@ -61,7 +62,7 @@ public sealed class DeployStage : Stage<DeployOutput>
         }
 
         // Signed with the workspace's key (.dinoflow/fleet/deploy-signing.key); devices pin deploy-signing.pub.
-        var fleetOptions = FleetClientOptions.ForWorkspace(workspaceRoot);
+        var fleetOptions = hostOptions();
         using var signer = fleetOptions.Signer;
         await using var fleet = await FleetClient.ConnectAsync(broker, store, fleetOptions, cancellationToken).ConfigureAwait(false);
         var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha) { Files = DeploymentSignature.FilesOfZip(zip) };

@@ -1,7 +1,6 @@
 using System.Globalization;
 using DinoFlow.Inference;
 using DinoFlow.Models;
-using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Labels;
@@ -21,7 +20,7 @@ public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy
 public sealed record CompileOutput(string PackageDirectory, string Target, double MaxProbabilityDifference, double LatencyBeforeMs, double LatencyAfterMs);
 
 /// <summary>Trains on the prepare stage's train manifest, validates on its validation manifest, writes the package.</summary>
-public sealed class TrainStage : Stage<TrainOutput>
+public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 {
     public const string StageName = "train";
     public const string EpochsOption = "epochs";
@@ -31,15 +30,15 @@ public sealed class TrainStage : Stage<TrainOutput>
     public override string Name => StageName;
     public override string Description => "fine-tune the backbone's last blocks and a head (or train a head on frozen features), refit on train + validation, package as one ONNX graph";
 
-    protected override Task<(TrainOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
+    protected override async Task<(TrainOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var data = (FolderObjectStore)context.Data;
-        LabeledExample[] Read(string manifestKey) => PreparedSplit.Read(context, manifestKey, cancellationToken)
-            .Select(o => new LabeledExample(o.SourceRef, prepare.Categories.ToList().IndexOf(o.ClassName), () => File.ReadAllBytes(data.Describe(o.SourceRef))))
+        // The trainer reads each image when it needs it, from the data folder (a path: the decoder wants bytes, not a stream).
+        async Task<LabeledExample[]> ReadAsync(string manifestKey) => (await PreparedSplit.ReadAsync(context, manifestKey, cancellationToken).ConfigureAwait(false))
+            .Select(o => new LabeledExample(o.SourceRef, prepare.Categories.ToList().IndexOf(o.ClassName), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
             .ToArray();
 
-        var seed = int.Parse(context.Input.Option(PrepareStage.SeedOption, "42"), CultureInfo.InvariantCulture);
+        var seed = context.Input.Options.TryGetValue(PrepareStage.SeedOption, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed;
         var epochs = context.Input.Options.TryGetValue(EpochsOption, out var e) ? int.Parse(e, CultureInfo.InvariantCulture) : (int?)null;
         ModelRecipe recipe;
         try
@@ -54,14 +53,15 @@ public sealed class TrainStage : Stage<TrainOutput>
         // The validation channel (an explicit validation set) when the run has one, else the prepare stage's held-out recordings.
         var validation = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
             ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
-            : Read(prepare.ValidationManifestKey);
-        var output = Path.Combine(((FolderObjectStore)context.Artifacts).Root, "model");
+            : await ReadAsync(prepare.ValidationManifestKey).ConfigureAwait(false);
+        var train = await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false);
+        var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         var result = new ModelTrainer(ModelWorkflow.Backbone, new DinoFlow.Imaging.OpenCvImageDecoder()).Train(
-            "dinoflow", context.RunId, prepare.Categories, Read(prepare.TrainManifestKey), validation, recipe, output,
+            "dinoflow", context.RunId, prepare.Categories, train, validation, recipe, output,
             new SynchronousProgress<TrainingProgress>(p => context.Report(p.Done, p.Total, $"{p.Phase}: {p.Text}")), cancellationToken);
         var m = result.Validation;
-        return Task.FromResult((new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
-            string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}")));
+        return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
+            string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}"));
     }
 }
 
@@ -80,8 +80,8 @@ public sealed class GateStage : Stage<GateOutput>
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var options = new GateOptions
         {
-            MinAccuracy = double.Parse(context.Input.Option(MinAccuracyOption, "0.9"), CultureInfo.InvariantCulture),
-            MinClassRecall = double.Parse(context.Input.Option(MinClassRecallOption, "0.7"), CultureInfo.InvariantCulture),
+            MinAccuracy = context.Input.Options.TryGetValue(MinAccuracyOption, out var accuracy) ? double.Parse(accuracy, CultureInfo.InvariantCulture) : GateOptions.DefaultMinAccuracy,
+            MinClassRecall = context.Input.Options.TryGetValue(MinClassRecallOption, out var recall) ? double.Parse(recall, CultureInfo.InvariantCulture) : GateOptions.DefaultMinClassRecall,
         };
         var verdict = QualityGate.Check(trained.Validation, options);
         if (!verdict.Passed) throw new StageValidationException("the model is below the bar: " + string.Join("; ", verdict.Failures));
@@ -91,7 +91,7 @@ public sealed class GateStage : Stage<GateOutput>
 }
 
 /// <summary>Optimises the package for the target with a parity check on the validation images.</summary>
-public sealed class CompileStage : Stage<CompileOutput>
+public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
 {
     public const string StageName = "compile";
     public const string TargetOption = "target";
@@ -99,16 +99,15 @@ public sealed class CompileStage : Stage<CompileOutput>
     public override string Name => StageName;
     public override string Description => "optimise the model for the target with ONNX Runtime; refuse it if answers change";
 
-    protected override Task<(CompileOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
+    protected override async Task<(CompileOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var data = (FolderObjectStore)context.Data;
         var images = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
             ? TrainingData.Load(channel).Paths.Values
-            : PreparedSplit.Read(context, prepare.ValidationManifestKey, cancellationToken).Select(o => data.Describe(o.SourceRef));
+            : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef));
         var target = context.Input.Option(TargetOption, "cpu");
-        var output = Path.Combine(((FolderObjectStore)context.Artifacts).Root, "model");
+        var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         CompileResult result;
         try
         {
@@ -120,19 +119,19 @@ public sealed class CompileStage : Stage<CompileOutput>
         }
 
         var i = result.Info;
-        return Task.FromResult((new CompileOutput(output, target, i.MaxProbabilityDifference, i.LatencyBeforeMs, i.LatencyAfterMs),
-            string.Create(CultureInfo.InvariantCulture, $"{target}: parity on {i.ParityImages} images (max Δp {i.MaxProbabilityDifference:0.######}); latency {i.LatencyBeforeMs:0.0} → {i.LatencyAfterMs:0.0} ms")));
+        return (new CompileOutput(output, target, i.MaxProbabilityDifference, i.LatencyBeforeMs, i.LatencyAfterMs),
+            string.Create(CultureInfo.InvariantCulture, $"{target}: parity on {i.ParityImages} images (max Δp {i.MaxProbabilityDifference:0.######}); latency {i.LatencyBeforeMs:0.0} → {i.LatencyAfterMs:0.0} ms"));
     }
 }
 
 /// <summary>Reads one of the prepare stage's manifests (train or validation) with the label stage's attribute and categories.</summary>
 internal static class PreparedSplit
 {
-    public static IReadOnlyList<LabeledObject> Read(StageContext context, string manifestKey, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<LabeledObject>> ReadAsync(StageContext context, string manifestKey, CancellationToken cancellationToken)
     {
         var label = context.OutputOf<LabelOutput>(LabelStage.StageName);
         var prepared = context.ArtifactsOf(PrepareStage.StageName);
-        var text = prepared.ReadAllTextAsync(manifestKey, cancellationToken).GetAwaiter().GetResult();
+        var text = await prepared.ReadAllTextAsync(manifestKey, cancellationToken).ConfigureAwait(false);
         return GroundTruthManifest.ReadOutputManifest(text, prepared.Describe(manifestKey), label.LabelAttribute, label.Categories).Labeled;
     }
 }

@@ -22,9 +22,6 @@ public static class DashboardEndpoints
 {
     private static readonly IProgress<StageProgress> NoProgress = new Progress<StageProgress>();
 
-    // The page loads only its own script and style: nothing inline, nothing from elsewhere.
-    private const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
     /// <param name="policies">Authorization policies every dashboard endpoint requires (none: the default policy).</param>
     public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app, DashboardSources sources, params string[] policies)
     {
@@ -37,13 +34,8 @@ public static class DashboardEndpoints
         var queries = new DashboardQueries(sources, retrier, TimeProvider.System);
         var dashboard = app.MapGroup("").RequireAuthorization(policies);
 
-        dashboard.MapGet("/dashboard", (HttpContext context) => Asset(context, "dashboard.html", "text/html; charset=utf-8"));
-        dashboard.MapGet("/dashboard/{name}", (HttpContext context, string name) => name switch
-        {
-            "dashboard.js" => Asset(context, name, "text/javascript; charset=utf-8"),
-            "dashboard.css" => Asset(context, name, "text/css; charset=utf-8"),
-            _ => Results.NotFound(),
-        });
+        dashboard.MapGet("/dashboard", () => Assets.Result(Assets.Dashboard, "dashboard.html"));
+        dashboard.MapGet("/dashboard/{name}", (string name) => name is "dashboard.js" or "dashboard.css" ? Assets.Result(Assets.Dashboard, name) : Results.NotFound());
 
         dashboard.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
             TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot));
@@ -108,16 +100,5 @@ public static class DashboardEndpoints
         {
             return false;
         }
-    }
-
-    private static IResult Asset(HttpContext context, string name, string contentType)
-    {
-        var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
-        headers.XContentTypeOptions = "nosniff";
-        headers.CacheControl = "no-store";
-        var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("dashboard/" + name)
-            ?? throw new InvalidOperationException($"dashboard asset '{name}' is not embedded in {typeof(DashboardEndpoints).Assembly.GetName().Name}");
-        return Results.Stream(stream, contentType);
     }
 }

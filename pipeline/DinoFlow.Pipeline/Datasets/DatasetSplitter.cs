@@ -8,7 +8,10 @@ public sealed record SplitOptions
     /// <summary>Share of each class's images to hold out for validation (whole groups, so only approximately).</summary>
     public double ValidationFraction { get; init; } = 0.25;
 
-    public int Seed { get; init; } = 42;
+    /// <summary>The seed of a run that sets none, for the split and the training alike (same seed, same model).</summary>
+    public const int DefaultSeed = 42;
+
+    public int Seed { get; init; } = DefaultSeed;
 
     /// <summary>A class with fewer images than this is refused.</summary>
     public int MinImagesPerClass { get; init; } = 4;

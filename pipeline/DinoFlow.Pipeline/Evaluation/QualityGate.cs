@@ -6,8 +6,12 @@ namespace DinoFlow.Pipeline.Evaluation;
 /// <summary>The bar a model must clear before it may ship.</summary>
 public sealed record GateOptions
 {
-    public double MinAccuracy { get; init; } = 0.9;
-    public double MinClassRecall { get; init; } = 0.7;
+    /// <summary>The bar of every run that sets none (the CLI, the local gate stage and the AWS Choice state start here).</summary>
+    public const double DefaultMinAccuracy = 0.9;
+    public const double DefaultMinClassRecall = 0.7;
+
+    public double MinAccuracy { get; init; } = DefaultMinAccuracy;
+    public double MinClassRecall { get; init; } = DefaultMinClassRecall;
 }
 
 public sealed record GateVerdict(bool Passed, IReadOnlyList<string> Failures)

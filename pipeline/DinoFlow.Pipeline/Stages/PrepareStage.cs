@@ -43,7 +43,7 @@ public sealed class PrepareStage : Stage<PrepareOutput>
 
         var options = new SplitOptions
         {
-            Seed = int.Parse(context.Input.Option(SeedOption, "42"), CultureInfo.InvariantCulture),
+            Seed = context.Input.Options.TryGetValue(SeedOption, out var seed) ? int.Parse(seed, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed,
             ValidationFraction = double.Parse(context.Input.Option(ValidationFractionOption, "0.25"), CultureInfo.InvariantCulture),
         };
         var channel = context.Input.Options.GetValueOrDefault(ValidationChannelOption);

@@ -18,7 +18,7 @@ public sealed record HeadTrainingOptions
     /// <summary>Weight each class by 1 / its frequency so small classes count as much as big ones.</summary>
     public bool BalanceClasses { get; init; } = true;
 
-    public int Seed { get; init; } = 42;
+    public int Seed { get; init; } = Datasets.SplitOptions.DefaultSeed;
 }
 
 /// <summary>Progress of one epoch; validation accuracy is NaN when no validation set was given.</summary>

@@ -20,7 +20,7 @@ public sealed class DashboardQueriesTests : IDisposable
         _workspace = new LocalWorkspace(_work.Path, NullLoggerFactory.Instance);
         _edge = EdgeStore.ForWorkspace(_workspace.Root);
         var sources = new DashboardSources(_workspace, _edge);
-        _queries = new DashboardQueries(sources, new RunRetrier(_workspace.Store, (_, _) => Task.CompletedTask, NullLogger.Instance, CancellationToken.None), new FixedClock(Now));
+        _queries = new DashboardQueries(sources, new RunRetrier(_workspace.Store, (_, _) => Task.CompletedTask, NullLogger.Instance, CancellationToken.None), new ManualClock(Now));
     }
 
     public void Dispose() => _work.Dispose();
@@ -92,9 +92,4 @@ public sealed class DashboardQueriesTests : IDisposable
     {
         EventId = id, DeviceId = device, ModelVersion = model, Timestamp = at, Fps = fps, LatencyP50Ms = 12.5, LatencyP99Ms = 40,
     });
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }

@@ -53,6 +53,7 @@ public sealed class DashboardTestHost : IAsyncDisposable
         builder.Services.AddAntiforgery(o => o.HeaderName = "X-CSRF-TOKEN");
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/login", () => Results.Text("login page", "text/plain")).AllowAnonymous();

@@ -185,11 +185,4 @@ public sealed class PortalSessionTests
         Assert.False(store.IsInviteValid(late));
         Assert.Null(store.RedeemInvite(late, "daves password"));
     }
-
-    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = start;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }
