@@ -95,7 +95,7 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         await stop.CancelAsync();
         await run;
 
-        Assert.Equal("failed", status.Status);
+        Assert.Equal(DeploymentState.Failed, status.Status);
         var expected = damage switch
         {
             "bad-hash" => "SHA-256",
@@ -124,7 +124,7 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
             var run = runtime.RunAsync(stop.Token);
             while (runtime.FramesProcessed < 3) await Task.Delay(20);
             var status = await runtime.DeployAsync(packages.SignedPackage("d1", model.PackageV2.Directory, "v2"), stop.Token);
-            Assert.Equal("succeeded", status.Status);
+            Assert.Equal(DeploymentState.Succeeded, status.Status);
             Assert.Equal("v2", runtime.ActiveVersion);
             var after = runtime.FramesProcessed;
             while (runtime.FramesProcessed < after + 3) await Task.Delay(20);

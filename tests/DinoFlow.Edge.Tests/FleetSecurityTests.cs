@@ -72,7 +72,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         }
 
         var status = await fleet.Client.WaitForStatusAsync("cam-a", "evil-2", Timeout, CancellationToken.None);
-        Assert.Equal("failed", status?.Status);
+        Assert.Equal(DeploymentState.Failed, status?.Status);
         Assert.Contains("signature does not verify", status!.Reason, StringComparison.Ordinal);
         Assert.Equal("v1", status.ActiveVersion);
 
@@ -117,7 +117,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         foreach (var (name, request, reason) in cases)
         {
             var status = await runtime.DeployAsync(request(), stop.Token);
-            Assert.True(status.Status == "failed" && status.Reason!.Contains(reason, StringComparison.Ordinal), $"{name}: {status.Status} {status.Reason}");
+            Assert.True(status.Status == DeploymentState.Failed && status.Reason!.Contains(reason, StringComparison.Ordinal), $"{name}: {status.Status} {status.Reason}");
             Assert.DoesNotContain(v2.Sha256, status.Reason, StringComparison.Ordinal);
             Assert.Equal("v1", runtime.ActiveVersion);
         }
@@ -135,7 +135,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
 
         // A good one, then replays: an older deployment and a reused id.
         var good = packages.Sign(v2 with { DeploymentId = "d-good" });
-        Assert.Equal("succeeded", (await runtime.DeployAsync(good, stop.Token)).Status);
+        Assert.Equal(DeploymentState.Succeeded, (await runtime.DeployAsync(good, stop.Token)).Status);
         Assert.Equal("v2", runtime.ActiveVersion);
         var v1 = packages.Package("d-v1", model.Package.Directory, "v1");
         var older = await runtime.DeployAsync(packages.Sign(v1 with { DeploymentId = "d-old" }, issued: good.IssuedAt!.Value.AddMinutes(-5)), stop.Token);
@@ -162,7 +162,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         File.WriteAllBytes(Path.Combine(broken, model.PackageV2.Manifest.Probe!.Image), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4]);
 
         var bad = await fleet.Client.DeployGroupAsync(["cam-a"], fleet.Package("d-broken", broken, "v2"), new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None);
-        Assert.Equal("failed", bad.Statuses["cam-a"]?.Status);
+        Assert.Equal(DeploymentState.Failed, bad.Statuses["cam-a"]?.Status);
         Assert.False(string.IsNullOrEmpty(bad.Statuses["cam-a"]!.Reason));
         Assert.Equal("v1", a.ActiveVersion);
 

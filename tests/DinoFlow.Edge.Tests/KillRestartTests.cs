@@ -43,7 +43,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         // 3. Restart: whichever side of the swap the kill fell on, the model is a valid one and frames flow; leftovers are gone.
         device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         var status = await fleet.Client.WaitForStatusAsync("cam-k", "d-v2", TimeSpan.FromMinutes(2), CancellationToken.None);
-        Assert.Equal("succeeded", status?.Status);
+        Assert.Equal(DeploymentState.Succeeded, status?.Status);
         await device.WaitForHealthAsync("v2");
         Assert.False(Directory.Exists(staging));
 

@@ -60,7 +60,7 @@ public sealed class EdgeStore
             ("$ts", Time(h.Timestamp)), ("$json", JsonSerializer.Serialize(h, EdgeJson.Default.HealthMessage)));
     }
 
-    public void SetDeployment(DeploymentRequest request, string device, string status, string? reason)
+    public void SetDeployment(DeploymentRequest request, string device, DeploymentState status, string? reason)
     {
         ArgumentNullException.ThrowIfNull(request);
         Execute("""
@@ -68,7 +68,7 @@ public sealed class EdgeStore
             ON CONFLICT(deployment_id, device) DO UPDATE SET status = $status, reason = $reason, updated_at = $now, files = COALESCE($files, files)
             """,
             ("$id", request.DeploymentId), ("$device", device), ("$version", request.Version), ("$url", request.Url), ("$sha", request.Sha256),
-            ("$status", status), ("$reason", reason), ("$now", Time(DateTimeOffset.UtcNow)),
+            ("$status", status.ToWire()), ("$reason", reason), ("$now", Time(DateTimeOffset.UtcNow)),
             ("$files", request.Files is null ? null : JsonSerializer.Serialize(request.Files)));
     }
 
@@ -77,7 +77,8 @@ public sealed class EdgeStore
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = 'succeeded' ORDER BY updated_at DESC LIMIT 1";
+        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = $succeeded ORDER BY updated_at DESC LIMIT 1";
+        command.Parameters.AddWithValue("$succeeded", DeploymentState.Succeeded.ToWire());
         command.Parameters.AddWithValue("$device", device);
         using var reader = command.ExecuteReader();
         if (!reader.Read()) return null;
