@@ -76,14 +76,15 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         Assert.Contains("signature does not verify", status!.Reason, StringComparison.Ordinal);
         Assert.Equal("v1", status.ActiveVersion);
 
-        await Task.Delay(2000);
+        // evil-1 never reached cam-a: the broker refused both publishes before evil-2 was sent, and cam-a handles and
+        // answers its deployment messages in order, so a status for evil-1 would have come before evil-2's.
         Assert.Null(await fleet.Client.WaitForStatusAsync("cam-a", "evil-1", TimeSpan.Zero, CancellationToken.None));
         Assert.Equal("v1", a.ActiveVersion);
         await Fleet.WaitForFramesAsync(a, 3);
         Assert.True(a.Link!.IsConnected, "cam-a was kicked off");
         Assert.DoesNotContain(fleet.Store.DetectionsPerClass("cam-a", since), c => c.Label == "forged");
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!fleet.Store.DetectionsPerClass("cam-b", since).Any(c => c.Label == "forged") && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Eventually.UntilAsync(() => fleet.Store.DetectionsPerClass("cam-b", since).Any(c => c.Label == "forged"), TimeSpan.FromSeconds(30),
+            "cam-b's own 'forged' detection in the edge store");
         Assert.Contains(fleet.Store.DetectionsPerClass("cam-b", since), c => c.Label == "forged");
     }
 
@@ -97,7 +98,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var run = runtime.RunAsync(stop.Token);
-        while (runtime.FramesProcessed < 3) await Task.Delay(20);
+        await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
 
         var v2 = packages.Package("d-v2", model.PackageV2.Directory, "v2");
         var zip = Path.Combine(dir, "d-v2.zip");
@@ -144,7 +145,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         Assert.Contains("already used", reused.Reason, StringComparison.Ordinal);
         Assert.Equal("v2", runtime.ActiveVersion);
         await stop.CancelAsync();
-        await run;
+        await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
 
         // Without a pinned key nothing is accepted.
         var unpinned = EdgeBuilder.Options(Path.Combine(dir, "state2"), model.Package.Directory, "rtsp://camera.invalid/stream");

@@ -139,18 +139,24 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(Fleet fleet)
     {
         var retained = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var marker = "marker-" + Guid.NewGuid().ToString("N");
+        var markerSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += e =>
         {
-            lock (retained) retained[e.ApplicationMessage.Topic.Split('/')[1]] = e.ApplicationMessage.Payload.ToArray();
+            var device = e.ApplicationMessage.Topic.Split('/')[1];
+            if (device == marker) markerSeen.TrySetResult();
+            else lock (retained) retained[device] = e.ApplicationMessage.Payload.ToArray();
             return Task.CompletedTask;
         };
         // Only the host's login may read every device's deployment topic.
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", fleet.Broker.Port).WithClientId("dinoflow-host-retained")
             .WithCredentials(Local.Edge.FleetCredentials.HostUser, fleet.Credentials.HostPassword()).Build());
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Deployment("+")).Build());
-        // Retained messages are sent right after the subscription; give them a moment on a loaded machine.
-        await Task.Delay(3000);
+        // The broker sends the retained messages right after the subscription, before anything published later: a
+        // marker published now (not retained, on a device nobody has) arrives after all of them.
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(marker)).WithPayload("marker").Build());
+        await markerSeen.Task.WithinAsync(TimeSpan.FromSeconds(30), "the marker published after the retained deployment messages");
         await client.DisconnectAsync();
         lock (retained) return new Dictionary<string, byte[]>(retained, StringComparer.Ordinal);
     }
