@@ -1,14 +1,65 @@
 #!/usr/bin/env bash
-# Fails with a clear message when something the build or tests need is missing.
+# Checks what DinoFlow needs and installs what is missing when it can: as root, or with sudo that needs no password.
+# Otherwise it prints the one command to run and fails.
+#   tools/check-prereqs.sh --cli   what the CLI needs (./dinoflow)
+#   tools/check-prereqs.sh         also what only the tests need (./test.sh): mosquitto, chromium, the AWS checks' tools
+# All output goes to stderr (the CLI's stdout may be JSON).
 set -euo pipefail
-problems=()
-command -v dotnet >/dev/null || problems+=("the .NET SDK 10 (dotnet) is not on PATH: https://learn.microsoft.com/dotnet/core/install/linux-debian")
-if command -v dotnet >/dev/null && ! dotnet --list-sdks | grep '^10\.' >/dev/null; then problems+=("the .NET SDK 10 is needed; found: $(dotnet --list-sdks | tr '\n' ' ')"); fi
-# grep -q would close the pipe early; with pipefail, ldconfig's SIGPIPE then reads as "missing".
-ldconfig -p | grep 'libgtk-3.so.0' >/dev/null || problems+=("libgtk-3-0 is missing (OpenCvSharp needs it): run 'sudo tools/install-prereqs.sh'")
-command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || problems+=("mosquitto is missing (the edge MQTT tests start their own brokers): run 'sudo tools/install-prereqs.sh'")
-if [ ${#problems[@]} -gt 0 ]; then
-  printf 'Missing prerequisites:\n' >&2
-  printf '  - %s\n' "${problems[@]}" >&2
+exec 1>&2
+here="$(cd "$(dirname "$0")" && pwd)"
+scope=tests
+case "${1:-}" in
+  --cli) scope=cli ;;
+  "") ;;
+  *) echo "usage: $0 [--cli]"; exit 2 ;;
+esac
+
+# The .NET SDK does not come from Debian's archive: it is the one thing this script cannot install.
+if ! command -v dotnet >/dev/null; then
+  echo "Missing prerequisite: the .NET SDK 10 (dotnet) is not on PATH: https://learn.microsoft.com/dotnet/core/install/linux-debian"
+  exit 1
+fi
+if ! dotnet --list-sdks | grep '^10\.' >/dev/null; then
+  echo "Missing prerequisite: the .NET SDK 10; found: $(dotnet --list-sdks | tr '\n' ' ')"
+  exit 1
+fi
+
+# One line per missing prerequisite of the scope; tools/install-prereqs.sh installs each of them.
+missing() {
+  # grep -q would close the pipe early; with pipefail, ldconfig's SIGPIPE then reads as "missing".
+  ldconfig -p | grep 'libgtk-3.so.0' >/dev/null || echo "libgtk-3-0 (OpenCvSharp's native runtime links against it)"
+  [ "$scope" = tests ] || return 0
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || echo "mosquitto (the edge MQTT tests start their own brokers)"
+  [ -x /usr/bin/chromium ] || echo "chromium (the portal and dashboard browser tests drive it headless)"
+  /usr/bin/python3 -c 'import botocore' >/dev/null 2>&1 || echo "python3-botocore (the AWS tests validate rendered requests against botocore's models)"
+  command -v node >/dev/null || echo "nodejs (the AWS tests run asl-validator and s3rver)"
+  for tool in asl-validator s3rver; do
+    [ -x "$here/aws-checks/node_modules/.bin/$tool" ] || { echo "tools/aws-checks/node_modules ($tool, from npm ci)"; break; }
+  done
+}
+
+problems="$(missing)"
+[ -z "$problems" ] && exit 0
+
+install=("$here/install-prereqs.sh")
+[ "$scope" = cli ] && install+=(--cli)
+echo "Missing prerequisites:"
+printf '%s\n' "$problems" | sed 's/^/  - /'
+if [ "$(id -u)" -eq 0 ]; then
+  as=()
+elif command -v sudo >/dev/null && sudo -n true >/dev/null 2>&1; then
+  as=(sudo -n)
+else
+  # No way to become root without a password: say the one command that installs them.
+  if command -v sudo >/dev/null; then command="sudo ${install[*]}"; else command="su -c '${install[*]}'"; fi
+  echo "Install them with: $command"
+  exit 1
+fi
+echo "Installing them: ${as[*]}${as:+ }${install[*]}"
+"${as[@]}" "${install[@]}"
+problems="$(missing)"
+if [ -n "$problems" ]; then
+  echo "Still missing after ${install[*]}:"
+  printf '%s\n' "$problems" | sed 's/^/  - /'
   exit 1
 fi

@@ -78,7 +78,7 @@ internal static partial class TrainBenchmark
     private static void LatencyComparison(BackboneSpec backbone, LoadedPackage package, TrainingRecipe recipe)
     {
         var size = package.Manifest.Preprocess.Width;
-        var bare = OnnxGraphs.FeatureGraph(backbone, size, size, [backbone.Taps[^1].Tensor], new PoolingSpec("avg"));
+        var bare = OnnxGraphs.FeatureGraph(backbone, size, size, [backbone.Taps[^1].Tensor], PoolingMode.Avg);
         using var backboneRunner = new BatchRunner(OnnxSessions.Create(OnnxGraphs.Serialize(bare), ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.FeaturesOutput, 3, size, size);
         using var modelRunner = new BatchRunner(OnnxSessions.Create(package.Model, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, size, size);
         var (bareMs, packageMs) = ModelCompiler.MedianLatency(backboneRunner, modelRunner, new float[3 * size * size], 20);

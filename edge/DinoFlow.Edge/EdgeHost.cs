@@ -83,6 +83,12 @@ public static class EdgeHost
             foreach (var failure in e.Failures) await Console.Error.WriteLineAsync("error: " + failure).ConfigureAwait(false);
             return 2;
         }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+        {
+            // A value the binder cannot convert (Edge:DeploymentMode=ftp): its own message names the setting and the value.
+            await Console.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
 
         return host.Services.GetRequiredService<EdgeWorker>().ExitCode;
     }

@@ -27,7 +27,7 @@ public sealed class EdgeOptions
     public string StateDirectory { get; set; } = "edge-state";
 
     /// <summary>"mqtt": the device subscribes to its deployment topic; "greengrass": the model is a component artifact (ModelPath).</summary>
-    public string DeploymentMode { get; set; } = "mqtt";
+    public DeploymentMode DeploymentMode { get; set; } = DeploymentMode.Mqtt;
 
     /// <summary>
     /// The host's deployment public key (PEM file, ECDSA P-256) pinned at provisioning: MQTT deployments must be signed
@@ -120,10 +120,10 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         if (string.IsNullOrWhiteSpace(options.Source)) errors.Add("Edge:Source is required (--source FILE|INDEX|URL|PIPELINE)");
         else if (SourceSpec.Parse(options.Source) is { Kind: SourceKind.File } file && !File.Exists(file.Location))
             errors.Add($"Edge:Source: video file '{Path.GetFullPath(file.Location)}' does not exist");
-        if (options.DeploymentMode is not ("mqtt" or "greengrass")) errors.Add($"Edge:DeploymentMode must be 'mqtt' or 'greengrass', got '{options.DeploymentMode}'");
+        if (!Enum.IsDefined(options.DeploymentMode)) errors.Add($"Edge:DeploymentMode must be 'mqtt' or 'greengrass', got '{options.DeploymentMode}'");
         if (options.ModelPath is { Length: > 0 } model && !Directory.Exists(model) && !File.Exists(model))
             errors.Add($"Edge:ModelPath: model package '{Path.GetFullPath(model)}' does not exist");
-        if (string.IsNullOrWhiteSpace(options.ModelPath) && (options.DeploymentMode == "greengrass" || string.IsNullOrWhiteSpace(options.Mqtt.Broker)))
+        if (string.IsNullOrWhiteSpace(options.ModelPath) && (options.DeploymentMode == DeploymentMode.Greengrass || string.IsNullOrWhiteSpace(options.Mqtt.Broker)))
             errors.Add("Edge:ModelPath is required (--model) unless the device receives models over MQTT (Edge:Mqtt:Broker with DeploymentMode mqtt)");
         if (options.TrustedKey is { Length: > 0 } trustedKey)
         {

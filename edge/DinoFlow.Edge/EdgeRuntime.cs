@@ -84,9 +84,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         if (_options.Mqtt.Broker is { Length: > 0 })
         {
             _spool = new DiskSpool(Path.Combine(StateDirectory, "spool"), _options.Mqtt.SpoolMaxMessages);
-            _link = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == "mqtt", LinkLogger);
+            _link = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == DeploymentMode.Mqtt, LinkLogger);
             tasks.Add(_link.RunAsync(background.Token));
-            if (_options.DeploymentMode == "mqtt")
+            if (_options.DeploymentMode == DeploymentMode.Mqtt)
             {
                 if (_verifier is null) LogNoTrustedKey(_logger);
                 tasks.Add(DeploymentLoopAsync(background.Token));
@@ -141,7 +141,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private void LoadInitialModel()
     {
         // A deployed model survives restarts (kill -9 included): the pointer is replaced atomically after each swap.
-        if (_options.DeploymentMode == "mqtt" && File.Exists(CurrentPointer))
+        if (_options.DeploymentMode == DeploymentMode.Mqtt && File.Exists(CurrentPointer))
         {
             var deployed = File.ReadAllText(CurrentPointer).Trim();
             try
@@ -222,7 +222,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         if (refusal is not null)
         {
             LogDeploymentRefused(_logger, request.DeploymentId, refusal);
-            return Status(request, "failed", "refused: " + refusal);
+            return Status(request, DeploymentState.Failed, "refused: " + refusal);
         }
 
         var status = await VerifiedDeployAsync(request, cancellationToken).ConfigureAwait(false);
@@ -240,8 +240,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     private async Task<DeploymentStatus> VerifiedDeployAsync(DeploymentRequest request, CancellationToken cancellationToken)
     {
-        if (ActiveVersion == request.Version) return Status(request, "succeeded", "already running this version");
-        EnqueueStatus(Status(request, "downloading", null));
+        if (ActiveVersion == request.Version) return Status(request, DeploymentState.Succeeded, "already running this version");
+        EnqueueStatus(Status(request, DeploymentState.Downloading, null));
         var models = Path.Combine(StateDirectory, "models");
         var downloads = Path.Combine(StateDirectory, "downloads");
         var safe = string.Concat(request.Version.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
@@ -273,12 +273,12 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             WriteAtomically(CurrentPointer, final);
             RemoveOldModels(models, final, previous);
             LogDeployed(_logger, request.Version, request.DeploymentId);
-            return Status(request, "succeeded", null);
+            return Status(request, DeploymentState.Succeeded, null);
         }
         catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             LogDeployFailed(_logger, request.Version, request.DeploymentId, e.Message);
-            return Status(request, "failed", e.Message);
+            return Status(request, DeploymentState.Failed, e.Message);
         }
         finally
         {
@@ -350,7 +350,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         }
     }
 
-    private DeploymentStatus Status(DeploymentRequest r, string status, string? reason) =>
+    private DeploymentStatus Status(DeploymentRequest r, DeploymentState status, string? reason) =>
         new(r.DeploymentId, _options.DeviceId, r.Version, status, reason, ActiveVersion, DateTimeOffset.UtcNow);
 
     private void EnqueueStatus(DeploymentStatus status) =>

@@ -39,7 +39,7 @@ public sealed record TrainingRecipe : ModelRecipe
     public CropBox Crop { get; init; } = CropBox.Full;
     public bool SquareCrop { get; init; } = true;
     public IReadOnlyList<string> Taps { get; init; } = ["ReLU315_Output_0", "ReLU347_Output_0", "ReLU393_Output_0"];
-    public string Pooling { get; init; } = "avgmax";
+    public PoolingMode Pooling { get; init; } = PoolingMode.AvgMax;
 
     /// <summary>
     /// Extra training views per image (on top of the plain one), the same for every image so training is repeatable.
@@ -282,7 +282,7 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         var modelBytes = refit ? OnnxGraphs.Serialize(shipped.Model.Network.InferenceGraph(shipped.Model.FrozenPrefix)) : validatedBytes;
         var timing = validated.Times.Describe() + (refit ? "; refit: " + shipped.Times.Describe() : "");
         var (package, _) = Package(name, version, labels, refit ? [.. train, .. validation] : train, validation, spec, modelBytes, outputDirectory,
-            new BackboneInfo(backbone.Name, backbone.Source, [recipe.FrozenUntil, recipe.LastTap], "avg"), recipe.Describe(),
+            new BackboneInfo(backbone.Name, backbone.Source, [recipe.FrozenUntil, recipe.LastTap], PoolingMode.Avg), recipe.Describe(),
             new TrainingInfo(recipe.Name, train.Count, validation.Count, refit, recipe.Epochs, watch.Elapsed.TotalSeconds), metrics);
         return new TrainingResult(package, metrics, watch.Elapsed, timing, FineTuned: shipped.Model);
     }
@@ -395,9 +395,9 @@ public sealed class FeatureExtractor : IDisposable
     public static FeatureExtractor Create(BackboneSpec backbone, TrainingRecipe recipe, int width, int height, ExecutionOptions? execution = null)
     {
         ArgumentNullException.ThrowIfNull(recipe);
-        var pooling = PoolingSpec.Parse(recipe.Pooling);
+        var pooling = recipe.Pooling;
         IReadOnlyDictionary<string, (int H, int W)>? sizes = null;
-        if (pooling.Mode == "grid") sizes = TapSizes(backbone, recipe.Taps, width, height);
+        if (pooling.Kind == PoolingKind.Grid) sizes = TapSizes(backbone, recipe.Taps, width, height);
         var graph = OnnxGraphs.FeatureGraph(backbone, width, height, recipe.Taps, pooling, sizes);
         var session = OnnxSessions.Create(OnnxGraphs.Serialize(graph), execution ?? ExecutionOptions.Cpu);
         return new FeatureExtractor(graph, new BatchRunner(session, OnnxGraphs.InputName, OnnxGraphs.FeaturesOutput, 3, height, width));

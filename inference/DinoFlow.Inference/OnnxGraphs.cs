@@ -5,26 +5,6 @@ using Onnx;
 
 namespace DinoFlow.Inference;
 
-/// <summary>How tapped activations become a feature vector: global average, global max, both, or an average over an N×N grid.</summary>
-public sealed record PoolingSpec(string Mode, int Grid = 1)
-{
-    public static PoolingSpec Parse(string text) => text switch
-    {
-        "avg" or "max" or "avgmax" => new PoolingSpec(text),
-        _ when text.StartsWith("grid", StringComparison.Ordinal) && int.TryParse(text[4..], System.Globalization.CultureInfo.InvariantCulture, out var g) && g > 0 => new PoolingSpec("grid", g),
-        _ => throw new ArgumentException($"pooling '{text}' is not one of avg, max, avgmax, gridN"),
-    };
-
-    public override string ToString() => Mode == "grid" ? $"grid{Grid}" : Mode;
-
-    public int FeaturesPerChannel => Mode switch
-    {
-        "avgmax" => 2,
-        "grid" => Grid * Grid,
-        _ => 1,
-    };
-}
-
 /// <summary>
 /// Builds the ONNX graphs DinoFlow runs, with OnnxSharp's generated protobuf types (the official onnx.proto):
 /// the feature graph (backbone → pooled taps → one feature vector) used for training, and the package graph
@@ -41,11 +21,10 @@ public static class OnnxGraphs
     /// The backbone with a symbolic batch, the given input size, and one output <see cref="FeaturesOutput"/> [N, D]
     /// made of the pooled <paramref name="taps"/>. Nodes not needed for the taps are removed.
     /// </summary>
-    public static ModelProto FeatureGraph(BackboneSpec backbone, int width, int height, IReadOnlyList<string> taps, PoolingSpec pooling,
+    public static ModelProto FeatureGraph(BackboneSpec backbone, int width, int height, IReadOnlyList<string> taps, PoolingMode pooling,
         IReadOnlyDictionary<string, (int H, int W)>? tapSizes = null)
     {
         ArgumentNullException.ThrowIfNull(taps);
-        ArgumentNullException.ThrowIfNull(pooling);
         var model = Backbone(backbone, width, height);
         var graph = model.Graph;
 
@@ -54,19 +33,19 @@ public static class OnnxGraphs
         {
             backbone.Tap(tap);
             var safe = tap.Replace('/', '_');
-            switch (pooling.Mode)
+            switch (pooling.Kind)
             {
-                case "avg":
+                case PoolingKind.Avg:
                     features.Add(Flatten(graph, Node(graph, "GlobalAveragePool", [tap], $"{safe}_gap")));
                     break;
-                case "max":
+                case PoolingKind.Max:
                     features.Add(Flatten(graph, Node(graph, "GlobalMaxPool", [tap], $"{safe}_gmp")));
                     break;
-                case "avgmax":
+                case PoolingKind.AvgMax:
                     features.Add(Flatten(graph, Node(graph, "GlobalAveragePool", [tap], $"{safe}_gap")));
                     features.Add(Flatten(graph, Node(graph, "GlobalMaxPool", [tap], $"{safe}_gmp")));
                     break;
-                case "grid":
+                case PoolingKind.Grid:
                     if (tapSizes is null || !tapSizes.TryGetValue(tap, out var size))
                         throw new ArgumentException($"grid pooling needs the spatial size of tap '{tap}'");
                     var kh = size.H / pooling.Grid;
@@ -141,7 +120,7 @@ public static class OnnxGraphs
     /// <summary>The backbone with extra outputs for the given taps (to measure their spatial sizes).</summary>
     public static ModelProto TapGraph(BackboneSpec backbone, int width, int height, IReadOnlyList<string> taps)
     {
-        var model = FeatureGraph(backbone, width, height, taps, new PoolingSpec("avg"));
+        var model = FeatureGraph(backbone, width, height, taps, PoolingMode.Avg);
         foreach (var tap in taps) model.Graph.Output.Add(new ValueInfoProto { Name = tap });
         return model;
     }

@@ -1,33 +1,46 @@
-using System.Globalization;
 using System.Text.Json;
 using DinoFlow.Edge.Events;
+using DinoFlow.Sqlite;
 using Microsoft.Data.Sqlite;
+using static DinoFlow.Sqlite.Sql;
 
 namespace DinoFlow.Fleet;
 
-/// <summary>Detections, device health and deployments in <c>.dinoflow/edge.db</c> (SQLite, WAL) for the dashboard.
+/// <summary>Detections, device health and deployments in <c>.dinoflow/edge.db</c> (<see cref="SqliteDatabase"/>) for the dashboard.
 /// Detections are keyed by event id, so a re-delivered event is stored once.</summary>
 public sealed class EdgeStore
 {
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
 
-    public EdgeStore(string databasePath)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = false, DefaultTimeout = 30 }.ToString();
-        Execute("""
-            PRAGMA journal_mode=WAL;
-            CREATE TABLE IF NOT EXISTS detections (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, model_version TEXT NOT NULL, label TEXT NOT NULL,
-                confidence REAL NOT NULL, timestamp TEXT NOT NULL, frame INTEGER NOT NULL, received_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS health (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, timestamp TEXT NOT NULL, json TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS deployments (deployment_id TEXT NOT NULL, device TEXT NOT NULL, version TEXT NOT NULL, url TEXT NOT NULL,
-                sha256 TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (deployment_id, device));
-            CREATE INDEX IF NOT EXISTS detections_device_time ON detections (device, timestamp);
-            CREATE INDEX IF NOT EXISTS health_device_time ON health (device, timestamp);
-            """);
-        // Signed deployments carry the package's file digests; a rollback signs them again, so they are kept.
-        if (Scalar("SELECT COUNT(*) FROM pragma_table_info('deployments') WHERE name = 'files'") is 0L) Execute("ALTER TABLE deployments ADD COLUMN files TEXT");
-    }
+    public EdgeStore(string databasePath) => _database = new SqliteDatabase(databasePath, "edge database", Migrations, new SqliteDatabaseOptions(
+        RecoveryNote: "The dashboard's detections and device health are lost; devices keep running and report again."));
+
+    /// <summary>The schema's versions (see <see cref="SqliteMigration"/>); version 1 is the schema before versions were recorded.</summary>
+    internal static readonly IReadOnlyList<SqliteMigration> Migrations =
+    [
+        new("detections, health and deployments", connection =>
+        {
+            Sql.Execute(connection, """
+                CREATE TABLE IF NOT EXISTS detections (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, model_version TEXT NOT NULL, label TEXT NOT NULL,
+                    confidence REAL NOT NULL, timestamp TEXT NOT NULL, frame INTEGER NOT NULL, received_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS health (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, timestamp TEXT NOT NULL, json TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS deployments (deployment_id TEXT NOT NULL, device TEXT NOT NULL, version TEXT NOT NULL, url TEXT NOT NULL,
+                    sha256 TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (deployment_id, device));
+                CREATE INDEX IF NOT EXISTS detections_device_time ON detections (device, timestamp);
+                CREATE INDEX IF NOT EXISTS health_device_time ON health (device, timestamp);
+                """);
+            // Signed deployments carry the package's file digests; a rollback signs them again, so they are kept.
+            AddColumnIfMissing(connection, "deployments", "files", "TEXT");
+        }),
+        // Times were written with their offset (+00:00 from UTC clocks); now in the one format (UTC, 'Z'), so text order
+        // stays time order across old and new rows. A time with another offset is left as it is (it still parses).
+        SqliteMigration.Script("times in the one format", """
+            UPDATE detections SET timestamp = substr(timestamp, 1, length(timestamp) - 6) || 'Z' WHERE timestamp LIKE '%+00:00';
+            UPDATE detections SET received_at = substr(received_at, 1, length(received_at) - 6) || 'Z' WHERE received_at LIKE '%+00:00';
+            UPDATE health SET timestamp = substr(timestamp, 1, length(timestamp) - 6) || 'Z' WHERE timestamp LIKE '%+00:00';
+            UPDATE deployments SET updated_at = substr(updated_at, 1, length(updated_at) - 6) || 'Z' WHERE updated_at LIKE '%+00:00';
+            """),
+    ];
 
     public static EdgeStore ForWorkspace(string dinoflowRoot) => new(Path.Combine(dinoflowRoot, "edge.db"));
 
@@ -37,17 +50,17 @@ public sealed class EdgeStore
         ArgumentNullException.ThrowIfNull(e);
         return Execute("INSERT OR IGNORE INTO detections VALUES ($id, $device, $version, $label, $confidence, $ts, $frame, $received)",
             ("$id", e.EventId), ("$device", e.DeviceId), ("$version", e.ModelVersion), ("$label", e.Label), ("$confidence", e.Confidence),
-            ("$ts", e.Timestamp.ToString("O", CultureInfo.InvariantCulture)), ("$frame", e.FrameIndex), ("$received", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture))) > 0;
+            ("$ts", Time(e.Timestamp)), ("$frame", e.FrameIndex), ("$received", Time(DateTimeOffset.UtcNow))) > 0;
     }
 
     public void AddHealth(HealthMessage h)
     {
         ArgumentNullException.ThrowIfNull(h);
         Execute("INSERT OR IGNORE INTO health VALUES ($id, $device, $ts, $json)", ("$id", h.EventId), ("$device", h.DeviceId),
-            ("$ts", h.Timestamp.ToString("O", CultureInfo.InvariantCulture)), ("$json", JsonSerializer.Serialize(h, EdgeJson.Default.HealthMessage)));
+            ("$ts", Time(h.Timestamp)), ("$json", JsonSerializer.Serialize(h, EdgeJson.Default.HealthMessage)));
     }
 
-    public void SetDeployment(DeploymentRequest request, string device, string status, string? reason)
+    public void SetDeployment(DeploymentRequest request, string device, DeploymentState status, string? reason)
     {
         ArgumentNullException.ThrowIfNull(request);
         Execute("""
@@ -55,7 +68,7 @@ public sealed class EdgeStore
             ON CONFLICT(deployment_id, device) DO UPDATE SET status = $status, reason = $reason, updated_at = $now, files = COALESCE($files, files)
             """,
             ("$id", request.DeploymentId), ("$device", device), ("$version", request.Version), ("$url", request.Url), ("$sha", request.Sha256),
-            ("$status", status), ("$reason", reason), ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)),
+            ("$status", status.ToWire()), ("$reason", reason), ("$now", Time(DateTimeOffset.UtcNow)),
             ("$files", request.Files is null ? null : JsonSerializer.Serialize(request.Files)));
     }
 
@@ -64,7 +77,8 @@ public sealed class EdgeStore
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = 'succeeded' ORDER BY updated_at DESC LIMIT 1";
+        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = $succeeded ORDER BY updated_at DESC LIMIT 1";
+        command.Parameters.AddWithValue("$succeeded", DeploymentState.Succeeded.ToWire());
         command.Parameters.AddWithValue("$device", device);
         using var reader = command.ExecuteReader();
         if (!reader.Read()) return null;
@@ -80,7 +94,7 @@ public sealed class EdgeStore
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT label, COUNT(*) FROM detections WHERE device = $device AND received_at >= $since GROUP BY label ORDER BY label";
         command.Parameters.AddWithValue("$device", device);
-        command.Parameters.AddWithValue("$since", since.ToString("O", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$since", Time(since));
         using var reader = command.ExecuteReader();
         var result = new List<(string, int)>();
         while (reader.Read()) result.Add((reader.GetString(0), reader.GetInt32(1)));
@@ -122,7 +136,7 @@ public sealed class EdgeStore
     }
 
     /// <summary>Every device that sent health or detections: its last health message, last detection and detection count.</summary>
-    /// <remarks>Newest is by timestamp text: devices stamp UTC (the edge uses DateTimeOffset.UtcNow), so text order is
+    /// <remarks>Newest is by timestamp text: times are stored in UTC (<see cref="SqliteTime"/>), so text order is
     /// time order and the (device, timestamp) indexes serve it.</remarks>
     public IReadOnlyList<DeviceSummary> Devices()
     {
@@ -142,35 +156,19 @@ public sealed class EdgeStore
         while (reader.Read())
         {
             var health = reader.IsDBNull(1) ? null : JsonSerializer.Deserialize(reader.GetString(1), EdgeJson.Default.HealthMessage);
-            DateTimeOffset? lastDetection = reader.IsDBNull(2) ? null : DateTimeOffset.Parse(reader.GetString(2), CultureInfo.InvariantCulture);
+            var lastDetection = NullableTime(reader, 2);
             result.Add(new DeviceSummary(reader.GetString(0), health, lastDetection, reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt64(4)));
         }
 
         return result;
     }
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
-    }
-
-    private object? Scalar(string sql)
-    {
-        using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar();
-    }
+    private SqliteConnection Open() => _database.Open();
 
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         using var connection = Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return command.ExecuteNonQuery();
+        return Sql.Execute(connection, sql, parameters);
     }
 }
 

@@ -124,7 +124,7 @@ public sealed class FleetClient : IAsyncDisposable
                 if (JsonSerializer.Deserialize(payload, EdgeJson.Default.HealthMessage) is { EventId: not null } h) _store.AddHealth(h with { DeviceId = device });
             }
             else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s
-                     && s.Status is "succeeded" or "failed")
+                     && s.Status.IsFinal())
             {
                 Final(device, s.DeploymentId).TrySetResult(s with { DeviceId = device });
             }
@@ -147,7 +147,7 @@ public sealed class FleetClient : IAsyncDisposable
         if (_options.Signer is not { } signer) throw new InvalidOperationException("this fleet client has no signing key: it cannot publish deployments");
         if (request.Files is not { Count: > 0 }) throw new ArgumentException($"deployment {request.DeploymentId} lacks the package's file digests (Files)", nameof(request));
         var signed = signer.Sign(request, device, _options.DeploymentValidity);
-        _store.SetDeployment(signed, device, "published", null);
+        _store.SetDeployment(signed, device, DeploymentState.Published, null);
         await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
             .WithPayload(JsonSerializer.SerializeToUtf8Bytes(signed, EdgeJson.Default.DeploymentRequest))
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
@@ -194,7 +194,7 @@ public sealed class FleetClient : IAsyncDisposable
         {
             var left = deadline - DateTime.UtcNow;
             result[device] = await WaitForStatusAsync(device, request.DeploymentId, left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
-            _store.SetDeployment(request, device, result[device]?.Status ?? "timed-out", result[device]?.Reason);
+            _store.SetDeployment(request, device, result[device]?.Status ?? DeploymentState.TimedOut, result[device]?.Reason);
         }
 
         return result;
@@ -210,7 +210,7 @@ public sealed class FleetClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(previous);
         var statuses = await DeployAsync(devices, request, timeout, cancellationToken).ConfigureAwait(false);
-        var failed = statuses.Where(s => s.Value?.Status != "succeeded").Select(s => s.Key).ToList();
+        var failed = statuses.Where(s => s.Value?.Status != DeploymentState.Succeeded).Select(s => s.Key).ToList();
         if (failed.Count == 0) return new GroupDeployment(statuses, [], [], null);
 
         // Every device's retained deployment is replaced: a device that comes back later must not install the abandoned version.
@@ -225,7 +225,7 @@ public sealed class FleetClient : IAsyncDisposable
             else
             {
                 await ClearAsync(device, cancellationToken).ConfigureAwait(false);
-                if (statuses[device]?.Status == "succeeded") notRolledBack.Add($"{device} (no earlier deployment, stays on {request.Version})");
+                if (statuses[device]?.Status == DeploymentState.Succeeded) notRolledBack.Add($"{device} (no earlier deployment, stays on {request.Version})");
             }
         }
 
@@ -241,7 +241,7 @@ public sealed class FleetClient : IAsyncDisposable
         var rolledBack = new List<string>();
         foreach (var (device, result) in results)
         {
-            if (result?.Status == "succeeded") rolledBack.Add($"{device}→{result.Version}");
+            if (result?.Status == DeploymentState.Succeeded) rolledBack.Add($"{device}→{result.Version}");
             else notRolledBack.Add($"{device} ({result?.Reason ?? "no answer to the rollback"})");
         }
 

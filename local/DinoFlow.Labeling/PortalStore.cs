@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using DinoFlow.Pipeline.Labeling;
 using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Sqlite;
 using Microsoft.Data.Sqlite;
+using static DinoFlow.Sqlite.Sql;
 
 namespace DinoFlow.Labeling;
 
@@ -93,7 +95,7 @@ public sealed class PortalStore
     /// <summary>An assignment not labeled within this time goes back to the pool (a worker closed the tab).</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(30);
 
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
     private readonly TimeProvider _clock;
     private readonly int _passwordIterations;
 
@@ -104,51 +106,60 @@ public sealed class PortalStore
 
     public PortalStore(string databasePath, TimeProvider? clock = null, int passwordIterations = PasswordHasher.DefaultIterations)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = true, DefaultTimeout = 30 }.ToString();
+        // Pooled connections: the host serves many small requests (see SqliteDatabaseOptions.Pooling).
+        _database = new SqliteDatabase(databasePath, "portal database", Migrations, new SqliteDatabaseOptions(
+            Pooling: true, RecoveryNote: "Workers, labeling jobs and their labels are lost; add the workers and create the jobs again."));
         _clock = clock ?? TimeProvider.System;
         _passwordIterations = passwordIterations;
-        DatabasePath = Path.GetFullPath(databasePath);
-        using var connection = Open();
-        Execute(connection, """
-            PRAGMA journal_mode=WAL;
-            CREATE TABLE IF NOT EXISTS workers (
-                name TEXT PRIMARY KEY, password_hash TEXT, invite_hash TEXT, created_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS jobs (
-                name TEXT PRIMARY KEY, spec_json TEXT NOT NULL, created_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS items (
-                job TEXT NOT NULL, item_id INTEGER NOT NULL, image_key TEXT NOT NULL, source_ref TEXT NOT NULL,
-                taken INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
-                guess_label TEXT, guess_confidence REAL, auto_label TEXT, auto_confidence REAL, auto_at TEXT,
-                PRIMARY KEY (job, item_id), UNIQUE (job, image_key));
-            CREATE TABLE IF NOT EXISTS assignments (
-                job TEXT NOT NULL, item_id INTEGER NOT NULL, worker TEXT NOT NULL, seq INTEGER NOT NULL,
-                assigned_at TEXT NOT NULL, label TEXT, submitted_at TEXT,
-                PRIMARY KEY (job, item_id, worker));
-            CREATE INDEX IF NOT EXISTS assignments_by_worker ON assignments (job, worker, seq);
-            CREATE INDEX IF NOT EXISTS items_by_taken ON items (job, taken, item_id);
-            """);
-        // Columns added after the first release (portal.db files made before them are upgraded in place):
-        // the raw output-manifest line of a label imported when the job was created, and the worker's role.
-        AddColumnIfMissing(connection, "items", "imported_line", "TEXT");
-        AddColumnIfMissing(connection, "workers", "role", $"TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
-        // The security stamp every session carries: a new one ends the worker's sessions (logout, password, role).
-        AddColumnIfMissing(connection, "workers", "stamp", "TEXT NOT NULL DEFAULT ''");
-        // Invites made before this column have none and so count as expired.
-        AddColumnIfMissing(connection, "workers", "invite_expires_at", "TEXT");
+        DatabasePath = _database.Path;
     }
+
+    /// <summary>The schema's versions (see <see cref="SqliteMigration"/>); version 1 is the schema before versions were recorded.</summary>
+    internal static readonly IReadOnlyList<SqliteMigration> Migrations =
+    [
+        new("workers, jobs, items and assignments", connection =>
+        {
+            Execute(connection, """
+                CREATE TABLE IF NOT EXISTS workers (
+                    name TEXT PRIMARY KEY, password_hash TEXT, invite_hash TEXT, created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS jobs (
+                    name TEXT PRIMARY KEY, spec_json TEXT NOT NULL, created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS items (
+                    job TEXT NOT NULL, item_id INTEGER NOT NULL, image_key TEXT NOT NULL, source_ref TEXT NOT NULL,
+                    taken INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+                    guess_label TEXT, guess_confidence REAL, auto_label TEXT, auto_confidence REAL, auto_at TEXT,
+                    PRIMARY KEY (job, item_id), UNIQUE (job, image_key));
+                CREATE TABLE IF NOT EXISTS assignments (
+                    job TEXT NOT NULL, item_id INTEGER NOT NULL, worker TEXT NOT NULL, seq INTEGER NOT NULL,
+                    assigned_at TEXT NOT NULL, label TEXT, submitted_at TEXT,
+                    PRIMARY KEY (job, item_id, worker));
+                CREATE INDEX IF NOT EXISTS assignments_by_worker ON assignments (job, worker, seq);
+                CREATE INDEX IF NOT EXISTS items_by_taken ON items (job, taken, item_id);
+                """);
+            // Columns added after the first release (portal.db files made before them are upgraded in place):
+            // the raw output-manifest line of a label imported when the job was created, and the worker's role.
+            AddColumnIfMissing(connection, "items", "imported_line", "TEXT");
+            AddColumnIfMissing(connection, "workers", "role", $"TEXT NOT NULL DEFAULT '{PortalRoles.Worker}'");
+            // The security stamp every session carries: a new one ends the worker's sessions (logout, password, role).
+            AddColumnIfMissing(connection, "workers", "stamp", "TEXT NOT NULL DEFAULT ''");
+            // Invites made before this column have none and so count as expired.
+            AddColumnIfMissing(connection, "workers", "invite_expires_at", "TEXT");
+        }),
+        // Times had six fractional digits (2026-11-30T03:07:51.123456Z); now the one format has seven ('O'), and text
+        // comparisons (lease cutoffs, invite expiry) need one width.
+        new("times in the one format", connection =>
+        {
+            foreach (var (table, column) in (ReadOnlySpan<(string, string)>)[("workers", "created_at"), ("workers", "invite_expires_at"), ("jobs", "created_at"),
+                         ("items", "auto_at"), ("assignments", "assigned_at"), ("assignments", "submitted_at")])
+                Execute(connection, $"UPDATE {table} SET {column} = substr({column}, 1, 26) || '0Z' WHERE length({column}) = 27 AND {column} LIKE '%Z'");
+        }),
+    ];
 
     /// <summary>How long an invite link can be redeemed.</summary>
     public static readonly TimeSpan InviteLifetime = TimeSpan.FromDays(7);
 
     /// <summary>The most characters a job's instructions may have.</summary>
     public const int MaxInstructions = 10_000;
-
-    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
-    {
-        if (Scalar<long>(connection, $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = $column", ("$column", column)) == 0)
-            Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {definition}");
-    }
 
     public string DatabasePath { get; }
 
@@ -620,43 +631,7 @@ public sealed class PortalStore
 
     private string Now() => Time(_clock.GetUtcNow());
 
-    private static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+    private static DateTimeOffset Parse(string text) => SqliteTime.Parse(text);
 
-    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        SetParameters(command, parameters);
-        return command;
-    }
-
-    private static void SetParameters(SqliteCommand command, params (string Name, object? Value)[] parameters)
-    {
-        command.Parameters.Clear();
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-    }
-
-    private static int Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
-
-    private static T? Scalar<T>(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, sql, parameters);
-        var value = command.ExecuteScalar();
-        if (value is null or DBNull) return default;
-        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-        return (T)Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
-    }
+    private SqliteConnection Open() => _database.Open();
 }

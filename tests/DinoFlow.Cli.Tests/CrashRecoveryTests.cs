@@ -26,15 +26,17 @@ public sealed class CrashRecoveryTests : IDisposable
 
         using (var process = DinoflowCli.Start(work, "run", source, "--until", "prepare"))
         {
-            var deadline = Stopwatch.StartNew();
-            while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+            int Ingested() => Directory.Exists(images) ? Directory.GetFiles(images, "*.jpg", SearchOption.AllDirectories).Length : 0;
+            try
             {
-                if (Directory.Exists(images) && Directory.GetFiles(images, "*.jpg", SearchOption.AllDirectories).Length >= 20) break;
-                await Task.Delay(10);
+                await Eventually.UntilAsync(() => Ingested() >= 20, TimeSpan.FromSeconds(60), "20 images ingested before the kill", () => $"{Ingested()} images",
+                    process.WaitForExitAsync());
             }
-
-            process.Kill(entireProcessTree: true); // SIGKILL: no cleanup runs
-            await process.WaitForExitAsync();
+            finally
+            {
+                process.Kill(entireProcessTree: true); // SIGKILL: no cleanup runs
+                await process.WaitForExitAsync();
+            }
         }
 
         var interrupted = Assert.Single(await store.ListRunsAsync());

@@ -109,7 +109,7 @@ public sealed class PortalCliTests : IDisposable
     public async Task Serve_prints_its_URL_serves_the_login_page_and_stops_on_SIGTERM()
     {
         using var process = DinoflowCli.Start(_work.Path, "serve", "--port", "0");
-        var line = await process.StandardOutput.ReadLineAsync();
+        var line = await process.StandardOutput.ReadLineAsync().WithinAsync(TimeSpan.FromMinutes(2), "'dinoflow serve' to print its URLs");
         var url = System.Text.RegularExpressions.Regex.Match(line ?? "", @"Portal: (http://127\.0\.0\.1:\d+)/").Groups[1].Value;
         Assert.NotEmpty(url);
         using var client = new HttpClient();

@@ -22,7 +22,7 @@ public sealed partial class PortalPipelineTests : IDisposable
     private static async Task<(string BaseUrl, string Job)> WaitForLabelingUrlAsync(StreamReader reader)
     {
         var seen = new List<string>();
-        while (await reader.ReadLineAsync() is { } line)
+        while (await NextLineAsync() is { } line)
         {
             seen.Add(line);
             var match = LabelingUrl().Match(line);
@@ -30,6 +30,18 @@ public sealed partial class PortalPipelineTests : IDisposable
         }
 
         throw new InvalidOperationException("dinoflow ended without printing a labeling URL:\n" + string.Join('\n', seen));
+
+        async Task<string?> NextLineAsync()
+        {
+            try
+            {
+                return await reader.ReadLineAsync().WithinAsync(TimeSpan.FromMinutes(3), "dinoflow to print the labeling URL");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException(e.Message + "; it printed:\n" + string.Join('\n', seen), e);
+            }
+        }
     }
 
     [Fact]

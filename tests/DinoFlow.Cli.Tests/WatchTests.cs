@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using DinoFlow.Local.Runner.Runs;
 using DinoFlow.Cli.Tests.Support;
@@ -19,10 +20,24 @@ public sealed class WatchTests : IDisposable
         var work = Path.Combine(_work.Path, "w");
         var store = new SqliteRunStore(Path.Combine(work, ".dinoflow", "dinoflow.db"));
         // A quiet period well above the burst's gaps even on a loaded 2-core machine (2 s once split a burst there).
-        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "4", "--poll-interval", "0.2", "--until", "prepare");
+        // --max-runs 1: the watcher exits after its first run, so the test awaits its exit; a burst split in two would
+        // show as a first run with fewer than 50 files.
+        using var watcher = DinoflowCli.Start(work, "watch", inbox, "--quiet-period", "4", "--poll-interval", "0.2", "--until", "prepare", "--max-runs", "1");
+        var output = new ConcurrentQueue<string>();
+        var watching = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        watcher.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            output.Enqueue(e.Data);
+            if (e.Data.StartsWith("Watching ", StringComparison.Ordinal)) watching.TrySetResult();
+        };
+        watcher.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+        watcher.BeginErrorReadLine();
+        watcher.BeginOutputReadLine();
         try
         {
-            await Task.Delay(1500); // let it take its first snapshot of the empty folder
+            // It says so once it has taken its first snapshot of the empty folder.
+            await watching.Task.WithinAsync(TimeSpan.FromSeconds(60), "the watcher's first snapshot ('Watching …' on stderr)");
 
             // 50 files over about 1.5 s, much faster than the quiet period: one batch.
             for (var i = 0; i < 50; i++)
@@ -31,21 +46,20 @@ public sealed class WatchTests : IDisposable
                 var recording = i % 4 < 2 ? 1 : 2;
                 File.WriteAllBytes(Path.Combine(Directory.CreateDirectory(Path.Combine(inbox, label)).FullName, $"{label}{recording}_img_{i:000000}.jpg"),
                     TestImages.Jpeg(i, 96, 64));
-                await Task.Delay(30);
+                await Task.Delay(30); // the burst's pace, not a wait
             }
 
-            var clock = Stopwatch.StartNew();
-            IReadOnlyList<RunRecord> runs = [];
-            while (clock.Elapsed < TimeSpan.FromSeconds(60))
+            try
             {
-                runs = await store.ListRunsAsync();
-                if (runs.Count > 0 && runs[0].Status is RunStatus.Succeeded or RunStatus.Failed) break;
-                await Task.Delay(200);
+                await watcher.WaitForExitAsync().WithinAsync(TimeSpan.FromMinutes(3), "the watcher to run its one batch and exit");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}; its output:\n{string.Join('\n', output)}", e);
             }
 
-            // Wait well past another quiet period: no second run may appear.
-            await Task.Delay(8000);
-            runs = await store.ListRunsAsync();
+            Assert.True(watcher.ExitCode == 0, string.Join('\n', output));
+            var runs = await store.ListRunsAsync();
             var run = Assert.Single(runs);
             Assert.Equal(RunStatus.Succeeded, run.Status);
             Assert.Equal(50, run.Input.OnlyKeys!.Count);

@@ -44,9 +44,10 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         });
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run = runtime.RunAsync(stop.Token);
-        while (runtime.FramesProcessed < 30 && !run.IsCompleted) await Task.Delay(50);
+        await Eventually.UntilAsync(() => runtime.FramesProcessed >= 30, Eventually.DefaultTimeout, "30 frames through a source that keeps dying",
+            () => $"{runtime.FramesProcessed} frames, {opens} opens", run);
         await stop.CancelAsync();
-        await run;
+        await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
 
         Assert.True(runtime.FramesProcessed >= 30, $"only {runtime.FramesProcessed} frames");
         Assert.True(opens >= 5, $"opened {opens} times");
@@ -66,7 +67,7 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run = runtime.RunAsync(stop.Token);
-        while (runtime.FramesProcessed < 3) await Task.Delay(20);
+        await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
 
         var package = model.Copy(model.PackageV2);
         var onnx = Path.Combine(package, ModelManifest.ModelFileName);
@@ -91,11 +92,12 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         if (damage == "bad-hash") request = request with { Sha256 = new string('a', 64) };
         var status = await runtime.DeployAsync(packages.Sign(request), stop.Token);
         var framesAfter = runtime.FramesProcessed;
-        while (runtime.FramesProcessed < framesAfter + 3) await Task.Delay(20);
+        await Eventually.UntilAsync(() => runtime.FramesProcessed >= framesAfter + 3, Eventually.DefaultTimeout, "3 more frames after the refused deployment",
+            () => $"{runtime.FramesProcessed - framesAfter} more frames", run);
         await stop.CancelAsync();
-        await run;
+        await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
 
-        Assert.Equal("failed", status.Status);
+        Assert.Equal(DeploymentState.Failed, status.Status);
         var expected = damage switch
         {
             "bad-hash" => "SHA-256",
@@ -122,14 +124,14 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             var run = runtime.RunAsync(stop.Token);
-            while (runtime.FramesProcessed < 3) await Task.Delay(20);
+            await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
             var status = await runtime.DeployAsync(packages.SignedPackage("d1", model.PackageV2.Directory, "v2"), stop.Token);
-            Assert.Equal("succeeded", status.Status);
+            Assert.Equal(DeploymentState.Succeeded, status.Status);
             Assert.Equal("v2", runtime.ActiveVersion);
             var after = runtime.FramesProcessed;
-            while (runtime.FramesProcessed < after + 3) await Task.Delay(20);
+            await Eventually.UntilAsync(() => runtime.FramesProcessed >= after + 3, Eventually.DefaultTimeout, "3 frames on v2", () => $"{runtime.FramesProcessed - after} frames", run);
             await stop.CancelAsync();
-            await run;
+            await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
         }
 
         // What a kill -9 during a later download leaves behind is cleaned, and the deployed model is the one that starts.
@@ -138,10 +140,10 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         await using var restarted = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
         using var stop2 = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run2 = restarted.RunAsync(stop2.Token);
-        while (restarted.FramesProcessed < 1) await Task.Delay(20);
+        await Eventually.UntilAsync(() => restarted.FramesProcessed >= 1, Eventually.DefaultTimeout, "a frame after the restart", () => $"{restarted.FramesProcessed} frames", run2);
         Assert.Equal("v2", restarted.ActiveVersion);
         await stop2.CancelAsync();
-        await run2;
+        await run2.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
         Assert.False(Directory.Exists(Path.Combine(state, "models", ".v3.staging-123456")));
         Assert.False(File.Exists(Path.Combine(state, "downloads", "v3-x.zip.part")));
     }

@@ -72,18 +72,19 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         }
 
         var status = await fleet.Client.WaitForStatusAsync("cam-a", "evil-2", Timeout, CancellationToken.None);
-        Assert.Equal("failed", status?.Status);
+        Assert.Equal(DeploymentState.Failed, status?.Status);
         Assert.Contains("signature does not verify", status!.Reason, StringComparison.Ordinal);
         Assert.Equal("v1", status.ActiveVersion);
 
-        await Task.Delay(2000);
+        // evil-1 never reached cam-a: the broker refused both publishes before evil-2 was sent, and cam-a handles and
+        // answers its deployment messages in order, so a status for evil-1 would have come before evil-2's.
         Assert.Null(await fleet.Client.WaitForStatusAsync("cam-a", "evil-1", TimeSpan.Zero, CancellationToken.None));
         Assert.Equal("v1", a.ActiveVersion);
         await HostFleet.WaitForFramesAsync(a, 3);
         Assert.True(a.Link!.IsConnected, "cam-a was kicked off");
         Assert.DoesNotContain(fleet.Store.DetectionsPerClass("cam-a", since), c => c.Label == "forged");
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!fleet.Store.DetectionsPerClass("cam-b", since).Any(c => c.Label == "forged") && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Eventually.UntilAsync(() => fleet.Store.DetectionsPerClass("cam-b", since).Any(c => c.Label == "forged"), TimeSpan.FromSeconds(30),
+            "cam-b's own 'forged' detection in the edge store");
         Assert.Contains(fleet.Store.DetectionsPerClass("cam-b", since), c => c.Label == "forged");
     }
 
@@ -97,7 +98,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var run = runtime.RunAsync(stop.Token);
-        while (runtime.FramesProcessed < 3) await Task.Delay(20);
+        await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
 
         var v2 = packages.Package("d-v2", model.PackageV2.Directory, "v2");
         var zip = Path.Combine(dir, "d-v2.zip");
@@ -117,7 +118,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         foreach (var (name, request, reason) in cases)
         {
             var status = await runtime.DeployAsync(request(), stop.Token);
-            Assert.True(status.Status == "failed" && status.Reason!.Contains(reason, StringComparison.Ordinal), $"{name}: {status.Status} {status.Reason}");
+            Assert.True(status.Status == DeploymentState.Failed && status.Reason!.Contains(reason, StringComparison.Ordinal), $"{name}: {status.Status} {status.Reason}");
             Assert.DoesNotContain(v2.Sha256, status.Reason, StringComparison.Ordinal);
             Assert.Equal("v1", runtime.ActiveVersion);
         }
@@ -135,7 +136,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
 
         // A good one, then replays: an older deployment and a reused id.
         var good = packages.Sign(v2 with { DeploymentId = "d-good" });
-        Assert.Equal("succeeded", (await runtime.DeployAsync(good, stop.Token)).Status);
+        Assert.Equal(DeploymentState.Succeeded, (await runtime.DeployAsync(good, stop.Token)).Status);
         Assert.Equal("v2", runtime.ActiveVersion);
         var v1 = packages.Package("d-v1", model.Package.Directory, "v1");
         var older = await runtime.DeployAsync(packages.Sign(v1 with { DeploymentId = "d-old" }, issued: good.IssuedAt!.Value.AddMinutes(-5)), stop.Token);
@@ -144,7 +145,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         Assert.Contains("already used", reused.Reason, StringComparison.Ordinal);
         Assert.Equal("v2", runtime.ActiveVersion);
         await stop.CancelAsync();
-        await run;
+        await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
 
         // Without a pinned key nothing is accepted.
         var unpinned = EdgeBuilder.Options(Path.Combine(dir, "state2"), model.Package.Directory, "rtsp://camera.invalid/stream");
@@ -162,7 +163,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         File.WriteAllBytes(Path.Combine(broken, model.PackageV2.Manifest.Probe!.Image), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4]);
 
         var bad = await fleet.Client.DeployGroupAsync(["cam-a"], fleet.Package("d-broken", broken, "v2"), new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None);
-        Assert.Equal("failed", bad.Statuses["cam-a"]?.Status);
+        Assert.Equal(DeploymentState.Failed, bad.Statuses["cam-a"]?.Status);
         Assert.False(string.IsNullOrEmpty(bad.Statuses["cam-a"]!.Reason));
         Assert.Equal("v1", a.ActiveVersion);
 

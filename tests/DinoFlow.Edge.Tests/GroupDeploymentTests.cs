@@ -30,7 +30,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         var group = await fleet.Client.DeployGroupAsync(["cam-a", "cam-b"], request, new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None);
 
         Assert.Null(group.Failure);
-        Assert.All(group.Statuses.Values, s => Assert.Equal(("succeeded", "v2"), (s!.Status, s.ActiveVersion)));
+        Assert.All(group.Statuses.Values, s => Assert.Equal((DeploymentState.Succeeded, "v2"), (s!.Status, s.ActiveVersion)));
         Assert.Equal(("v2", "v2"), (a.ActiveVersion, b.ActiveVersion));
         Assert.Equal("v2", fleet.Store.LastSucceeded("cam-a")?.Version);
         await HostFleet.WaitForFramesAsync(a, 3);
@@ -52,8 +52,8 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         var group = await fleet.Client.DeployGroupAsync(["cam-a", "cam-b"], v2, previous, Timeout, CancellationToken.None);
 
         // cam-a installed v2, cam-b's download was damaged: it refused it by hash and kept v1.
-        Assert.Equal(("succeeded", "v2"), (group.Statuses["cam-a"]!.Status, group.Statuses["cam-a"]!.ActiveVersion));
-        Assert.Equal(("failed", "v1"), (group.Statuses["cam-b"]!.Status, group.Statuses["cam-b"]!.ActiveVersion));
+        Assert.Equal((DeploymentState.Succeeded, "v2"), (group.Statuses["cam-a"]!.Status, group.Statuses["cam-a"]!.ActiveVersion));
+        Assert.Equal((DeploymentState.Failed, "v1"), (group.Statuses["cam-b"]!.Status, group.Statuses["cam-b"]!.ActiveVersion));
         Assert.Contains("SHA-256", group.Statuses["cam-b"]!.Reason, StringComparison.Ordinal);
         Assert.NotNull(group.Failure);
         Assert.Contains("cam-b: package http://", group.Failure, StringComparison.Ordinal);
@@ -77,7 +77,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
 
         var group = await fleet.Client.DeployGroupAsync(["cam-a"], fleet.Package("d-probe", package, "v2"), new Dictionary<string, DeploymentRequest?>(), Timeout, CancellationToken.None);
 
-        Assert.Equal("failed", group.Statuses["cam-a"]!.Status);
+        Assert.Equal(DeploymentState.Failed, group.Statuses["cam-a"]!.Status);
         Assert.Contains("cam-a: ", group.Failure, StringComparison.Ordinal);
         Assert.Contains("probe self-test failed", group.Failure, StringComparison.Ordinal);
         Assert.Equal("v1", a.ActiveVersion);
@@ -97,7 +97,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         var v2 = fleet.Package("d-v2", model.PackageV2.Directory, "v2");
         var group = await fleet.Client.DeployGroupAsync(["cam-a", "cam-ghost"], v2, previous, TimeSpan.FromSeconds(60), CancellationToken.None);
 
-        Assert.Equal("succeeded", group.Statuses["cam-a"]!.Status);
+        Assert.Equal(DeploymentState.Succeeded, group.Statuses["cam-a"]!.Status);
         Assert.Null(group.Statuses["cam-ghost"]);
         Assert.Contains("cam-ghost: no status within 60 s", group.Failure, StringComparison.Ordinal);
         Assert.Contains("cam-a→v1", group.RolledBack);
@@ -108,7 +108,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
         // The ghost's retained deployment is now the rollback: when it comes online it acts on that, never on the abandoned v2.
         var ghost = fleet.StartDevice("cam-ghost", model.Package.Directory);
         var status = await fleet.Client.WaitForStatusAsync("cam-ghost", "d-v2-rollback", Timeout, CancellationToken.None);
-        Assert.Equal(("succeeded", "v1"), (status?.Status, status?.ActiveVersion));
+        Assert.Equal((DeploymentState.Succeeded, "v1"), (status?.Status, status?.ActiveVersion));
         Assert.Equal("v1", ghost.ActiveVersion);
     }
 
@@ -139,18 +139,24 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     private static async Task<Dictionary<string, byte[]>> RetainedDeploymentsAsync(HostFleet fleet)
     {
         var retained = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var marker = "marker-" + Guid.NewGuid().ToString("N");
+        var markerSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += e =>
         {
-            lock (retained) retained[e.ApplicationMessage.Topic.Split('/')[1]] = e.ApplicationMessage.Payload.ToArray();
+            var device = e.ApplicationMessage.Topic.Split('/')[1];
+            if (device == marker) markerSeen.TrySetResult();
+            else lock (retained) retained[device] = e.ApplicationMessage.Payload.ToArray();
             return Task.CompletedTask;
         };
         // Only the host's login may read every device's deployment topic.
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", fleet.Broker.Port).WithClientId("dinoflow-host-retained")
             .WithCredentials(DinoFlow.Fleet.FleetCredentials.HostUser, fleet.Credentials.HostPassword()).Build());
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Deployment("+")).Build());
-        // Retained messages are sent right after the subscription; give them a moment on a loaded machine.
-        await Task.Delay(3000);
+        // The broker sends the retained messages right after the subscription, before anything published later: a
+        // marker published now (not retained, on a device nobody has) arrives after all of them.
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(marker)).WithPayload("marker").Build());
+        await markerSeen.Task.WithinAsync(TimeSpan.FromSeconds(30), "the marker published after the retained deployment messages");
         await client.DisconnectAsync();
         lock (retained) return new Dictionary<string, byte[]>(retained, StringComparer.Ordinal);
     }

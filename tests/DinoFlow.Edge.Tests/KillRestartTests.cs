@@ -27,7 +27,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         var device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         await device.WaitForHealthAsync("v1");
         await fleet.Client.PublishAsync("cam-k", request, CancellationToken.None);
-        var part = await WaitForAsync(() => Directory.Exists(Path.Combine(state, "downloads"))
+        var part = await WaitForAsync("a partial download (*.part) of v2", () => Directory.Exists(Path.Combine(state, "downloads"))
             ? Directory.GetFiles(Path.Combine(state, "downloads"), "*.part").FirstOrDefault(f => new FileInfo(f).Length > 0) : null);
         device.Kill();
         Assert.True(File.Exists(part));
@@ -35,7 +35,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         // 2. Restart: it runs v1 again, cleans the partial file, downloads again (the network is back) — killed while it unzips/loads/swaps.
         server.Stall = false;
         device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
-        var staging = await WaitForAsync(() => Directory.Exists(Path.Combine(state, "models"))
+        var staging = await WaitForAsync("a staging folder of the swap to v2", () => Directory.Exists(Path.Combine(state, "models"))
             ? Directory.GetDirectories(Path.Combine(state, "models"), ".*staging-*").FirstOrDefault() : null);
         device.Kill();
         Assert.False(File.Exists(part));
@@ -43,7 +43,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         // 3. Restart: whichever side of the swap the kill fell on, the model is a valid one and frames flow; leftovers are gone.
         device = EdgeApp.Start(fleet, password, state, model.Package.Directory);
         var status = await fleet.Client.WaitForStatusAsync("cam-k", "d-v2", TimeSpan.FromMinutes(2), CancellationToken.None);
-        Assert.Equal("succeeded", status?.Status);
+        Assert.Equal(DeploymentState.Succeeded, status?.Status);
         await device.WaitForHealthAsync("v2");
         Assert.False(Directory.Exists(staging));
 
@@ -56,15 +56,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         Assert.Empty(Directory.GetFiles(Path.Combine(state, "downloads"), "*.part"));
     }
 
-    private static async Task<string> WaitForAsync(Func<string?> probe)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        while (true)
-        {
-            if (probe() is { } found) return found;
-            await Task.Delay(10, timeout.Token);
-        }
-    }
+    private static Task<string> WaitForAsync(string what, Func<string?> probe) => Eventually.ValueAsync(probe, Eventually.DefaultTimeout, what);
 
     /// <summary>The edge app (DinoFlow.Edge.dll) as its own process, device cam-k, looping the sample clip.</summary>
     private sealed class EdgeApp

@@ -42,7 +42,7 @@ public sealed class MqttLinkShutdownTests
         using var stop = new CancellationTokenSource();
         var run = link.RunAsync(stop.Token);
 
-        await publishSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await publishSeen.Task.WithinAsync(TimeSpan.FromSeconds(30), "the link's first publish at the fake broker");
         await stop.CancelAsync();
         var error = await Record.ExceptionAsync(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
 

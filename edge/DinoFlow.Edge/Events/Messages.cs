@@ -49,7 +49,39 @@ public sealed record DeploymentRequest(string DeploymentId, string Version, stri
 }
 
 /// <summary>On dinoflow/{device}/deployment/status: downloading, succeeded or failed (with the reason).</summary>
-public sealed record DeploymentStatus(string DeploymentId, string DeviceId, string Version, string Status, string? Reason, string? ActiveVersion, DateTimeOffset Timestamp);
+public sealed record DeploymentStatus(string DeploymentId, string DeviceId, string Version, DeploymentState Status, string? Reason, string? ActiveVersion, DateTimeOffset Timestamp);
+
+/// <summary>
+/// Where a deployment stands on one device. A device reports <see cref="Downloading"/>, <see cref="Succeeded"/> or
+/// <see cref="Failed"/>; the host also records <see cref="Published"/> (sent, no answer yet) and <see cref="TimedOut"/>
+/// (no final answer in time). On the wire and in <c>edge.db</c> as the lower-case names below.
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DeploymentState>))]
+public enum DeploymentState
+{
+    [JsonStringEnumMemberName("published")] Published,
+    [JsonStringEnumMemberName("downloading")] Downloading,
+    [JsonStringEnumMemberName("succeeded")] Succeeded,
+    [JsonStringEnumMemberName("failed")] Failed,
+    [JsonStringEnumMemberName("timed-out")] TimedOut,
+}
+
+public static class DeploymentStates
+{
+    /// <summary>The wire name ("succeeded", "timed-out"), as stored in <c>edge.db</c>.</summary>
+    public static string ToWire(this DeploymentState state) => state switch
+    {
+        DeploymentState.Published => "published",
+        DeploymentState.Downloading => "downloading",
+        DeploymentState.Succeeded => "succeeded",
+        DeploymentState.Failed => "failed",
+        DeploymentState.TimedOut => "timed-out",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
+    };
+
+    /// <summary>A final state: the device will not report again for this deployment.</summary>
+    public static bool IsFinal(this DeploymentState state) => state is DeploymentState.Succeeded or DeploymentState.Failed;
+}
 
 public static class Topics
 {
@@ -64,4 +96,5 @@ public static class Topics
 [JsonSerializable(typeof(HealthMessage))]
 [JsonSerializable(typeof(DeploymentRequest))]
 [JsonSerializable(typeof(DeploymentStatus))]
+[JsonSerializable(typeof(DeploymentState))]
 public sealed partial class EdgeJson : JsonSerializerContext;

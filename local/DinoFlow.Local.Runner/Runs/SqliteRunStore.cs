@@ -1,51 +1,32 @@
 using System.Globalization;
 using System.Text.Json;
 using DinoFlow.Pipeline.Runner;
+using DinoFlow.Sqlite;
 using Microsoft.Data.Sqlite;
+using static DinoFlow.Sqlite.Sql;
 
 namespace DinoFlow.Local.Runner.Runs;
 
 /// <summary>
-/// Runs, steps and attempts in a SQLite file (WAL mode, so <c>dinoflow runs</c> can read while a run writes).
-/// Each call opens its own connection: the store is shared by the CLI, the watcher and the host.
+/// Runs, steps and attempts in a SQLite file (<see cref="SqliteDatabase"/>: WAL, so <c>dinoflow runs</c> can read
+/// while a run writes). Each call opens its own connection: the store is shared by the CLI, the watcher and the host.
 /// </summary>
 public sealed class SqliteRunStore : IRunStore
 {
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
 
     public SqliteRunStore(string databasePath)
     {
-        var full = Path.GetFullPath(databasePath);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Pooling = false, DefaultTimeout = 30 }.ToString();
-        // SQLite takes a 0-byte file for a new, empty database: that would silently show no runs.
-        if (File.Exists(full) && new FileInfo(full).Length == 0) throw Damaged(full, "it is empty (0 bytes)");
-        try
-        {
-            CreateSchema();
-            // A truncated file can still open; its missing pages show only when a query reaches them. The run database
-            // is small, so every open checks it whole.
-            using var connection = Open();
-            using var check = connection.CreateCommand();
-            check.CommandText = "PRAGMA quick_check(1)";
-            if (check.ExecuteScalar() is string result && result != "ok") throw Damaged(full, result);
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
-        {
-            throw Damaged(full, e.Message);
-        }
+        // The run database is small, so every open checks it whole: a truncated file can still open.
+        _database = new SqliteDatabase(databasePath, "run database", Migrations, new SqliteDatabaseOptions(
+            CheckIntegrity: true,
+            RecoveryNote: "The runs' history is lost; the ingested data in .dinoflow/data and each run's artifacts in .dinoflow/runs stay."));
     }
 
-    /// <summary>What a damaged run database says: the file, the cause and the way out.</summary>
-    private static InvalidDataException Damaged(string path, string cause) => new(
-        $"the run database {path} is damaged ({cause}). To recover, move it away (mv '{path}' '{path}.damaged') and run again: a new one is made. "
-        + "The runs' history is lost; the ingested data in .dinoflow/data and each run's artifacts in .dinoflow/runs stay.");
-
-    private void CreateSchema()
-    {
-        using var connection = Open();
-        Execute(connection, """
-            PRAGMA journal_mode=WAL;
+    /// <summary>The schema's versions (see <see cref="SqliteMigration"/>); version 1 is the schema before versions were recorded.</summary>
+    internal static readonly IReadOnlyList<SqliteMigration> Migrations =
+    [
+        SqliteMigration.Script("runs, steps and attempts", """
             CREATE TABLE IF NOT EXISTS runs (
                 id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, input_json TEXT NOT NULL,
                 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner_pid INTEGER, error TEXT);
@@ -56,8 +37,8 @@ public sealed class SqliteRunStore : IRunStore
             CREATE TABLE IF NOT EXISTS attempts (
                 run_id TEXT NOT NULL, step TEXT NOT NULL, attempt INTEGER NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
                 status TEXT NOT NULL, error TEXT, PRIMARY KEY (run_id, step, attempt));
-            """);
-    }
+            """),
+    ];
 
     public Task CreateRunAsync(RunRecord run, IReadOnlyList<string> stepNames, CancellationToken cancellationToken = default)
     {
@@ -126,7 +107,7 @@ public sealed class SqliteRunStore : IRunStore
         while (reader.Read())
         {
             steps.Add(new StepRecord(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), Enum.Parse<StepStatus>(reader.GetString(3)),
-                reader.GetInt32(4), ParseTime(reader, 5), ParseTime(reader, 6), NullableString(reader, 7), NullableString(reader, 8),
+                reader.GetInt32(4), NullableTime(reader, 5), NullableTime(reader, 6), NullableString(reader, 7), NullableString(reader, 8),
                 NullableString(reader, 9), Enum.Parse<ErrorKind>(reader.GetString(10))));
         }
 
@@ -141,8 +122,8 @@ public sealed class SqliteRunStore : IRunStore
         var attempts = new List<AttemptRecord>();
         while (reader.Read())
         {
-            attempts.Add(new AttemptRecord(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), ParseTime(reader, 3)!.Value,
-                ParseTime(reader, 4), reader.GetString(5), NullableString(reader, 6)));
+            attempts.Add(new AttemptRecord(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), NullableTime(reader, 3)!.Value,
+                NullableTime(reader, 4), reader.GetString(5), NullableString(reader, 6)));
         }
 
         return Task.FromResult<IReadOnlyList<AttemptRecord>>(attempts);
@@ -194,14 +175,6 @@ public sealed class SqliteRunStore : IRunStore
         return Task.CompletedTask;
     }
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        Execute(connection, "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;");
-        return connection;
-    }
-
     private static List<RunRecord> QueryRuns(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         using var command = Command(connection, sql, parameters);
@@ -214,8 +187,8 @@ public sealed class SqliteRunStore : IRunStore
                 reader.GetString(reader.GetOrdinal("pipeline")),
                 Enum.Parse<RunStatus>(reader.GetString(reader.GetOrdinal("status"))),
                 JsonSerializer.Deserialize<RunInput>(reader.GetString(reader.GetOrdinal("input_json")), StageJson.Options)!,
-                ParseTime(reader, reader.GetOrdinal("created_at"))!.Value,
-                ParseTime(reader, reader.GetOrdinal("updated_at"))!.Value,
+                NullableTime(reader, reader.GetOrdinal("created_at"))!.Value,
+                NullableTime(reader, reader.GetOrdinal("updated_at"))!.Value,
                 reader.IsDBNull(reader.GetOrdinal("owner_pid")) ? null : reader.GetInt32(reader.GetOrdinal("owner_pid")),
                 NullableString(reader, reader.GetOrdinal("error"))));
         }
@@ -223,26 +196,5 @@ public sealed class SqliteRunStore : IRunStore
         return runs;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-#pragma warning disable CA2100 // SQL text is constant; values are parameters.
-        command.CommandText = sql;
-#pragma warning restore CA2100
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return command;
-    }
-
-    private static void Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, sql, parameters);
-        command.ExecuteNonQuery();
-    }
-
-    private static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-
-    private static DateTimeOffset? ParseTime(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : DateTimeOffset.Parse(reader.GetString(ordinal), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-
-    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    private SqliteConnection Open() => _database.Open();
 }

@@ -20,7 +20,7 @@ public sealed record EvaluationMetrics(
     double MeanConfidence);
 
 /// <summary>The tensors of the backbone the head reads, and how they are pooled.</summary>
-public sealed record BackboneInfo(string Name, string Source, IReadOnlyList<string> Taps, string Pooling);
+public sealed record BackboneInfo(string Name, string Source, IReadOnlyList<string> Taps, PoolingMode Pooling);
 
 /// <summary>The probe: a small image shipped in the package with the output the model must give for it.</summary>
 public sealed record ProbeInfo(string Image, string ExpectedLabel, IReadOnlyList<float> ExpectedProbabilities, float Tolerance);

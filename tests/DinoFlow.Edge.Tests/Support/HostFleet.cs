@@ -69,8 +69,8 @@ public sealed class HostFleet : IAsyncDisposable
     public static async Task WaitForFramesAsync(EdgeRuntime device, long more)
     {
         var target = device.FramesProcessed + more;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        while (device.FramesProcessed < target) await Task.Delay(20, timeout.Token);
+        await Eventually.UntilAsync(() => device.FramesProcessed >= target, Eventually.DefaultTimeout, $"{more} more frames on the device",
+            () => $"{device.FramesProcessed - (target - more)} frames");
     }
 
     public async ValueTask DisposeAsync()
@@ -78,7 +78,7 @@ public sealed class HostFleet : IAsyncDisposable
         foreach (var (runtime, stop, run) in _devices)
         {
             await stop.CancelAsync();
-            await run;
+            await run.WithinAsync(Eventually.DefaultTimeout, "the edge runtime to stop after cancellation");
             await runtime.DisposeAsync();
             stop.Dispose();
         }

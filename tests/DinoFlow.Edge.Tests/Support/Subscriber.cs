@@ -84,12 +84,8 @@ public sealed class Subscriber : IAsyncDisposable
         }
     }
 
-    public async Task WaitSubscribedAsync()
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!Subscribed && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.True(Subscribed, "the test subscriber could not connect");
-    }
+    public Task WaitSubscribedAsync() =>
+        Eventually.UntilAsync(() => Subscribed, TimeSpan.FromSeconds(30), "the test subscriber to connect and subscribe");
 
     public async ValueTask DisposeAsync()
     {

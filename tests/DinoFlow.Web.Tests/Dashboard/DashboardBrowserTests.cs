@@ -24,7 +24,7 @@ public sealed class ChromiumFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: run 'sudo tools/install-prereqs.sh'");
+        Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: run './test.sh' as root or 'sudo tools/install-prereqs.sh'");
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = ExecutablePath, Headless = true });
         // The page waits on the server's refresh channel and on background retries; a loaded 2-core machine is slow.

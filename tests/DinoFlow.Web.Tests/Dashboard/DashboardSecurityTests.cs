@@ -143,15 +143,6 @@ public sealed class DashboardSecurityTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>Waits for a background change (the retry runs after the request has returned); fails after a minute.</summary>
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            var value = await read();
-            if (done(value)) return value;
-            await Task.Delay(100);
-        }
-
-        return await read();
-    }
+    private static Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done) =>
+        Eventually.ValueAsync(read, done, TimeSpan.FromMinutes(1), "the background retry to change the run");
 }

@@ -35,11 +35,11 @@ public sealed class RunRetrierTests : IDisposable
         Assert.Equal(9, results.Count(r => r == RetryStart.AlreadyRetrying));
         Assert.True(retrier.IsRetrying("r1"));
         release.SetResult();
-        await retrier.Completion("r1");
+        await retrier.Completion("r1").WithinAsync(TimeSpan.FromSeconds(30), "the retry of r1 to complete");
         Assert.Equal(1, calls);
         Assert.False(retrier.IsRetrying("r1"));
         Assert.Equal(RetryStart.Started, await retrier.StartAsync("r1", CancellationToken.None));
-        await retrier.Completion("r1");
+        await retrier.Completion("r1").WithinAsync(TimeSpan.FromSeconds(30), "the retry of r1 to complete");
         Assert.Equal(2, calls);
     }
 
@@ -80,7 +80,7 @@ public sealed class RunRetrierTests : IDisposable
             NullLogger.Instance, CancellationToken.None);
 
         Assert.Equal(RetryStart.Started, await retrier.StartAsync("r1", CancellationToken.None));
-        await retrier.Completion("r1"); // does not throw: the host keeps serving
+        await retrier.Completion("r1").WithinAsync(TimeSpan.FromSeconds(30), "the retry of r1 to complete"); // does not throw: the host keeps serving
 
         Assert.False(retrier.IsRetrying("r1"));
     }

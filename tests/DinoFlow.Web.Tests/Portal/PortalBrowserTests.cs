@@ -20,7 +20,7 @@ public sealed class PortalBrowserTests
     private static async Task<(IPlaywright, IBrowser)> LaunchAsync()
     {
         const string chromium = "/usr/bin/chromium";
-        Assert.True(File.Exists(chromium), "Debian's chromium is needed for the portal's browser tests: run 'sudo tools/install-prereqs.sh'");
+        Assert.True(File.Exists(chromium), "Debian's chromium is needed for the portal's browser tests: run './test.sh' as root or 'sudo tools/install-prereqs.sh'");
         var playwright = await Playwright.CreateAsync();
         var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
         return (playwright, browser);
