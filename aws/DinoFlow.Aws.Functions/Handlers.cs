@@ -1,14 +1,15 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using DinoFlow.Imaging;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Imaging;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Functions;
+namespace DinoFlow.Aws.Functions;
 
 // The Lambda handlers named in template.yaml ("DinoFlow.Functions::DinoFlow.Functions.<Class>::HandleAsync").
-// Each takes the state machine's payload as a Stream and returns its result as a Stream: map, call AwsSteps, map back.
+// Each takes the state machine's payload as a Stream and returns its result as a Stream: map, run the Task state's step (DinoFlow.Aws.Steps), map back.
 
 /// <summary>Reads the request with source-generated JSON, runs the step, writes the result.</summary>
 public abstract class StreamHandler<TInput, TOutput>(FunctionServices? services, JsonTypeInfo<TInput> input, JsonTypeInfo<TOutput> output)
@@ -48,7 +49,7 @@ public sealed class PlanBatchFunction(FunctionServices? services = null)
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<PlanBatchOutput> RunAsync(PlanBatchInput request, CancellationToken cancellationToken) =>
-        AwsSteps.PlanBatchAsync(Services.Bucket, Services.Settings, request, cancellationToken);
+        new PlanBatchStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Ingest: validate, de-duplicate, quarantine; write the labeling input manifest.</summary>
@@ -62,7 +63,7 @@ public sealed class IngestFunction(FunctionServices? services = null, IImageDeco
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<IngestStepOutput> RunAsync(IngestStepInput request, CancellationToken cancellationToken) =>
-        AwsSteps.IngestAsync(Services.Bucket, _decoder, Services.Settings, request, Services.Loggers.CreateLogger<IngestFunction>(), cancellationToken);
+        new IngestStep(Services.Bucket, _decoder, Services.Settings, Services.Loggers.CreateLogger<IngestFunction>()).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Ground Truth: label categories, worker template and the run's part of CreateLabelingJob.</summary>
@@ -74,7 +75,7 @@ public sealed class BuildLabelingJobFunction(FunctionServices? services = null)
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<LabelingJobStepOutput> RunAsync(LabelingJobStepInput request, CancellationToken cancellationToken) =>
-        AwsSteps.BuildLabelingJobAsync(Services.Bucket, Services.Settings, request, cancellationToken);
+        new LabelingJobStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Prepare: merge labels, split train/validation.</summary>
@@ -86,7 +87,7 @@ public sealed class PrepareTrainingDataFunction(FunctionServices? services = nul
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<PrepareStepOutput> RunAsync(PrepareStepInput request, CancellationToken cancellationToken) =>
-        AwsSteps.PrepareAsync(Services.Bucket, Services.Settings, request, cancellationToken);
+        new PrepareStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>SageMaker training mode: the run's part of CreateTrainingJob.</summary>
@@ -98,7 +99,7 @@ public sealed class BuildTrainingJobFunction(FunctionServices? services = null)
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<TrainingJobStepOutput> RunAsync(TrainingJobStepInput request, CancellationToken cancellationToken) =>
-        Task.FromResult(AwsSteps.BuildTrainingJob(Services.Settings, request));
+        new TrainingJobStep(Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>SageMaker training mode: model.tar.gz → model package zip + evaluation report.</summary>
@@ -110,7 +111,7 @@ public sealed class CollectModelFunction(FunctionServices? services = null)
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<TrainingStepOutput> RunAsync(CollectModelStepInput request, CancellationToken cancellationToken) =>
-        AwsSteps.CollectModelAsync(Services.Bucket, Services.Settings, request, cancellationToken);
+        new CollectModelStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Optional Neo: model.tar.gz for Neo and the run's part of CreateCompilationJob.</summary>
@@ -122,7 +123,7 @@ public sealed class BuildCompilationJobFunction(FunctionServices? services = nul
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<CompilationJobStepOutput> RunAsync(CompilationJobStepInput request, CancellationToken cancellationToken) =>
-        AwsSteps.BuildCompilationJobAsync(Services.Bucket, Services.Settings, request, cancellationToken);
+        new CompilationJobStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Greengrass: the component recipe and the deployment documents.</summary>
@@ -134,7 +135,7 @@ public sealed class BuildGreengrassDocumentsFunction(FunctionServices? services 
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<GreengrassStepOutput> RunAsync(GreengrassStepInput request, CancellationToken cancellationToken) =>
-        Task.FromResult(AwsSteps.BuildGreengrass(Services.Settings, request));
+        new GreengrassStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
 /// <summary>Notify: the caught error as a message a person can act on.</summary>
@@ -146,5 +147,5 @@ public sealed class DescribeFailureFunction(FunctionServices? services = null)
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<DescribeFailureOutput> RunAsync(DescribeFailureInput request, CancellationToken cancellationToken) =>
-        Task.FromResult(AwsSteps.DescribeFailure(Services.Settings, request));
+        new DescribeFailureStep(Services.Settings).RunAsync(request, cancellationToken);
 }

@@ -1,10 +1,12 @@
 using System.Text.Json;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
+using DinoFlow.Aws.Training;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Functions.Training;
+namespace DinoFlow.Aws.Functions;
 
 /// <summary>
 /// Lambda training mode (small data sets): lays out the SageMaker container tree under /tmp from the bucket, runs the
@@ -24,15 +26,15 @@ public sealed class TrainFunction(FunctionServices? services = null, ITrainer? t
         var settings = Services.Settings;
         var bucket = Services.Bucket;
         // Validates the request and gives the same hyperparameters a SageMaker job would get.
-        var job = AwsSteps.BuildTrainingJob(settings, request);
+        var job = new TrainingJobStep(settings).Build(request);
         var root = Path.Combine(_workRoot, request.RunName);
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         var config = Directory.CreateDirectory(Path.Combine(root, "input", "config")).FullName;
         await File.WriteAllTextAsync(Path.Combine(config, "hyperparameters.json"), job.HyperParameters.ToJsonString(), cancellationToken).ConfigureAwait(false);
 
-        var images = Path.Combine(root, "input", "data", AwsSteps.ImagesChannel);
+        var images = Path.Combine(root, "input", "data", BucketLayout.ImagesChannel);
         var imagesPrefix = S3Uri.ParseIn(request.Dataset.ImagesUri, settings.DataBucket, "dataset.imagesUri").Key;
-        foreach (var (channel, uri) in new[] { (AwsSteps.TrainChannel, request.Dataset.TrainManifestUri), (AwsSteps.ValidationChannel, request.Dataset.ValidationManifestUri) })
+        foreach (var (channel, uri) in new[] { (BucketLayout.TrainChannel, request.Dataset.TrainManifestUri), (BucketLayout.ValidationChannel, request.Dataset.ValidationManifestUri) })
         {
             var manifestUri = S3Uri.ParseIn(uri, settings.DataBucket, $"dataset.{channel}ManifestUri");
             var text = await bucket.ReadAllTextAsync(manifestUri.Key, cancellationToken).ConfigureAwait(false);
@@ -54,14 +56,14 @@ public sealed class TrainFunction(FunctionServices? services = null, ITrainer? t
             throw new TrainingContractException(await File.ReadAllTextAsync(contract.FailureFile, cancellationToken).ConfigureAwait(false));
 
         var files = Directory.GetFiles(contract.ModelDirectory, "*", SearchOption.AllDirectories)
-            .Where(f => Path.GetFileName(f) != AwsSteps.EvaluationFileName)
+            .Where(f => Path.GetFileName(f) != BucketLayout.EvaluationFileName)
             .ToDictionary(f => Path.GetRelativePath(contract.ModelDirectory, f).Replace(Path.DirectorySeparatorChar, '/'), File.ReadAllBytes, StringComparer.Ordinal);
-        var reportBytes = await File.ReadAllBytesAsync(Path.Combine(contract.ModelDirectory, AwsSteps.EvaluationFileName), cancellationToken).ConfigureAwait(false);
-        var report = AwsSteps.ParseReport(reportBytes, AwsSteps.EvaluationFileName);
+        var reportBytes = await File.ReadAllBytesAsync(Path.Combine(contract.ModelDirectory, BucketLayout.EvaluationFileName), cancellationToken).ConfigureAwait(false);
+        var report = ModelPackage.ParseReport(reportBytes, BucketLayout.EvaluationFileName);
         var labels = JsonDocument.Parse(files["model.json"]).RootElement.GetProperty("labels").EnumerateArray().Select(l => l.GetString() ?? "").ToList();
-        await bucket.PutBytesAsync(AwsSteps.ModelPackageKey(request.RunName), AwsSteps.ModelPackageZip(files), cancellationToken).ConfigureAwait(false);
-        await bucket.PutBytesAsync(AwsSteps.ReportKey(request.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
+        await bucket.PutBytesAsync(BucketLayout.ModelPackageKey(request.RunName), ModelPackage.ModelPackageZip(files), cancellationToken).ConfigureAwait(false);
+        await bucket.PutBytesAsync(BucketLayout.ReportKey(request.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
         Directory.Delete(root, recursive: true);
-        return new TrainingStepOutput(settings.S3Uri(AwsSteps.ModelPackageKey(request.RunName)), settings.S3Uri(AwsSteps.ReportKey(request.RunName)), labels, report);
+        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(request.RunName)), settings.S3Uri(BucketLayout.ReportKey(request.RunName)), labels, report);
     }
 }

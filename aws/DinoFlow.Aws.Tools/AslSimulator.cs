@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace DinoFlow.Functions.Render;
+namespace DinoFlow.Aws.Tools;
 
 /// <summary>A Task the simulation makes fail, as Step Functions would report it to a Catch.</summary>
 public sealed class SimulatedTaskFailureException(string error, string cause) : Exception($"{error}: {cause}")

@@ -3,11 +3,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Functions.Render;
+namespace DinoFlow.Aws.Tools;
 
 /// <summary>One AWS API request, with the API's own parameter names (as in botocore's service model).</summary>
 public sealed record RenderedRequest(string Service, string Operation, JsonObject Request)
@@ -22,7 +23,7 @@ public sealed record RenderResult(IReadOnlyList<RenderedRequest> Requests, IRead
 /// <summary>
 /// Renders every AWS API request the pipeline would send for a sample run: the state machines from statemachine/ with
 /// their DefinitionSubstitutions filled from the settings, walked by <see cref="AslSimulator"/>, with the request-building
-/// Lambda functions computed by the same <see cref="AwsSteps"/> code the handlers run. Steps that need real images
+/// Lambda functions computed by the same step classes (DinoFlow.Aws.Steps) the handlers run. Steps that need real images
 /// (ingest, prepare, train) answer with realistic sample outputs. A second run makes training fail to render the
 /// failure notification.
 /// </summary>
@@ -115,7 +116,7 @@ public static class AwsRequestRenderer
         {
             if (IsFunction(resource, substitutions, "PlanBatchFunction"))
             {
-                plan = AwsSteps.PlanBatchAsync(bucket, settings, Read(parameters, AwsJsonContext.Default.PlanBatchInput), cancellationToken).GetAwaiter().GetResult();
+                plan = new PlanBatchStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.PlanBatchInput), cancellationToken).GetAwaiter().GetResult();
                 return Write(plan, AwsJsonContext.Default.PlanBatchOutput);
             }
 
@@ -187,18 +188,18 @@ public static class AwsRequestRenderer
 
         if (IsFunction(resource, substitutions, "IngestFunction")) return Write(SampleIngest(bucket, settings, run), AwsJsonContext.Default.IngestStepOutput);
         if (IsFunction(resource, substitutions, "BuildLabelingJobFunction"))
-            return Write(AwsSteps.BuildLabelingJobAsync(bucket, settings, Read(parameters, AwsJsonContext.Default.LabelingJobStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.LabelingJobStepOutput);
+            return Write(new LabelingJobStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.LabelingJobStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.LabelingJobStepOutput);
         if (IsFunction(resource, substitutions, "PrepareTrainingDataFunction")) return Write(SamplePrepare(bucket, settings, run), AwsJsonContext.Default.PrepareStepOutput);
         if (IsFunction(resource, substitutions, "BuildTrainingJobFunction"))
-            return Write(AwsSteps.BuildTrainingJob(settings, Read(parameters, AwsJsonContext.Default.TrainingJobStepInput)), AwsJsonContext.Default.TrainingJobStepOutput);
+            return Write(new TrainingJobStep(settings).Build(Read(parameters, AwsJsonContext.Default.TrainingJobStepInput)), AwsJsonContext.Default.TrainingJobStepOutput);
         if (IsFunction(resource, substitutions, "TrainFunction") || IsFunction(resource, substitutions, "CollectModelFunction"))
             return Write(SampleTraining(bucket, settings, run), AwsJsonContext.Default.TrainingStepOutput);
         if (IsFunction(resource, substitutions, "BuildCompilationJobFunction"))
-            return Write(AwsSteps.BuildCompilationJobAsync(bucket, settings, Read(parameters, AwsJsonContext.Default.CompilationJobStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.CompilationJobStepOutput);
+            return Write(new CompilationJobStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.CompilationJobStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.CompilationJobStepOutput);
         if (IsFunction(resource, substitutions, "BuildGreengrassDocumentsFunction"))
-            return Write(AwsSteps.BuildGreengrass(settings, Read(parameters, AwsJsonContext.Default.GreengrassStepInput)), AwsJsonContext.Default.GreengrassStepOutput);
+            return Write(new GreengrassStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.GreengrassStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.GreengrassStepOutput);
         if (IsFunction(resource, substitutions, "DescribeFailureFunction"))
-            return Write(AwsSteps.DescribeFailure(settings, Read(parameters, AwsJsonContext.Default.DescribeFailureInput)), AwsJsonContext.Default.DescribeFailureOutput);
+            return Write(new DescribeFailureStep(settings).Build(Read(parameters, AwsJsonContext.Default.DescribeFailureInput)), AwsJsonContext.Default.DescribeFailureOutput);
         return Service(resource, parameters, requests, settings, run);
     }
 
@@ -294,7 +295,7 @@ public static class AwsRequestRenderer
     private static IngestStepOutput SampleIngest(MemoryObjectStore bucket, AwsSettings settings, string run)
     {
         var key = $"runs/{run}/ingest/input.manifest";
-        var refs = SampleKeys.Select(k => AwsSteps.ImageUri(settings, k[(AwsSteps.IncomingPrefix.Length + 1)..]));
+        var refs = SampleKeys.Select(k => BucketLayout.ImageUri(settings, k[(BucketLayout.IncomingPrefix.Length + 1)..]));
         bucket.PutTextAsync(key, GroundTruthManifest.WriteInputManifest(refs)).GetAwaiter().GetResult();
         return new IngestStepOutput(3, 3, 0, 0, 0, 412, 3, false, settings.S3Uri(key), "3 files: 3 new, 0 already ingested, 0 duplicates, 0 quarantined; data set has 412 images");
     }
@@ -307,15 +308,15 @@ public static class AwsRequestRenderer
     {
         // A stand-in package so the compile step has a model.onnx to repackage; its bytes are not a model.
         var metadata = new JsonObject { ["formatVersion"] = 1, ["labels"] = new JsonArray(settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["inputName"] = "input", ["inputSize"] = 224 };
-        var zip = AwsSteps.ModelPackageZip(new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        var zip = ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {
             ["model.onnx"] = Encoding.UTF8.GetBytes("sample: not a model"),
             ["model.json"] = Encoding.UTF8.GetBytes(metadata.ToJsonString()),
         });
-        bucket.PutBytesAsync(AwsSteps.ModelPackageKey(run), zip).GetAwaiter().GetResult();
+        bucket.PutBytesAsync(BucketLayout.ModelPackageKey(run), zip).GetAwaiter().GetResult();
         var classes = settings.LabelCategories.Select((c, i) => new ClassMetrics(c, 25 + i, 24 + i, (24.0 + i) / (25 + i))).ToList();
         var report = new EvaluationReport(0.951, classes.Average(c => c.Recall), classes.Min(c => c.Recall), classes.Sum(c => c.Support), classes);
-        return new TrainingStepOutput(settings.S3Uri(AwsSteps.ModelPackageKey(run)), settings.S3Uri(AwsSteps.ReportKey(run)), settings.LabelCategories, report);
+        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(run)), settings.S3Uri(BucketLayout.ReportKey(run)), settings.LabelCategories, report);
     }
 }
 

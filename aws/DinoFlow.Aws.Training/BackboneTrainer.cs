@@ -2,11 +2,12 @@ using System.Globalization;
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
 using DinoFlow.Inference.FineTuning;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Models;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Functions.Training;
+namespace DinoFlow.Aws.Training;
 
 /// <summary>
 /// The DinoFlow trainer behind the AWS back end (the Lambda training mode and the SageMaker container): the same
@@ -38,7 +39,7 @@ public sealed partial class BackboneTrainer(BackboneSpec? backbone = null, ILogg
         var result = new ModelTrainer(_backbone, new OpenCvImageDecoder()).Train(
             name, version, job.Categories, job.Train.Select(Example).ToList(), job.Validation.Select(Example).ToList(),
             recipe, job.OutputDirectory, progress, cancellationToken);
-        return Task.FromResult(AwsSteps.ReportFrom(result.Validation));
+        return Task.FromResult(ModelPackage.ReportFrom(result.Validation));
     }
 
     private static int? Integer(TrainingJob job, string name)

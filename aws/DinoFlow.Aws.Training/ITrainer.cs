@@ -1,6 +1,7 @@
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 
-namespace DinoFlow.Functions.Training;
+namespace DinoFlow.Aws.Training;
 
 /// <summary>One labeled image on the local disk.</summary>
 public sealed record TrainingExample(string ImagePath, string Label);

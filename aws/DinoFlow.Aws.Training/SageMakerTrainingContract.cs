@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Json;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Manifests;
 
-namespace DinoFlow.Functions.Training;
+namespace DinoFlow.Aws.Training;
 
 /// <summary>
 /// SageMaker's training-container contract around an <see cref="ITrainer"/>: hyperparameters from
@@ -49,9 +50,9 @@ public sealed class SageMakerTrainingContract(string root, ITrainer trainer, Tex
     {
         var hyperParameters = await ReadHyperParametersAsync(cancellationToken).ConfigureAwait(false);
         var labelAttribute = hyperParameters.GetValueOrDefault("label-attribute-name") ?? GroundTruthManifest.DefaultLabelAttribute;
-        var imagesRoot = Channel(AwsSteps.ImagesChannel);
-        var train = await ReadChannelAsync(AwsSteps.TrainChannel, labelAttribute, imagesRoot, cancellationToken).ConfigureAwait(false);
-        var validation = await ReadChannelAsync(AwsSteps.ValidationChannel, labelAttribute, imagesRoot, cancellationToken).ConfigureAwait(false);
+        var imagesRoot = Channel(BucketLayout.ImagesChannel);
+        var train = await ReadChannelAsync(BucketLayout.TrainChannel, labelAttribute, imagesRoot, cancellationToken).ConfigureAwait(false);
+        var validation = await ReadChannelAsync(BucketLayout.ValidationChannel, labelAttribute, imagesRoot, cancellationToken).ConfigureAwait(false);
         if (train.Examples.Count == 0) throw new TrainingContractException("the train channel's manifest has no labeled images");
         if (validation.Examples.Count == 0) throw new TrainingContractException("the validation channel's manifest has no labeled images");
 
@@ -72,7 +73,7 @@ public sealed class SageMakerTrainingContract(string root, ITrainer trainer, Tex
                 throw new TrainingContractException($"the trainer did not write {required} to {ModelDirectory}");
         }
 
-        await File.WriteAllTextAsync(Path.Combine(ModelDirectory, AwsSteps.EvaluationFileName), JsonSerializer.Serialize(report, Indented), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(ModelDirectory, BucketLayout.EvaluationFileName), JsonSerializer.Serialize(report, Indented), cancellationToken).ConfigureAwait(false);
         return report;
     }
 

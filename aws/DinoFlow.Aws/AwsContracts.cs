@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
-namespace DinoFlow.Pipeline.Aws;
+namespace DinoFlow.Aws;
 
 // The documents the state machine passes to and from the Lambda functions. Property names are camelCase
 // (AwsJsonContext); the ASL in statemachine/pipeline.asl.json refers to them by these names.

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace DinoFlow.Pipeline.Aws;
+namespace DinoFlow.Aws;
 
 /// <summary>A missing or malformed setting of the AWS back end; <see cref="Setting"/> names it.</summary>
 public sealed class AwsConfigurationException(string setting, string problem) : Exception($"setting '{setting}': {problem}")
@@ -26,8 +26,8 @@ public sealed partial record AwsSettings
     /// <summary>Neo target meaning "do not compile with Neo".</summary>
     public const string NoNeoTarget = "none";
 
-    public const string ModelComponentName = "com.dinoflow.Model";
-    public const string EdgeComponentName = "com.dinoflow.Edge";
+    public const string ModelComponentName = Deployment.GreengrassModelRecipe.ComponentName;
+    public const string EdgeComponentName = Deployment.GreengrassModelRecipe.EdgeComponentName;
 
     public string Region { get; init; } = "us-east-1";
     public string AccountId { get; init; } = "123456789012";
@@ -35,7 +35,7 @@ public sealed partial record AwsSettings
     public string DataBucket { get; init; } = "dinoflow-data-123456789012-us-east-1";
     public string WorkteamArn { get; init; } = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/dinoflow-labelers";
     public IReadOnlyList<string> LabelCategories { get; init; } = ["0_Empty", "1_Stegosaurus", "2_Tyrannosaurus", "3_Triceratops"];
-    public string LabelAttributeName { get; init; } = Manifests.GroundTruthManifest.DefaultLabelAttribute;
+    public string LabelAttributeName { get; init; } = DinoFlow.Pipeline.Manifests.GroundTruthManifest.DefaultLabelAttribute;
     public string LabelingInstructions { get; init; } = "Choose the dinosaur that fills most of the picture; choose 0_Empty when there is none.";
     public string ThingGroupArn { get; init; } = "arn:aws:iot:us-east-1:123456789012:thinggroup/dinoflow-jetsons";
     public double MinAccuracy { get; init; } = 0.9;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace DinoFlow.Pipeline.Aws;
+namespace DinoFlow.Aws;
 
 /// <summary>The documents an image-classification labeling job reads besides its manifest.</summary>
 public static class GroundTruthLabeling
@@ -17,7 +17,7 @@ public static class GroundTruthLabeling
             ["labels"] = new JsonArray(categories.Select(c => (JsonNode)new JsonObject { ["label"] = c }).ToArray()),
             ["instructions"] = new JsonObject { ["shortInstruction"] = instructions, ["fullInstruction"] = instructions },
         };
-        return AwsSteps.Pretty(document);
+        return BucketLayout.Pretty(document);
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-namespace DinoFlow.Pipeline.Aws;
+namespace DinoFlow.Aws;
 
 /// <summary>
 /// The AWS-owned Lambda functions that Ground Truth's built-in image-classification task type runs before a task is

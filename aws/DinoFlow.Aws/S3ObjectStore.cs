@@ -4,7 +4,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Functions.Storage;
+namespace DinoFlow.Aws;
 
 /// <summary>
 /// The core's object-store port over an S3 bucket (keys are S3 keys). S3 writes are atomic per object, which is

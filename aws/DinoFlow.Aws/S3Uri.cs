@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace DinoFlow.Pipeline.Aws;
+namespace DinoFlow.Aws;
 
 /// <summary>An s3://bucket/key URI.</summary>
 public sealed record S3Uri(string Bucket, string Key)

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>Reads the Ground Truth function ARNs that botocore's sagemaker model documents (one run of /usr/bin/python3).</summary>
 public sealed class BotocoreGroundTruthArns

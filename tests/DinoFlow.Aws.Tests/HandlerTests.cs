@@ -4,13 +4,15 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DinoFlow.Functions.Training;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws.Functions;
+using DinoFlow.Aws.Training;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>Each Lambda handler called through its Stream entry point with its sample event from events/.</summary>
 public sealed class HandlerTests
@@ -57,7 +59,7 @@ public sealed class HandlerTests
         Assert.False(output["labelsIncluded"]!.GetValue<bool>());
         var input = await bucket.ReadAllTextAsync($"runs/{Build.RunName}/ingest/input.manifest");
         Assert.Equal([Bucket + "data/images/unlabeled/cam1/cam1_img_000101.jpg"], GroundTruthManifest.ReadInputManifest(input, "input.manifest"));
-        var labels = GroundTruthManifest.ReadOutputManifest(await bucket.ReadAllTextAsync(AwsSteps.LabelsManifestKey), "labels", Build.Settings().LabelAttributeName);
+        var labels = GroundTruthManifest.ReadOutputManifest(await bucket.ReadAllTextAsync(BucketLayout.LabelsManifestKey), "labels", Build.Settings().LabelAttributeName);
         Assert.Equal("1_Stegosaurus", Assert.Single(labels.Labeled).ClassName);
     }
 
@@ -101,7 +103,7 @@ public sealed class HandlerTests
                 {
                     var key = $"unlabeled/cam{recording}/{label}{recording}_img_00000{frame}.jpg";
                     index.Add(new DatasetImage(key, $"{n++:x64}", 100, 32, 24, "0000000000000000", DateTimeOffset.UnixEpoch));
-                    labeled.Add(new LabeledObject(0, AwsSteps.ImageUri(settings, key), classId, label, 0.94, "labeling-job/label-x", true, "2025-06-02T10:01:02.000000"));
+                    labeled.Add(new LabeledObject(0, BucketLayout.ImageUri(settings, key), classId, label, 0.94, "labeling-job/label-x", true, "2025-06-02T10:01:02.000000"));
                 }
 
         await index.SaveAsync(new PrefixedObjectStore(bucket, "data"));
@@ -167,7 +169,7 @@ public sealed class HandlerTests
                 // Recording 2 is r2_* for boxes and frames from 100 on for the empty belt (samples/README.md).
                 var name = System.IO.Path.GetFileNameWithoutExtension(file);
                 var recording2 = name.StartsWith("r2", StringComparison.Ordinal) || (char.IsAsciiDigit(name[0]) && int.Parse(name, CultureInfo.InvariantCulture) >= 100);
-                (recording2 ? validation : train).Add(new LabeledObject(0, AwsSteps.ImageUri(settings, key), classId, label, 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
+                (recording2 ? validation : train).Add(new LabeledObject(0, BucketLayout.ImageUri(settings, key), classId, label, 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
             }
 
         Assert.Equal(12, train.Count);
@@ -230,7 +232,7 @@ public sealed class HandlerTests
     public async Task Build_compilation_job_repackages_model_onnx_for_Neo()
     {
         var bucket = Build.Bucket();
-        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", AwsSteps.ModelPackageZip(new Dictionary<string, byte[]>
+        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>
         {
             ["model.onnx"] = [7, 7, 7],
             ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"Input247","inputSize":224}"""),
@@ -247,14 +249,20 @@ public sealed class HandlerTests
     [Fact]
     public async Task Build_Greengrass_documents_roll_back_on_failure_and_ship_the_compiled_model_too()
     {
-        var output = await Call(new BuildGreengrassDocumentsFunction(Build.Services(Build.Bucket())).HandleAsync, Repo.Event("build-greengrass-documents.json"));
+        var bucket = Build.Bucket();
+        var zip = "model package"u8.ToArray();
+        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", zip);
+        var output = await Call(new BuildGreengrassDocumentsFunction(Build.Services(bucket)).HandleAsync, Repo.Event("build-greengrass-documents.json"));
 
         Assert.Equal("ROLLBACK", output["deploymentPolicies"]!["FailureHandlingPolicy"]!.GetValue<string>());
         Assert.Equal(2, output["iotJobConfiguration"]!["AbortConfig"]!["CriteriaList"]!.AsArray().Count);
         var recipe = JsonNode.Parse(output["inlineRecipe"]!.GetValue<string>())!;
         Assert.Equal("com.dinoflow.Model", recipe["ComponentName"]!.GetValue<string>());
         Assert.Equal("1.20250602.93111457", recipe["ComponentVersion"]!.GetValue<string>());
-        Assert.Equal(2, recipe["Manifests"]![0]!["Artifacts"]!.AsArray().Count);
+        var artifacts = recipe["Manifests"]![0]!["Artifacts"]!.AsArray();
+        Assert.Equal(2, artifacts.Count);
+        // The same builder as the local deploy stage (DinoFlow.Deployment): the package zip's digest, checked by Greengrass on download.
+        Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(zip)), artifacts[0]!["Digest"]!.GetValue<string>());
         Assert.Equal(output["componentVersion"]!.GetValue<string>(), output["components"]!["com.dinoflow.Model"]!["ComponentVersion"]!.GetValue<string>());
     }
 
@@ -295,7 +303,7 @@ public sealed class HandlerTests
             var label = i % 2 == 0 ? "0_Empty" : "1_Stegosaurus";
             var key = $"unlabeled/cam{i / 4}/img_{i}.png";
             await bucket.PutBytesAsync($"data/images/{key}", Build.Image(i));
-            (i < 6 ? train : validation).Add(new LabeledObject(0, AwsSteps.ImageUri(settings, key), i % 2, label, 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
+            (i < 6 ? train : validation).Add(new LabeledObject(0, BucketLayout.ImageUri(settings, key), i % 2, label, 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
         }
 
         await bucket.PutTextAsync($"runs/{Build.RunName}/prepare/train/train.manifest", GroundTruthManifest.WriteOutputManifest(train, settings.LabelAttributeName));

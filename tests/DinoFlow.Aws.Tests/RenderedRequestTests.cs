@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
-using DinoFlow.Functions.Render;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws.Tools;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>`dinoflow aws render`'s requests, validated against botocore's service models with zero errors.</summary>
 public sealed class RenderedRequestTests

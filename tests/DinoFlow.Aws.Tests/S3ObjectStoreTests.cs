@@ -4,10 +4,10 @@ using System.Net.Sockets;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
-using DinoFlow.Functions.Storage;
+using DinoFlow.Aws;
 using DinoFlow.Pipeline.Storage;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>A real S3-compatible server (s3rver, from tools/aws-checks) on a free loopback port, for the adapter tests.</summary>
 public sealed class S3rverFixture : IAsyncLifetime

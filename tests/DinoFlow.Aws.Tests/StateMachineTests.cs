@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using DinoFlow.Functions.Render;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Tools;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>The ASL files: asl-validator accepts them; every Task retries and catches; every ${…} has a substitution.</summary>
 public sealed partial class StateMachineTests
@@ -49,7 +50,7 @@ public sealed partial class StateMachineTests
     [MemberData(nameof(Definitions))]
     public void The_renderer_fills_every_placeholder(string file)
     {
-        var values = AwsRequestRenderer.Substitutions(new Pipeline.Aws.AwsSettings());
+        var values = AwsRequestRenderer.Substitutions(new AwsSettings());
         var used = Placeholder().Matches(File.ReadAllText(Repo.Path("statemachine", file))).Select(m => m.Groups[1].Value);
         Assert.All(used, name => Assert.True(values.ContainsKey(name), $"the renderer has no value for ${{{name}}}"));
     }

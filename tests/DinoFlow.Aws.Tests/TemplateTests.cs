@@ -1,8 +1,9 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
+using DinoFlow.Aws.Functions;
 using YamlDotNet.RepresentationModel;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>template.yaml, parsed with its CloudFormation tags.</summary>
 public sealed class Template
@@ -100,6 +101,18 @@ public sealed partial class TemplateTests
         Visit(_template.Root, "");
         Assert.Empty(problems);
         Assert.True(checkedCount > 50, $"only {checkedCount} references were checked: is the template parsed with its tags?");
+    }
+
+    [Fact]
+    public void The_functions_package_does_not_carry_the_renderer_or_the_simulator()
+    {
+        // template.yaml's CodeUri publishes DinoFlow.Aws.Functions and what it references: the tools must stay out.
+        var referenced = typeof(FunctionServices).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain("DinoFlow.Aws.Tools", referenced);
+        Assert.Contains("DinoFlow.Aws", referenced);
+        var codeUri = ((YamlScalarNode)((YamlMappingNode)((YamlMappingNode)_template.Root["Globals"])["Function"])["CodeUri"]).Value!;
+        Assert.Equal("aws/DinoFlow.Aws.Functions/", codeUri);
+        Assert.True(File.Exists(Repo.Path(codeUri, "DinoFlow.Aws.Functions.csproj")), $"{codeUri} has no project");
     }
 
     [Fact]

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Text;
-using DinoFlow.Functions;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws.Functions;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>Paths in the repository and the external validators the checks run.</summary>
 public static class Repo

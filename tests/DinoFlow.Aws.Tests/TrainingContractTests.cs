@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
-using DinoFlow.Functions.Training;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws.Training;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Manifests;
 
-namespace DinoFlow.Functions.Tests;
+namespace DinoFlow.Aws.Tests;
 
 /// <summary>SageMaker's /opt/ml contract on a fake tree: channels and hyperparameters in, model or failure file out.</summary>
 public sealed class TrainingContractTests : IDisposable
@@ -29,7 +30,7 @@ public sealed class TrainingContractTests : IDisposable
                 File.WriteAllBytes(Path.Combine(images, key), Build.Image(i));
             }
 
-            lines.Add(new LabeledObject(0, AwsSteps.ImageUri(settings, key), i % 2, i % 2 == 0 ? "0_Empty" : "1_Stegosaurus", 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
+            lines.Add(new LabeledObject(0, BucketLayout.ImageUri(settings, key), i % 2, i % 2 == 0 ? "0_Empty" : "1_Stegosaurus", 1, "labeling-job/x", true, "2025-06-02T10:01:02.000000"));
         }
 
         Directory.CreateDirectory(Path.Combine(_root, "input", "data", "train"));

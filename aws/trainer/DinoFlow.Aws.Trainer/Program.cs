@@ -1,4 +1,4 @@
-using DinoFlow.Functions.Training;
+using DinoFlow.Aws.Training;
 using Microsoft.Extensions.Logging;
 
 // SageMaker runs the image as `docker run IMAGE train`; the optional --root lets tests point it at a fake /opt/ml tree.
