@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using DinoFlow.Imaging;
 using DinoFlow.Aws;
 using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Imaging;
@@ -56,7 +55,7 @@ public sealed class PlanBatchFunction(FunctionServices? services = null)
 public sealed class IngestFunction(FunctionServices? services = null, IImageDecoder? decoder = null)
     : StreamHandler<IngestStepInput, IngestStepOutput>(services, AwsJsonContext.Default.IngestStepInput, AwsJsonContext.Default.IngestStepOutput)
 {
-    private readonly IImageDecoder _decoder = decoder ?? new OpenCvImageDecoder();
+    private readonly IImageDecoder _decoder = decoder ?? new SkiaImageDecoder();
 
     public IngestFunction() : this(null) { }
 

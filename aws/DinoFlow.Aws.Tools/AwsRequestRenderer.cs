@@ -307,7 +307,7 @@ public static class AwsRequestRenderer
     private static TrainingStepOutput SampleTraining(MemoryObjectStore bucket, AwsSettings settings, string run)
     {
         // A stand-in package so the compile step has a model.onnx to repackage; its bytes are not a model.
-        var metadata = new JsonObject { ["formatVersion"] = 1, ["labels"] = new JsonArray(settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["inputName"] = "input", ["inputSize"] = 224 };
+        var metadata = new JsonObject { ["formatVersion"] = 1, ["labels"] = new JsonArray(settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["inputName"] = "input", ["preprocess"] = new JsonObject { ["width"] = 448, ["height"] = 448 } };
         var zip = ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {
             ["model.onnx"] = Encoding.UTF8.GetBytes("sample: not a model"),

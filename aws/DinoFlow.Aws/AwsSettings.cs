@@ -46,7 +46,10 @@ public sealed partial record AwsSettings
     public string SageMakerRoleArn { get; init; } = "arn:aws:iam::123456789012:role/dinoflow-SageMakerExecutionRole";
     public string FailureTopicArn { get; init; } = "arn:aws:sns:us-east-1:123456789012:dinoflow-failures";
 
-    /// <summary>Version of the DinoFlow edge component deployed beside the model; empty deploys the model alone.</summary>
+    /// <summary>
+    /// Version of the DinoFlow edge component deployed beside the model. Required: a Greengrass deployment replaces the
+    /// thing group's component list, so a deployment of the model alone would remove the edge app from every device.
+    /// </summary>
     public string EdgeComponentVersion { get; init; } = "1.0.0";
 
     [System.Text.Json.Serialization.JsonIgnore]
@@ -101,7 +104,7 @@ public sealed partial record AwsSettings
             NeoTargetDevice = Optional(Variables.NeoTargetDevice, NoNeoTarget),
             SageMakerRoleArn = Required(Variables.SageMakerRoleArn),
             FailureTopicArn = Optional(Variables.FailureTopicArn, ""),
-            EdgeComponentVersion = Optional(Variables.EdgeComponentVersion, ""),
+            EdgeComponentVersion = Required(Variables.EdgeComponentVersion),
         };
         settings.Validate();
         return settings;
@@ -109,6 +112,9 @@ public sealed partial record AwsSettings
 
     [GeneratedRegex(@"^[a-z]{2}(-[a-z]+)+-\d$", RegexOptions.CultureInvariant)]
     private static partial Regex RegionPattern();
+
+    [GeneratedRegex(@"^\d+\.\d+\.\d+$", RegexOptions.CultureInvariant)]
+    private static partial Regex SemanticVersionPattern();
 
     [GeneratedRegex(@"^\d{12}$", RegexOptions.CultureInvariant)]
     private static partial Regex AccountPattern();
@@ -137,6 +143,9 @@ public sealed partial record AwsSettings
             throw new AwsConfigurationException("trainerImageUri", "is needed when trainingMode is 'sagemaker'");
         if (!ThingGroupArn.StartsWith("arn:aws:iot:", StringComparison.Ordinal) || !ThingGroupArn.Contains(":thinggroup/", StringComparison.Ordinal))
             throw new AwsConfigurationException("thingGroupArn", $"'{ThingGroupArn}' is not an IoT thing group ARN (arn:aws:iot:REGION:ACCOUNT:thinggroup/NAME)");
+        if (!SemanticVersionPattern().IsMatch(EdgeComponentVersion))
+            throw new AwsConfigurationException("edgeComponentVersion",
+                $"'{EdgeComponentVersion}' is not a component version (MAJOR.MINOR.PATCH): a deployment replaces the thing group's components, so without com.dinoflow.Edge it would remove the edge app");
         if (!SageMakerRoleArn.StartsWith("arn:aws:iam::", StringComparison.Ordinal))
             throw new AwsConfigurationException("sageMakerRoleArn", $"'{SageMakerRoleArn}' is not an IAM role ARN");
     }

@@ -18,8 +18,8 @@ public sealed class BotocoreGroundTruthArns
 
     private readonly Lazy<IReadOnlySet<string>> _arns = new(() =>
     {
-        var result = Processes.RunAsync(Repo.SystemPython, ["-c", Script]).GetAwaiter().GetResult();
-        Assert.True(result.ExitCode == 0, $"botocore could not be read with {Repo.SystemPython}: {result.Error.Trim()} — {Repo.InstallHint}");
+        var result = Processes.RunAsync(Repo.Python, ["-c", Script]).GetAwaiter().GetResult();
+        Assert.True(result.ExitCode == 0, $"botocore could not be read with {Repo.Python}: {result.Error.Trim()} — {Repo.InstallHint}");
         return JsonSerializer.Deserialize<string[]>(result.Output)!.ToHashSet(StringComparer.Ordinal);
     });
 

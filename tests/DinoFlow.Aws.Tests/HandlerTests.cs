@@ -235,15 +235,29 @@ public sealed class HandlerTests
         await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>
         {
             ["model.onnx"] = [7, 7, 7],
-            ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"Input247","inputSize":224}"""),
+            ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"Input247","preprocess":{"width":320,"height":320}}"""),
         }));
 
         var output = await Call(new BuildCompilationJobFunction(Build.Services(bucket)).HandleAsync, Repo.Event("build-compilation-job.json"));
 
         Assert.Equal("ONNX", output["inputConfig"]!["Framework"]!.GetValue<string>());
-        Assert.Equal("""{"Input247":[1,3,224,224]}""", output["inputConfig"]!["DataInputConfig"]!.GetValue<string>());
+        Assert.Equal("""{"Input247":[1,3,320,320]}""", output["inputConfig"]!["DataInputConfig"]!.GetValue<string>());
         Assert.Equal("jetson_nano", output["outputConfig"]!["TargetDevice"]!.GetValue<string>());
         Assert.Contains($"runs/{Build.RunName}/neo/model.tar.gz", bucket.Keys);
+    }
+
+    [Fact]
+    public async Task Build_compilation_job_refuses_a_model_json_without_the_input_shape_instead_of_guessing_224()
+    {
+        var bucket = Build.Bucket();
+        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>
+        {
+            ["model.onnx"] = [7, 7, 7],
+            ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"input","inputSize":224}"""),
+        }));
+
+        var error = await Assert.ThrowsAsync<AwsRequestException>(() => new BuildCompilationJobFunction(Build.Services(bucket)).HandleAsync(Build.Json(Repo.Event("build-compilation-job.json"))));
+        Assert.Contains("preprocess.width", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -264,6 +278,19 @@ public sealed class HandlerTests
         // The same builder as the local deploy stage (DinoFlow.Deployment): the package zip's digest, checked by Greengrass on download.
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(zip)), artifacts[0]!["Digest"]!.GetValue<string>());
         Assert.Equal(output["componentVersion"]!.GetValue<string>(), output["components"]!["com.dinoflow.Model"]!["ComponentVersion"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Every_deployment_keeps_the_edge_app_because_a_deployment_replaces_the_groups_components()
+    {
+        var bucket = Build.Bucket();
+        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", "model package"u8.ToArray());
+        var output = await Call(new BuildGreengrassDocumentsFunction(Build.Services(bucket)).HandleAsync, Repo.Event("build-greengrass-documents.json"));
+        Assert.Equal("1.0.0", output["components"]!["com.dinoflow.Edge"]!["ComponentVersion"]!.GetValue<string>());
+
+        var withoutEdge = Build.Services(bucket, Build.Settings(s => s with { EdgeComponentVersion = "" }));
+        var error = await Assert.ThrowsAsync<AwsConfigurationException>(() => Call(new BuildGreengrassDocumentsFunction(withoutEdge).HandleAsync, Repo.Event("build-greengrass-documents.json")));
+        Assert.Equal("edgeComponentVersion", error.Setting);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class CompilationJobStep(IObjectStore bucket, AwsSettings settings
 {
     /// <summary>
     /// Repackages model.onnx as the model.tar.gz SageMaker Neo reads, and returns the run-dependent parts of
-    /// CreateCompilationJob. Input name and size come from model.json (defaults: "input", 224).
+    /// CreateCompilationJob. Input name and shape come from model.json (inputName, preprocess.width and height).
     /// </summary>
     public async Task<CompilationJobStepOutput> RunAsync(CompilationJobStepInput input, CancellationToken cancellationToken = default)
     {
@@ -43,7 +43,13 @@ public sealed class CompilationJobStep(IObjectStore bucket, AwsSettings settings
         }
 
         var inputName = metadata?["inputName"]?.GetValue<string>() ?? "input";
-        var inputSize = metadata?["inputSize"] is JsonValue size && size.TryGetValue<int>(out var side) ? side : 224;
+        // The model's real input shape is model.json's preprocess size (ModelManifest.Preprocess); a guessed 224 would make
+        // Neo compile a 448 or 320 model for the wrong shape.
+        static int? Side(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var side) && side > 0 ? side : null;
+        var width = Side(metadata?["preprocess"]?["width"]);
+        var height = Side(metadata?["preprocess"]?["height"]);
+        if (width is null || height is null)
+            throw new AwsRequestException("modelPackageUri", $"{input.ModelPackageUri}: model.json has no preprocess.width and preprocess.height, the input shape Neo must compile for");
         var tarKey = $"{AwsSettings.RunPrefix(input.RunName)}/neo/model.tar.gz";
         using (var buffer = new MemoryStream())
         {
@@ -57,7 +63,7 @@ public sealed class CompilationJobStep(IObjectStore bucket, AwsSettings settings
             await bucket.PutBytesAsync(tarKey, buffer.ToArray(), cancellationToken).ConfigureAwait(false);
         }
 
-        var shape = new JsonObject { [inputName] = new JsonArray(1, 3, inputSize, inputSize) };
+        var shape = new JsonObject { [inputName] = new JsonArray(1, 3, height.Value, width.Value) };
         return new CompilationJobStepOutput(
             JobNames.Base("neo", input.RunName),
             new JsonObject { ["S3Uri"] = settings.S3Uri(tarKey), ["DataInputConfig"] = shape.ToJsonString(), ["Framework"] = "ONNX" },

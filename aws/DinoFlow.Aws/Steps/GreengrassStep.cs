@@ -72,8 +72,9 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
         var recipe = JsonNode.Parse(GreengrassModelRecipe.Render(component))!.ToJsonString();
 
         var components = new JsonObject { [AwsSettings.ModelComponentName] = new JsonObject { ["ComponentVersion"] = version } };
-        if (settings.EdgeComponentVersion.Length > 0)
-            components[AwsSettings.EdgeComponentName] = new JsonObject { ["ComponentVersion"] = settings.EdgeComponentVersion };
+        // A deployment replaces the group's component list: the edge app always goes with the model (settings require it).
+        settings.Validate();
+        components[AwsSettings.EdgeComponentName] = new JsonObject { ["ComponentVersion"] = settings.EdgeComponentVersion };
 
         return new GreengrassStepOutput(
             AwsSettings.ModelComponentName,
