@@ -254,7 +254,26 @@ public static class AwsRequestRenderer
                 ["Arn"] = $"arn:aws:greengrass:{settings.Region}:{settings.AccountId}:components:{AwsSettings.ModelComponentName}:versions:1.0.0",
                 ["ComponentName"] = AwsSettings.ModelComponentName,
             },
-            ("greengrassv2", "CreateDeployment") => new JsonObject { ["DeploymentId"] = "4196dddc-0a21-4c54-a985-66a525f6946e" },
+            ("greengrassv2", "CreateDeployment") => new JsonObject
+            {
+                ["DeploymentId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
+                ["IotJobId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
+                ["IotJobArn"] = $"arn:aws:iot:{settings.Region}:{settings.AccountId}:job/4196dddc-0a21-4c54-a985-66a525f6946e",
+            },
+            // A continuous thing-group job: IN_PROGRESS for ever; done when no device is queued or in progress.
+            ("iot", "DescribeJob") => new JsonObject
+            {
+                ["Job"] = new JsonObject
+                {
+                    ["JobId"] = request["jobId"]?.DeepClone(),
+                    ["Status"] = "IN_PROGRESS",
+                    // Parsed, as a service response is, so the simulator's numeric rules read the counts as numbers.
+                    ["JobProcessDetails"] = JsonNode.Parse("""
+                        {"NumberOfSucceededThings": 3, "NumberOfFailedThings": 0, "NumberOfRejectedThings": 0, "NumberOfTimedOutThings": 0,
+                         "NumberOfCanceledThings": 0, "NumberOfRemovedThings": 0, "NumberOfQueuedThings": 0, "NumberOfInProgressThings": 0}
+                        """),
+                },
+            },
             ("sns", "Publish") => new JsonObject { ["MessageId"] = "b3b84c2f-8c1d-5b7e-9a4e-3c0d1f6a2e11" },
             _ => throw new AslSimulationException($"no sample response for {botocoreService}.{operation}"),
         };
@@ -326,7 +345,7 @@ public static class AwsRequestRenderer
 /// </summary>
 public static class ApiNames
 {
-    private static readonly HashSet<string> CamelCaseServices = new(StringComparer.Ordinal) { "greengrassv2", "stepfunctions" };
+    private static readonly HashSet<string> CamelCaseServices = new(StringComparer.Ordinal) { "greengrassv2", "iot", "stepfunctions" };
     private static readonly HashSet<string> MapMembers = new(StringComparer.Ordinal) { "components", "tags" };
 
     public static JsonObject ToApi(string service, JsonObject parameters)
