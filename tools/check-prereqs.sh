@@ -31,7 +31,8 @@ missing() {
   [ "$scope" = tests ] || return 0
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || echo "mosquitto (the edge MQTT tests start their own brokers)"
   [ -x /usr/bin/chromium ] || echo "chromium (the portal and dashboard browser tests drive it headless)"
-  /usr/bin/python3 -c 'import botocore' >/dev/null 2>&1 || echo "python3-botocore (the AWS tests validate rendered requests against botocore's models)"
+  { python3 -c 'import cfnlint, samtranslator, botocore, sys; sys.exit(tuple(map(int, botocore.__version__.split(".")[:2])) < (1, 40))' >/dev/null 2>&1 \
+    || [ -x "$here/aws-checks/.venv/bin/python3" ]; } || echo "cfn-lint, aws-sam-translator and botocore 1.40+ for python3 (the AWS tests check the template and every rendered request)"
   command -v node >/dev/null || echo "nodejs (the AWS tests run asl-validator and s3rver)"
   for tool in asl-validator s3rver; do
     [ -x "$here/aws-checks/node_modules/.bin/$tool" ] || { echo "tools/aws-checks/node_modules ($tool, from npm ci)"; break; }

@@ -20,7 +20,7 @@ packages=(
 )
 if [ "$scope" = tests ]; then
   packages+=(
-    python3-botocore  # AWS back end tests validate every rendered API request against botocore's service models (/usr/bin/python3)
+    python3-venv      # the AWS back end's independent checks (cfn-lint, SAM's translator, botocore 1.43) run in tools/aws-checks/.venv when python3 lacks them
     nodejs            # AWS back end tests run asl-validator and the s3rver S3-compatible server (tools/aws-checks)
     mosquitto         # the edge MQTT tests start their own brokers (never the system service)
     chromium          # the portal and dashboard tests drive headless Chromium through Playwright (its own browser download does not work offline)
@@ -46,3 +46,15 @@ fi
 # The AWS back end's Node tools (asl-validator, s3rver), pinned by tools/aws-checks/package-lock.json.
 npm ci --prefix "$(dirname "$0")/aws-checks" --no-audit --no-fund --loglevel=error
 echo "Node tools present: tools/aws-checks/node_modules (asl-validator, s3rver)"
+
+# The AWS back end's Python checks (cfn-lint, aws-sam-translator, botocore 1.40+): the python3 on PATH may already have
+# them; otherwise a virtual environment under tools/aws-checks, which the tests prefer (Debian's python3-botocore is from
+# 2022 and lacks current API fields).
+checks="$(dirname "$0")/aws-checks"
+if ! python3 -c 'import cfnlint, samtranslator, botocore, sys; sys.exit(tuple(map(int, botocore.__version__.split(".")[:2])) < (1, 40))' 2>/dev/null; then
+  [ -x "$checks/.venv/bin/python3" ] || python3 -m venv "$checks/.venv"
+  "$checks/.venv/bin/pip" install --quiet -r "$checks/requirements.txt"
+  echo "Python checks present: tools/aws-checks/.venv (cfn-lint, aws-sam-translator, botocore)"
+else
+  echo "Python checks present: $(command -v python3) has cfn-lint, aws-sam-translator and botocore 1.40+"
+fi

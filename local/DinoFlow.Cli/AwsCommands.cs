@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
-using DinoFlow.Functions.Render;
-using DinoFlow.Pipeline.Aws;
+using DinoFlow.Aws.Tools;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
 
 namespace DinoFlow.Cli;
 

@@ -72,6 +72,7 @@ public static class RunCommands
 
     private static readonly Option<double> MinClassRecallOption = new("--min-class-recall") { Description = "Gate: minimum validation recall of every class", DefaultValueFactory = _ => GateOptions.DefaultMinClassRecall };
 
+    private static readonly Option<string?> GreengrassArtifactsOption = new("--greengrass-artifacts") { Description = "s3://BUCKET/PREFIX the model zips are uploaded to: the deploy stage then writes the Greengrass model component recipe" };
     private static readonly Option<string> TargetOption = new("--target") { Description = "Compile target: cpu, cuda, tensorrt, jetson-nano", DefaultValueFactory = _ => "cpu" };
 
     internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 10 for finetune, 100 head epochs for frozen-head)" };
@@ -92,7 +93,7 @@ public static class RunCommands
     private static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
     internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
-        MinAccuracyOption, MinClassRecallOption, TargetOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
+        MinAccuracyOption, MinClassRecallOption, TargetOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
 
     private static Command RunCommand()
     {
@@ -232,6 +233,7 @@ public static class RunCommands
             [CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
         };
         if (parse.GetValue(LabelCategoriesOption) is { } categories) options[LabelStage.CategoriesOption] = categories;
+        if (parse.GetValue(GreengrassArtifactsOption) is { } artifacts) options[DeployStage.GreengrassArtifactsOption] = artifacts;
         if (parse.GetValue(InstructionsOption) is { } instructions) options[LabelStage.InstructionsOption] = instructions;
         options[LabelStage.AnnotatorsOption] = parse.GetValue(AnnotatorsOption).ToString(CultureInfo.InvariantCulture);
         if (parse.GetValue(EpochsOption) is { } epochs) options[TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);

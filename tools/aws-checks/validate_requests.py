@@ -1,7 +1,7 @@
-#!/usr/bin/python3
-"""Validates rendered AWS API requests against botocore's service models (Debian: python3-botocore).
+#!/usr/bin/env python3
+"""Validates rendered AWS API requests against botocore's service models (botocore 1.40 or newer: current APIs).
 
-Usage: /usr/bin/python3 validate_requests.py DIR
+Usage: python3 validate_requests.py DIR
 Every DIR/<service>.<Operation>.json is checked with botocore.validate.ParamValidator against the operation's
 input shape. Prints one line per file and exits 1 when any file has an error.
 """
@@ -9,11 +9,18 @@ import json
 import pathlib
 import sys
 
+MINIMUM = (1, 40)
+
 try:
+    import botocore
     import botocore.session
     from botocore.validate import ParamValidator
 except ImportError:
-    print("botocore is missing: run 'sudo tools/install-prereqs.sh' (installs python3-botocore for /usr/bin/python3)", file=sys.stderr)
+    print(f"botocore is missing for {sys.executable}: pip install 'botocore>=1.40' (Debian's python3-botocore is from 2022 and lacks current API fields)", file=sys.stderr)
+    sys.exit(3)
+
+if tuple(int(p) for p in botocore.__version__.split(".")[:2]) < MINIMUM:
+    print(f"botocore {botocore.__version__} at {sys.executable} is older than {'.'.join(map(str, MINIMUM))}: its service models lack current API fields; pip install 'botocore>=1.40'", file=sys.stderr)
     sys.exit(3)
 
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
+using DinoFlow.Deployment;
 using DinoFlow.Inference;
 using DinoFlow.Fleet;
-using DinoFlow.Local.Edge;
 using DinoFlow.Pipeline.Runner;
 
 namespace DinoFlow.Local.Runner.Stages;
@@ -26,6 +26,9 @@ public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeSt
     public const string TimeoutOption = "deploy-timeout";
     public const string HostOption = "deploy-host";
 
+    /// <summary>s3://BUCKET/PREFIX/ the package zips are uploaded to for a Greengrass fleet; without it no recipe is written.</summary>
+    public const string GreengrassArtifactsOption = "deploy-greengrass-artifacts";
+
     public override string Name => StageName;
     public override string Description => "serve the package over HTTP, publish it to the group's devices over MQTT, wait for them, roll back on failure";
 
@@ -37,13 +40,21 @@ public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeSt
         Directory.CreateDirectory(root);
         var zip = Path.Combine(root, $"model-{package.Manifest.Version}.zip");
         var sha = ModelPackageFiles.Zip(package.Directory, zip);
-        // For a Greengrass fleet: the model component recipe whose version follows this run (upload the zip as model.zip).
-        var recipe = Path.Combine(root, "greengrass-model-recipe.json");
-        await File.WriteAllTextAsync(recipe, GreengrassModelRecipe.Render(package.Manifest.Version, package.Manifest.CreatedAt,
-            $"s3://YOUR-BUCKET/dinoflow/models/{package.Manifest.Version}/model.zip", sha), cancellationToken).ConfigureAwait(false);
+        // For a Greengrass fleet: the model component recipe whose version follows this run, for the zip uploaded as
+        // <deploy-greengrass-artifacts>/<version>/model.zip. Without that location there is no recipe: a placeholder bucket would not deploy.
+        string? recipe = null;
+        if (context.Input.Option(GreengrassArtifactsOption, "") is { Length: > 0 } artifacts)
+        {
+            recipe = Path.Combine(root, "greengrass-model-recipe.json");
+            var component = new ModelComponent(package.Manifest.Version, GreengrassModelRecipe.RunStart(package.Manifest.Version, package.Manifest.CreatedAt),
+                $"DinoFlow model {package.Manifest.Version} (model.onnx, model.json and probe image), verified by the edge before use.",
+                [new ModelArtifact($"{artifacts.TrimEnd('/')}/{package.Manifest.Version}/model.zip", sha)]);
+            await File.WriteAllTextAsync(recipe, GreengrassModelRecipe.Render(component), cancellationToken).ConfigureAwait(false);
+        }
+
         var devices = context.Input.Option(DevicesOption, "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (devices.Length == 0)
-            return (new DeployOutput(package.Manifest.Version, zip, sha, [], [], recipe), $"packaged {Path.GetFileName(zip)} and {Path.GetFileName(recipe)}; no devices given (--devices), nothing deployed");
+            return (new DeployOutput(package.Manifest.Version, zip, sha, [], [], recipe), $"packaged {Path.GetFileName(zip)}{(recipe is null ? "" : " and " + Path.GetFileName(recipe))}; no devices given (--devices), nothing deployed");
 
         var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
         var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));

@@ -1,0 +1,150 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
+using DinoFlow.Pipeline.Imaging;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Aws.Functions;
+
+// The Lambda handlers named in template.yaml ("DinoFlow.Functions::DinoFlow.Functions.<Class>::HandleAsync").
+// Each takes the state machine's payload as a Stream and returns its result as a Stream: map, run the Task state's step (DinoFlow.Aws.Steps), map back.
+
+/// <summary>Reads the request with source-generated JSON, runs the step, writes the result.</summary>
+public abstract class StreamHandler<TInput, TOutput>(FunctionServices? services, JsonTypeInfo<TInput> input, JsonTypeInfo<TOutput> output)
+    where TInput : class
+{
+    protected FunctionServices Services { get; } = services ?? FunctionServices.Default;
+
+    protected async Task<Stream> HandleCoreAsync(Stream request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        TInput? value;
+        try
+        {
+            value = await JsonSerializer.DeserializeAsync(request, input).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            throw new AwsRequestException(e.Path ?? "$", $"the request is not a valid {typeof(TInput).Name}: {e.Message}");
+        }
+
+        var result = await RunAsync(value ?? throw new AwsRequestException("$", "the request is empty"), CancellationToken.None).ConfigureAwait(false);
+        var response = new MemoryStream();
+        await JsonSerializer.SerializeAsync(response, result, output).ConfigureAwait(false);
+        response.Position = 0;
+        return response;
+    }
+
+    protected abstract Task<TOutput> RunAsync(TInput request, CancellationToken cancellationToken);
+}
+
+/// <summary>Upload trigger: one batch of S3 upload events → the execution name and input.</summary>
+public sealed class PlanBatchFunction(FunctionServices? services = null)
+    : StreamHandler<PlanBatchInput, PlanBatchOutput>(services, AwsJsonContext.Default.PlanBatchInput, AwsJsonContext.Default.PlanBatchOutput)
+{
+    public PlanBatchFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<PlanBatchOutput> RunAsync(PlanBatchInput request, CancellationToken cancellationToken) =>
+        new PlanBatchStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Ingest: validate, de-duplicate, quarantine; write the labeling input manifest.</summary>
+public sealed class IngestFunction(FunctionServices? services = null, IImageDecoder? decoder = null)
+    : StreamHandler<IngestStepInput, IngestStepOutput>(services, AwsJsonContext.Default.IngestStepInput, AwsJsonContext.Default.IngestStepOutput)
+{
+    private readonly IImageDecoder _decoder = decoder ?? new SkiaImageDecoder();
+
+    public IngestFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<IngestStepOutput> RunAsync(IngestStepInput request, CancellationToken cancellationToken) =>
+        new IngestStep(Services.Bucket, _decoder, Services.Settings, Services.Loggers.CreateLogger<IngestFunction>()).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Ground Truth: label categories, worker template and the run's part of CreateLabelingJob.</summary>
+public sealed class BuildLabelingJobFunction(FunctionServices? services = null)
+    : StreamHandler<LabelingJobStepInput, LabelingJobStepOutput>(services, AwsJsonContext.Default.LabelingJobStepInput, AwsJsonContext.Default.LabelingJobStepOutput)
+{
+    public BuildLabelingJobFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<LabelingJobStepOutput> RunAsync(LabelingJobStepInput request, CancellationToken cancellationToken) =>
+        new LabelingJobStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Prepare: merge labels, split train/validation.</summary>
+public sealed class PrepareTrainingDataFunction(FunctionServices? services = null)
+    : StreamHandler<PrepareStepInput, PrepareStepOutput>(services, AwsJsonContext.Default.PrepareStepInput, AwsJsonContext.Default.PrepareStepOutput)
+{
+    public PrepareTrainingDataFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<PrepareStepOutput> RunAsync(PrepareStepInput request, CancellationToken cancellationToken) =>
+        new PrepareStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>SageMaker training mode: the run's part of CreateTrainingJob.</summary>
+public sealed class BuildTrainingJobFunction(FunctionServices? services = null)
+    : StreamHandler<TrainingJobStepInput, TrainingJobStepOutput>(services, AwsJsonContext.Default.TrainingJobStepInput, AwsJsonContext.Default.TrainingJobStepOutput)
+{
+    public BuildTrainingJobFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<TrainingJobStepOutput> RunAsync(TrainingJobStepInput request, CancellationToken cancellationToken) =>
+        new TrainingJobStep(Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>SageMaker training mode: model.tar.gz → model package zip + evaluation report.</summary>
+public sealed class CollectModelFunction(FunctionServices? services = null)
+    : StreamHandler<CollectModelStepInput, TrainingStepOutput>(services, AwsJsonContext.Default.CollectModelStepInput, AwsJsonContext.Default.TrainingStepOutput)
+{
+    public CollectModelFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<TrainingStepOutput> RunAsync(CollectModelStepInput request, CancellationToken cancellationToken) =>
+        new CollectModelStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Optional Neo: model.tar.gz for Neo and the run's part of CreateCompilationJob.</summary>
+public sealed class BuildCompilationJobFunction(FunctionServices? services = null)
+    : StreamHandler<CompilationJobStepInput, CompilationJobStepOutput>(services, AwsJsonContext.Default.CompilationJobStepInput, AwsJsonContext.Default.CompilationJobStepOutput)
+{
+    public BuildCompilationJobFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<CompilationJobStepOutput> RunAsync(CompilationJobStepInput request, CancellationToken cancellationToken) =>
+        new CompilationJobStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Greengrass: the component recipe and the deployment documents.</summary>
+public sealed class BuildGreengrassDocumentsFunction(FunctionServices? services = null)
+    : StreamHandler<GreengrassStepInput, GreengrassStepOutput>(services, AwsJsonContext.Default.GreengrassStepInput, AwsJsonContext.Default.GreengrassStepOutput)
+{
+    public BuildGreengrassDocumentsFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<GreengrassStepOutput> RunAsync(GreengrassStepInput request, CancellationToken cancellationToken) =>
+        new GreengrassStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
+/// <summary>Notify: the caught error as a message a person can act on.</summary>
+public sealed class DescribeFailureFunction(FunctionServices? services = null)
+    : StreamHandler<DescribeFailureInput, DescribeFailureOutput>(services, AwsJsonContext.Default.DescribeFailureInput, AwsJsonContext.Default.DescribeFailureOutput)
+{
+    public DescribeFailureFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<DescribeFailureOutput> RunAsync(DescribeFailureInput request, CancellationToken cancellationToken) =>
+        new DescribeFailureStep(Services.Settings).RunAsync(request, cancellationToken);
+}

@@ -1,0 +1,136 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace DinoFlow.Aws;
+
+// The documents the state machine passes to and from the Lambda functions. Property names are camelCase
+// (AwsJsonContext); the ASL in statemachine/pipeline.asl.json refers to them by these names.
+
+/// <summary>One object of an S3 "Object Created" event delivered through EventBridge and SQS.</summary>
+public sealed record UploadedObject(string Bucket, string Key, long Size, string? ETag, string? VersionId, DateTimeOffset Time);
+
+/// <summary>What the upload trigger receives: the SQS messages of one batch (each body an EventBridge S3 event).</summary>
+public sealed record PlanBatchInput(IReadOnlyList<QueueMessage> Records);
+
+public sealed record QueueMessage(string MessageId, string Body);
+
+/// <summary>The execution the trigger starts: an idempotent name and the pipeline's input.</summary>
+public sealed record PlanBatchOutput(string ExecutionName, string Input, int ObjectCount, IReadOnlyList<string> Ignored);
+
+/// <summary>The pipeline execution's input.</summary>
+public sealed record PipelineInput(string BatchId, string Bucket, string BatchManifestUri, int ObjectCount);
+
+/// <summary>The batch manifest the trigger writes: every uploaded object of the batch.</summary>
+public sealed record BatchManifest(string BatchId, IReadOnlyList<UploadedObject> Objects);
+
+public sealed record IngestStepInput(string RunName, string BatchManifestUri);
+
+public sealed record IngestStepOutput(
+    int Seen,
+    int Accepted,
+    int AlreadyPresent,
+    int Duplicates,
+    int Quarantined,
+    int DatasetSize,
+    int ToLabel,
+    bool LabelsIncluded,
+    string? InputManifestUri,
+    string Summary);
+
+public sealed record LabelingJobStepInput(string RunName, string InputManifestUri);
+
+/// <summary>The parts of a CreateLabelingJob request that depend on the run (the rest is in the ASL).</summary>
+public sealed record LabelingJobStepOutput(
+    string JobNameBase,
+    JsonObject InputConfig,
+    JsonObject OutputConfig,
+    string LabelCategoryConfigS3Uri,
+    JsonObject HumanTaskConfig,
+    JsonObject StoppingConditions);
+
+public sealed record PrepareStepInput(string RunName, string? LabelingOutputManifestUri);
+
+public sealed record PrepareStepOutput(
+    IReadOnlyList<string> Categories,
+    int Train,
+    int Validation,
+    string TrainManifestUri,
+    string ValidationManifestUri,
+    string ImagesUri,
+    string Summary);
+
+public sealed record TrainingJobStepInput(string RunName, PrepareStepOutput Dataset);
+
+public sealed record TrainingJobStepOutput(
+    string JobNameBase,
+    JsonObject HyperParameters,
+    JsonArray InputDataConfig,
+    JsonObject OutputDataConfig,
+    JsonObject StoppingCondition);
+
+public sealed record ClassMetrics(string Label, int Support, int Correct, double Recall);
+
+/// <summary>The evaluation report on the validation set; the quality gate (a Choice state) reads it.</summary>
+public sealed record EvaluationReport(double Accuracy, double MacroRecall, double MinClassRecall, int ValidationImages, IReadOnlyList<ClassMetrics> Classes);
+
+public sealed record CollectModelStepInput(string RunName, string ModelArtifactsUri);
+
+/// <summary>A trained model package in the bucket (model.zip: model.onnx + model.json) and its evaluation.</summary>
+public sealed record TrainingStepOutput(string ModelPackageUri, string ReportUri, IReadOnlyList<string> Categories, EvaluationReport Report);
+
+public sealed record CompilationJobStepInput(string RunName, string ModelPackageUri, string TargetDevice);
+
+public sealed record CompilationJobStepOutput(string JobNameBase, JsonObject InputConfig, JsonObject OutputConfig, JsonObject StoppingCondition);
+
+/// <summary>The Greengrass step's input: the whole pipeline state plus the execution's start time.</summary>
+public sealed record GreengrassStepInput(string RunName, DateTimeOffset StartedAt, TrainingStepOutput Training, JsonObject? Compilation);
+
+/// <summary>
+/// The Greengrass requests' run-dependent parts, in Step Functions' PascalCase form for the AWS SDK integration
+/// (Step Functions maps them to the API's camelCase names).
+/// </summary>
+public sealed record GreengrassStepOutput(
+    string ComponentName,
+    string ComponentVersion,
+    string InlineRecipe,
+    string ClientToken,
+    string DeploymentName,
+    JsonObject Components,
+    JsonObject DeploymentPolicies,
+    JsonObject IotJobConfiguration);
+
+/// <summary>The error Step Functions hands a Catch: its name and cause (for Lambda errors, a JSON document).</summary>
+public sealed record StepFailure([property: JsonPropertyName("Error")] string Error, [property: JsonPropertyName("Cause")] string? Cause);
+
+public sealed record DescribeFailureInput(string ExecutionArn, string ExecutionName, StepFailure Failure);
+
+public sealed record DescribeFailureOutput(string Subject, string Message);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    PropertyNameCaseInsensitive = false,
+    WriteIndented = false)]
+[JsonSerializable(typeof(AwsSettings))]
+[JsonSerializable(typeof(PlanBatchInput))]
+[JsonSerializable(typeof(PlanBatchOutput))]
+[JsonSerializable(typeof(PipelineInput))]
+[JsonSerializable(typeof(BatchManifest))]
+[JsonSerializable(typeof(IngestStepInput))]
+[JsonSerializable(typeof(IngestStepOutput))]
+[JsonSerializable(typeof(LabelingJobStepInput))]
+[JsonSerializable(typeof(LabelingJobStepOutput))]
+[JsonSerializable(typeof(PrepareStepInput))]
+[JsonSerializable(typeof(PrepareStepOutput))]
+[JsonSerializable(typeof(TrainingJobStepInput))]
+[JsonSerializable(typeof(TrainingJobStepOutput))]
+[JsonSerializable(typeof(EvaluationReport))]
+[JsonSerializable(typeof(CollectModelStepInput))]
+[JsonSerializable(typeof(TrainingStepOutput))]
+[JsonSerializable(typeof(CompilationJobStepInput))]
+[JsonSerializable(typeof(CompilationJobStepOutput))]
+[JsonSerializable(typeof(GreengrassStepInput))]
+[JsonSerializable(typeof(GreengrassStepOutput))]
+[JsonSerializable(typeof(DescribeFailureInput))]
+[JsonSerializable(typeof(DescribeFailureOutput))]
+public sealed partial class AwsJsonContext : JsonSerializerContext;

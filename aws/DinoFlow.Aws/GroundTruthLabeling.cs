@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace DinoFlow.Aws;
+
+/// <summary>The documents an image-classification labeling job reads besides its manifest.</summary>
+public static class GroundTruthLabeling
+{
+    /// <summary>The label category configuration file (LabelCategoryConfigS3Uri), document version 2018-11-28.</summary>
+    public static string LabelCategoryConfig(IReadOnlyList<string> categories, string instructions)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        var document = new JsonObject
+        {
+            ["document-version"] = "2018-11-28",
+            ["labels"] = new JsonArray(categories.Select(c => (JsonNode)new JsonObject { ["label"] = c }).ToArray()),
+            ["instructions"] = new JsonObject { ["shortInstruction"] = instructions, ["fullInstruction"] = instructions },
+        };
+        return BucketLayout.Pretty(document);
+    }
+
+    /// <summary>
+    /// The worker task template (HumanTaskUi, Liquid): a crowd-image-classifier over the task's image, with the categories
+    /// the PRE-ImageMultiClass Lambda passes as task.input.labels and the instructions, categories listed, in the side panel.
+    /// </summary>
+    public static string HumanTaskUiTemplate(IReadOnlyList<string> categories, string instructions)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        var list = new StringBuilder();
+        foreach (var category in categories) list.Append("        <li>").Append(WebUtility.HtmlEncode(category)).Append("</li>\n");
+        var text = WebUtility.HtmlEncode(instructions);
+        return $$$"""
+            <script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+            <crowd-form>
+              <crowd-image-classifier
+                name="crowd-image-classifier"
+                src="{{ task.input.taskObject | grant_read_access }}"
+                header="Which label fits this picture best?"
+                categories="{{ task.input.labels | to_json | escape }}"
+              >
+                <full-instructions header="How to label">
+                  <p>{{{text}}}</p>
+                  <p>The labels:</p>
+                  <ul>
+            {{{list}}}      </ul>
+                  <p>Choose exactly one label per picture. If several fit, choose the one that fills most of the picture.</p>
+                </full-instructions>
+                <short-instructions>
+                  <p>{{{text}}}</p>
+                </short-instructions>
+              </crowd-image-classifier>
+            </crowd-form>
+
+            """;
+    }
+}

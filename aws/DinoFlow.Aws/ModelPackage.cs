@@ -1,0 +1,79 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DinoFlow.Pipeline;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Labels;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Aws;
+
+/// <summary>The model package zip (model.onnx, model.json, probe) and its evaluation report, however it was trained.</summary>
+public static class ModelPackage
+{
+    /// <summary>The report the quality gate (a Choice state) reads, from the metrics the trainer measured on the validation images.</summary>
+    public static EvaluationReport ReportFrom(DinoFlow.Pipeline.Models.EvaluationMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var classes = metrics.PerClass
+            .Select((c, i) => new ClassMetrics(c.Label, c.Count, metrics.Confusion[i][i], c.Recall))
+            .ToList();
+        // Classes absent from the validation set have no recall to judge; the gate looks at the others.
+        var measured = classes.Where(c => c.Support > 0).ToList();
+        return new EvaluationReport(
+            metrics.Accuracy,
+            measured.Count == 0 ? 0 : measured.Average(c => c.Recall),
+            measured.Count == 0 ? 0 : measured.Min(c => c.Recall),
+            metrics.Count,
+            classes);
+    }
+
+    public static EvaluationReport ParseReport(byte[] json, string name)
+    {
+        try
+        {
+            var report = JsonSerializer.Deserialize(json, AwsJsonContext.Default.EvaluationReport) ?? throw new AwsRequestException(name, "the report is empty");
+            if (report.Accuracy is < 0 or > 1 || double.IsNaN(report.Accuracy)) throw new AwsRequestException(name + ".accuracy", $"{report.Accuracy} is not between 0 and 1");
+            return report;
+        }
+        catch (JsonException e)
+        {
+            throw new AwsRequestException(name, $"not a valid evaluation report ({e.Message})");
+        }
+    }
+
+    public static List<string> ReadLabels(Dictionary<string, byte[]> files, string name)
+    {
+        if (!files.TryGetValue("model.json", out var metadata)) throw new AwsRequestException(name, "the model package has no model.json");
+        var labels = JsonNode.Parse(metadata)?["labels"] as JsonArray ?? throw new AwsRequestException(name + ":model.json.labels", "is missing");
+        return labels.Select(l => l?.GetValue<string>() ?? "").ToList();
+    }
+
+    /// <summary>A zip of the package files in a fixed order with fixed times, so the same model gives the same bytes.</summary>
+    public static byte[] ModelPackageZip(IReadOnlyDictionary<string, byte[]> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, bytes) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+            {
+                var entry = zip.CreateEntry(name, CompressionLevel.Optimal);
+                entry.LastWriteTime = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+                using var stream = entry.Open();
+                stream.Write(bytes);
+            }
+        }
+
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,89 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DinoFlow.Pipeline;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Labels;
+using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Aws.Steps;
+
+/// <summary>Task state PlanBatch (trigger state machine): one batch of upload events → one pipeline execution.</summary>
+public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings) : IAwsStep<PlanBatchInput, PlanBatchOutput>
+{
+    /// <summary>
+    /// Turns one batch of upload events into one pipeline execution. The execution name is derived from the batch's
+    /// objects (bucket, key, version or ETag), so a batch delivered twice starts the same execution, which Step Functions
+    /// refuses to start again; the batch manifest is written under that name.
+    /// </summary>
+    public async Task<PlanBatchOutput> RunAsync(PlanBatchInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bucket);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Records is null || input.Records.Count == 0) throw new AwsRequestException("records", "the batch is empty");
+
+        var objects = new Dictionary<string, UploadedObject>(StringComparer.Ordinal);
+        var ignored = new List<string>();
+        for (var i = 0; i < input.Records.Count; i++)
+        {
+            var uploaded = ParseUploadEvent(input.Records[i].Body, $"records[{i}].body");
+            if (uploaded.Bucket != settings.DataBucket || !uploaded.Key.StartsWith(BucketLayout.IncomingPrefix + "/", StringComparison.Ordinal))
+            {
+                ignored.Add($"s3://{uploaded.Bucket}/{uploaded.Key}");
+                continue;
+            }
+
+            // The same object may be reported twice (at-least-once delivery); the last write wins.
+            if (!objects.TryGetValue(uploaded.Key, out var known) || known.Time <= uploaded.Time) objects[uploaded.Key] = uploaded;
+        }
+
+        if (objects.Count == 0) throw new AwsRequestException("records", $"no object of the batch is under s3://{settings.DataBucket}/{BucketLayout.IncomingPrefix}/");
+        var ordered = objects.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+        var identity = new StringBuilder();
+        foreach (var item in ordered) identity.Append(item.Bucket).Append('/').Append(item.Key).Append('@').Append(item.VersionId ?? item.ETag ?? "").Append('\n');
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())))[..16];
+        var first = ordered.Min(o => o.Time).UtcDateTime;
+        var name = $"batch-{first.ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture).ToLowerInvariant()}-{hash}";
+
+        var manifestKey = $"{BucketLayout.BatchesPrefix}/{name}.json";
+        await bucket.PutTextAsync(manifestKey, JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest), cancellationToken).ConfigureAwait(false);
+        var pipelineInput = new PipelineInput(name, settings.DataBucket, settings.S3Uri(manifestKey), ordered.Count);
+        return new PlanBatchOutput(name, JsonSerializer.Serialize(pipelineInput, AwsJsonContext.Default.PipelineInput), ordered.Count, ignored);
+    }
+
+    /// <summary>Reads an EventBridge "Object Created" event from S3.</summary>
+    public static UploadedObject ParseUploadEvent(string body, string field)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw new AwsRequestException(field, $"not JSON ({e.Message})");
+        }
+
+        if (node?["detail-type"]?.GetValue<string>() != "Object Created")
+            throw new AwsRequestException(field, "not an S3 'Object Created' event");
+        var detail = node["detail"] ?? throw new AwsRequestException(field + ".detail", "is missing");
+        var bucket = detail["bucket"]?["name"]?.GetValue<string>() ?? throw new AwsRequestException(field + ".detail.bucket.name", "is missing");
+        var key = detail["object"]?["key"]?.GetValue<string>() ?? throw new AwsRequestException(field + ".detail.object.key", "is missing");
+        var size = detail["object"]?["size"]?.GetValue<long>() ?? 0;
+        var time = node["time"]?.GetValue<DateTimeOffset>() ?? throw new AwsRequestException(field + ".time", "is missing");
+        // S3 reports keys URL-encoded in event notifications ('+' for spaces); decoding a key that was not encoded is harmless
+        // for the characters ingest accepts.
+        return new UploadedObject(bucket, WebUtility.UrlDecode(key), size, detail["object"]?["etag"]?.GetValue<string>(),
+            detail["object"]?["version-id"]?.GetValue<string>(), time);
+    }
+}

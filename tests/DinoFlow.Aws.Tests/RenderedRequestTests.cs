@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using DinoFlow.Aws.Tools;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Steps;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>`dinoflow aws render`'s requests, validated against botocore 1.40+'s service models (python3 on PATH) with zero errors.</summary>
+public sealed class RenderedRequestTests
+{
+    private static async Task<(string Directory, RenderResult Result)> RenderAsync(AwsSettings settings)
+    {
+        var directory = Directory.CreateTempSubdirectory("dinoflow-render").FullName;
+        var result = await AwsRequestRenderer.RenderAsync(settings);
+        await AwsRequestRenderer.WriteAsync(result, directory);
+        return (directory, result);
+    }
+
+    private static Task<ProcessResult> ValidateAsync(string directory) => Repo.PythonCheckAsync("validate_requests.py", [directory]);
+
+    [SkippableFact]
+    public async Task Every_rendered_request_is_valid_against_the_botocore_service_model()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings());
+        try
+        {
+            Assert.Equal(
+                [
+                    "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "iot.DescribeJob.json", "sagemaker.CreateCompilationJob.json",
+                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json",
+                    "sns.Publish.json", "stepfunctions.StartExecution.json",
+                ],
+                result.Requests.Select(r => r.FileName));
+            var validation = await ValidateAsync(directory);
+            Assert.True(validation.ExitCode == 0, validation.All);
+            Assert.Contains("9 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Lambda_training_without_Neo_sends_no_training_or_compilation_job_and_stays_valid()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings { TrainingMode = TrainingModes.Lambda, NeoTargetDevice = AwsSettings.NoNeoTarget });
+        try
+        {
+            Assert.DoesNotContain(result.Requests, r => r.Operation is "CreateTrainingJob" or "CreateCompilationJob");
+            Assert.Contains("Train in Lambda", result.Visited);
+            var validation = await ValidateAsync(directory);
+            Assert.True(validation.ExitCode == 0, validation.All);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task The_validator_reports_a_request_with_a_parameter_the_API_does_not_have()
+    {
+        var (directory, _) = await RenderAsync(new AwsSettings());
+        try
+        {
+            var path = Path.Combine(directory, "greengrassv2.CreateDeployment.json");
+            var request = JsonNode.Parse(await File.ReadAllTextAsync(path))!.AsObject();
+            request["DeploymentName"] = request["deploymentName"]!.DeepClone(); // Step Functions' PascalCase, not the API's name
+            await File.WriteAllTextAsync(path, request.ToJsonString());
+
+            var validation = await ValidateAsync(directory);
+            Assert.Equal(1, validation.ExitCode);
+            Assert.Contains("greengrassv2.CreateDeployment.json: INVALID", validation.Output, StringComparison.Ordinal);
+            Assert.Contains("DeploymentName", validation.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_sample_run_labels_trains_gates_compiles_and_deploys_and_the_failure_run_notifies()
+    {
+        var (directory, result) = await RenderAsync(new AwsSettings());
+        Directory.Delete(directory, recursive: true);
+
+        Assert.Equal(
+            ["Read settings", "Ingest images", "Labels come with the data?", "Build labeling job", "Label with Ground Truth", "Prepare training data",
+             "Train in Lambda or SageMaker?", "Build training job", "Train on SageMaker", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
+             "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
+             "Create component version", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Deployed"],
+            result.Visited);
+        Assert.Equal(["Train on SageMaker", "Describe the failure", "Notify the team", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
+        Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_model_below_the_minimum_accuracy_is_not_deployed()
+    {
+        var result = await AwsRequestRenderer.RenderAsync(new AwsSettings { MinAccuracy = 0.99 });
+        Assert.False(result.Succeeded);
+        Assert.Contains("Describe the gate failure", result.Visited);
+        Assert.DoesNotContain("Deploy to the thing group", result.Visited);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using DinoFlow.Aws;
+using DinoFlow.Aws.Tools;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>The ASL files: asl-validator accepts them; every Task retries and catches; every ${…} has a substitution.</summary>
+public sealed partial class StateMachineTests
+{
+    public static TheoryData<string> Definitions() => new() { AwsRequestRenderer.PipelineDefinition, AwsRequestRenderer.TriggerDefinition };
+
+    [GeneratedRegex(@"\$\{([A-Za-z0-9]+)\}")]
+    private static partial Regex Placeholder();
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public async Task The_States_Language_validator_accepts_the_definition(string file)
+    {
+        var validator = Repo.NodeTool("asl-validator");
+        var result = await Processes.RunAsync(validator, ["--json-path", Repo.Path("statemachine", file)]);
+        Assert.True(result.ExitCode == 0, $"asl-validator rejected {file}:\n{result.All}");
+        Assert.Contains("is valid", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_States_Language_validator_rejects_a_broken_definition()
+    {
+        var validator = Repo.NodeTool("asl-validator");
+        var broken = Path.Combine(Directory.CreateTempSubdirectory("dinoflow-asl").FullName, "broken.asl.json");
+        await File.WriteAllTextAsync(broken, """{"StartAt": "Missing", "States": {"Only": {"Type": "Succeed"}}}""");
+        var result = await Processes.RunAsync(validator, ["--json-path", broken]);
+        Assert.NotEqual(0, result.ExitCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public void Every_placeholder_has_a_DefinitionSubstitutions_entry_in_the_template_and_no_entry_is_unused(string file)
+    {
+        var used = Placeholder().Matches(File.ReadAllText(Repo.Path("statemachine", file))).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        var template = Template.Load();
+        var machine = template.Resources.Single(r => r.Value.Type == "AWS::Serverless::StateMachine" && r.Value.Property("DefinitionUri") == $"statemachine/{file}");
+        var substitutions = machine.Value.Substitutions();
+
+        Assert.Empty(used.Except(substitutions).Order(StringComparer.Ordinal));
+        Assert.Empty(substitutions.Except(used).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public void The_renderer_fills_every_placeholder(string file)
+    {
+        var values = AwsRequestRenderer.Substitutions(new AwsSettings());
+        var used = Placeholder().Matches(File.ReadAllText(Repo.Path("statemachine", file))).Select(m => m.Groups[1].Value);
+        Assert.All(used, name => Assert.True(values.ContainsKey(name), $"the renderer has no value for ${{{name}}}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public void Every_Task_retries_transient_errors_and_catches_into_a_notification(string file)
+    {
+        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", file)))!["States"]!.AsObject();
+        foreach (var (name, state) in states)
+        {
+            if (state!["Type"]!.GetValue<string>() != "Task") continue;
+            Assert.True(state["Retry"] is JsonArray { Count: > 0 }, $"Task '{name}' has no Retry");
+            var catchers = state["Catch"] as JsonArray;
+            Assert.True(catchers is { Count: > 0 }, $"Task '{name}' has no Catch");
+            foreach (var catcher in catchers!)
+            {
+                var next = catcher!["Next"]!.GetValue<string>();
+                Assert.True(states.ContainsKey(next), $"Task '{name}' catches into '{next}', which does not exist");
+                // Every catch keeps the error (ResultPath) unless it goes on with the pipeline (an idempotent "already exists").
+                Assert.True(catcher["ResultPath"] is not null, $"Task '{name}' catches into '{next}' without keeping the error");
+            }
+        }
+    }
+
+    [Fact]
+    public void Every_new_SageMaker_job_name_carries_the_redrive_count_so_a_redriven_step_does_not_collide()
+    {
+        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", AwsRequestRenderer.PipelineDefinition)))!["States"]!.AsObject();
+        foreach (var (name, state) in states)
+        {
+            var resource = state!["Resource"]?.GetValue<string>() ?? "";
+            if (!resource.Contains(":sagemaker:create", StringComparison.Ordinal)) continue;
+            var jobName = state["Parameters"]!.AsObject().Single(p => p.Key.EndsWith("JobName.$", StringComparison.Ordinal)).Value!.GetValue<string>();
+            Assert.True(jobName.Contains("$$.Execution.RedriveCount", StringComparison.Ordinal), $"'{name}' names its job without the redrive count");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using DinoFlow.Aws.Functions;
+using YamlDotNet.RepresentationModel;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>template.yaml, parsed with its CloudFormation tags.</summary>
+public sealed class Template
+{
+    public static readonly string[] PseudoParameters = ["AWS::AccountId", "AWS::Region", "AWS::StackName", "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue", "AWS::StackId", "AWS::NotificationARNs"];
+
+    public sealed record Resource(string Name, YamlMappingNode Node)
+    {
+        public string Type => ((YamlScalarNode)Node["Type"]).Value!;
+
+        public YamlMappingNode Properties => (YamlMappingNode)Node["Properties"];
+
+        public string? Property(string name) => Properties.Children.TryGetValue(new YamlScalarNode(name), out var value) ? (value as YamlScalarNode)?.Value : null;
+
+        public IReadOnlySet<string> Substitutions() =>
+            ((YamlMappingNode)Properties["DefinitionSubstitutions"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public required YamlMappingNode Root { get; init; }
+    public required IReadOnlyDictionary<string, Resource> Resources { get; init; }
+    public required IReadOnlySet<string> Parameters { get; init; }
+
+    public static Template Load()
+    {
+        var stream = new YamlStream();
+        using (var reader = new StreamReader(Repo.Path("template.yaml"))) stream.Load(reader);
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        var resources = ((YamlMappingNode)root["Resources"]).Children
+            .ToDictionary(p => ((YamlScalarNode)p.Key).Value!, p => new Resource(((YamlScalarNode)p.Key).Value!, (YamlMappingNode)p.Value), StringComparer.Ordinal);
+        var parameters = ((YamlMappingNode)root["Parameters"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal);
+        return new Template { Root = root, Resources = resources, Parameters = parameters };
+    }
+}
+
+public sealed partial class TemplateTests
+{
+    private readonly Template _template = Template.Load();
+
+    [GeneratedRegex(@"\$\{(?!!)([A-Za-z0-9:]+)(\.[A-Za-z0-9.]+)?\}")]
+    private static partial Regex SubReference();
+
+    [Fact]
+    public void Every_Ref_GetAtt_and_Sub_reference_resolves_to_a_parameter_resource_or_pseudo_parameter()
+    {
+        var problems = new List<string>();
+        var names = _template.Parameters.Concat(_template.Resources.Keys).Concat(Template.PseudoParameters).ToHashSet(StringComparer.Ordinal);
+        var conditions = ((YamlMappingNode)_template.Root["Conditions"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal);
+        var checkedCount = 0;
+
+        void Visit(YamlNode node, string where)
+        {
+            var tag = node.Tag.IsEmpty ? "" : node.Tag.Value;
+            switch (tag)
+            {
+                case "!Ref":
+                    checkedCount++;
+                    if (!names.Contains(((YamlScalarNode)node).Value!)) problems.Add($"{where}: !Ref {((YamlScalarNode)node).Value} does not resolve");
+                    break;
+                case "!GetAtt":
+                    checkedCount++;
+                    var target = node is YamlScalarNode scalar ? scalar.Value!.Split('.')[0] : ((YamlScalarNode)((YamlSequenceNode)node)[0]).Value!;
+                    if (!_template.Resources.ContainsKey(target)) problems.Add($"{where}: !GetAtt {target} is not a resource");
+                    break;
+                case "!Sub":
+                    var text = node is YamlScalarNode s ? s.Value! : ((YamlScalarNode)((YamlSequenceNode)node)[0]).Value!;
+                    foreach (Match match in SubReference().Matches(text))
+                    {
+                        checkedCount++;
+                        var name = match.Groups[1].Value;
+                        var isAttribute = match.Groups[2].Success;
+                        if (isAttribute ? !_template.Resources.ContainsKey(name) : !names.Contains(name)) problems.Add($"{where}: !Sub ${{{name}{match.Groups[2].Value}}} does not resolve");
+                    }
+
+                    break;
+            }
+
+            switch (node)
+            {
+                case YamlMappingNode mapping:
+                    foreach (var (key, value) in mapping.Children)
+                    {
+                        var keyName = ((YamlScalarNode)key).Value!;
+                        if (keyName == "Condition" && value is YamlScalarNode condition && !conditions.Contains(condition.Value!))
+                            problems.Add($"{where}: condition {condition.Value} is not defined");
+                        Visit(value, $"{where}/{keyName}");
+                    }
+
+                    break;
+                case YamlSequenceNode sequence:
+                    for (var i = 0; i < sequence.Children.Count; i++) Visit(sequence.Children[i], $"{where}[{i}]");
+                    break;
+            }
+        }
+
+        Visit(_template.Root, "");
+        Assert.Empty(problems);
+        Assert.True(checkedCount > 50, $"only {checkedCount} references were checked: is the template parsed with its tags?");
+    }
+
+    [Fact]
+    public void The_functions_package_does_not_carry_the_renderer_the_simulator_or_OpenCV()
+    {
+        // Every zip function's CodeUri publishes DinoFlow.Aws.Functions and what it references: the tools and the
+        // trainer (OpenCV, ONNX Runtime) stay out.
+        var referenced = typeof(FunctionServices).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain("DinoFlow.Aws.Tools", referenced);
+        Assert.DoesNotContain("DinoFlow.Imaging", referenced);
+        Assert.DoesNotContain("DinoFlow.Aws.Training", referenced);
+        Assert.Contains("DinoFlow.Aws", referenced);
+        var codeUris = _template.Resources.Values.Select(r => r.Property("CodeUri")).OfType<string>().Distinct().ToList();
+        Assert.Equal(["aws/DinoFlow.Aws.Functions/"], codeUris);
+        Assert.True(File.Exists(Repo.Path(codeUris[0], "DinoFlow.Aws.Functions.csproj")), $"{codeUris[0]} has no project");
+    }
+
+    [Fact]
+    public void Every_handler_named_in_the_template_exists_and_takes_and_returns_a_Stream()
+    {
+        var functions = _template.Resources.Values.Where(r => r.Type == "AWS::Serverless::Function").ToList();
+        Assert.Equal(10, functions.Count);
+        foreach (var function in functions)
+        {
+            // A zip function names its handler; the container-image function (TrainFunction) in ImageConfig.Command.
+            var handler = function.Property("Handler")
+                ?? (function.Properties.Children.TryGetValue(new YamlScalarNode("ImageConfig"), out var image)
+                    ? ((YamlScalarNode)((YamlSequenceNode)((YamlMappingNode)image)["Command"])[0]).Value
+                    : null)
+                ?? throw new InvalidOperationException($"{function.Name} has no Handler");
+            var parts = handler.Split("::");
+            Assert.True(parts.Length == 3, $"{function.Name}: handler '{handler}' is not Assembly::Type::Method");
+            var assembly = parts[0] == "dinoflow-trainer" ? typeof(TrainFunction).Assembly : typeof(FunctionServices).Assembly;
+            Assert.Equal(assembly.GetName().Name, parts[0]);
+            var type = assembly.GetType(parts[1]);
+            Assert.True(type is not null, $"{function.Name}: type {parts[1]} does not exist");
+            Assert.True(type!.GetConstructor(Type.EmptyTypes) is not null, $"{function.Name}: {type.Name} has no public parameterless constructor for the Lambda runtime");
+            var method = type.GetMethod(parts[2], BindingFlags.Public | BindingFlags.Instance);
+            Assert.True(method is not null, $"{function.Name}: {type.Name}.{parts[2]} does not exist");
+            Assert.Equal([typeof(Stream)], method!.GetParameters().Select(p => p.ParameterType));
+            Assert.Contains(method.ReturnType, new[] { typeof(Stream), typeof(Task<Stream>) });
+        }
+    }
+
+    [Fact]
+    public void Every_wildcard_action_or_resource_in_an_IAM_statement_is_explained_by_a_comment()
+    {
+        var lines = File.ReadAllLines(Repo.Path("template.yaml"));
+        var problems = new List<string>();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (!(line is "Resource: \"*\"" || line.StartsWith("Action: \"", StringComparison.Ordinal) && line.Contains(":*\"", StringComparison.Ordinal) || line is "Principal: \"*\"")) continue;
+            // The explaining comment sits at the start of the statement, a few lines up.
+            var statement = string.Join('\n', lines[Math.Max(0, i - 12)..i]);
+            if (!statement.Contains("AWS requires", StringComparison.Ordinal) && !statement.Contains("# A Deny for every principal", StringComparison.Ordinal))
+                problems.Add($"template.yaml line {i + 1}: '{line}' without a comment saying why");
+        }
+
+        Assert.Empty(problems);
+    }
+
+    [Fact]
+    public void The_bucket_is_versioned_encrypted_private_and_sends_events_to_EventBridge()
+    {
+        var bucket = _template.Resources["DataBucket"].Properties;
+        Assert.Equal("Enabled", ((YamlScalarNode)((YamlMappingNode)bucket["VersioningConfiguration"])["Status"]).Value);
+        Assert.True(bucket.Children.ContainsKey(new YamlScalarNode("BucketEncryption")));
+        var block = (YamlMappingNode)bucket["PublicAccessBlockConfiguration"];
+        Assert.All(block.Children.Values, v => Assert.Equal("true", ((YamlScalarNode)v).Value));
+        Assert.Equal("true", ((YamlScalarNode)((YamlMappingNode)((YamlMappingNode)bucket["NotificationConfiguration"])["EventBridgeConfiguration"])["EventBridgeEnabled"]).Value);
+    }
+}
