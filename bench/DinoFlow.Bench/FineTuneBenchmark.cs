@@ -19,6 +19,7 @@ namespace DinoFlow.Bench;
 ///   finetune full [DATA]                          the shipped model on every image: grouped split, fine-tune, refit (time, memory)
 ///   finetune sweep [DATA] [SIZE:EPOCHS,…]         fine-tuned accuracy and time on the cross split per input size and epochs
 ///   finetune run [DATA] [cross|later] [EPOCHS] [SIZE] [RESIZE]   one fine-tuning run with its per-epoch progress
+///   finetune seeds [DATA] [cross|later] [SEED,…]  the default recipe with several seeds: how much one run's accuracy says
 /// </summary>
 internal static class FineTuneBenchmark
 {
@@ -33,7 +34,8 @@ internal static class FineTuneBenchmark
             "full" => Full(set),
             "sweep" => Sweep(set, args.Length > 3 ? args[3] : "224:10,320:6,320:10,320:14"),
             "run" => Single(set, args),
-            _ => throw new ArgumentException($"unknown finetune mode '{mode}' (compare, full, sweep, run)"),
+            "seeds" => Seeds(set, args.Length > 3 ? args[3] : "cross", args.Length > 4 ? args[4] : "1,2,3"),
+            _ => throw new ArgumentException($"unknown finetune mode '{mode}' (compare, full, sweep, run, seeds)"),
         };
     }
 
@@ -127,6 +129,27 @@ internal static class FineTuneBenchmark
             $"  epoch {e.Epoch}/{e.Epochs}: loss {e.Loss:0.000} train acc {e.TrainAccuracy:0.000} held-out acc {e.ValidationAccuracy:0.000} ({e.Seconds:0.0} s)")));
         var result = new FineTuner(Backbone, new OpenCvImageDecoder()).Train(set.Labels.Count, train, heldOut, recipe, progress);
         Console.WriteLine("  " + result.Times.Describe());
+        return 0;
+    }
+
+    /// <summary>One frame is 1.3 points on the cross split, so a single run's accuracy says little: the spread over seeds does.</summary>
+    private static int Seeds(ProductBoxes set, string split, string seeds)
+    {
+        var (train, heldOut) = split == "cross" ? set.CrossRecording() : set.LaterHalfHeldOut();
+        Console.WriteLine($"seeds on the {split} split ({train.Count} train, {heldOut.Count} held out), default recipe, no refit");
+        var accuracies = new List<double>();
+        foreach (var seed in seeds.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)))
+        {
+            var recipe = new FineTuneRecipe { Refit = false, Seed = seed };
+            var (result, wall, cpu) = Timed(() => new FineTuner(Backbone, new OpenCvImageDecoder()).Train(set.Labels.Count, train, heldOut, recipe));
+            var correct = result.ValidationProbabilities.Where((p, i) => DinoFlow.Pipeline.Training.HeadTrainer.ArgMax(p) == heldOut[i].Label).Count();
+            accuracies.Add(correct / (double)heldOut.Count);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  seed {seed}: held-out accuracy {accuracies[^1]:0.000} ({correct}/{heldOut.Count}); {wall:0.0} s wall, {cpu:0} s CPU"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {accuracies.Count} seeds: mean {accuracies.Average():0.000}, min {accuracies.Min():0.000}, max {accuracies.Max():0.000}"));
         return 0;
     }
 
