@@ -8,7 +8,8 @@ namespace DinoFlow.Web.Tests.Portal;
 
 /// <summary>
 /// The labeling page by touch (a phone, 390×844) and by mouse alone (a laptop, 1366×768), its radio group, hints and
-/// announcements, the login page after a wrong password and the 404 page of an unknown job. Real headless Chromium, as
+/// announcements, the login page after a wrong password, the 404 page of an unknown job and the dashboard's navigation
+/// and log-out. Real headless Chromium, as
 /// in <see cref="PortalBrowserTests"/>; screenshots go to the same artifacts/screenshots/ folder.
 /// </summary>
 public sealed class PortalLabelingUxTests
@@ -222,6 +223,32 @@ public sealed class PortalLabelingUxTests
         await page.ClickAsync("#back-to-jobs");
         await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
         await page.Locator("#list h2").Filter(new() { HasText = "colours" }).WaitForAsync();
+    }
+
+    [Fact]
+    public async Task The_dashboard_links_to_the_jobs_and_logs_out_with_the_CSRF_token()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("olga", Password, PortalRoles.Admin);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "olga", "/dashboard");
+
+        await page.Locator("#user").Filter(new() { HasText = "olga" }).WaitForAsync();
+        Assert.Equal("/", await page.GetAttributeAsync("#jobs-link", "href"));
+        Assert.True(await page.Locator("#logout").IsVisibleAsync());
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("dashboard-navigation.png") });
+        await page.ClickAsync("#jobs-link");
+        await page.Locator("#list h2").Filter(new() { HasText = "colours" }).WaitForAsync();
+
+        await page.GotoAsync("/dashboard");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
+        await page.ClickAsync("#logout");
+        await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal));
+        // The session really ended on the server: no session for this browser any more.
+        Assert.Equal(401, await page.EvaluateAsync<int>("fetch('/api/session').then(r => r.status)"));
     }
 
     [Fact]
