@@ -178,8 +178,8 @@
 
   document.addEventListener('keydown', e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
-    // A focused button does its own thing with Enter and Space.
-    if ((e.key === 'Enter' || e.key === ' ') && e.target instanceof HTMLButtonElement) return;
+    // A focused button or link does its own thing with Enter and Space.
+    if ((e.key === 'Enter' || e.key === ' ') && (e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement)) return;
     if (/^[0-9]$/.test(e.key)) {
       const i = (Number(e.key) + 9) % 10;
       if (i < categories.length) choose(i, false);
