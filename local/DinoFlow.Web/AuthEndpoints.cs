@@ -19,7 +19,7 @@ public static partial class AuthEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapGet("/login", (HttpContext context, IAntiforgery antiforgery) =>
-            LoginPage(context, antiforgery, context.Request.Query["ReturnUrl"].ToString(), null)).AllowAnonymous();
+            LoginPage(context, antiforgery, context.Request.Query["ReturnUrl"].ToString(), null, "")).AllowAnonymous();
         app.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(PortalHost.LoginRateLimit).DisableAntiforgery();
         app.MapPost("/logout", async (HttpContext context, PortalStore store) =>
         {
@@ -51,7 +51,8 @@ public static partial class AuthEndpoints
         if (user.Length == 0 || user.Length > 64 || password.Length == 0 || password.Length > 1024 || !store.VerifyPassword(user, password))
         {
             LogLoginFailed(log, user.Length > 64 ? user[..64] + "…" : user, context.Connection.RemoteIpAddress);
-            return LoginPage(context, antiforgery, form["returnUrl"].ToString(), "Wrong name or password.", StatusCodes.Status401Unauthorized);
+            // The name stays filled in (a typo in the password should not cost the name too); the password never comes back.
+            return LoginPage(context, antiforgery, form["returnUrl"].ToString(), "Wrong name or password.", user.Length > 64 ? "" : user, StatusCodes.Status401Unauthorized);
         }
 
         await SignInAsync(context, user, store).ConfigureAwait(false);
@@ -95,8 +96,11 @@ public static partial class AuthEndpoints
         return context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
     }
 
-    private static IResult LoginPage(HttpContext context, IAntiforgery antiforgery, string returnUrl, string? error, int status = StatusCodes.Status200OK)
+    /// <param name="user">The name to fill in (after a failed attempt); the password field is always empty.</param>
+    private static IResult LoginPage(HttpContext context, IAntiforgery antiforgery, string returnUrl, string? error, string user, int status = StatusCodes.Status200OK)
     {
+        // With a name given, the cursor goes to the password.
+        var (nameFocus, passwordFocus) = user.Length > 0 ? ("", " autofocus") : (" autofocus", "");
         var csrf = antiforgery.GetAndStoreTokens(context);
         returnUrl = SafeReturnUrl(returnUrl);
         var body = $"""
@@ -105,8 +109,8 @@ public static partial class AuthEndpoints
               {(error is null ? "" : $"<p class=\"error\" role=\"alert\">{WebUtility.HtmlEncode(error)}</p>")}
               <input type="hidden" name="{csrf.FormFieldName}" value="{WebUtility.HtmlEncode(csrf.RequestToken)}">
               <input type="hidden" name="returnUrl" value="{WebUtility.HtmlEncode(returnUrl)}">
-              <label>Name<input name="username" autocomplete="username" required autofocus></label>
-              <label>Password<input type="password" name="password" autocomplete="current-password" required></label>
+              <label>Name<input name="username" autocomplete="username" value="{WebUtility.HtmlEncode(user)}" required{nameFocus}></label>
+              <label>Password<input type="password" name="password" autocomplete="current-password" required{passwordFocus}></label>
               <button type="submit">Log in</button>
             </form>
             """;

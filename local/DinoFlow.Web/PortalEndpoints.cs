@@ -1,3 +1,4 @@
+using System.Net;
 using DinoFlow.Local.Runner;
 using DinoFlow.Labeling;
 using DinoFlow.Pipeline.Datasets;
@@ -21,7 +22,9 @@ public static partial class PortalEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapGet("/", () => Assets.Result("jobs.html"));
-        app.MapGet("/label/{job}", (string job, PortalStore store) => store.FindJob(job) is null ? Results.NotFound() : Assets.Result("label.html"));
+        app.MapGet("/label/{job}", (string job, PortalStore store) => store.FindJob(job) is null
+            ? NotFoundPage("No such labeling job", $"<p>There is no labeling job named <strong>{WebUtility.HtmlEncode(job)}</strong>: the link may be mistyped or out of date.</p>")
+            : Assets.Result("label.html"));
 
         var api = app.MapGroup("/api/portal").AddEndpointFilter(Csrf.Filter);
         api.MapGet("/jobs", (HttpContext context, PortalStore store) => Results.Json(store.ListJobs().Select(j => JobJson(j, Visible(context, store.Progress(j.Name))))));
@@ -106,6 +109,11 @@ public static partial class PortalEndpoints
     }
 
     private static string User(HttpContext context) => context.User.Identity!.Name!;
+
+    /// <summary>A 404 page in the portal's style, with a way back to the jobs; <paramref name="body"/> must already be HTML-encoded.</summary>
+    public static IResult NotFoundPage(string title, string body) => Results.Content(
+        Assets.Page(title, $"""<h1>{WebUtility.HtmlEncode(title)}</h1>{body}<p><a id="back-to-jobs" href="/">Back to the labeling jobs</a></p>"""),
+        "text/html; charset=utf-8", statusCode: StatusCodes.Status404NotFound);
 
     /// <summary>A worker sees the job's totals and their own row; admins see every worker's (agreement rates included).</summary>
     private static JobProgress Visible(HttpContext context, JobProgress progress) =>

@@ -1,5 +1,7 @@
-// Keyboard-first labeling: digits choose, Enter submits, Backspace goes back, +/- zoom. One page for the whole job:
-// assignments come from the API in batches and the next images are prefetched, so nothing reloads per image.
+// Labeling by keyboard, mouse or touch: digits (or a click, a tap, Tab and the arrows) choose a label, Enter or the
+// Submit button submits, Backspace or Back goes back, Skip shows the image again later, +/- zoom. One page for the
+// whole job: assignments come from the API in batches and the next images are prefetched, so nothing reloads per image.
+// The labels are a radio group (one tab stop, arrows move the choice); each save is announced in a live region.
 'use strict';
 (async () => {
   const job = decodeURIComponent(location.pathname.split('/')[2]);
@@ -18,12 +20,44 @@
   mine = history.length;
   const list = $('labels');
   categories.forEach((name, i) => {
-    const li = document.createElement('li');
-    if (i < 10) li.append(portal.text('kbd', String((i + 1) % 10)), ' ');
-    li.append(name);
-    li.addEventListener('click', () => { selected = i; render(); });
-    list.append(li);
+    const radio = document.createElement('div');
+    radio.setAttribute('role', 'radio');
+    radio.setAttribute('aria-checked', 'false');
+    radio.className = 'choice';
+    radio.dataset.label = name;
+    if (i < 10) radio.append(portal.text('kbd', String((i + 1) % 10)), ' ');
+    radio.append(portal.text('span', name, 'name'));
+    radio.addEventListener('click', () => choose(i, false));
+    list.append(radio);
   });
+  const radios = () => [...list.children];
+
+  function choose(i, focus) {
+    selected = i;
+    clearStatus();
+    render();
+    if (focus) radios()[i]?.focus();
+  }
+
+  // Arrows move the choice inside the group (as radio buttons do); Space chooses the focused label.
+  list.addEventListener('keydown', e => {
+    const at = radios().indexOf(document.activeElement);
+    if (at < 0 || categories.length === 0) return;
+    const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[e.key];
+    if (step) { e.preventDefault(); e.stopPropagation(); choose((at + step + categories.length) % categories.length, true); }
+    else if (e.key === ' ') { e.preventDefault(); e.stopPropagation(); choose(at, true); }
+  });
+
+  function clearStatus() {
+    $('status').className = '';
+    $('status').textContent = '';
+  }
+
+  function hint(text) {
+    const status = $('status');
+    status.className = 'hint';
+    status.textContent = text;
+  }
 
   function prefetch(item) {
     if (prefetched.has(item.imageUrl)) return;
@@ -44,16 +78,23 @@
   }
 
   function render() {
-    [...list.children].forEach((li, i) => {
-      li.classList.toggle('selected', i === selected);
-      li.classList.toggle('guess', current?.guess?.label === categories[i]);
+    radios().forEach((radio, i) => {
+      radio.setAttribute('aria-checked', String(i === selected));
+      radio.classList.toggle('selected', i === selected);
+      radio.classList.toggle('guess', current?.guess?.label === categories[i]);
+      // One tab stop: the chosen label, or the first when none is.
+      radio.tabIndex = i === (selected >= 0 ? selected : 0) ? 0 : -1;
     });
+    $('back').disabled = (back >= 0 ? back : history.length) <= 0;
+    $('skip').disabled = current === null;
+    $('submit').disabled = current === null;
     $('guess').textContent = current?.guess ? `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` : '';
     $('progress').textContent = `You: ${mine} labeled` + (back >= 0 ? ` · reviewing ${history.length - back} back` : '');
   }
 
   function show(item) {
     current = item;
+    clearStatus();
     setZoom(1);
     $('done').hidden = item !== null;
     image.hidden = item === null;
@@ -74,12 +115,17 @@
   }
 
   async function submit() {
-    if (!current || selected < 0 || busy) return;
+    if (!current || busy) return;
+    if (selected < 0) {
+      hint('Choose a label first: click or tap one, or press its number key. Then submit.');
+      return;
+    }
     busy = true;
-    $('status').textContent = '';
+    clearStatus();
     try {
       const label = categories[selected];
       await portal.call('POST', `/api/portal/jobs/${encodeURIComponent(job)}/items/${current.itemId}/label`, { label });
+      $('saved').textContent = `Saved as ${label}`;
       if (back >= 0) {
         history[back].label = label;
         back++;
@@ -94,6 +140,7 @@
       show(queue[0] ?? null);
       fill();
     } catch (e) {
+      $('status').className = 'error';
       $('status').textContent = e.message;
     } finally {
       busy = false;
@@ -108,11 +155,34 @@
     show(history[back]);
   }
 
+  // Skip: a later look. Reviewing, it goes forward without changing the label; otherwise the image moves to the end of the queue.
+  function skip() {
+    if (busy || !current) return;
+    clearStatus();
+    if (back >= 0) {
+      back++;
+      if (back < history.length) { show(history[back]); return; }
+      back = -1;
+      show(queue[0] ?? null);
+      return;
+    }
+    if (queue.length < 2) { hint('There is no other image to go to: this is the last one you have.'); return; }
+    queue = queue.filter(q => q.itemId !== current.itemId);
+    queue.push(current);
+    show(queue[0]);
+  }
+
+  $('submit').addEventListener('click', () => submit());
+  $('back').addEventListener('click', () => goBack());
+  $('skip').addEventListener('click', () => skip());
+
   document.addEventListener('keydown', e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // A focused button or link does its own thing with Enter and Space.
+    if ((e.key === 'Enter' || e.key === ' ') && (e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement)) return;
     if (/^[0-9]$/.test(e.key)) {
       const i = (Number(e.key) + 9) % 10;
-      if (i < categories.length) { selected = i; render(); }
+      if (i < categories.length) choose(i, false);
     } else if (e.key === 'Enter') { e.preventDefault(); submit(); }
     else if (e.key === 'Backspace') { e.preventDefault(); goBack(); }
     else if (e.key === '+' || e.key === '=') setZoom(zoom * 1.5);

@@ -15,9 +15,9 @@ public sealed class PortalBrowserTests
     private static readonly string[] Colours = ["red", "green", "blue"];
 
     // Playwright's 30 s default was once exceeded by a login on a CI machine loaded by parallel test classes.
-    private const float BrowserTimeoutMs = 90_000;
+    internal const float BrowserTimeoutMs = 90_000;
 
-    private static async Task<(IPlaywright, IBrowser)> LaunchAsync()
+    internal static async Task<(IPlaywright, IBrowser)> LaunchAsync()
     {
         const string chromium = "/usr/bin/chromium";
         Assert.True(File.Exists(chromium), "Debian's chromium is needed for the portal's browser tests: run './test.sh' as root or 'sudo tools/install-prereqs.sh'");
@@ -26,10 +26,12 @@ public sealed class PortalBrowserTests
         return (playwright, browser);
     }
 
-    private static async Task<IPage> LoginAsync(IBrowser browser, PortalTestHost host, string user, string path)
+    /// <param name="screen">The context's options (viewport, touch); a laptop screen when not given.</param>
+    internal static async Task<IPage> LoginAsync(IBrowser browser, PortalTestHost host, string user, string path, BrowserNewContextOptions? screen = null)
     {
-        // A laptop screen.
-        var context = await browser.NewContextAsync(new() { BaseURL = host.BaseUrl, ViewportSize = new() { Width = 1366, Height = 768 } });
+        screen ??= new() { ViewportSize = new() { Width = 1366, Height = 768 } };
+        screen.BaseURL = host.BaseUrl;
+        var context = await browser.NewContextAsync(screen);
         context.SetDefaultTimeout(BrowserTimeoutMs);
         var page = await context.NewPageAsync();
         await page.GotoAsync(path);
@@ -53,7 +55,7 @@ public sealed class PortalBrowserTests
         return page;
     }
 
-    private static Task<string?> ImageSrcAsync(IPage page) => page.GetAttributeAsync("#image", "src");
+    internal static Task<string?> ImageSrcAsync(IPage page) => page.GetAttributeAsync("#image", "src");
 
     /// <summary>Presses a label's number key and Enter, then waits until the next image (or the end) is shown.</summary>
     private static async Task LabelAsync(IPage page, int labelIndex)
@@ -64,7 +66,7 @@ public sealed class PortalBrowserTests
         await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
     }
 
-    private static string KeyOf(string src) => Uri.UnescapeDataString(src[(src.IndexOf("/images/", StringComparison.Ordinal) + "/images/".Length)..]);
+    internal static string KeyOf(string src) => Uri.UnescapeDataString(src[(src.IndexOf("/images/", StringComparison.Ordinal) + "/images/".Length)..]);
 
     [Fact]
     public async Task A_worker_labels_20_images_by_keyboard_only_and_the_output_manifest_is_right()

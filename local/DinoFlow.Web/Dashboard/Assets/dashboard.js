@@ -229,10 +229,21 @@
     }
   }
 
+  // Log out as the portal's pages do: POST /logout with the CSRF token, then the login page.
+  $('logout').addEventListener('click', async () => {
+    if (events) events.close();
+    try {
+      await fetch('/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-TOKEN': csrfToken ?? '' } });
+    } finally {
+      location.href = '/login';
+    }
+  });
+
   async function start() {
     if (!await loadSession()) return;
     $('window').addEventListener('change', connect);
     connect();
+    document.body.dataset.ready = 'true'; // for tests and scripts: the page is usable
     // "Last seen … ago" keeps counting between snapshots.
     setInterval(() => {
       for (const cell of document.querySelectorAll('#device-rows .last-seen')) cell.textContent = ago(cell.dataset.time);

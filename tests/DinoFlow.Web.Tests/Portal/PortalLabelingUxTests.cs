@@ -1,0 +1,280 @@
+using System.Net;
+using DinoFlow.Labeling;
+using DinoFlow.Pipeline.Manifests;
+using Microsoft.Playwright;
+using static DinoFlow.Web.Tests.Portal.PortalBrowserTests;
+
+namespace DinoFlow.Web.Tests.Portal;
+
+/// <summary>
+/// The labeling page by touch (a phone, 390×844) and by mouse alone (a laptop, 1366×768), its radio group, hints and
+/// announcements, the login page after a wrong password, the 404 page of an unknown job and the dashboard's navigation
+/// and log-out. Real headless Chromium, as
+/// in <see cref="PortalBrowserTests"/>; screenshots go to the same artifacts/screenshots/ folder.
+/// </summary>
+public sealed class PortalLabelingUxTests
+{
+    private const string Password = "correct horse battery staple";
+    private static readonly string[] Colours = ["red", "green", "blue"];
+
+    private static BrowserNewContextOptions Phone() => new() { ViewportSize = new() { Width = 390, Height = 844 }, HasTouch = true, IsMobile = true };
+
+    private static ILocator Radio(IPage page, string label) => page.Locator($"#labels [role=radio][data-label=\"{label}\"]");
+
+    private static ILocator Chosen(IPage page, string label) => page.Locator($"#labels [role=radio][data-label=\"{label}\"][aria-checked=true]");
+
+    private static async Task WaitForNextImageAsync(IPage page, string? before) =>
+        await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
+
+    private static void AssertManifest(PortalTestHost host, string job, int count)
+    {
+        var manifest = GroundTruthManifest.ReadOutputManifest(host.Store.ExportManifest(job), "export", GroundTruthManifest.DefaultLabelAttribute, Colours);
+        Assert.Empty(manifest.Unlabeled);
+        Assert.Equal(count, manifest.Labeled.Count);
+        Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
+        Assert.True(host.Store.Progress(job).Complete);
+    }
+
+    [Fact]
+    public async Task On_a_phone_a_worker_labels_by_tapping_a_label_and_Submit_and_the_output_is_right()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours, "Pick the main colour"), host.AddImages(6, Colours));
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours", Phone());
+
+        // The image takes the width of the screen; the labels and the buttons come below it, each at least 44 px.
+        var image = (await page.Locator("#image").BoundingBoxAsync())!;
+        Assert.True(image.Width >= 0.9 * 390 && image.Height >= 0.4 * 844, $"image box {image.Width}x{image.Height}");
+        var firstLabel = (await page.Locator("#labels [role=radio]").First.BoundingBoxAsync())!;
+        Assert.True(firstLabel.Y >= image.Y + image.Height - 1, $"labels at y={firstLabel.Y}, image ends at {image.Y + image.Height}");
+        foreach (var target in await page.Locator("#labels [role=radio], .actions button").AllAsync())
+        {
+            var box = (await target.BoundingBoxAsync())!;
+            Assert.True(box.Height >= 44 && box.Width >= 44, $"{await target.TextContentAsync()}: {box.Width}x{box.Height}");
+        }
+
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-phone-390.png"), FullPage = true });
+
+        var seen = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            var before = await ImageSrcAsync(page);
+            var key = KeyOf(before!);
+            seen.Add(key);
+            var truth = key.Split('/')[0];
+            await Radio(page, truth).TapAsync();
+            await Chosen(page, truth).WaitForAsync(); // a tap's click may come just after the touch events
+            Assert.Equal(1, await page.Locator("#labels [aria-checked=true]").CountAsync());
+            if (i == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-phone-390-chosen.png"), FullPage = true });
+            await page.Locator("#submit").TapAsync();
+            await WaitForNextImageAsync(page, before);
+            Assert.Equal($"Saved as {truth}", await page.TextContentAsync("#saved"));
+
+            if (i == 1)
+            {
+                // Back by tap: the last image again with its label chosen; Skip goes forward again without changing it.
+                var next = await ImageSrcAsync(page);
+                await page.Locator("#back").TapAsync();
+                await page.WaitForFunctionAsync("key => decodeURIComponent(document.getElementById('image').getAttribute('src')).endsWith(key)", key);
+                await Chosen(page, truth).WaitForAsync();
+                await page.Locator("#skip").TapAsync();
+                await page.WaitForFunctionAsync("src => document.getElementById('image').getAttribute('src') === src", next);
+            }
+        }
+
+        await page.WaitForSelectorAsync("#done", new() { State = WaitForSelectorState.Visible });
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-phone-390-done.png"), FullPage = true });
+        Assert.Equal(6, seen.Distinct().Count());
+        AssertManifest(host, "colours", 6);
+    }
+
+    [Fact]
+    public async Task On_a_laptop_a_worker_labels_by_mouse_only_fixes_a_slip_with_Back_and_each_save_is_announced()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(5, Colours));
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+
+        // The live region is polite; the labels sit beside the large image.
+        Assert.Equal("polite", await page.GetAttributeAsync("#saved", "aria-live"));
+        var image = (await page.Locator("#image").BoundingBoxAsync())!;
+        Assert.True(image.Width > 0.6 * 1366 && image.Height > 0.8 * 768, $"image box {image.Width}x{image.Height}");
+        Assert.True((await page.Locator("#labels").BoundingBoxAsync())!.X >= image.X + image.Width - 1);
+        Assert.True(await page.Locator("#back").IsDisabledAsync()); // nothing to go back to yet
+
+        for (var i = 0; i < 5; i++)
+        {
+            var before = await ImageSrcAsync(page);
+            var key = KeyOf(before!);
+            var truth = key.Split('/')[0];
+            if (i == 2)
+            {
+                // A slip by mouse: the wrong label, then Back and the right one.
+                var wrong = Colours[(Array.IndexOf(Colours, truth) + 1) % 3];
+                await Radio(page, wrong).ClickAsync();
+                await page.ClickAsync("#submit");
+                await WaitForNextImageAsync(page, before);
+                Assert.Equal($"Saved as {wrong}", await page.TextContentAsync("#saved"));
+                await page.ClickAsync("#back");
+                await page.WaitForFunctionAsync("key => decodeURIComponent(document.getElementById('image').getAttribute('src')).endsWith(key)", key);
+                Assert.Equal("true", await Radio(page, wrong).GetAttributeAsync("aria-checked"));
+            }
+
+            await Radio(page, truth).ClickAsync();
+            Assert.Equal("true", await Radio(page, truth).GetAttributeAsync("aria-checked"));
+            Assert.Equal(1, await page.Locator("#labels [aria-checked=true]").CountAsync());
+            if (i == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-laptop-1366-chosen.png") });
+            await page.ClickAsync("#submit");
+            await WaitForNextImageAsync(page, before);
+            Assert.Equal($"Saved as {truth}", await page.TextContentAsync("#saved"));
+            if (i == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-laptop-1366-saved.png") });
+        }
+
+        await page.WaitForSelectorAsync("#done", new() { State = WaitForSelectorState.Visible });
+        AssertManifest(host, "colours", 5);
+    }
+
+    [Fact]
+    public async Task Enter_with_nothing_chosen_shows_a_hint_and_the_labels_are_a_radio_group_reached_by_Tab()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+
+        Assert.Equal("radiogroup", await page.GetAttributeAsync("#labels", "role"));
+        Assert.Equal(3, await page.Locator("#labels [role=radio][aria-checked=false]").CountAsync());
+
+        // Enter with no label: a hint, and the same image.
+        var before = await ImageSrcAsync(page);
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator("#status.hint").Filter(new() { HasText = "Choose a label first" }).WaitForAsync();
+        Assert.Equal(before, await ImageSrcAsync(page));
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-enter-hint.png") });
+        // The Submit button says the same.
+        await page.ClickAsync("#submit");
+        Assert.Contains("Choose a label first", await page.TextContentAsync("#status"), StringComparison.Ordinal);
+
+        // Tab reaches the group (one tab stop), the arrows move the choice, Enter submits it.
+        await page.Locator("body").FocusAsync();
+        var reached = false;
+        for (var i = 0; i < 15 && !reached; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            reached = await page.EvaluateAsync<bool>("document.activeElement?.getAttribute('role') === 'radio'");
+        }
+
+        Assert.True(reached, "Tab never reached a label");
+        Assert.Equal("red", await page.EvaluateAsync<string>("document.activeElement.dataset.label"));
+        await page.Keyboard.PressAsync("ArrowDown");
+        Assert.Equal("green", await page.EvaluateAsync<string>("document.activeElement.dataset.label"));
+        Assert.Equal("true", await Radio(page, "green").GetAttributeAsync("aria-checked"));
+        Assert.Equal(string.Empty, await page.TextContentAsync("#status")); // the hint goes once a label is chosen
+        Assert.Equal(0, await page.Locator("#status.hint").CountAsync());
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-keyboard-focus.png") });
+        await page.Keyboard.PressAsync("Enter");
+        await WaitForNextImageAsync(page, before);
+        Assert.Equal("Saved as green", await page.TextContentAsync("#saved"));
+    }
+
+    [Fact]
+    public async Task A_wrong_password_keeps_the_name_and_an_unknown_job_gets_a_404_page_with_a_link_to_the_jobs()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("alice", Password);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var context = await browser.NewContextAsync(new() { BaseURL = host.BaseUrl, ViewportSize = new() { Width = 1366, Height = 768 } });
+        context.SetDefaultTimeout(BrowserTimeoutMs);
+        var page = await context.NewPageAsync();
+
+        await page.GotoAsync("/label/no-such-job");
+        Assert.Contains("/login", page.Url, StringComparison.Ordinal);
+        await page.FillAsync("input[name=username]", "alice");
+        await page.FillAsync("input[name=password]", "not the password");
+        await page.ClickAsync("button[type=submit]");
+        await page.Locator(".error").Filter(new() { HasText = "Wrong name or password" }).WaitForAsync();
+        Assert.Equal("alice", await page.InputValueAsync("input[name=username]"));
+        Assert.Equal(string.Empty, await page.InputValueAsync("input[name=password]"));
+        Assert.DoesNotContain("not the password", await page.ContentAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("login-wrong-password.png") });
+
+        // Only the password typed again, and on to the page asked for: a 404 in the portal's style.
+        var response = await page.RunAndWaitForResponseAsync(async () =>
+        {
+            await page.FillAsync("input[name=password]", Password);
+            await page.ClickAsync("button[type=submit]");
+        }, r => r.Url.EndsWith("/label/no-such-job", StringComparison.Ordinal));
+        Assert.Equal(404, response.Status);
+        await page.Locator("h1").Filter(new() { HasText = "No such labeling job" }).WaitForAsync();
+        Assert.Contains("no-such-job", await page.TextContentAsync("body"), StringComparison.Ordinal);
+        Assert.Equal("page", await page.GetAttributeAsync("body", "class")); // the portal's stylesheet and layout
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-unknown-job-404.png") });
+        await page.ClickAsync("#back-to-jobs");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
+        await page.Locator("#list h2").Filter(new() { HasText = "colours" }).WaitForAsync();
+    }
+
+    [Fact]
+    public async Task The_dashboard_links_to_the_jobs_and_logs_out_with_the_CSRF_token()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.CreateJob(new JobSpec("colours", Colours), host.AddImages(3, Colours));
+        host.Store.AddWorker("olga", Password, PortalRoles.Admin);
+        var (playwright, browser) = await LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        var page = await LoginAsync(browser, host, "olga", "/dashboard");
+
+        await page.Locator("#user").Filter(new() { HasText = "olga" }).WaitForAsync();
+        Assert.Equal("/", await page.GetAttributeAsync("#jobs-link", "href"));
+        Assert.True(await page.Locator("#logout").IsVisibleAsync());
+        await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("dashboard-navigation.png") });
+        await page.ClickAsync("#jobs-link");
+        await page.Locator("#list h2").Filter(new() { HasText = "colours" }).WaitForAsync();
+
+        await page.GotoAsync("/dashboard");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
+        await page.ClickAsync("#logout");
+        await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal));
+        // The session really ended on the server: no session for this browser any more.
+        Assert.Equal(401, await page.EvaluateAsync<int>("fetch('/api/session').then(r => r.status)"));
+    }
+
+    [Fact]
+    public async Task The_404_page_and_the_login_page_encode_what_they_echo_and_never_return_the_password()
+    {
+        await using var host = await PortalTestHost.StartAsync();
+        host.Store.AddWorker("alice", Password);
+        using var client = host.Client();
+
+        using var wrong = await PortalTestHost.PostLoginAsync(client, "\"><script>alert(1)</script>", "secret-password-123");
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        var page = await wrong.Content.ReadAsStringAsync();
+        Assert.Contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\"", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-password-123", page, StringComparison.Ordinal);
+
+        await PortalTestHost.LoginAsync(client, "alice", Password);
+        using var missing = await client.GetAsync(new Uri("/label/%3Cb%3Ex%3Ci%3E", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("text/html", missing.Content.Headers.ContentType!.MediaType);
+        var body = await missing.Content.ReadAsStringAsync();
+        Assert.Contains("&lt;b&gt;x&lt;i&gt;", body, StringComparison.Ordinal);
+        Assert.Contains("href=\"/\"", body, StringComparison.Ordinal);
+        Assert.Contains("/assets/portal.css", body, StringComparison.Ordinal);
+    }
+}
