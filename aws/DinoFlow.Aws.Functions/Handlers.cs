@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Aws.Functions;
 
-// The Lambda handlers named in template.yaml ("DinoFlow.Functions::DinoFlow.Functions.<Class>::HandleAsync").
+// The Lambda handlers named in template.yaml ("DinoFlow.Aws.Functions::DinoFlow.Aws.Functions.<Class>::HandleAsync").
 // Each takes the state machine's payload as a Stream and returns its result as a Stream: map, run the Task state's step (DinoFlow.Aws.Steps), map back.
 
 /// <summary>Reads the request with source-generated JSON, runs the step, writes the result.</summary>
