@@ -1,19 +1,7 @@
-using System.Formats.Tar;
 using System.Globalization;
-using System.IO.Compression;
-using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DinoFlow.Pipeline;
-using DinoFlow.Pipeline.Datasets;
-using DinoFlow.Pipeline.Imaging;
-using DinoFlow.Pipeline.Ingest;
-using DinoFlow.Pipeline.Labels;
-using DinoFlow.Pipeline.Manifests;
-using DinoFlow.Pipeline.Storage;
-using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Aws.Steps;
 

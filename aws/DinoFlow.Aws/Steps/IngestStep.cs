@@ -1,12 +1,4 @@
-using System.Formats.Tar;
-using System.Globalization;
-using System.IO.Compression;
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using DinoFlow.Pipeline;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Imaging;
 using DinoFlow.Pipeline.Ingest;
