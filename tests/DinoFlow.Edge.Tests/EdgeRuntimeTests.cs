@@ -2,6 +2,7 @@ using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests;
 

@@ -10,6 +10,7 @@ using MQTTnet;
 using MQTTnet.Adapter;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests;
 

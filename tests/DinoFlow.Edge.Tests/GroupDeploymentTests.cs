@@ -5,6 +5,7 @@ using MQTTnet;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests;
 

@@ -4,6 +4,7 @@ using System.Net;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Fleet;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests;
 

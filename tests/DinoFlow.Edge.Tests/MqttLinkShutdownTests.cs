@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using DinoFlow.Edge.Mqtt;
 using Microsoft.Extensions.Logging.Abstractions;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests;
 

@@ -2,6 +2,7 @@ using DinoFlow.Fleet;
 
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Security;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests.Support;
 

@@ -5,6 +5,7 @@ using DinoFlow.Edge.Events;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests.Support;
 

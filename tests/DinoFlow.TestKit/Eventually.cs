@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace DinoFlow.Tests;
+namespace DinoFlow.TestKit;
 
 /// <summary>
 /// Waits with a deadline: every wait in the tests ends, and one that times out says what it waited for (and, when
 /// given, what it saw last) instead of hanging. Await an event where the code under test offers one; poll with this
-/// only for state that has no event (a counter, a file, a row). Compiled into each test project (tests/Directory.Build.props).
+/// only for state that has no event (a counter, a file, a row).
 /// </summary>
-internal static class Eventually
+public static class Eventually
 {
     /// <summary>Long enough for a loaded 2-core CI machine; a wait that needs more says so itself.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
