@@ -86,7 +86,8 @@ public sealed class SmoothingOptions
 
 public sealed class MqttOptions
 {
-    /// <summary>mqtt://host:port (plain) or mqtts://host:port (TLS). Empty: no MQTT (files only).</summary>
+    /// <summary>mqtt://host:port (plain), mqtts://host:port (TLS), or greengrass-ipc (publish through the Greengrass nucleus,
+    /// Greengrass mode only). Empty: no MQTT (files only).</summary>
     public string? Broker { get; set; }
     public string? ClientId { get; set; }
     /// <summary>CA certificate (PEM) the broker's certificate must chain to (AWS IoT: AmazonRootCA1.pem).</summary>
@@ -155,7 +156,16 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         if (s.EnterThreshold is <= 0 or > 1) errors.Add($"Edge:Smoothing:EnterThreshold must be in (0, 1], got {s.EnterThreshold}");
         if (s.ExitThreshold < 0 || s.ExitThreshold > s.EnterThreshold) errors.Add($"Edge:Smoothing:ExitThreshold must be in [0, EnterThreshold], got {s.ExitThreshold}");
         var m = options.Mqtt;
-        if (m.Broker is { Length: > 0 } broker)
+        if (m.Broker == Greengrass.GreengrassIpcLink.BrokerSetting)
+        {
+            // Under Greengrass the nucleus publishes for the app (its connection, its key): no broker, certificate or key here.
+            if (options.DeploymentMode != DeploymentMode.Greengrass)
+                errors.Add($"Edge:Mqtt:Broker '{Greengrass.GreengrassIpcLink.BrokerSetting}' needs Edge:DeploymentMode greengrass");
+            foreach (var variable in new[] { Greengrass.GreengrassIpcLink.SocketVariable, Greengrass.GreengrassIpcLink.TokenVariable })
+                if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
+                    errors.Add($"Edge:Mqtt:Broker '{Greengrass.GreengrassIpcLink.BrokerSetting}': {variable} is not set (the Greengrass nucleus sets it for the components it runs)");
+        }
+        else if (m.Broker is { Length: > 0 } broker)
         {
             if (!Uri.TryCreate(broker, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts") || uri.Port <= 0)
                 errors.Add($"Edge:Mqtt:Broker must look like mqtt://host:port or mqtts://host:port, got '{broker}'");

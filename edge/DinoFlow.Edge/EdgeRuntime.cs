@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Greengrass;
 using DinoFlow.Edge.Mqtt;
 using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
@@ -22,6 +23,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 {
     private readonly EdgeOptions _options;
     private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
     private readonly Func<SourceSpec, IFrameSource> _openSource;
     private readonly TaskCompletionSource _modelReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
@@ -32,7 +34,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private DeploymentLedger? _ledger;
     private EdgeModel? _model;
     private DiskSpool? _spool;
-    private MqttLink? _link;
+    private IMessageLink? _link;
+    private MqttLink? _deployments;
     private string? _lastDeploymentId;
     private long _framesProcessed;
     private long _framesDropped;
@@ -47,7 +50,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loggers);
         _options = options;
         _logger = loggers.CreateLogger<EdgeRuntime>();
-        LinkLogger = loggers.CreateLogger<MqttLink>();
+        _loggers = loggers;
         _openSource = openSource ?? OpenCvFrameSource.Open;
         _downloads = downloads;
         _execution = new ExecutionOptions
@@ -60,8 +63,6 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _verifier = options.TrustedKey is { Length: > 0 } key ? DeploymentVerifier.FromPemFile(key) : null;
     }
 
-    private ILogger LinkLogger { get; }
-
     public string StateDirectory => Path.GetFullPath(_options.StateDirectory);
     public string? ActiveVersion => Volatile.Read(ref _model)?.Version;
     public long FramesProcessed => Interlocked.Read(ref _framesProcessed);
@@ -69,7 +70,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     public long SourceReopens => Interlocked.Read(ref _sourceReopens);
     public LatencyWindow Latencies => _latencies;
     public DiskSpool? Spool => _spool;
-    public MqttLink? Link => _link;
+    public IMessageLink? Link => _link;
 
     /// <summary>Raised on the inference thread for every detection event (after it is spooled and written).</summary>
     public event Action<DetectionEvent>? Detected;
@@ -84,9 +85,18 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         if (_options.Mqtt.Broker is { Length: > 0 })
         {
             _spool = new DiskSpool(Path.Combine(StateDirectory, "spool"), _options.Mqtt.SpoolMaxMessages);
-            _link = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == DeploymentMode.Mqtt, LinkLogger);
+            if (_options.Mqtt.Broker == GreengrassIpcLink.BrokerSetting)
+            {
+                _link = GreengrassIpcLink.FromEnvironment(_spool, _options.Mqtt, _loggers.CreateLogger<GreengrassIpcLink>());
+            }
+            else
+            {
+                _deployments = new MqttLink(_options.Mqtt, _options.DeviceId, _spool, _options.DeploymentMode == DeploymentMode.Mqtt, _loggers.CreateLogger<MqttLink>());
+                _link = _deployments;
+            }
+
             tasks.Add(_link.RunAsync(background.Token));
-            if (_options.DeploymentMode == DeploymentMode.Mqtt)
+            if (_deployments is not null && _options.DeploymentMode == DeploymentMode.Mqtt)
             {
                 if (_verifier is null) LogNoTrustedKey(_logger);
                 tasks.Add(DeploymentLoopAsync(background.Token));
@@ -333,7 +343,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     private async Task DeploymentLoopAsync(CancellationToken cancellationToken)
     {
-        await foreach (var request in _link!.Deployments.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var request in _deployments!.Deployments.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             // The deployment topic is retained: every reconnect (and restart) delivers it again; act on each deployment once.
             if (request.DeploymentId == _lastDeploymentId || request.DeploymentId == Ledger.LastId) continue;

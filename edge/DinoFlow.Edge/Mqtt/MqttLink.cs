@@ -14,7 +14,7 @@ namespace DinoFlow.Edge.Mqtt;
 /// device's deployment topic and drains the <see cref="DiskSpool"/> in order with QoS 1, deleting each message only
 /// after its PUBACK. Reconnects are driven by the loop, never from the Disconnected event. Inference never waits on it.
 /// </summary>
-public sealed partial class MqttLink : IAsyncDisposable
+public sealed partial class MqttLink : IMessageLink
 {
     private readonly MqttOptions _options;
     private readonly string _deviceId;
