@@ -40,6 +40,13 @@ public sealed partial record AwsSettings
     public string ThingGroupArn { get; init; } = "arn:aws:iot:us-east-1:123456789012:thinggroup/dinoflow-jetsons";
     public double MinAccuracy { get; init; } = 0.9;
     public string TrainingMode { get; init; } = TrainingModes.SageMaker;
+
+    /// <summary>
+    /// Lambda training's cap: at about 1 s per image (estimated, not measured in AWS) the 15-minute function cannot train
+    /// more within its limit, and a redrive would time out again. Above it, Prepare stops the run with a notification
+    /// that says to deploy with TrainingMode=sagemaker.
+    /// </summary>
+    public int MaxLambdaTrainingImages { get; init; } = 600;
     public string TrainerImageUri { get; init; } = "123456789012.dkr.ecr.us-east-1.amazonaws.com/dinoflow-trainer:0.1.0";
     public string TrainingInstanceType { get; init; } = "ml.m5.xlarge";
     public string NeoTargetDevice { get; init; } = "jetson_nano";

@@ -74,4 +74,42 @@ public sealed class TemplateCheckTests
         Assert.Equal(2, machines.Count);
         Assert.All(machines, m => Assert.NotNull(m.Properties["Definition"] ?? m.Properties["DefinitionString"]));
     }
+
+    [SkippableFact]
+    public async Task Every_function_errors_are_watched_by_one_alarm_within_the_metric_math_limit_and_every_alarm_can_notify()
+    {
+        var template = await TranslatedAsync();
+        var functions = Resources(template, "AWS::Lambda::Function").Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var alarm = Resources(template, "AWS::CloudWatch::Alarm").Single(a => a.Name == "FunctionErrorsAlarm").Properties;
+        var stats = alarm["Metrics"]!.AsArray().Where(m => m!["MetricStat"] is not null).Select(m => m!["MetricStat"]!["Metric"]!).ToList();
+
+        // CloudWatch refuses a metric math alarm with more than 10 metrics: past that, split the alarm.
+        Assert.True(stats.Count <= 10, $"FunctionErrorsAlarm has {stats.Count} metrics; CloudWatch allows 10");
+        Assert.All(stats, m => Assert.Equal("Errors", m["MetricName"]!.GetValue<string>()));
+        var watched = stats.Select(m => m["Dimensions"]![0]!["Value"]!["Ref"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+        Assert.Empty(functions.Except(watched));
+        Assert.Equal("SUM(METRICS())", alarm["Metrics"]!.AsArray().Single(m => m!["ReturnData"]!.GetValue<bool>())!["Expression"]!.GetValue<string>());
+
+        // Each alarm notifies the failure topic, and the topic's policy lets CloudWatch publish for exactly these alarms.
+        var alarms = Resources(template, "AWS::CloudWatch::Alarm").ToList();
+        Assert.Equal(["FunctionErrorsAlarm", "SilentDevicesAlarm", "UploadDeadLetterAlarm"], alarms.Select(a => a.Name).Order(StringComparer.Ordinal));
+        Assert.All(alarms, a => Assert.Equal("FailureTopic", a.Properties["AlarmActions"]![0]!["Ref"]!.GetValue<string>()));
+        var policy = Resources(template, "AWS::SNS::TopicPolicy").Single().Properties["PolicyDocument"]!["Statement"]!.AsArray()
+            .Single(st => st!["Principal"]!["Service"]!.GetValue<string>() == "cloudwatch.amazonaws.com")!;
+        var allowed = policy["Condition"]!["ArnEquals"]!["aws:SourceArn"]!.AsArray().Select(a => a!["Fn::GetAtt"]![0]!.GetValue<string>());
+        Assert.Equal(alarms.Select(a => a.Name).Order(StringComparer.Ordinal), allowed.Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task The_silent_devices_alarm_watches_the_fleet_metric_of_the_stack_thing_group()
+    {
+        var template = await TranslatedAsync();
+        var metric = Resources(template, "AWS::IoT::FleetMetric").Single().Properties;
+        var query = metric["QueryString"]!["Fn::Sub"]!.AsArray();
+        Assert.Equal("thingGroupNames:${Group} AND connectivity.connected:false", query[0]!.GetValue<string>());
+        Assert.Contains("ThingGroupArn", query[1]!.ToJsonString(), StringComparison.Ordinal);
+        var alarm = Resources(template, "AWS::CloudWatch::Alarm").Single(a => a.Name == "SilentDevicesAlarm").Properties;
+        Assert.Equal(metric["MetricName"]!.ToJsonString(), alarm["MetricName"]!.ToJsonString());
+        Assert.Equal("IoTFleetMetrics", alarm["Namespace"]!.GetValue<string>());
+    }
 }

@@ -69,11 +69,16 @@ public sealed partial class TemplateTests
                     break;
                 case "!Sub":
                     var text = node is YamlScalarNode s ? s.Value! : ((YamlScalarNode)((YamlSequenceNode)node)[0]).Value!;
+                    // The long form's variable map names local variables (e.g. ${Group}); its values are visited below.
+                    var variables = node is YamlSequenceNode { Children.Count: 2 } withMap && withMap[1] is YamlMappingNode map
+                        ? map.Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal)
+                        : [];
                     foreach (Match match in SubReference().Matches(text))
                     {
                         checkedCount++;
                         var name = match.Groups[1].Value;
                         var isAttribute = match.Groups[2].Success;
+                        if (!isAttribute && variables.Contains(name)) continue;
                         if (isAttribute ? !_template.Resources.ContainsKey(name) : !names.Contains(name)) problems.Add($"{where}: !Sub ${{{name}{match.Groups[2].Value}}} does not resolve");
                     }
 

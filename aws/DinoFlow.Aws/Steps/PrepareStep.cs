@@ -32,6 +32,9 @@ public sealed class PrepareStep(IObjectStore bucket, AwsSettings settings) : IAw
         var manifest = GroundTruthManifest.ReadOutputManifest(labelsText, settings.S3Uri(BucketLayout.LabelsManifestKey), settings.LabelAttributeName, settings.LabelCategories);
         var index = await DatasetIndex.LoadAsync(new PrefixedObjectStore(bucket, BucketLayout.DataPrefix), cancellationToken).ConfigureAwait(false);
         var labels = Labeler.FromManifest(manifest, index.Images, settings.S3Uri(BucketLayout.LabelsManifestKey));
+        if (settings.TrainingMode == TrainingModes.Lambda && labels.Images.Count > settings.MaxLambdaTrainingImages)
+            throw new AwsConfigurationException("trainingMode",
+                $"{labels.Images.Count} labeled images are more than Lambda training finishes within its 15 minutes ({settings.MaxLambdaTrainingImages}): deploy the stack with TrainingMode=sagemaker, then start the run again");
         var split = DatasetSplitter.Split(labels.Images, new SplitOptions());
         var byKey = labels.Images.ToDictionary(l => l.Image.Key, l => l.Annotation!, StringComparer.Ordinal);
 
