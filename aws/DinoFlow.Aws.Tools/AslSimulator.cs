@@ -287,6 +287,7 @@ public sealed class AslSimulator(JsonObject definition, JsonObject context, Func
                 "States.MathAdd" => JsonValue.Create(args[0]!.GetValue<double>() + args[1]!.GetValue<double>() is var sum && sum == Math.Floor(sum) ? (JsonNode)JsonValue.Create((long)sum) : JsonValue.Create(sum)),
                 "States.StringSplit" => new JsonArray(args[0]!.GetValue<string>().Split(args[1]!.GetValue<string>().ToCharArray(), StringSplitOptions.RemoveEmptyEntries).Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()),
                 "States.ArrayGetItem" => ((JsonArray)args[0]!)[args[1]!.GetValue<int>()]?.DeepClone(),
+                "States.JsonMerge" => JsonMerge(args),
                 _ => throw new AslSimulationException($"state '{state}': intrinsic {function} is not simulated"),
             };
         }
@@ -325,6 +326,15 @@ public sealed class AslSimulator(JsonObject definition, JsonObject context, Func
         private void SkipSpaces(ref int i)
         {
             while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+        }
+
+        /// <summary>A shallow merge (the only kind Step Functions supports): the second object's keys win.</summary>
+        private static JsonObject JsonMerge(List<JsonNode?> args)
+        {
+            if (args.Count != 3 || args[2]?.GetValue<bool>() != false) throw new AslSimulationException("States.JsonMerge takes two objects and false (deep merging is not supported)");
+            var merged = (JsonObject)args[0]!.DeepClone();
+            foreach (var (key, value) in (JsonObject)args[1]!) merged[key] = value?.DeepClone();
+            return merged;
         }
 
         private static JsonValue Format(List<JsonNode?> args)

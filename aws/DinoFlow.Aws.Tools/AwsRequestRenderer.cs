@@ -254,6 +254,29 @@ public static class AwsRequestRenderer
                 ["Arn"] = $"arn:aws:greengrass:{settings.Region}:{settings.AccountId}:components:{AwsSettings.ModelComponentName}:versions:1.0.0",
                 ["ComponentName"] = AwsSettings.ModelComponentName,
             },
+            // The group already runs an older model and an AWS component: a deployment must keep the latter.
+            ("greengrassv2", "ListDeployments") => new JsonObject
+            {
+                ["Deployments"] = new JsonArray(new JsonObject
+                {
+                    ["TargetArn"] = settings.ThingGroupArn,
+                    ["RevisionId"] = "3",
+                    ["DeploymentId"] = "8b0f3d2e-5c1a-4e8f-9d7b-2a6c4e1f0b93",
+                    ["DeploymentName"] = "dinoflow-batch-20250601t080000-0c1d2e3f4a5b6c7d",
+                    ["DeploymentStatus"] = "ACTIVE",
+                    ["IsLatestForTarget"] = true,
+                }),
+            },
+            ("greengrassv2", "GetDeployment") => new JsonObject
+            {
+                ["DeploymentId"] = request["deploymentId"]?.DeepClone(),
+                ["Components"] = new JsonObject
+                {
+                    [AwsSettings.ModelComponentName] = new JsonObject { ["ComponentVersion"] = "1.20250601.080000000" },
+                    [AwsSettings.EdgeComponentName] = new JsonObject { ["ComponentVersion"] = "0.0.9" },
+                    [SampleKeptComponent] = new JsonObject { ["ComponentVersion"] = "2.12.6" },
+                },
+            },
             ("greengrassv2", "CreateDeployment") => new JsonObject
             {
                 ["DeploymentId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
@@ -278,6 +301,9 @@ public static class AwsRequestRenderer
             _ => throw new AslSimulationException($"no sample response for {botocoreService}.{operation}"),
         };
     }
+
+    /// <summary>A component of the sample thing group that is not DinoFlow's (the Greengrass CLI).</summary>
+    public const string SampleKeptComponent = "aws.greengrass.Cli";
 
     private static JsonArray SampleUploadRecords(AwsSettings settings)
     {

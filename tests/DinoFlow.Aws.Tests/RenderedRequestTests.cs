@@ -26,14 +26,15 @@ public sealed class RenderedRequestTests
         {
             Assert.Equal(
                 [
-                    "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "iot.DescribeJob.json", "sagemaker.CreateCompilationJob.json",
+                    "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "greengrassv2.GetDeployment.json", "greengrassv2.ListDeployments.json",
+                    "iot.DescribeJob.json", "sagemaker.CreateCompilationJob.json",
                     "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json",
                     "sns.Publish.json", "stepfunctions.StartExecution.json",
                 ],
                 result.Requests.Select(r => r.FileName));
             var validation = await ValidateAsync(directory);
             Assert.True(validation.ExitCode == 0, validation.All);
-            Assert.Contains("9 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+            Assert.Contains("11 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
         }
         finally
         {
@@ -90,10 +91,26 @@ public sealed class RenderedRequestTests
             ["Read settings", "Ingest images", "Labels come with the data?", "Build labeling job", "Label with Ground Truth", "Prepare training data",
              "Train in Lambda or SageMaker?", "Build training job", "Train on SageMaker", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
              "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
-             "Create component version", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Deployed"],
+             "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Deployed"],
             result.Visited);
         Assert.Equal(["Train on SageMaker", "Describe the failure", "Notify the team", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
         Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_deployment_keeps_the_group_other_components_and_replaces_the_model_and_the_edge_app()
+    {
+        var settings = new AwsSettings();
+        var result = await AwsRequestRenderer.RenderAsync(settings);
+        var list = result.Requests.Single(r => r.Operation == "ListDeployments").Request;
+        Assert.Equal(settings.ThingGroupArn, list["targetArn"]!.GetValue<string>());
+        Assert.Equal("LATEST_ONLY", list["historyFilter"]!.GetValue<string>());
+
+        var components = result.Requests.Single(r => r.Operation == "CreateDeployment").Request["components"]!.AsObject();
+        Assert.Equal(new[] { AwsSettings.EdgeComponentName, AwsSettings.ModelComponentName, AwsRequestRenderer.SampleKeptComponent }.Order(StringComparer.Ordinal), components.Select(c => c.Key).Order(StringComparer.Ordinal));
+        Assert.Equal("2.12.6", components[AwsRequestRenderer.SampleKeptComponent]!["componentVersion"]!.GetValue<string>());
+        Assert.Equal(settings.EdgeComponentVersion, components[AwsSettings.EdgeComponentName]!["componentVersion"]!.GetValue<string>());
+        Assert.NotEqual("1.20250601.080000000", components[AwsSettings.ModelComponentName]!["componentVersion"]!.GetValue<string>());
     }
 
     [Fact]
