@@ -18,7 +18,8 @@ public sealed record TrainingData(IReadOnlyList<string> Labels, IReadOnlyList<La
     {
         ArgumentNullException.ThrowIfNull(image);
         var path = Paths[image.Image.Key];
-        var index = labels.ToList().IndexOf(image.Label);
+        var index = -1;
+        for (var i = 0; i < labels.Count && index < 0; i++) if (labels[i] == image.Label) index = i;
         if (index < 0) throw new StageValidationException($"label '{image.Label}' of '{path}' is not one of the model's labels ({string.Join(", ", labels)})");
         return new LabeledExample(image.Image.Key, index, () => File.ReadAllBytes(path));
     }

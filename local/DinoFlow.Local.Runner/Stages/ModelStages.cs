@@ -33,9 +33,13 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
     protected override async Task<(TrainOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
+        var classIndex = prepare.Categories.Select((name, index) => (name, index)).ToDictionary(c => c.name, c => c.index, StringComparer.Ordinal);
+        int ClassOf(string className, string source) => classIndex.TryGetValue(className, out var index) ? index
+            : throw new StageValidationException($"label '{className}' of '{source}' is not one of the prepared categories ({string.Join(", ", prepare.Categories)})");
+
         // The trainer reads each image when it needs it, from the data folder (a path: the decoder wants bytes, not a stream).
         async Task<LabeledExample[]> ReadAsync(string manifestKey) => (await PreparedSplit.ReadAsync(context, manifestKey, cancellationToken).ConfigureAwait(false))
-            .Select(o => new LabeledExample(o.SourceRef, prepare.Categories.ToList().IndexOf(o.ClassName), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
+            .Select(o => new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
             .ToArray();
 
         var seed = context.Input.Options.TryGetValue(PrepareStage.SeedOption, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed;
