@@ -2,12 +2,15 @@
 // Submit button submits, Backspace or Back goes back, Skip shows the image again later, +/- zoom. One page for the
 // whole job: assignments come from the API in batches and the next images are prefetched, so nothing reloads per image.
 // The labels are a radio group (one tab stop, arrows move the choice); each save is announced in a live region.
+// The progress panel shows the worker's own progress and the job's, with the time left at the worker's recent pace
+// (from the server: every submit answers with it). The model's guess is shown, and preselected only when the server
+// says so (the model passed its auto-label check, or the job asks for it).
 'use strict';
 (async () => {
   const job = decodeURIComponent(location.pathname.split('/')[2]);
   const $ = id => document.getElementById(id);
   const image = $('image'), stage = $('stage');
-  let categories = [], queue = [], history = [], current = null, selected = -1, back = -1, zoom = 1, busy = false, fetching = null, mine = 0;
+  let categories = [], queue = [], history = [], current = null, selected = -1, back = -1, zoom = 1, busy = false, fetching = null, mine = null;
   const prefetched = new Map();
 
   const session = await portal.session();
@@ -17,7 +20,7 @@
   $('job').textContent = info.name;
   $('instructions').textContent = info.instructions;
   history = await portal.call('GET', `/api/portal/jobs/${encodeURIComponent(job)}/history?limit=100`);
-  mine = history.length;
+  mine = await portal.call('GET', `/api/portal/jobs/${encodeURIComponent(job)}/mine`);
   const list = $('labels');
   categories.forEach((name, i) => {
     const radio = document.createElement('div');
@@ -88,8 +91,31 @@
     $('back').disabled = (back >= 0 ? back : history.length) <= 0;
     $('skip').disabled = current === null;
     $('submit').disabled = current === null;
-    $('guess').textContent = current?.guess ? `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` : '';
-    $('progress').textContent = `You: ${mine} labeled` + (back >= 0 ? ` · reviewing ${history.length - back} back` : '');
+    $('guess').textContent = current?.guess ? `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` +
+      (mine.preselectGuesses ? ' · preselected' : ' · not preselected: choose what you see') : '';
+    $('progress').textContent = back >= 0 ? `Reviewing ${history.length - back} back` : '';
+    renderProgress();
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '—';
+    if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+    if (seconds < 3600) return `about ${Math.round(seconds / 60)} min`;
+    return `about ${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  }
+
+  function renderProgress() {
+    $('mine-done').textContent = String(mine.done);
+    $('mine-left').textContent = String(mine.left);
+    $('mine-bar').max = Math.max(1, mine.done + mine.left);
+    $('mine-bar').value = mine.done;
+    $('job-finished').textContent = String(mine.finished);
+    $('job-items').textContent = String(mine.items);
+    $('job-waiting').textContent = String(mine.waitingForOthers);
+    $('job-waiting-part').hidden = mine.annotatorsPerImage < 2;
+    $('job-bar').max = Math.max(1, mine.items);
+    $('job-bar').value = mine.finished;
+    $('eta').textContent = mine.left === 0 ? 'none' : duration(mine.secondsLeft);
   }
 
   function show(item) {
@@ -100,8 +126,8 @@
     image.hidden = item === null;
     if (item === null) { render(); return; }
     image.src = item.imageUrl;
-    // A label already given (going back) is selected; otherwise the model's guess, so Enter accepts it.
-    selected = categories.indexOf(item.label ?? item.guess?.label ?? '');
+    // A label already given (going back) is selected; the model's guess only when the server trusts it (Enter accepts it).
+    selected = categories.indexOf(item.label ?? (mine.preselectGuesses ? item.guess?.label : null) ?? '');
     render();
     queue.slice(0, 4).forEach(prefetch);
   }
@@ -124,8 +150,10 @@
     clearStatus();
     try {
       const label = categories[selected];
-      await portal.call('POST', `/api/portal/jobs/${encodeURIComponent(job)}/items/${current.itemId}/label`, { label });
-      $('saved').textContent = `Saved as ${label}`;
+      const saved = await portal.call('POST', `/api/portal/jobs/${encodeURIComponent(job)}/items/${current.itemId}/label`, { label });
+      mine = saved.mine;
+      // The counts make every announcement new, so a screen reader speaks it even when the label is the same as the last.
+      $('saved').textContent = `${saved.result === 'Changed' ? 'Changed to' : 'Saved as'} ${label}. ${mine.done} labeled, ${mine.left} left.`;
       if (back >= 0) {
         history[back].label = label;
         back++;
@@ -133,7 +161,6 @@
         back = -1;
       } else {
         history.push({ ...current, label });
-        mine++;
         queue = queue.filter(q => q.itemId !== current.itemId);
       }
       if (queue.length === 0) await fill();
