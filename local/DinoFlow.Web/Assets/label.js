@@ -126,6 +126,10 @@
     image.hidden = item === null;
     if (item === null) { render(); return; }
     image.src = item.imageUrl;
+    // A name a screen reader can say: where the worker is and which file it is.
+    const file = decodeURIComponent(item.imageUrl.split('/').pop());
+    const position = back >= 0 ? mine.done - history.length + back + 1 : mine.done + 1;
+    image.alt = `Image ${position} of ${mine.done + mine.left}: ${file}`;
     // A label already given (going back) is selected; the model's guess only when the server trusts it (Enter accepts it).
     selected = categories.indexOf(item.label ?? (mine.preselectGuesses ? item.guess?.label : null) ?? '');
     render();
