@@ -12,6 +12,7 @@
   const image = $('image'), stage = $('stage');
   let categories = [], queue = [], history = [], current = null, selected = -1, back = -1, zoom = 1, busy = false, fetching = null, mine = null;
   const prefetched = new Map();
+  const LETTERS = 'abcdeghijklmnopqrstuvwxyz'.split('');
 
   const session = await portal.session();
   $('user').textContent = session.user;
@@ -28,12 +29,51 @@
     radio.setAttribute('aria-checked', 'false');
     radio.className = 'choice';
     radio.dataset.label = name;
-    if (i < 10) radio.append(portal.text('kbd', String((i + 1) % 10)), ' ');
+    if (keyOf(i)) radio.append(portal.text('kbd', keyOf(i)), ' ');
     radio.append(portal.text('span', name, 'name'));
     radio.addEventListener('click', () => choose(i, false));
     list.append(radio);
   });
   const radios = () => [...list.children];
+  const visible = () => radios().filter(r => !r.hidden);
+  // Long label sets: a filter box, and the keys list of every key ('?').
+  if (categories.length > 10) { $('filter').hidden = false; $('letter-keys').hidden = false; }
+  for (const [key, does] of [...categories.map((name, i) => [keyOf(i) ?? '(filter)', `Choose ${name}`]),
+    ['Tab, arrows', 'Move in the labels'], ['Enter', 'Submit'], ['Backspace', 'Back'], ['+ / -', 'Zoom'], ['f', 'Fit'], ['/', 'Filter the labels'], ['?', 'This list'], ['Esc', 'Close this list']]) {
+    const row = document.createElement('tr');
+    row.append(portal.text('td', key), portal.text('td', does));
+    $('keys-list').append(row);
+  }
+
+  // A label's key: 1-9 and 0 for the first ten, then a-z without f (the fit key) for the next 25; none after that.
+  function keyOf(i) {
+    if (i < 10) return String((i + 1) % 10);
+    return LETTERS[i - 10];
+  }
+
+  function labelOfKey(key) {
+    if (/^[0-9]$/.test(key)) return (Number(key) + 9) % 10;
+    const at = LETTERS.indexOf(key);
+    return at < 0 ? -1 : 10 + at;
+  }
+
+  function filterLabels(text) {
+    const needle = text.trim().toLowerCase();
+    radios().forEach((radio, i) => { radio.hidden = needle !== '' && !categories[i].toLowerCase().includes(needle); });
+  }
+
+  let helpReturn = null;
+  function openHelp() {
+    helpReturn = document.activeElement;
+    $('keys-help').hidden = false;
+    $('close-keys').focus();
+  }
+
+  function closeHelp() {
+    $('keys-help').hidden = true;
+    (helpReturn && document.contains(helpReturn) ? helpReturn : document.body).focus();
+    helpReturn = null;
+  }
 
   function choose(i, focus) {
     selected = i;
@@ -44,11 +84,12 @@
 
   // Arrows move the choice inside the group (as radio buttons do); Space chooses the focused label.
   list.addEventListener('keydown', e => {
-    const at = radios().indexOf(document.activeElement);
-    if (at < 0 || categories.length === 0) return;
+    const shown = visible();
+    const at = shown.indexOf(document.activeElement);
+    if (at < 0 || shown.length === 0) return;
     const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[e.key];
-    if (step) { e.preventDefault(); e.stopPropagation(); choose((at + step + categories.length) % categories.length, true); }
-    else if (e.key === ' ') { e.preventDefault(); e.stopPropagation(); choose(at, true); }
+    if (step) { e.preventDefault(); e.stopPropagation(); choose(radios().indexOf(shown[(at + step + shown.length) % shown.length]), true); }
+    else if (e.key === ' ') { e.preventDefault(); e.stopPropagation(); choose(radios().indexOf(shown[at]), true); }
   });
 
   function clearStatus() {
@@ -85,8 +126,9 @@
       radio.setAttribute('aria-checked', String(i === selected));
       radio.classList.toggle('selected', i === selected);
       radio.classList.toggle('guess', current?.guess?.label === categories[i]);
-      // One tab stop: the chosen label, or the first when none is.
-      radio.tabIndex = i === (selected >= 0 ? selected : 0) ? 0 : -1;
+      // One tab stop: the chosen label if shown, or the first shown one.
+      const stop = selected >= 0 && !radios()[selected].hidden ? selected : radios().indexOf(visible()[0]);
+      radio.tabIndex = i === stop ? 0 : -1;
     });
     $('back').disabled = (back >= 0 ? back : history.length) <= 0;
     $('skip').disabled = current === null;
@@ -207,13 +249,37 @@
   $('back').addEventListener('click', () => goBack());
   $('skip').addEventListener('click', () => skip());
 
+  // The filter box: typing filters, Enter chooses the first label shown (and clears the filter), Escape clears it.
+  $('filter').addEventListener('input', () => { filterLabels($('filter').value); render(); });
+  $('filter').addEventListener('keydown', e => {
+    e.stopPropagation(); // letters and digits are text here, not keys
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      const first = visible()[0];
+      if (!first) return;
+      $('filter').value = '';
+      filterLabels('');
+      choose(radios().indexOf(first), true);
+    } else if (e.key === 'Escape') { $('filter').value = ''; filterLabels(''); render(); }
+  });
+  $('show-keys').addEventListener('click', () => openHelp());
+  $('close-keys').addEventListener('click', () => closeHelp());
+  // The keys list is modal: Escape closes it and focus stays inside until then (Tab cycles on its one button).
+  $('keys-help').addEventListener('keydown', e => {
+    e.stopPropagation();
+    if (e.key === 'Escape') { e.preventDefault(); closeHelp(); }
+    else if (e.key === 'Tab') { e.preventDefault(); $('close-keys').focus(); }
+  });
+
   document.addEventListener('keydown', e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === '?') { e.preventDefault(); openHelp(); return; }
+    if (e.key === '/' && !$('filter').hidden) { e.preventDefault(); $('filter').focus(); return; }
     // A focused button or link does its own thing with Enter and Space.
     if ((e.key === 'Enter' || e.key === ' ') && (e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement)) return;
-    if (/^[0-9]$/.test(e.key)) {
-      const i = (Number(e.key) + 9) % 10;
-      if (i < categories.length) choose(i, false);
+    const keyed = e.key.length === 1 ? labelOfKey(e.key) : -1;
+    if (keyed >= 0) {
+      if (keyed < categories.length) choose(keyed, false);
     } else if (e.key === 'Enter') { e.preventDefault(); submit(); }
     else if (e.key === 'Backspace') { e.preventDefault(); goBack(); }
     else if (e.key === '+' || e.key === '=') setZoom(zoom * 1.5);

@@ -190,6 +190,79 @@ public sealed class PortalLabelingUxTests
         await ux.ScreenshotAsync("jobs-desktop-1920.png");
     }
 
+    private static readonly string[] Dinosaurs =
+    [
+        "allosaurus", "ankylosaurus", "brachiosaurus", "ceratosaurus", "diplodocus", "gallimimus", "iguanodon", "mosasaurus", "pachycephalosaurus",
+        "parasaurolophus", "pteranodon", "spinosaurus", "stegosaurus", "triceratops", "tyrannosaurus", "velociraptor",
+    ];
+
+    [Fact]
+    public async Task With_16_labels_letters_follow_the_digits_a_filter_box_narrows_them_and_a_keys_list_opens_with_question_mark()
+    {
+        await using var ux = await PortalPage.StartAsync(new JobSpec("dinos", Dinosaurs), 4, screen: new() { ViewportSize = new() { Width = 1920, Height = 1080 }, BypassCSP = true });
+        var page = ux.Page;
+
+        // Keys: 1-9 and 0 for the first ten labels, then a, b, c, d, e, g (f is the fit key).
+        Assert.Equal("0", await page.TextContentAsync("#labels [data-label=parasaurolophus] kbd"));
+        Assert.Equal("a", await page.TextContentAsync("#labels [data-label=pteranodon] kbd"));
+        Assert.Equal("g", await page.TextContentAsync("#labels [data-label=velociraptor] kbd"));
+        await page.Keyboard.PressAsync("e");
+        await Chosen(page, "tyrannosaurus").WaitForAsync();
+        await page.Keyboard.PressAsync("g");
+        await Chosen(page, "velociraptor").WaitForAsync();
+        var before = await ImageSrcAsync(page);
+        await page.Keyboard.PressAsync("Enter");
+        await WaitForNextImageAsync(page, before);
+        Assert.Equal("velociraptor", Assert.Single(ux.Host.Store.History("dinos", "alice", 10)).Label);
+
+        // The filter: '/' focuses it, typing narrows the labels (the letters are text there), Enter chooses the first shown.
+        await page.Keyboard.PressAsync("/");
+        Assert.Equal("filter", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await page.Keyboard.TypeAsync("saur");
+        Assert.Equal(10, await page.Locator("#labels [role=radio]:visible").CountAsync());
+        await page.Keyboard.TypeAsync("olo");
+        Assert.Equal(["parasaurolophus"], await page.Locator("#labels [role=radio]:visible").EvaluateAllAsync<string[]>("rs => rs.map(r => r.dataset.label)"));
+        await ux.ScreenshotAsync("label-16-labels-filter.png");
+        Assert.Equal(0, await page.Locator("#labels [aria-checked=true]").CountAsync()); // typing chose nothing
+        await page.Keyboard.PressAsync("Enter");
+        await Chosen(page, "parasaurolophus").WaitForAsync();
+        Assert.Equal(16, await page.Locator("#labels [role=radio]:visible").CountAsync()); // the filter is cleared
+        Assert.Equal("parasaurolophus", await page.EvaluateAsync<string>("document.activeElement.dataset.label"));
+
+        // '?' opens the keys list: every label with its key; focus is inside and stays there; Escape closes it and
+        // gives the focus back to where it was.
+        await page.Keyboard.PressAsync("?");
+        var dialog = page.Locator("#keys-help[role=dialog][aria-modal=true]");
+        await dialog.WaitForAsync();
+        Assert.Equal(16 + 8, await page.Locator("#keys-list tr").CountAsync());
+        Assert.Equal(["g", "Choose velociraptor"], await page.Locator("#keys-list tr").Nth(15).Locator("td").AllTextContentsAsync());
+        Assert.Equal("close-keys", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await ux.ScreenshotAsync("label-16-labels-keys.png");
+        for (var i = 0; i < 3; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            Assert.True(await page.EvaluateAsync<bool>("document.getElementById('keys-help').contains(document.activeElement)"), "Tab left the keys list");
+        }
+
+        await page.Keyboard.PressAsync("1"); // no label key while the list is open
+        Assert.Equal(0, await Chosen(page, "allosaurus").CountAsync());
+        await page.Keyboard.PressAsync("Escape");
+        await dialog.WaitForAsync(new() { State = WaitForSelectorState.Hidden });
+        Assert.Equal("parasaurolophus", await page.EvaluateAsync<string>("document.activeElement.dataset.label"));
+        before = await ImageSrcAsync(page);
+        await page.Keyboard.PressAsync("Enter");
+        await WaitForNextImageAsync(page, before);
+        Assert.Equal(["velociraptor", "parasaurolophus"], ux.Host.Store.History("dinos", "alice", 10).Select(a => a.Label));
+
+        // By mouse: the "all keys" button opens the same list, and Close gives the focus back to that button.
+        await page.ClickAsync("#show-keys");
+        await dialog.WaitForAsync();
+        await Axe.AssertNoSeriousViolationsAsync(page, "label-16-labels-keys"); // the page with the dialog open (the context bypasses the CSP for axe)
+        await page.ClickAsync("#close-keys");
+        await dialog.WaitForAsync(new() { State = WaitForSelectorState.Hidden });
+        Assert.Equal("show-keys", await page.EvaluateAsync<string>("document.activeElement.id"));
+    }
+
     [Fact]
     public async Task Enter_with_nothing_chosen_shows_a_hint_and_the_labels_are_a_radio_group_reached_by_Tab()
     {
