@@ -1,3 +1,6 @@
+using System.Globalization;
+using DinoFlow.Edge.Events;
+
 namespace DinoFlow.Web.Dashboard;
 
 /// <summary>Turns the stores' rows into what the page shows. The SQL stays in the stores.</summary>
@@ -34,9 +37,33 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
         return new DetectionChart(from, to, bucket, series);
     }
 
-    public IReadOnlyList<DeviceView> Devices() => sources.Edge.Devices().Select(d => new DeviceView(
-        d.DeviceId, d.LastSeen, d.ModelVersion, d.LastHealth?.Fps, d.LastHealth?.LatencyP50Ms, d.LastHealth?.LatencyP99Ms,
-        d.LastHealth?.FramesDropped, d.LastHealth?.SourceState, d.LastHealth?.ExecutionProvider, d.LastHealth?.MqttConnected, d.Detections)).ToList();
+    public IReadOnlyList<DeviceView> Devices() => sources.Edge.Devices().Select(d =>
+    {
+        var (health, problems) = Health(d.LastHealth, sources.Health);
+        return new DeviceView(d.DeviceId, d.LastSeen, d.ModelVersion, d.LastHealth?.Fps, d.LastHealth?.LatencyP50Ms, d.LastHealth?.LatencyP99Ms,
+            d.LastHealth?.FramesDropped, d.LastHealth?.SourceState, d.LastHealth?.ExecutionProvider, d.LastHealth?.MqttConnected, d.Detections, health, problems);
+    }).ToList();
+
+    /// <summary>The badge of a device from its newest health message: "silent" first (its other numbers are old), then the warnings.</summary>
+    private (string Health, IReadOnlyList<string> Problems) Health(HealthMessage? last, DeviceHealthThresholds limits)
+    {
+        var problems = new List<(string Kind, string Text)>();
+        var age = last is null ? (TimeSpan?)null : clock.GetUtcNow() - last.Timestamp;
+        if (age is null) problems.Add(("silent", "silent: no health message yet"));
+        else if (age > limits.Silent) problems.Add(("silent", string.Create(CultureInfo.InvariantCulture, $"silent: no health for {age.Value.TotalSeconds:0} s (over {limits.Silent.TotalSeconds:0} s)")));
+        if (last is not null)
+        {
+            if (last.LatencyP50Ms > limits.SlowP50Ms)
+                problems.Add(("slow", string.Create(CultureInfo.InvariantCulture, $"slow: p50 latency {last.LatencyP50Ms:0.#} ms (over {limits.SlowP50Ms:0.#} ms)")));
+            var frames = last.FramesProcessed + last.FramesDropped;
+            if (frames > 0 && (double)last.FramesDropped / frames > limits.DroppedShare)
+                problems.Add(("dropping", string.Create(CultureInfo.InvariantCulture, $"dropping frames: {100.0 * last.FramesDropped / frames:0.#} % of {frames} (over {100 * limits.DroppedShare:0.#} %)")));
+            if (last.SpoolSize > limits.SpoolMessages || last.SpoolDropped > 0)
+                problems.Add(("spool", string.Create(CultureInfo.InvariantCulture, $"spool filling: {last.SpoolSize} messages waiting (over {limits.SpoolMessages}), {last.SpoolDropped} dropped")));
+        }
+
+        return (problems.Count == 0 ? "ok" : problems[0].Kind, problems.Select(p => p.Text).ToList());
+    }
 
     public async Task<IReadOnlyList<RunView>> RunsAsync(CancellationToken cancellationToken)
     {
