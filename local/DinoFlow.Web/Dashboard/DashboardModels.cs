@@ -42,9 +42,18 @@ public sealed record DeviceHealthThresholds
 
 /// <param name="CanRetry">Failed, waiting for input or interrupted (its process died), and no retry of it is running.</param>
 /// <param name="Retrying">This host is retrying it now.</param>
+/// <param name="Model">The model the run trained, its evaluation and its deployments; null before its train step succeeded.</param>
 public sealed record RunView(
     string Id, string Status, string Source, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Error, bool CanRetry, bool Retrying,
-    IReadOnlyList<StepView> Steps);
+    IReadOnlyList<StepView> Steps, ModelView? Model = null);
+
+/// <summary>A trained model next to its deployments.</summary>
+/// <param name="ValidationAccuracy">Its accuracy on the validation set (the train step's evaluation).</param>
+/// <param name="GateMinAccuracy">The accuracy this run's gate asked for (null before the gate ran).</param>
+/// <param name="DefaultGate">The default gate's accuracy (<c>GateOptions.DefaultMinAccuracy</c>).</param>
+/// <param name="DeployedTo">Devices the deploy step sent it to (empty when not deployed).</param>
+/// <param name="BelowDefaultGate">Deployed although its validation accuracy is below the default gate (a run's gate was lowered).</param>
+public sealed record ModelView(string Version, double ValidationAccuracy, double? GateMinAccuracy, double DefaultGate, IReadOnlyList<string> DeployedTo, bool BelowDefaultGate);
 
 public sealed record StepView(string Name, string Status, int Attempts, double? DurationMs, string? Summary, string? Error, string ErrorKind);
 

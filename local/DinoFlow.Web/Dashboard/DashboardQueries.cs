@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Text.Json;
 using DinoFlow.Edge.Events;
+using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Pipeline.Evaluation;
+using DinoFlow.Pipeline.Runner;
 
 namespace DinoFlow.Web.Dashboard;
 
@@ -73,7 +77,25 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
             var retrying = retrier.IsRetrying(r.Run.Id);
             return new RunView(r.Run.Id, r.Run.Status.ToString(), r.Run.Input.Source, r.Run.CreatedAt, r.Run.UpdatedAt, r.Run.Error,
                 !retrying && RunRetrier.CanRetry(r.Run), retrying,
-                r.Steps.Select(s => new StepView(s.Name, s.Status.ToString(), s.Attempts, s.Duration?.TotalMilliseconds, s.Summary, s.Error, s.ErrorKind.ToString())).ToList());
+                r.Steps.Select(s => new StepView(s.Name, s.Status.ToString(), s.Attempts, s.Duration?.TotalMilliseconds, s.Summary, s.Error, s.ErrorKind.ToString())).ToList(),
+                ModelOf(r.Steps));
         }).ToList();
+    }
+
+    /// <summary>The model of a run from its steps' outputs: train (version, validation accuracy), gate (its bar), deploy (devices).</summary>
+    private static ModelView? ModelOf(IReadOnlyList<StepRecord> steps)
+    {
+        T? Output<T>(string name)
+            where T : class =>
+            steps.FirstOrDefault(s => s.Name == name && s.Status == StepStatus.Succeeded && s.OutputJson is not null) is { } step
+                ? JsonSerializer.Deserialize<T>(step.OutputJson!, StageJson.Options)
+                : null;
+        if (Output<TrainOutput>(TrainStage.StageName) is not { } trained) return null;
+        var gate = Output<GateOutput>(GateStage.StageName);
+        var deployed = Output<DeployOutput>(DeployStage.StageName);
+        var devices = deployed?.Devices ?? [];
+        var accuracy = trained.Validation.Accuracy;
+        return new ModelView(trained.Version, accuracy, gate?.MinAccuracy, GateOptions.DefaultMinAccuracy, devices,
+            deployed is not null && accuracy < GateOptions.DefaultMinAccuracy);
     }
 }

@@ -112,6 +112,8 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         Health("cam-slow", now, p50: 250);
         Health("cam-dropping", now, processed: 900, dropped: 100);
         Health("cam-spool", now, spool: 4000);
+        await TrainedRuns.AddAsync(workspace.Store, "run-low", "boxes-v1", 0.82, 0.7, ["cam-ok"], now); // deployed below the default gate
+        await TrainedRuns.AddAsync(workspace.Store, "run-good", "boxes-v2", 0.95, 0.9, ["cam-ok", "cam-slow"], now.AddSeconds(1));
         await using var host = await DashboardTestHost.StartAsync(new DashboardSources(workspace, edge)
         {
             RefreshInterval = TimeSpan.FromMilliseconds(200), Clock = new ManualClock(now),
@@ -138,6 +140,12 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
             else await Expect(row.Locator(".problems")).ToHaveCountAsync(0);
         }
 
+        // Each run's model with its validation accuracy next to its deployments, on the run's one line; a warning below the default gate.
+        var low = page.Locator(".run[data-run='run-low'] summary .model");
+        await Expect(low).ToContainTextAsync("boxes-v1 validation accuracy 0.820 · deployed to cam-ok");
+        await Expect(low.Locator(".below-gate")).ToHaveTextAsync("⚠ below the default gate 0.90 (this run's gate: 0.70)");
+        await Expect(page.Locator(".run[data-run='run-good'] summary .model")).ToContainTextAsync("boxes-v2 validation accuracy 0.950 · deployed to cam-ok, cam-slow");
+        await Expect(page.Locator(".run[data-run='run-good'] .below-gate")).ToHaveCountAsync(0);
         await ScreenshotAsync(page, "dashboard-health-badges");
         await Axe.AssertNoSeriousViolationsAsync(page, "dashboard-devices");
 

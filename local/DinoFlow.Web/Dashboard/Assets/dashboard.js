@@ -130,6 +130,19 @@
       el('td', { class: 'detections num' }, d.detections))));
   }
 
+  // The run's model: version and validation accuracy next to where it was deployed; a warning when it was deployed
+  // below the default gate (its run's gate was lowered).
+  function renderModel(model) {
+    const parts = [el('span', { class: 'model-version' }, model.version), ` validation accuracy ${number(model.validationAccuracy, 3)}`];
+    if (model.deployedTo.length) parts.push(` · deployed to ${model.deployedTo.join(', ')}`);
+    const node = el('span', { class: 'model', 'data-version': model.version }, ...parts);
+    if (model.belowDefaultGate) {
+      node.append(' ', el('span', { class: 'badge status-warn below-gate' },
+        `⚠ below the default gate ${number(model.defaultGate, 2)}` + (model.gateMinAccuracy === null ? '' : ` (this run's gate: ${number(model.gateMinAccuracy, 2)})`)));
+    }
+    return node;
+  }
+
   function renderRuns(runs) {
     $('no-runs').hidden = runs.length > 0;
     for (const run of runs) {
@@ -151,7 +164,8 @@
         el('span', { class: `status run-status status-${status}` }, status),
         el('span', { class: 'created', title: dateTime(run.updatedAt) }, dateTime(run.createdAt)),
         el('span', { class: 'source' }, run.source),
-        run.error ? el('span', { class: 'run-error-line' }, run.error) : null);
+        run.error ? el('span', { class: 'run-error-line' }, run.error) : null,
+        run.model ? renderModel(run.model) : null);
       const rows = run.steps.map((s) => el('tr', { 'data-step': s.name },
         el('td', { class: 'step-name' }, s.name),
         el('td', { class: `status step-status status-${s.status}` }, s.status),
