@@ -359,8 +359,19 @@ public sealed class PortalLabelingUxTests
 
         await page.GotoAsync("/dashboard");
         await page.WaitForSelectorAsync("body[data-ready=true]", new() { State = WaitForSelectorState.Attached });
+        // Should the way to the login page ever stall again (it did twice in one afternoon, not since), say where the page was and what it asked.
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        page.PageError += (_, e) => log.Enqueue("error " + e);
+        page.Response += (_, r) => log.Enqueue($"{r.Status} {r.Request.Method} {r.Url}");
         await page.ClickAsync("#logout");
-        await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal));
+        try
+        {
+            await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal));
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"after Log out the page stayed at {page.Url}; it saw:\n{string.Join("\n", log)}", e);
+        }
         // The session really ended on the server: no session for this browser any more.
         Assert.Equal(401, await page.EvaluateAsync<int>("fetch('/api/session').then(r => r.status)"));
     }
