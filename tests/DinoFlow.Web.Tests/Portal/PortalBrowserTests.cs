@@ -71,14 +71,8 @@ public sealed class PortalBrowserTests
     [Fact]
     public async Task A_worker_labels_20_images_by_keyboard_only_and_the_output_manifest_is_right()
     {
-        await using var host = await PortalTestHost.StartAsync();
-        var images = host.AddImages(20, Colours);
-        host.Store.CreateJob(new JobSpec("colours", Colours, "Pick the main colour", LabelAttribute: "colour"), images);
-        host.Store.AddWorker("alice", Password);
-        var (playwright, browser) = await LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, "Pick the main colour", LabelAttribute: "colour"), 20);
+        var (host, page, images) = (ux.Host, ux.Page, ux.Images);
         var navigations = 0;
         page.FrameNavigated += (_, frame) => { if (frame == page.MainFrame) navigations++; };
 
