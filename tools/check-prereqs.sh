@@ -37,6 +37,7 @@ missing() {
   for tool in asl-validator s3rver; do
     [ -x "$here/aws-checks/node_modules/.bin/$tool" ] || { echo "tools/aws-checks/node_modules ($tool, from npm ci)"; break; }
   done
+  [ -f "$here/web-checks/node_modules/axe-core/axe.min.js" ] || echo "tools/web-checks/node_modules (axe-core, from npm ci: the browser tests' accessibility audit)"
 }
 
 problems="$(missing)"

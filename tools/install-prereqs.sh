@@ -46,6 +46,9 @@ fi
 # The AWS back end's Node tools (asl-validator, s3rver), pinned by tools/aws-checks/package-lock.json.
 npm ci --prefix "$(dirname "$0")/aws-checks" --no-audit --no-fund --loglevel=error
 echo "Node tools present: tools/aws-checks/node_modules (asl-validator, s3rver)"
+# The accessibility engine the browser tests inject (axe-core), pinned by tools/web-checks/package-lock.json.
+npm ci --prefix "$(dirname "$0")/web-checks" --no-audit --no-fund --loglevel=error
+echo "Node tools present: tools/web-checks/node_modules (axe-core)"
 
 # The AWS back end's Python checks (cfn-lint, aws-sam-translator, botocore 1.40+): the python3 on PATH may already have
 # them; otherwise a virtual environment under tools/aws-checks, which the tests prefer (Debian's python3-botocore is from

@@ -62,6 +62,9 @@ internal static partial class PortalBenchmark
             else
                 Console.WriteLine("keyboard rate: skipped (no /usr/bin/chromium; run tools/install-prereqs.sh)");
 
+            // Model guesses shown only, or preselected: simulated labelers through the same host (also 'portal-guesses').
+            await PortalGuessBenchmark.CompareAsync(store, baseUrl, 400, 0.7, 42).ConfigureAwait(false);
+
             await app.StopAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             return ok ? 0 : 1;

@@ -14,11 +14,12 @@ return name switch
     "edge-profile" => await EdgeProfile.RunAsync(args).ConfigureAwait(false),
     "edge-soak" => await EdgeBenchmark.SoakOnlyAsync(args).ConfigureAwait(false),
     "portal" => await PortalBenchmark.RunAsync(args).ConfigureAwait(false),
+    "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

@@ -210,9 +210,10 @@ public static class PortalCommands
         var threshold = new Option<double?>("--auto-label-threshold") { Description = "With --model: auto-label images whose guess is at least this confident" };
         var after = new Option<int>("--auto-label-after") { Description = "Auto-label only after the model's confident guess was checked on this many fully human-labeled images", DefaultValueFactory = _ => 20 };
         var minAccuracy = new Option<double>("--auto-label-min-accuracy") { Description = "Auto-label only while at least this share of those checks match the human label", DefaultValueFactory = _ => 0.95 };
+        var preselect = new Option<bool>("--preselect-guesses") { Description = "With --model: preselect the model's guess on the labeling page from the start (by default only once the model passed the auto-label check)" };
         var create = new Command("create", "Create a labeling job from the ingested data set (run 'dinoflow run DIR --until ingest' first)");
         create.Arguments.Add(name);
-        foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, minAccuracy, RunCommands.JsonOption }) create.Options.Add(option);
+        foreach (var option in new Option[] { labels, instructions, annotators, attribute, manifest, model, threshold, after, minAccuracy, preselect, RunCommands.JsonOption }) create.Options.Add(option);
         create.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
         {
             var images = await PortalJobs.ImagesAsync(workspace.Data, workspace.Root, parse.GetValue(manifest)?.FullName, cancellationToken).ConfigureAwait(false);
@@ -220,10 +221,11 @@ public static class PortalCommands
                 ? l.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 : PortalJobs.FolderLabels(images);
             if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
+            if (parse.GetValue(preselect) && parse.GetValue(model) is null) throw new PortalException("--preselect-guesses needs --model");
             var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace.Data, m.FullName, images, categories) : null;
             var imported = parse.GetValue(manifest) is { } file ? PortalJobs.ImportedLabels(file.FullName, parse.GetValue(attribute)!, categories, images) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
-                null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy));
+                null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy), parse.GetValue(preselect));
             var job = workspace.Portal().CreateJob(spec, images, guesses, imported);
             var link = $"{RunningUrl(workspace) ?? "http://127.0.0.1:5080"}/label/{Uri.EscapeDataString(job.Name)}";
             var importedCount = imported?.Count ?? 0;

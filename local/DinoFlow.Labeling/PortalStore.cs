@@ -37,6 +37,11 @@ public static class PortalRoles
 /// The share of those checks where the model's guess matches the humans' majority label needed to auto-label
 /// (Ground Truth's automated labeling aims at 95 %).
 /// </param>
+/// <param name="PreselectGuesses">
+/// Preselect the model's guess on the labeling page (Enter accepts it) even before the model passed its check. By
+/// default a guess is only shown, and preselected once the model passed the auto-label check
+/// (<see cref="ModelCheck.Active"/>): a preselected guess steers people towards it.
+/// </param>
 public sealed record JobSpec(
     string Name,
     IReadOnlyList<string> Categories,
@@ -46,7 +51,8 @@ public sealed record JobSpec(
     string? RunId = null,
     double? AutoLabelThreshold = null,
     int AutoLabelAfter = 0,
-    double AutoLabelMinAccuracy = 0.95);
+    double AutoLabelMinAccuracy = 0.95,
+    bool PreselectGuesses = false);
 
 public sealed record PortalJob(JobSpec Spec, DateTimeOffset CreatedAt, int Items)
 {
@@ -60,6 +66,23 @@ public sealed record Prediction(string Label, double Confidence);
 
 /// <summary>An image handed to a worker; <see cref="Label"/> is set when the worker already labeled it.</summary>
 public sealed record Assignment(long ItemId, string ImageKey, string? Label, Prediction? Guess);
+
+/// <summary>
+/// One worker's view of a job: their own work (labeled, left for them) and the job's (images finished, images that
+/// have some but not all of their annotators), with an estimate of the time the worker still needs.
+/// </summary>
+/// <param name="Done">Labels this worker submitted in the job.</param>
+/// <param name="Left">Images still for this worker: open assignments plus images they can still be given.</param>
+/// <param name="Finished">Images with all their labels (or auto-labeled, or imported).</param>
+/// <param name="WaitingForOthers">Images with at least one label that still need another annotator.</param>
+/// <param name="SecondsPerLabel">
+/// The worker's recent pace: the median gap between their last submits (gaps over <see cref="PortalStore.PaceBreak"/>
+/// are breaks and left out); null until <see cref="PortalStore.PaceSamples"/> gaps exist.
+/// </param>
+/// <param name="SecondsLeft"><see cref="Left"/> × <see cref="SecondsPerLabel"/>; null without a pace.</param>
+/// <param name="PreselectGuesses">The page preselects the model's guesses now (see <see cref="PortalStore.PreselectsGuesses"/>).</param>
+public sealed record WorkerOutlook(string Job, string Worker, int Done, int Left, int Items, int Finished, int WaitingForOthers, int AnnotatorsPerImage,
+    double? SecondsPerLabel, double? SecondsLeft, bool PreselectGuesses);
 
 public enum SubmitResult
 {
@@ -576,6 +599,88 @@ public sealed class PortalStore
     }
 
     public string ExportManifest(string job) => GroundTruthManifest.WriteOutputManifest(Output(job).Labeled, GetJob(job).Spec.LabelAttribute);
+
+    /// <summary>How many gaps between submits a pace needs before the labeling page shows a time left.</summary>
+    public const int PaceSamples = 3;
+
+    /// <summary>A gap between two submits longer than this is a break, not labeling time.</summary>
+    public static readonly TimeSpan PaceBreak = TimeSpan.FromMinutes(5);
+
+    /// <summary>This worker's progress in the job and the job's, for the labeling page (see <see cref="WorkerOutlook"/>).</summary>
+    public WorkerOutlook Outlook(string job, string worker)
+    {
+        var spec = GetJob(job).Spec;
+        using var connection = Open();
+        var n = spec.AnnotatorsPerImage;
+        var (done, open) = (0, 0);
+        using (var mine = Command(connection, "SELECT coalesce(sum(label IS NOT NULL), 0), coalesce(sum(label IS NULL), 0) FROM assignments WHERE job = $job AND worker = $w",
+                   ("$job", job), ("$w", worker)))
+        using (var rows = mine.ExecuteReader())
+        {
+            rows.Read();
+            (done, open) = (rows.GetInt32(0), rows.GetInt32(1));
+        }
+
+        // Images this worker can still be given (as NextAssignments picks them); an expired lease counts as free.
+        var cutoff = Time(_clock.GetUtcNow() - Lease);
+        var available = (int)Scalar<long>(connection, """
+            SELECT count(*) FROM items i WHERE job = $job AND auto_label IS NULL
+              AND taken - (SELECT count(*) FROM assignments e WHERE e.job = i.job AND e.item_id = i.item_id AND e.label IS NULL AND e.assigned_at < $cutoff) < $n
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.job = i.job AND a.item_id = i.item_id AND a.worker = $w)
+            """, ("$job", job), ("$n", n), ("$w", worker), ("$cutoff", cutoff));
+        var (items, finished, waiting) = (0, 0, 0);
+        using (var totals = Command(connection, """
+                   SELECT count(*), coalesce(sum(done >= $n OR auto_label IS NOT NULL), 0), coalesce(sum(done > 0 AND done < $n AND auto_label IS NULL), 0)
+                   FROM items WHERE job = $job
+                   """, ("$job", job), ("$n", n)))
+        using (var rows = totals.ExecuteReader())
+        {
+            rows.Read();
+            (items, finished, waiting) = (rows.GetInt32(0), rows.GetInt32(1), rows.GetInt32(2));
+        }
+
+        var times = new List<DateTimeOffset>();
+        using (var recent = Command(connection, "SELECT submitted_at FROM assignments WHERE job = $job AND worker = $w AND submitted_at IS NOT NULL ORDER BY submitted_at DESC LIMIT 21",
+                   ("$job", job), ("$w", worker)))
+        using (var rows = recent.ExecuteReader())
+        {
+            while (rows.Read()) times.Add(Parse(rows.GetString(0)));
+        }
+
+        var pace = Pace(times);
+        var left = open + available;
+        var preselect = spec.PreselectGuesses || (spec.AutoLabelThreshold is { } threshold && CheckModel(connection, spec, threshold).Active);
+        return new WorkerOutlook(job, worker, done, left, items, finished, waiting, n, pace is { } p ? Math.Round(p, 2) : null, pace is { } q ? Math.Round(q * left, 1) : null,
+            preselect);
+    }
+
+    /// <summary>The median gap between consecutive submits (newest first), breaks left out; null with too few gaps.</summary>
+    private static double? Pace(List<DateTimeOffset> newestFirst)
+    {
+        var gaps = new List<double>();
+        for (var i = 0; i + 1 < newestFirst.Count; i++)
+        {
+            var gap = newestFirst[i] - newestFirst[i + 1];
+            if (gap >= TimeSpan.Zero && gap <= PaceBreak) gaps.Add(gap.TotalSeconds);
+        }
+
+        if (gaps.Count < PaceSamples) return null;
+        gaps.Sort();
+        return gaps.Count % 2 == 1 ? gaps[gaps.Count / 2] : (gaps[(gaps.Count / 2) - 1] + gaps[gaps.Count / 2]) / 2;
+    }
+
+    /// <summary>
+    /// Whether the labeling page preselects the model's guesses: the job says so (<see cref="JobSpec.PreselectGuesses"/>),
+    /// or the model passed the auto-label check. Otherwise a guess is shown but the worker chooses.
+    /// </summary>
+    public bool PreselectsGuesses(string job)
+    {
+        var spec = GetJob(job).Spec;
+        if (spec.PreselectGuesses) return true;
+        if (spec.AutoLabelThreshold is not { } threshold) return false;
+        using var connection = Open();
+        return CheckModel(connection, spec, threshold).Active;
+    }
 
     // ---- plumbing ------------------------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ public static class Assets
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{WebUtility.HtmlEncode(title)} · DinoFlow</title><link rel="stylesheet" href="/assets/portal.css"></head>
-        <body class="page">{body}</body></html>
+        <body class="page"><main>{body}</main></body></html>
         """;
 
     private static string? Load(string key)

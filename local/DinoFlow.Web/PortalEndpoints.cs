@@ -40,6 +40,9 @@ public static partial class PortalEndpoints
         api.MapGet("/jobs/{job}/history", (string job, int? limit, HttpContext context, PortalStore store) =>
             store.FindJob(job) is null ? Results.NotFound()
                 : Results.Json(store.History(job, User(context), Math.Clamp(limit ?? 50, 1, 500)).Select(a => AssignmentJson(job, a))));
+        // The worker's own progress and the job's, the time left at the worker's pace, and whether guesses are preselected.
+        api.MapGet("/jobs/{job}/mine", (string job, HttpContext context, PortalStore store) =>
+            store.FindJob(job) is null ? Results.NotFound() : Results.Json(store.Outlook(job, User(context))));
         api.MapPost("/jobs/{job}/items/{itemId:long}/label", (string job, long itemId, LabelRequest request, HttpContext context, PortalStore store, ILoggerFactory loggers) =>
         {
             if (store.FindJob(job) is null) return Results.NotFound();
@@ -49,7 +52,7 @@ public static partial class PortalEndpoints
             LogSubmitted(log, job, itemId, user, result);
             return result switch
             {
-                SubmitResult.Accepted or SubmitResult.Changed => Results.Json(new { result = result.ToString() }),
+                SubmitResult.Accepted or SubmitResult.Changed => Results.Json(new { result = result.ToString(), mine = store.Outlook(job, user) }),
                 SubmitResult.UnknownLabel => Results.Problem($"'{request.Label}' is not a label of job '{job}'", statusCode: StatusCodes.Status400BadRequest),
                 _ => Results.Problem($"item {itemId} is not assigned to you (its lease may have expired)", statusCode: StatusCodes.Status409Conflict),
             };
@@ -135,6 +138,7 @@ public static partial class PortalEndpoints
         annotatorsPerImage = job.Spec.AnnotatorsPerImage,
         labelAttribute = job.Spec.LabelAttribute,
         autoLabelThreshold = job.Spec.AutoLabelThreshold,
+        preselectGuesses = job.Spec.PreselectGuesses,
         runId = job.Spec.RunId,
         createdAt = job.CreatedAt,
         progress,

@@ -102,7 +102,9 @@ public sealed class PortalStoreTests : IDisposable
         Assert.Equal(new ModelCheck(0, 0, null, 2, 0.95, false), unchecked_.Model);
         _store.Submit("j", "a", items[2].ItemId, "cat");
         Assert.Equal(0, _store.Progress("j").AutoLabeled); // one confident guess checked: not enough
+        Assert.False(_store.PreselectsGuesses("j")); // guesses are shown, not preselected, until the model passed its check
         _store.Submit("j", "a", items[3].ItemId, "cat");
+        Assert.True(_store.PreselectsGuesses("j"));
 
         var progress = _store.Progress("j");
         var (labeled, pending) = _store.Output("j");
@@ -116,6 +118,55 @@ public sealed class PortalStoreTests : IDisposable
         Assert.Contains("\"human-annotated\":\"no\"", _store.ExportManifest("j"), StringComparison.Ordinal);
         // Auto-labeled images are not handed out any more.
         Assert.Empty(_store.NextAssignments("j", "b", 10));
+    }
+
+    [Fact]
+    public void A_job_can_preselect_guesses_without_a_model_check()
+    {
+        var images = Images(2);
+        var guesses = images.ToDictionary(i => i.ImageKey, _ => new Prediction("cat", 0.6));
+        _store.CreateJob(new JobSpec("plain", ["cat", "dog"]), images, guesses);
+        _store.CreateJob(new JobSpec("trusted", ["cat", "dog"], PreselectGuesses: true), images, guesses);
+
+        Assert.False(_store.PreselectsGuesses("plain"));
+        Assert.True(_store.PreselectsGuesses("trusted"));
+        Assert.True(_store.Outlook("trusted", "a").PreselectGuesses); // what the labeling page reads
+    }
+
+    [Fact]
+    public void A_worker_s_queue_counts_their_labels_what_is_left_for_them_the_job_s_finished_and_waiting_images_and_their_pace()
+    {
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], AnnotatorsPerImage: 2), Images(6));
+        var fresh = _store.Outlook("j", "a");
+        Assert.Equal(new WorkerOutlook("j", "a", 0, 6, 6, 0, 0, 2, null, null, false), fresh);
+
+        var a = _store.NextAssignments("j", "a", 3);
+        Assert.Equal(6, _store.Outlook("j", "a").Left); // three open, three more it can still be given
+        var times = new[] { 0, 4, 10, 16 }; // gaps 4, 6, 6 s
+        for (var i = 0; i < 3; i++)
+        {
+            _clock.Now = new DateTimeOffset(2026, 11, 27, 9, 0, times[i], TimeSpan.Zero);
+            _store.Submit("j", "a", a[i].ItemId, "cat");
+        }
+
+        var two = _store.Outlook("j", "a");
+        Assert.Equal((3, 3, 0, 3), (two.Done, two.Left, two.Finished, two.WaitingForOthers)); // each labeled image waits for a second annotator
+        Assert.Null(two.SecondsPerLabel); // two gaps: not enough for a pace yet
+
+        var b = _store.NextAssignments("j", "b", 1);
+        _store.Submit("j", "b", b[0].ItemId, "cat"); // b starts where a did (images started by others first)
+        var more = _store.NextAssignments("j", "a", 1);
+        _clock.Now = new DateTimeOffset(2026, 11, 27, 9, 0, times[3], TimeSpan.Zero);
+        _store.Submit("j", "a", more[0].ItemId, "dog");
+        var q = _store.Outlook("j", "a");
+        Assert.Equal((4, 2, 1, 3), (q.Done, q.Left, q.Finished, q.WaitingForOthers));
+        Assert.Equal(6, q.SecondsPerLabel); // the median of 4, 6 and 6 s
+        Assert.Equal(12, q.SecondsLeft);
+
+        // A break of an hour is not labeling time.
+        _clock.Advance(TimeSpan.FromHours(1));
+        _store.Submit("j", "a", _store.NextAssignments("j", "a", 1)[0].ItemId, "cat");
+        Assert.Equal(6, _store.Outlook("j", "a").SecondsPerLabel);
     }
 
     [Fact]
@@ -138,6 +189,7 @@ public sealed class PortalStoreTests : IDisposable
         var progress = _store.Progress("j");
         Assert.Equal(new ModelCheck(5, 3, 0.6, 2, 0.95, false), progress.Model);
         Assert.Equal(0, progress.AutoLabeled);
+        Assert.False(_store.PreselectsGuesses("j")); // a model that failed its check never steers the labelers
         Assert.Equal(5, _store.NextAssignments("j", "c", 10).Count); // the rest still go to people
         Assert.Throws<PortalException>(() => _store.CreateJob(new JobSpec("k", ["cat"], AutoLabelThreshold: 0.9, AutoLabelMinAccuracy: 0), images, guesses));
     }

@@ -1,7 +1,7 @@
 // The jobs page: every job with its progress per job and per worker, links to label and export; admins also get
 // the dashboard link and a form that creates a job over the ingested images.
 'use strict';
-async function showJobs(admin) {
+async function showJobs(admin, user) {
   const jobs = await portal.call('GET', '/api/portal/jobs');
   const list = document.getElementById('list');
   list.textContent = jobs.length === 0
@@ -10,7 +10,11 @@ async function showJobs(admin) {
     const p = job.progress;
     const h = portal.text('h2', job.name + (p.complete ? ' (complete)' : ''));
     const check = p.model ? `; model check ${p.model.agreed}/${p.model.checked}, auto-labeling ${p.model.active ? 'on' : 'off'}` : '';
-    const summary = portal.text('p', `${p.completed}/${p.items} images done, ${p.autoLabeled} auto-labeled, ${p.labelsSubmitted}/${p.labelsNeeded} labels, ${job.annotatorsPerImage} annotator(s) per image${check}`);
+    // What the counts mean: an image is finished once it has all its annotators, so "labeled by you" runs ahead of it.
+    const byMe = p.workers.find(w => w.worker === user)?.submitted ?? 0;
+    const needs = job.annotatorsPerImage === 1 ? 'each image needs 1 annotator' : `each image needs ${job.annotatorsPerImage} annotators`;
+    const summary = portal.text('p', `${byMe} labeled by you · ${p.completed}/${p.items} finished: ${needs}`, 'counts');
+    const details = portal.text('p', `${p.completed}/${p.items} images done, ${p.autoLabeled} auto-labeled, ${p.labelsSubmitted}/${p.labelsNeeded} labels${check}`, 'details');
     const actions = document.createElement('p');
     const label = portal.text('a', 'Label'); label.href = '/label/' + encodeURIComponent(job.name);
     const exp = portal.text('a', 'Export output manifest'); exp.href = `/api/portal/jobs/${encodeURIComponent(job.name)}/output.manifest`;
@@ -24,7 +28,7 @@ async function showJobs(admin) {
         portal.text('td', w.agreementRate === null ? '–' : `${Math.round(w.agreementRate * 100)}% of ${w.compared}`));
       table.append(row);
     }
-    list.append(h, summary, actions, table);
+    list.append(h, summary, details, actions, table);
   }
 }
 
@@ -52,7 +56,7 @@ async function showJobs(admin) {
         });
         status.textContent = `Job ${job.name} created with ${job.progress.items} images.`;
         form.reset();
-        await showJobs(true);
+        await showJobs(true, session.user);
       } catch (e) {
         status.className = 'error';
         let message = e.message;
@@ -61,6 +65,6 @@ async function showJobs(admin) {
       }
     });
   }
-  await showJobs(session.admin);
+  await showJobs(session.admin, session.user);
   document.body.dataset.ready = 'true'; // for tests and scripts: the page is usable
 })();

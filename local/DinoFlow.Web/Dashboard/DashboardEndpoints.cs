@@ -31,11 +31,14 @@ public static class DashboardEndpoints
         var workspace = sources.Workspace;
         var retrier = new RunRetrier(workspace.Store, (id, ct) => workspace.Runner().RetryAsync(id, NoProgress, ct),
             workspace.LoggerFactory.CreateLogger<RunRetrier>(), stopping);
-        var queries = new DashboardQueries(sources, retrier, TimeProvider.System);
+        var queries = new DashboardQueries(sources, retrier, sources.Clock);
         var dashboard = app.MapGroup("").RequireAuthorization(policies);
 
         dashboard.MapGet("/dashboard", () => Assets.Result(Assets.Dashboard, "dashboard.html"));
-        dashboard.MapGet("/dashboard/{name}", (string name) => name is "dashboard.js" or "dashboard.css" ? Assets.Result(Assets.Dashboard, name) : Results.NotFound());
+        // Its script and stylesheet; any other path under /dashboard is a 404 page with the way back.
+        dashboard.MapGet("/dashboard/{**path}", (string path) => path is "dashboard.js" or "dashboard.css" ? Assets.Result(Assets.Dashboard, path) : NotFoundPage(path));
+        dashboard.MapMethods("/api/dashboard/{**path}", ["GET", "POST"], (string path) =>
+            Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such dashboard endpoint."));
 
         dashboard.MapGet("/api/dashboard/snapshot", async (int? window, CancellationToken ct) =>
             TypedResults.Json(await queries.SnapshotAsync(window ?? 60, ct), DashboardJson.Default.DashboardSnapshot));
@@ -71,6 +74,14 @@ public static class DashboardEndpoints
 
         return app;
     }
+
+    /// <summary>A 404 page in the portal's style with links to the dashboard and the jobs; the path is HTML-encoded.</summary>
+    private static IResult NotFoundPage(string path) => Results.Content(
+        Assets.Page("No such dashboard page", $"""
+            <h1>No such dashboard page</h1><p>There is no dashboard page at <strong>/dashboard/{System.Net.WebUtility.HtmlEncode(path)}</strong>: the link may be mistyped or out of date.</p>
+            <p><a id="back-to-dashboard" href="/dashboard">Back to the dashboard</a> · <a href="/">Labeling jobs</a></p>
+            """),
+        "text/html; charset=utf-8", statusCode: StatusCodes.Status404NotFound);
 
     /// <summary>Reads the stores every interval and sends a snapshot when it differs from the last one sent.</summary>
     private static async IAsyncEnumerable<SseItem<string>> Snapshots(

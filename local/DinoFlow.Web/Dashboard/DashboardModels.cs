@@ -11,16 +11,49 @@ public sealed record DetectionChart(DateTimeOffset From, DateTimeOffset To, int 
 
 public sealed record DetectionSeries(string Label, IReadOnlyList<int> Counts, int Total);
 
-/// <summary>A device's last health (null fields when it never sent any) and its detections.</summary>
+/// <summary>A device's last health (null fields when it never sent any), its detections and its health badge.</summary>
+/// <param name="Health">"ok", or the worst problem: "silent" (bad), else "slow", "dropping" or "spool" (warnings); see <see cref="DeviceHealthThresholds"/>.</param>
+/// <param name="Problems">Every problem found, in words (the badge's title), e.g. "slow: p50 latency 250 ms (over 200 ms)".</param>
 public sealed record DeviceView(
     string DeviceId, DateTimeOffset? LastSeen, string? ModelVersion, double? Fps, double? LatencyP50Ms, double? LatencyP99Ms,
-    long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections);
+    long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections, string Health, IReadOnlyList<string> Problems);
+
+/// <summary>
+/// When the dashboard's health badge of a device stops saying "ok" (README, "Dashboard"). The defaults follow the edge's
+/// own defaults: it sends health every 10 s (<c>Edge:HealthIntervalSeconds</c>) and spools at most 10,000 messages
+/// (<c>Edge:Mqtt:SpoolMaxMessages</c>).
+/// </summary>
+public sealed record DeviceHealthThresholds
+{
+    public static readonly DeviceHealthThresholds Default = new();
+
+    /// <summary>Silent: no health message for longer than this (three missed health intervals).</summary>
+    public TimeSpan Silent { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Slow: the median inference latency (p50) is over this.</summary>
+    public double SlowP50Ms { get; init; } = 200;
+
+    /// <summary>Dropping frames: more than this share of the frames since the device started were dropped.</summary>
+    public double DroppedShare { get; init; } = 0.05;
+
+    /// <summary>Spool filling: more messages than this wait in the device's offline spool (10 % of its default capacity), or it had to drop some.</summary>
+    public int SpoolMessages { get; init; } = 1_000;
+}
 
 /// <param name="CanRetry">Failed, waiting for input or interrupted (its process died), and no retry of it is running.</param>
 /// <param name="Retrying">This host is retrying it now.</param>
+/// <param name="Model">The model the run trained, its evaluation and its deployments; null before its train step succeeded.</param>
 public sealed record RunView(
     string Id, string Status, string Source, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Error, bool CanRetry, bool Retrying,
-    IReadOnlyList<StepView> Steps);
+    IReadOnlyList<StepView> Steps, ModelView? Model = null);
+
+/// <summary>A trained model next to its deployments.</summary>
+/// <param name="ValidationAccuracy">Its accuracy on the validation set (the train step's evaluation).</param>
+/// <param name="GateMinAccuracy">The accuracy this run's gate asked for (null before the gate ran).</param>
+/// <param name="DefaultGate">The default gate's accuracy (<c>GateOptions.DefaultMinAccuracy</c>).</param>
+/// <param name="DeployedTo">Devices the deploy step sent it to (empty when not deployed).</param>
+/// <param name="BelowDefaultGate">Deployed although its validation accuracy is below the default gate (a run's gate was lowered).</param>
+public sealed record ModelView(string Version, double ValidationAccuracy, double? GateMinAccuracy, double DefaultGate, IReadOnlyList<string> DeployedTo, bool BelowDefaultGate);
 
 public sealed record StepView(string Name, string Status, int Attempts, double? DurationMs, string? Summary, string? Error, string ErrorKind);
 

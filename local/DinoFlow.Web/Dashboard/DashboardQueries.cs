@@ -1,3 +1,10 @@
+using System.Globalization;
+using System.Text.Json;
+using DinoFlow.Edge.Events;
+using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Pipeline.Evaluation;
+using DinoFlow.Pipeline.Runner;
+
 namespace DinoFlow.Web.Dashboard;
 
 /// <summary>Turns the stores' rows into what the page shows. The SQL stays in the stores.</summary>
@@ -34,9 +41,33 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
         return new DetectionChart(from, to, bucket, series);
     }
 
-    public IReadOnlyList<DeviceView> Devices() => sources.Edge.Devices().Select(d => new DeviceView(
-        d.DeviceId, d.LastSeen, d.ModelVersion, d.LastHealth?.Fps, d.LastHealth?.LatencyP50Ms, d.LastHealth?.LatencyP99Ms,
-        d.LastHealth?.FramesDropped, d.LastHealth?.SourceState, d.LastHealth?.ExecutionProvider, d.LastHealth?.MqttConnected, d.Detections)).ToList();
+    public IReadOnlyList<DeviceView> Devices() => sources.Edge.Devices().Select(d =>
+    {
+        var (health, problems) = Health(d.LastHealth, sources.Health);
+        return new DeviceView(d.DeviceId, d.LastSeen, d.ModelVersion, d.LastHealth?.Fps, d.LastHealth?.LatencyP50Ms, d.LastHealth?.LatencyP99Ms,
+            d.LastHealth?.FramesDropped, d.LastHealth?.SourceState, d.LastHealth?.ExecutionProvider, d.LastHealth?.MqttConnected, d.Detections, health, problems);
+    }).ToList();
+
+    /// <summary>The badge of a device from its newest health message: "silent" first (its other numbers are old), then the warnings.</summary>
+    private (string Health, IReadOnlyList<string> Problems) Health(HealthMessage? last, DeviceHealthThresholds limits)
+    {
+        var problems = new List<(string Kind, string Text)>();
+        var age = last is null ? (TimeSpan?)null : clock.GetUtcNow() - last.Timestamp;
+        if (age is null) problems.Add(("silent", "silent: no health message yet"));
+        else if (age > limits.Silent) problems.Add(("silent", string.Create(CultureInfo.InvariantCulture, $"silent: no health for {age.Value.TotalSeconds:0} s (over {limits.Silent.TotalSeconds:0} s)")));
+        if (last is not null)
+        {
+            if (last.LatencyP50Ms > limits.SlowP50Ms)
+                problems.Add(("slow", string.Create(CultureInfo.InvariantCulture, $"slow: p50 latency {last.LatencyP50Ms:0.#} ms (over {limits.SlowP50Ms:0.#} ms)")));
+            var frames = last.FramesProcessed + last.FramesDropped;
+            if (frames > 0 && (double)last.FramesDropped / frames > limits.DroppedShare)
+                problems.Add(("dropping", string.Create(CultureInfo.InvariantCulture, $"dropping frames: {100.0 * last.FramesDropped / frames:0.#} % of {frames} (over {100 * limits.DroppedShare:0.#} %)")));
+            if (last.SpoolSize > limits.SpoolMessages || last.SpoolDropped > 0)
+                problems.Add(("spool", string.Create(CultureInfo.InvariantCulture, $"spool filling: {last.SpoolSize} messages waiting (over {limits.SpoolMessages}), {last.SpoolDropped} dropped")));
+        }
+
+        return (problems.Count == 0 ? "ok" : problems[0].Kind, problems.Select(p => p.Text).ToList());
+    }
 
     public async Task<IReadOnlyList<RunView>> RunsAsync(CancellationToken cancellationToken)
     {
@@ -46,7 +77,25 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
             var retrying = retrier.IsRetrying(r.Run.Id);
             return new RunView(r.Run.Id, r.Run.Status.ToString(), r.Run.Input.Source, r.Run.CreatedAt, r.Run.UpdatedAt, r.Run.Error,
                 !retrying && RunRetrier.CanRetry(r.Run), retrying,
-                r.Steps.Select(s => new StepView(s.Name, s.Status.ToString(), s.Attempts, s.Duration?.TotalMilliseconds, s.Summary, s.Error, s.ErrorKind.ToString())).ToList());
+                r.Steps.Select(s => new StepView(s.Name, s.Status.ToString(), s.Attempts, s.Duration?.TotalMilliseconds, s.Summary, s.Error, s.ErrorKind.ToString())).ToList(),
+                ModelOf(r.Steps));
         }).ToList();
+    }
+
+    /// <summary>The model of a run from its steps' outputs: train (version, validation accuracy), gate (its bar), deploy (devices).</summary>
+    private static ModelView? ModelOf(IReadOnlyList<StepRecord> steps)
+    {
+        T? Output<T>(string name)
+            where T : class =>
+            steps.FirstOrDefault(s => s.Name == name && s.Status == StepStatus.Succeeded && s.OutputJson is not null) is { } step
+                ? JsonSerializer.Deserialize<T>(step.OutputJson!, StageJson.Options)
+                : null;
+        if (Output<TrainOutput>(TrainStage.StageName) is not { } trained) return null;
+        var gate = Output<GateOutput>(GateStage.StageName);
+        var deployed = Output<DeployOutput>(DeployStage.StageName);
+        var devices = deployed?.Devices ?? [];
+        var accuracy = trained.Validation.Accuracy;
+        return new ModelView(trained.Version, accuracy, gate?.MinAccuracy, GateOptions.DefaultMinAccuracy, devices,
+            deployed is not null && accuracy < GateOptions.DefaultMinAccuracy);
     }
 }

@@ -12,6 +12,12 @@ public sealed record DashboardSources(LocalWorkspace Workspace, EdgeStore Edge)
     /// <summary>How often the refresh channel re-reads the stores; a snapshot is sent only when something changed.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>When a device's health badge warns (see <see cref="DeviceHealthThresholds"/>).</summary>
+    public DeviceHealthThresholds Health { get; init; } = DeviceHealthThresholds.Default;
+
+    /// <summary>The clock the health badges and the chart's window are read against (tests move their own).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>How many of the newest runs the page lists.</summary>
     public int RunLimit { get; init; } = 20;
 }

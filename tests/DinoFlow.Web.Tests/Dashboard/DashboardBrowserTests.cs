@@ -97,6 +97,70 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
     }
 
     [Fact]
+    public async Task Each_device_gets_a_health_badge_from_the_documented_thresholds_and_unknown_dashboard_paths_get_a_404_page()
+    {
+        var workspace = new LocalWorkspace(_work.Path, NullLoggerFactory.Instance);
+        var edge = EdgeStore.ForWorkspace(workspace.Root);
+        var now = DateTimeOffset.UtcNow; // the server's clock stays here (badges are computed against it); the browser's "ago" runs on
+        void Health(string device, DateTimeOffset at, double p50 = 20, long processed = 1000, long dropped = 0, int spool = 0) => edge.AddHealth(new HealthMessage
+        {
+            EventId = device, DeviceId = device, ModelVersion = "boxes-v3", Timestamp = at, Fps = 24, LatencyP50Ms = p50, LatencyP99Ms = p50 * 2,
+            FramesProcessed = processed, FramesDropped = dropped, SpoolSize = spool, SourceState = "running", ExecutionProvider = "cpu", MqttConnected = true,
+        });
+        Health("cam-ok", now.AddSeconds(-5));
+        Health("cam-silent", now.AddSeconds(-45));
+        Health("cam-slow", now, p50: 250);
+        Health("cam-dropping", now, processed: 900, dropped: 100);
+        Health("cam-spool", now, spool: 4000);
+        await TrainedRuns.AddAsync(workspace.Store, "run-low", "boxes-v1", 0.82, 0.7, ["cam-ok"], now); // deployed below the default gate
+        await TrainedRuns.AddAsync(workspace.Store, "run-good", "boxes-v2", 0.95, 0.9, ["cam-ok", "cam-slow"], now.AddSeconds(1));
+        await using var host = await DashboardTestHost.StartAsync(new DashboardSources(workspace, edge)
+        {
+            RefreshInterval = TimeSpan.FromMilliseconds(200), Clock = new ManualClock(now),
+        });
+        await using var context = await chromium.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1366, Height = 768 }, BypassCSP = true });
+        context.SetDefaultTimeout(90_000);
+        var page = await SignInAsync(context, host);
+
+        (string Device, string Health, string Badge, string Class, string Problem)[] expected =
+        [
+            ("cam-ok", "ok", "OK", "status-ok", ""),
+            ("cam-silent", "silent", "Silent", "status-stale", "silent: no health for 45 s (over 30 s)"),
+            ("cam-slow", "slow", "Slow", "status-warn", "slow: p50 latency 250 ms (over 200 ms)"),
+            ("cam-dropping", "dropping", "Dropping frames", "status-warn", "dropping frames: 10 % of 1000 (over 5 %)"),
+            ("cam-spool", "spool", "Spool filling", "status-warn", "spool filling: 4000 messages waiting (over 1000), 0 dropped"),
+        ];
+        foreach (var (device, health, badge, cls, problem) in expected)
+        {
+            var row = page.Locator($"#device-rows tr[data-device='{device}']");
+            await Expect(row).ToHaveAttributeAsync("data-health", health);
+            await Expect(row.Locator(".badge")).ToHaveTextAsync(badge);
+            await Expect(row.Locator(".badge")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(cls));
+            if (problem.Length > 0) await Expect(row.Locator(".problems")).ToHaveTextAsync(problem);
+            else await Expect(row.Locator(".problems")).ToHaveCountAsync(0);
+        }
+
+        // Each run's model with its validation accuracy next to its deployments, on the run's one line; a warning below the default gate.
+        var low = page.Locator(".run[data-run='run-low'] summary .model");
+        await Expect(low).ToContainTextAsync("boxes-v1 validation accuracy 0.820 · deployed to cam-ok");
+        await Expect(low.Locator(".below-gate")).ToHaveTextAsync("⚠ below the default gate 0.90 (this run's gate: 0.70)");
+        await Expect(page.Locator(".run[data-run='run-good'] summary .model")).ToContainTextAsync("boxes-v2 validation accuracy 0.950 · deployed to cam-ok, cam-slow");
+        await Expect(page.Locator(".run[data-run='run-good'] .below-gate")).ToHaveCountAsync(0);
+        await ScreenshotAsync(page, "dashboard-health-badges");
+        await Axe.AssertNoSeriousViolationsAsync(page, "dashboard-devices");
+
+        // An unknown dashboard page: a 404 page with the way back (and JSON for an unknown API path).
+        var missing = await page.GotoAsync($"{host.Url}/dashboard/runs/<b>nope</b>");
+        Assert.Equal(404, missing!.Status);
+        await Expect(page.Locator("h1")).ToHaveTextAsync("No such dashboard page");
+        await Expect(page.Locator("main p strong")).ToHaveTextAsync("/dashboard/runs/<b>nope</b>"); // shown as text, not markup
+        await ScreenshotAsync(page, "dashboard-404");
+        await page.ClickAsync("#back-to-dashboard");
+        await Expect(page).ToHaveURLAsync($"{host.Url}/dashboard");
+        Assert.Equal(404, await page.EvaluateAsync<int>("fetch('/api/dashboard/nope').then(r => r.status)"));
+    }
+
+    [Fact]
     public async Task The_retry_button_resumes_a_failed_run_once_its_input_is_fixed()
     {
         var workspace = new LocalWorkspace(_work.Path, NullLoggerFactory.Instance);
@@ -118,6 +182,25 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         await Expect(run.Locator("tr[data-step='prepare'] .step-status")).ToHaveTextAsync("Pending"); // not reached yet
         await ScreenshotAsync(page, "dashboard-run-failed");
 
+        // One line per run: its steps open on a click, and stay open across the page's updates.
+        Assert.False(await run.Locator("details").EvaluateAsync<bool>("d => d.open"));
+        await Expect(run.Locator("summary .run-error-line")).ToContainTextAsync("label");
+        await run.Locator("summary").ClickAsync();
+        await Expect(run.Locator("tr[data-step='label'] .step-error")).ToBeVisibleAsync();
+
+        // A retry before the fix: the step fails again; the button comes back as "Retry" and the new error shows, without a reload.
+        await page.EvaluateAsync("() => { window.sameDocument = true; }");
+        await run.Locator("button.retry").ClickAsync();
+        await Expect(run.Locator("tr[data-step='label'] .step-attempts")).ToHaveTextAsync("2");
+        await Expect(run.Locator("button.retry")).ToHaveTextAsync("Retry");
+        await Expect(run.Locator("button.retry")).ToBeEnabledAsync();
+        await Expect(run).ToHaveAttributeAsync("data-status", "Failed");
+        await Expect(page.Locator("#retry-message")).ToContainTextAsync($"Run {failed.Id}: the retry failed again:");
+        await Expect(run.Locator("tr[data-step='label'] .step-error")).ToBeVisibleAsync(); // still open, with the new error
+        await Expect(run.Locator("tr[data-step='label'] .step-error")).ToContainTextAsync("labels.manifest");
+        Assert.True(await page.EvaluateAsync<bool>("() => window.sameDocument === true"));
+        await ScreenshotAsync(page, "dashboard-run-failed-again");
+
         await FailedRuns.WriteManifestAsync(manifest);
         await run.Locator("button.retry").DblClickAsync(); // a double click starts one retry
 
@@ -131,7 +214,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         var steps = await workspace.Store.GetStepsAsync(failed.Id);
         Assert.Equal(RunStatus.Succeeded, stored!.Status);
         Assert.Equal((StepStatus.Succeeded, 1), (steps[0].Status, steps[0].Attempts)); // ingest kept its output
-        Assert.Equal((StepStatus.Succeeded, 2), (steps[1].Status, steps[1].Attempts)); // label ran once more, not twice
+        Assert.Equal((StepStatus.Succeeded, 3), (steps[1].Status, steps[1].Attempts)); // label ran once per retry: the failed one, then the double click's one
     }
 
     private static async Task<IPage> SignInAsync(IBrowserContext context, DashboardTestHost host)

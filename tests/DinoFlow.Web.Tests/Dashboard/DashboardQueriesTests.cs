@@ -1,4 +1,9 @@
+using System.Text.Json;
 using DinoFlow.Local.Runner;
+using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Pipeline.Evaluation;
+using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Runner;
 using DinoFlow.Edge.Events;
 using DinoFlow.Fleet;
 using DinoFlow.Web.Dashboard;
@@ -84,6 +89,58 @@ public sealed class DashboardQueriesTests : IDisposable
         Assert.Equal("boxes-v1", cam2.ModelVersion);
         Assert.Equal(Now.AddMinutes(-4), cam2.LastSeen);
     }
+
+    [Fact]
+    public void Each_health_threshold_gives_its_badge_just_over_it_and_none_at_it()
+    {
+        // At each threshold (default: 30 s, p50 200 ms, 5 % dropped, 1,000 spooled): still ok.
+        _edge.AddHealth(new HealthMessage { EventId = "ok", DeviceId = "at-limits", ModelVersion = "v", Timestamp = Now.AddSeconds(-30), LatencyP50Ms = 200,
+            FramesProcessed = 95, FramesDropped = 5, SpoolSize = 1000 });
+        _edge.AddHealth(new HealthMessage { EventId = "s", DeviceId = "silent", ModelVersion = "v", Timestamp = Now.AddSeconds(-31) });
+        _edge.AddHealth(new HealthMessage { EventId = "l", DeviceId = "slow", ModelVersion = "v", Timestamp = Now, LatencyP50Ms = 200.5 });
+        _edge.AddHealth(new HealthMessage { EventId = "d", DeviceId = "dropping", ModelVersion = "v", Timestamp = Now, FramesProcessed = 94, FramesDropped = 6 });
+        _edge.AddHealth(new HealthMessage { EventId = "p", DeviceId = "spool", ModelVersion = "v", Timestamp = Now, SpoolSize = 1001 });
+        _edge.AddHealth(new HealthMessage { EventId = "q", DeviceId = "spool-lost", ModelVersion = "v", Timestamp = Now, SpoolDropped = 1 });
+        // Silent and slow at once: silent comes first (its other numbers are old), both are listed.
+        _edge.AddHealth(new HealthMessage { EventId = "w", DeviceId = "worst", ModelVersion = "v", Timestamp = Now.AddMinutes(-5), LatencyP50Ms = 900 });
+        Detect("x", "no-health", "tape", Now);
+
+        var devices = _queries.Devices().ToDictionary(d => d.DeviceId);
+
+        Assert.Equal(("ok", 0), (devices["at-limits"].Health, devices["at-limits"].Problems.Count));
+        Assert.Equal(("silent", "silent: no health for 31 s (over 30 s)"), (devices["silent"].Health, Assert.Single(devices["silent"].Problems)));
+        Assert.Equal(("slow", "slow: p50 latency 200.5 ms (over 200 ms)"), (devices["slow"].Health, Assert.Single(devices["slow"].Problems)));
+        Assert.Equal(("dropping", "dropping frames: 6 % of 100 (over 5 %)"), (devices["dropping"].Health, Assert.Single(devices["dropping"].Problems)));
+        Assert.Equal(("spool", "spool filling: 1001 messages waiting (over 1000), 0 dropped"), (devices["spool"].Health, Assert.Single(devices["spool"].Problems)));
+        Assert.Equal("spool", devices["spool-lost"].Health);
+        Assert.Equal("silent", devices["worst"].Health);
+        Assert.Equal(["silent: no health for 300 s (over 30 s)", "slow: p50 latency 900 ms (over 200 ms)"], devices["worst"].Problems);
+        Assert.Equal(("silent", "silent: no health message yet"), (devices["no-health"].Health, Assert.Single(devices["no-health"].Problems)));
+    }
+
+    [Fact]
+    public async Task A_run_s_model_shows_its_validation_accuracy_next_to_its_deployments_and_a_deployment_below_the_default_gate_is_flagged()
+    {
+        await AddRunAsync("run-low", "boxes-v1", 0.82, 0.7, ["cam-1"]); // its gate was lowered to 0.7: deployed below 0.9
+        await AddRunAsync("run-good", "boxes-v2", 0.95, 0.9, ["cam-1", "cam-2"]);
+        await AddRunAsync("run-stopped", "boxes-v3", 0.6, 0.9, null); // stopped at the gate: not deployed, nothing to flag
+        await _workspace.Store.CreateRunAsync(new RunRecord("run-new", "local", RunStatus.Running, new RunInput("src", new Dictionary<string, string>()), Now, Now, null, null), ["train"]);
+
+        var runs = (await _queries.RunsAsync(CancellationToken.None)).ToDictionary(r => r.Id);
+
+        var low = runs["run-low"].Model!;
+        Assert.Equal(("boxes-v1", 0.82, (double?)0.7, 0.9, true), (low.Version, low.ValidationAccuracy, low.GateMinAccuracy, low.DefaultGate, low.BelowDefaultGate));
+        Assert.Equal(["cam-1"], low.DeployedTo);
+        Assert.False(runs["run-good"].Model!.BelowDefaultGate);
+        Assert.Equal(["cam-1", "cam-2"], runs["run-good"].Model!.DeployedTo);
+        Assert.Equal((0.6, false), (runs["run-stopped"].Model!.ValidationAccuracy, runs["run-stopped"].Model!.BelowDefaultGate));
+        Assert.Empty(runs["run-stopped"].Model!.DeployedTo);
+        Assert.Null(runs["run-new"].Model); // not trained yet
+        Assert.Equal(GateOptions.DefaultMinAccuracy, runs["run-good"].Model!.DefaultGate); // the one definition of the default gate
+    }
+
+    private Task AddRunAsync(string id, string version, double accuracy, double gate, string[]? devices) =>
+        TrainedRuns.AddAsync(_workspace.Store, id, version, accuracy, gate, devices, Now);
 
     private void Detect(string id, string device, string label, DateTimeOffset at, string model = "boxes-v2") =>
         _edge.AddDetection(new DetectionEvent(id, device, model, label, 0.9, at, 1, 1));

@@ -71,14 +71,8 @@ public sealed class PortalBrowserTests
     [Fact]
     public async Task A_worker_labels_20_images_by_keyboard_only_and_the_output_manifest_is_right()
     {
-        await using var host = await PortalTestHost.StartAsync();
-        var images = host.AddImages(20, Colours);
-        host.Store.CreateJob(new JobSpec("colours", Colours, "Pick the main colour", LabelAttribute: "colour"), images);
-        host.Store.AddWorker("alice", Password);
-        var (playwright, browser) = await LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, "Pick the main colour", LabelAttribute: "colour"), 20);
+        var (host, page, images) = (ux.Host, ux.Page, ux.Images);
         var navigations = 0;
         page.FrameNavigated += (_, frame) => { if (frame == page.MainFrame) navigations++; };
 
@@ -258,27 +252,40 @@ public sealed class PortalBrowserTests
     }
 
     [Fact]
-    public async Task With_a_model_its_guess_is_shown_Enter_accepts_it_and_untouched_confident_images_are_auto_labeled()
+    public async Task With_a_model_its_guess_is_shown_but_preselected_only_once_the_model_passed_its_check_and_untouched_confident_images_are_auto_labeled()
     {
-        await using var host = await PortalTestHost.StartAsync();
-        var images = host.AddImages(12, Colours);
-        // The "model" is right and 90 % sure about every image.
-        var guesses = images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.9));
-        host.Store.CreateJob(new JobSpec("colours", Colours, AutoLabelThreshold: 0.85, AutoLabelAfter: 2), images, guesses);
-        host.Store.AddWorker("alice", Password);
-        var (playwright, browser) = await LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        var page = await LoginAsync(browser, host, "alice", "/label/colours");
+        // The "model" is right and 90 % sure about every image; it must match 2 human labels before it is trusted.
+        await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, AutoLabelThreshold: 0.85, AutoLabelAfter: 2), 12,
+            guesses: images => images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.9)));
+        var (host, page) = (ux.Host, ux.Page);
 
         var labeled = 0;
         while (await page.Locator("#done").IsHiddenAsync())
         {
             var key = KeyOf((await ImageSrcAsync(page))!);
-            Assert.Equal($"Model's guess: {key.Split('/')[0]} (90%)", await page.TextContentAsync("#guess"));
-            if (labeled == 0) await page.ScreenshotAsync(new() { Path = PortalTestHost.ScreenshotPath("label-model-guess.png") });
+            var guess = key.Split('/')[0];
             var before = await ImageSrcAsync(page);
-            await page.Keyboard.PressAsync("Enter"); // no number key: the preselected guess
+            if (labeled < 2)
+            {
+                // Not checked yet: the guess is shown and marked, but nothing is chosen; Enter asks for a label.
+                Assert.Equal($"Model's guess: {guess} (90%) · not preselected: choose what you see", await page.TextContentAsync("#guess"));
+                Assert.Equal(0, await page.Locator("#labels [aria-checked=true]").CountAsync());
+                Assert.Equal(1, await page.Locator($"#labels .guess[data-label=\"{guess}\"]").CountAsync());
+                if (labeled == 0) await ux.ScreenshotAsync("label-model-guess-unchecked.png");
+                await page.Keyboard.PressAsync("Enter");
+                await page.Locator("#status.hint").WaitForAsync();
+                Assert.Equal(before, await ImageSrcAsync(page));
+                await page.Keyboard.PressAsync(((Array.IndexOf(Colours, guess) + 1) % 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                // Two guesses matched the humans: the model passed its check, so its guess is preselected and Enter accepts it.
+                Assert.Equal($"Model's guess: {guess} (90%) · preselected", await page.TextContentAsync("#guess"));
+                Assert.Equal("true", await page.GetAttributeAsync($"#labels [data-label=\"{guess}\"]", "aria-checked"));
+                if (labeled == 2) await ux.ScreenshotAsync("label-model-guess-preselected.png");
+            }
+
+            await page.Keyboard.PressAsync("Enter");
             await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before || !document.getElementById('done').hidden", before);
             labeled++;
         }
@@ -292,5 +299,28 @@ public sealed class PortalBrowserTests
         Assert.Equal(12, manifest.Labeled.Count);
         Assert.Equal(4, manifest.Labeled.Count(o => !o.HumanAnnotated && o.Confidence == 0.9));
         Assert.All(manifest.Labeled, o => Assert.Equal(o.SourceRef.Split('/')[1], o.ClassName));
+    }
+
+    [Fact]
+    public async Task A_job_set_to_preselect_guesses_preselects_them_from_the_first_image_and_a_click_on_Submit_accepts_one()
+    {
+        // A wrong guess (always "blue"), preselected because the job says so: the worker can still choose another label.
+        await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, PreselectGuesses: true), 3,
+            guesses: images => images.ToDictionary(i => i.ImageKey, _ => new Prediction("blue", 0.6)));
+        var (host, page) = (ux.Host, ux.Page);
+
+        Assert.Equal("Model's guess: blue (60%) · preselected", await page.TextContentAsync("#guess"));
+        Assert.Equal("true", await page.GetAttributeAsync("#labels [data-label=blue]", "aria-checked"));
+        var first = await ImageSrcAsync(page);
+        await page.ClickAsync("#submit"); // the guess as it is
+        await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before", first);
+        Assert.Equal("true", await page.GetAttributeAsync("#labels [data-label=blue]", "aria-checked")); // the next image's guess
+        await page.ClickAsync("#labels [data-label=red]");
+        var second = await ImageSrcAsync(page);
+        await page.ClickAsync("#submit");
+        await page.WaitForFunctionAsync("before => document.getElementById('image').getAttribute('src') !== before", second);
+
+        var labels = host.Store.History("colours", "alice", 10).Select(a => a.Label).ToList();
+        Assert.Equal(["blue", "red"], labels);
     }
 }

@@ -10,7 +10,11 @@
   let csrfToken = null;
   let events = null;
   let snapshot = null;
-  const pendingRetries = new Set(); // clicked, not yet seen as retrying: the button stays disabled
+  // Clicked retries: the run's updatedAt at the click. The button stays "Retrying…" until the run has moved on from
+  // that state and is not retrying any more; then it follows the run (Retry again with the new error, or gone).
+  const pendingRetries = new Map();
+  const openRuns = new Set(); // runs whose details the user opened: kept open across snapshots
+  const healthText = { ok: 'OK', silent: 'Silent', slow: 'Slow', dropping: 'Dropping frames', spool: 'Spool filling' };
 
   function el(tag, attributes, ...children) {
     const node = document.createElement(tag);
@@ -112,8 +116,11 @@
 
   function renderDevices(devices) {
     $('no-devices').hidden = devices.length > 0;
-    $('device-rows').replaceChildren(...devices.map((d) => el('tr', { 'data-device': d.deviceId },
+    $('device-rows').replaceChildren(...devices.map((d) => el('tr', { 'data-device': d.deviceId, 'data-health': d.health },
       el('td', { class: 'device' }, d.deviceId),
+      el('td', { class: 'health' },
+        el('span', { class: `badge status-${d.health === 'ok' ? 'ok' : d.health === 'silent' ? 'stale' : 'warn'}` }, healthText[d.health] ?? d.health),
+        d.problems.length ? el('div', { class: 'problems' }, d.problems.join('; ')) : null),
       el('td', { class: 'last-seen', title: d.lastSeen ? dateTime(d.lastSeen) : null, 'data-time': d.lastSeen }, ago(d.lastSeen)),
       el('td', { class: 'fps num' }, number(d.fps, 1)),
       el('td', { class: 'latency num' }, d.latencyP50Ms === null ? '–' : `${number(d.latencyP50Ms, 1)} / ${number(d.latencyP99Ms, 1)} ms`),
@@ -123,35 +130,64 @@
       el('td', { class: 'detections num' }, d.detections))));
   }
 
+  // The run's model: version and validation accuracy next to where it was deployed; a warning when it was deployed
+  // below the default gate (its run's gate was lowered).
+  function renderModel(model) {
+    const parts = [el('span', { class: 'model-version' }, model.version), ` validation accuracy ${number(model.validationAccuracy, 3)}`];
+    if (model.deployedTo.length) parts.push(` · deployed to ${model.deployedTo.join(', ')}`);
+    const node = el('span', { class: 'model', 'data-version': model.version }, ...parts);
+    if (model.belowDefaultGate) {
+      node.append(' ', el('span', { class: 'badge status-warn below-gate' },
+        `⚠ below the default gate ${number(model.defaultGate, 2)}` + (model.gateMinAccuracy === null ? '' : ` (this run's gate: ${number(model.gateMinAccuracy, 2)})`)));
+    }
+    return node;
+  }
+
   function renderRuns(runs) {
     $('no-runs').hidden = runs.length > 0;
     for (const run of runs) {
-      if (run.retrying || !run.canRetry) pendingRetries.delete(run.id);
+      const pending = pendingRetries.get(run.id);
+      if (!pending) continue;
+      if (run.retrying) { pending.seen = true; continue; }
+      if (!run.canRetry || pending.seen || run.updatedAt !== pending.updatedAt) {
+        pendingRetries.delete(run.id);
+        $('retry-message').textContent = run.status === 'Failed'
+          ? `Run ${run.id}: the retry failed again: ${run.error ?? 'see its steps'}`
+          : `Run ${run.id}: retried, now ${run.status}.`;
+      }
     }
+    // One line per run (id, status, when, source, the error if any); a click opens its steps.
     $('run-list').replaceChildren(...runs.map((run) => {
       const status = run.retrying ? 'Retrying' : run.status;
-      const head = el('div', { class: 'run-head' },
+      const summary = el('summary', { class: 'run-head' },
         el('strong', { class: 'run-id' }, run.id),
         el('span', { class: `status run-status status-${status}` }, status),
         el('span', { class: 'created', title: dateTime(run.updatedAt) }, dateTime(run.createdAt)),
-        el('span', { class: 'source' }, run.source));
-      if (run.canRetry) {
-        const button = el('button', { class: 'retry', type: 'button', 'data-run': run.id }, pendingRetries.has(run.id) ? 'Retrying…' : 'Retry');
-        button.disabled = pendingRetries.has(run.id);
-        button.addEventListener('click', () => retry(run.id, button));
-        head.append(button);
-      }
+        el('span', { class: 'source' }, run.source),
+        run.error ? el('span', { class: 'run-error-line' }, run.error) : null,
+        run.model ? renderModel(run.model) : null);
       const rows = run.steps.map((s) => el('tr', { 'data-step': s.name },
         el('td', { class: 'step-name' }, s.name),
         el('td', { class: `status step-status status-${s.status}` }, s.status),
         el('td', { class: 'num' }, duration(s.durationMs)),
-        el('td', { class: 'num' }, s.attempts),
+        el('td', { class: 'num step-attempts' }, s.attempts),
         el('td', {}, s.summary ?? '', s.error ? el('div', { class: 'step-error' }, `${s.errorKind}: ${s.error}`) : null)));
       const steps = el('table', { class: 'steps' },
         el('thead', {}, el('tr', {}, el('th', {}, 'Step'), el('th', {}, 'Status'), el('th', {}, 'Duration'), el('th', {}, 'Attempts'), el('th', {}, 'Output / error'))),
         el('tbody', {}, ...rows));
-      return el('div', { class: 'run', 'data-run': run.id, 'data-status': status }, head,
-        run.error ? el('div', { class: 'run-error' }, run.error) : null, steps);
+      const details = el('details', { class: 'run-details' }, summary, run.error ? el('div', { class: 'run-error' }, run.error) : null, steps);
+      details.open = openRuns.has(run.id);
+      details.addEventListener('toggle', () => { if (details.open) openRuns.add(run.id); else openRuns.delete(run.id); });
+      const box = el('div', { class: 'run', 'data-run': run.id, 'data-status': status }, details);
+      // The button sits beside the summary, not in it (no control inside another).
+      if (run.canRetry || pendingRetries.has(run.id)) {
+        const pending = pendingRetries.has(run.id);
+        const button = el('button', { class: 'retry', type: 'button', 'data-run': run.id }, pending ? 'Retrying…' : 'Retry');
+        button.disabled = pending;
+        button.addEventListener('click', () => retry(run, button));
+        box.append(button);
+      }
+      return box;
     }));
   }
 
@@ -162,8 +198,10 @@
     renderRuns(snapshot.runs);
   }
 
-  async function retry(runId, button) {
-    pendingRetries.add(runId);
+  async function retry(run, button) {
+    const runId = run.id;
+    if (pendingRetries.has(runId)) return;
+    pendingRetries.set(runId, { updatedAt: run.updatedAt, seen: false });
     button.disabled = true; // a double click sends one request; the server refuses a second retry anyway
     button.textContent = 'Retrying…';
     const message = $('retry-message');
