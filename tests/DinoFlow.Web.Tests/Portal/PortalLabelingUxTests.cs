@@ -366,7 +366,8 @@ public sealed class PortalLabelingUxTests
         await page.ClickAsync("#logout");
         try
         {
-            await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal));
+            // Commit, not load: the login page's assets may take long on a loaded machine; the URL is what is asserted.
+            await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit });
         }
         catch (TimeoutException e)
         {
