@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using DinoFlow.TestKit;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>
+/// The state machines executed by an engine this project did not write (moto's Step Functions interpreter; see
+/// <see cref="Engine"/> and tools/aws-checks/sfn_engine.py): uploads go into moto's S3, the trigger and the pipeline run
+/// with the real C# handlers, SageMaker training jobs are moto's, SNS notifications reach an SQS queue the test reads.
+/// Skips, naming what to install, when python3 lacks moto.
+/// </summary>
+public sealed class EngineScenarioTests
+{
+    private static List<JsonObject> Uploads(string work, int count, int seed = 0)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "uploads")).FullName;
+        var categories = Engine.Settings.LabelCategories;
+        var uploads = new List<JsonObject>();
+        for (var i = 0; i < count; i++)
+        {
+            var label = categories[i % categories.Count];
+            // Six recordings per class, frames far apart: the split keeps each recording on one side.
+            var name = $"cam{(i % categories.Count) * 10 + (i / categories.Count) % 6 + 1}_img_{(seed + i) * 100:D6}.jpg";
+            var file = Path.Combine(folder, $"{i}.jpg");
+            File.WriteAllBytes(file, TestImages.Noise(seed * 1000 + i, 64, 48));
+            uploads.Add(new JsonObject { ["key"] = $"incoming/labeled/{label}/{name}", ["file"] = file });
+        }
+
+        return uploads;
+    }
+
+    private static string Model(string work, double accuracy = 0.95)
+    {
+        var path = Path.Combine(work, "model.tar.gz");
+        File.WriteAllBytes(path, Engine.TrainedModelTarGz(accuracy));
+        return path;
+    }
+
+    private static JsonObject Phase(string name, JsonObject recorded, List<JsonObject>? uploads = null, bool redriveFailed = false)
+    {
+        var phase = new JsonObject { ["name"] = name, ["recorded"] = recorded };
+        if (uploads is not null) phase["uploads"] = new JsonArray(uploads.Select(u => (JsonNode)u).ToArray());
+        if (redriveFailed) phase["redriveFailed"] = true;
+        return phase;
+    }
+
+    private static List<JsonObject> Executions(JsonNode phase, string machine = "pipeline") =>
+        phase[machine]!.AsArray().Select(e => e!.AsObject()).ToList();
+
+    private static List<string> States(JsonObject execution) => execution["states"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
+
+    [SkippableFact]
+    public async Task AccessDenied_on_CreateTrainingJob_stops_at_that_step_and_a_redrive_after_the_fix_completes_without_rerunning_ingest()
+    {
+        using var work = new TempDir();
+        var denied = Engine.Recorded();
+        denied["sagemaker.CreateTrainingJob"] = Engine.Error("AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/dinoflow-PipelineRole/states is not authorized to perform: sagemaker:CreateTrainingJob");
+        var plan = Engine.Plan(
+            [
+                Phase("upload", denied, Uploads(work.Path, 24)),
+                Phase("redrive after the fix", Engine.Recorded(), redriveFailed: true),
+            ],
+            Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var stopped = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("FAILED", stopped["status"]!.GetValue<string>());
+        Assert.Equal("SageMaker.AccessDeniedException", stopped["error"]!.GetValue<string>());
+        Assert.Equal("Train on SageMaker", States(stopped)[^1]);
+        Assert.DoesNotContain("Describe the failure", States(stopped));
+        Assert.Empty(report["phases"]![0]!["notifications"]!.AsArray());
+
+        var redrive = Assert.Single(report["redrives"]!.AsArray())!;
+        Assert.Equal("Train on SageMaker", redrive["state"]!.GetValue<string>());
+        var resumed = Executions(report["phases"]![1]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
+        Assert.Equal("SUCCEEDED", resumed["status"]!.GetValue<string>());
+        Assert.Equal(stopped["name"]!.GetValue<string>(), resumed["name"]!.GetValue<string>());
+        Assert.Equal("Train on SageMaker", States(resumed)[0]);
+        Assert.Contains("Deployed", States(resumed));
+        Assert.DoesNotContain("Ingest images", States(resumed));
+        Assert.DoesNotContain("Prepare training data", States(resumed));
+        // The redriven step starts a job under a new name: -r1.
+        var created = report["recorded"]!.AsArray().Where(r => r!["call"]!.GetValue<string>() == "sagemaker.CreateTrainingJob").ToList();
+        Assert.EndsWith("-r0", Assert.Single(created)!["request"]!["TrainingJobName"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>().EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
+    }
+}
