@@ -86,4 +86,70 @@ public sealed class EngineScenarioTests
         Assert.EndsWith("-r0", Assert.Single(created)!["request"]!["TrainingJobName"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>().EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
     }
+
+    [SkippableFact]
+    public async Task A_rollout_whose_devices_fail_and_roll_back_fails_the_run_with_RolloutFailed_and_notifies_the_team()
+    {
+        using var work = new TempDir();
+        var plan = Engine.Plan([Phase("upload", Engine.Recorded(deviceOutcome: "failed"), Uploads(work.Path, 24))], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("FAILED", run["status"]!.GetValue<string>());
+        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
+        Assert.Equal(["Check the rollout", "Rollout finished?", "Count the rollout checks", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Describe the rollout failure", "Describe the failure", "Notify the team"],
+            States(run).SkipWhile(s => s != "Check the rollout").TakeWhile(s => s != "Pipeline failed"));
+        var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
+        Assert.Contains("DinoFlow.RolloutFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("2 devices failed, 0 timed out, 0 rejected", mail["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("Error: DinoFlow.RolloutFailed", run["cause"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_labeling_job_that_fails_is_notified_and_a_new_run_with_the_same_input_after_the_fix_labels_trains_and_deploys()
+    {
+        using var work = new TempDir();
+        var uploads = Uploads(work.Path, 24);
+        foreach (var upload in uploads)
+            upload["key"] = "incoming/unlabeled/" + string.Join('/', upload["key"]!.GetValue<string>().Split('/')[3..]);
+        var labelOf = new JsonObject();
+        foreach (var upload in Uploads(work.Path, 24))
+        {
+            var parts = upload["key"]!.GetValue<string>().Split('/');
+            labelOf[parts[^1].Split('_')[0]] = parts[2];
+        }
+
+        var failed = Engine.Recorded();
+        failed["sagemaker.CreateLabelingJob"] = Engine.Answers(new JsonObject { ["LabelingJobArn"] = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{LabelingJobName}" });
+        failed["sagemaker.DescribeLabelingJob"] = new JsonArray(
+            new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "InProgress" } },
+            new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "Failed", ["FailureReason"] = "ClientError: the workteam arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/dinoflow-labelers does not exist" } });
+        var fixedRecorded = Engine.Recorded();
+        fixedRecorded["sagemaker.CreateLabelingJob"] = failed["sagemaker.CreateLabelingJob"]!.DeepClone();
+        fixedRecorded["sagemaker.DescribeLabelingJob"] = new JsonArray(new JsonObject
+        {
+            ["groundTruth"] = new JsonObject { ["categories"] = new JsonArray(Engine.Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["labelOf"] = labelOf },
+        });
+        var plan = Engine.Plan([Phase("upload", failed, uploads), Phase("after the fix", fixedRecorded)], Model(work.Path));
+        // The documented remedy for a notified failure: start a new execution with the same input.
+        plan["phases"]![1]!["restartNotified"] = true;
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
+        Assert.Contains("Describe the labeling failure", States(run));
+        var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
+        Assert.Contains("DinoFlow.LabelingJobFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        var message = mail["message"]!.GetValue<string>();
+        Assert.Matches(@"Ground Truth labeling job label-\S+-r0 failed", message);
+        Assert.Contains("workteam/private-crowd/dinoflow-labelers does not exist", message, StringComparison.Ordinal);
+
+        var again = Executions(report["phases"]![1]!).Last();
+        Assert.Equal("SUCCEEDED", again["status"]!.GetValue<string>());
+        Assert.Contains("Use the labeling output", States(again));
+        Assert.Contains("Deployed", States(again));
+        Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>() == "data/labels.manifest");
+    }
 }

@@ -140,14 +140,64 @@ def _recorded_answer(model, params, **kwargs):
         except ValueError:
             request = {}
         log["recorded"].append({"call": key, "request": request, "answer": answer})
+    if key == "sagemaker.CreateLabelingJob":
+        labeling_jobs[request.get("LabelingJobName")] = request
+    if "groundTruth" in answer:
+        answer = _labeling_output(request, answer)
     if "error" in answer:
         error = answer["error"]
         status = answer.get("status", 400)
         return _Http(status), {"Error": {"Code": error["Code"], "Message": error["Message"]},
                                "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "recorded"}}
-    response = dict(answer["response"])
+    # "{Field}" in a recorded answer is the request's top-level field (e.g. the job name the state machine chose).
+    text = json.dumps(answer["response"])
+    for field, value in request.items():
+        if isinstance(value, str):
+            text = text.replace("{" + field + "}", value)
+    response = json.loads(text)
     response["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": "recorded"}
     return _Http(200), response
+
+
+labeling_jobs = {}
+
+
+def _s3_backend():
+    from moto.s3.models import s3_backends
+
+    return s3_backends[ACCOUNT]["global"]
+
+
+def _labeling_output(request, answer):
+    """The labelers' work for a recorded labeling job (its CreateLabelingJob request is remembered): a
+    DescribeLabelingJob answer with "groundTruth" writes the job's output manifest as Ground Truth does (one line per input image, the class index
+    and its metadata, labels chosen by the image's recording) and answers Completed with its location."""
+    job = labeling_jobs[request["LabelingJobName"]]
+    truth = answer["groundTruth"]
+    manifest = job["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"]
+    bucket, key = manifest[len("s3://"):].split("/", 1)
+    lines = _s3_backend().get_object(bucket, key).value.decode().splitlines()
+    attribute = job["LabelAttributeName"]
+    categories = truth["categories"]
+    out = []
+    for line in filter(None, lines):
+        ref = json.loads(line)["source-ref"]
+        recording = ref.rsplit("/", 1)[-1].split("_", 1)[0]
+        label = truth["labelOf"][recording]
+        out.append(json.dumps({"source-ref": ref, attribute: categories.index(label), f"{attribute}-metadata": {
+            "class-name": label, "confidence": 0.97, "type": "groundtruth/image-classification", "human-annotated": "yes",
+            "creation-date": "2025-06-02T10:15:00.000000", "job-name": f"labeling-job/{request['LabelingJobName']}"}}))
+    output = f"{job['OutputConfig']['S3OutputPath']}{request['LabelingJobName']}/manifests/output/output.manifest"
+    obucket, okey = output[len("s3://"):].split("/", 1)
+    _s3_backend().put_object(obucket, okey, ("\n".join(out) + "\n").encode())
+    return {"response": {
+        "LabelingJobName": request["LabelingJobName"], "LabelingJobStatus": "Completed",
+        "LabelingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:labeling-job/{request['LabelingJobName']}",
+        "LabelAttributeName": attribute, "LabelingJobOutput": {"OutputDatasetS3Uri": output},
+        "LabelCounters": {"TotalLabeled": len(out), "HumanLabeled": len(out), "MachineLabeled": 0, "FailedNonRetryableError": 0, "Unlabeled": 0},
+        "CreationTime": "2025-06-02T09:32:00Z", "LastModifiedTime": "2025-06-02T10:15:00Z", "JobReferenceCode": "recorded",
+        "RoleArn": job["RoleArn"], "InputConfig": job["InputConfig"], "OutputConfig": job["OutputConfig"],
+        "HumanTaskConfig": job["HumanTaskConfig"]}}
 
 
 def patch_clients():
@@ -484,6 +534,12 @@ def run(plan):
             if "startPipeline" in phase:
                 scenario.sfn.start_execution(stateMachineArn=scenario.machines[plan["pipeline"]], name=phase["startPipeline"]["name"],
                                              input=phase["startPipeline"]["input"])
+            if phase.get("restartNotified"):
+                # The remedy for a notified failure: a new execution with the same input.
+                for e in scenario.describe(plan["pipeline"]):
+                    if e["error"] == "DinoFlow.Notified" and e["machine"] == plan["pipeline"]:
+                        given = scenario.sfn.describe_execution(executionArn=e["arn"])["input"]
+                        scenario.sfn.start_execution(stateMachineArn=scenario.machines[plan["pipeline"]], name=e["name"] + "-again", input=given)
             if phase.get("redriveFailed"):
                 failed = [e for e in scenario.describe(plan["pipeline"]) if e["status"] == "FAILED" and e["error"] != "DinoFlow.Notified"]
                 done["redriven"] = [scenario.redrive(e["arn"]) for e in failed if not any(r["of"] == e["arn"] for r in scenario.redriven)]
