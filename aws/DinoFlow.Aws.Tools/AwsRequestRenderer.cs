@@ -36,7 +36,7 @@ public static class AwsRequestRenderer
     public static IReadOnlyList<string> FunctionNames { get; } =
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
-        "BuildTrainingJobFunction", "CollectModelFunction", "BuildCompilationJobFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction",
+        "BuildTrainingJobFunction", "CollectModelFunction", "BuildCompilationJobFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
     ];
 
     private static readonly string[] SampleKeys = ["incoming/unlabeled/cam1/cam1_img_000101.jpg", "incoming/unlabeled/cam1/cam1_img_000102.jpg", "incoming/unlabeled/cam2/cam2_img_000007.jpg"];
@@ -111,7 +111,9 @@ public static class AwsRequestRenderer
         // The upload trigger: three uploads of one batch → one execution.
         var trigger = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(TriggerDefinition), substitutions))!;
         PlanBatchOutput? plan = null;
+        var records = SampleUploadRecords(settings);
         var triggerContext = Context(settings, "trigger", $"{Guid.Empty}", DateTimeOffset.Parse("2025-06-02T09:31:10.120Z", CultureInfo.InvariantCulture));
+        ((JsonObject)triggerContext["Execution"]!)["Input"] = records.DeepClone();
         var triggerRun = new AslSimulator(trigger, triggerContext, (state, resource, parameters) =>
         {
             if (IsFunction(resource, substitutions, "PlanBatchFunction"))
@@ -121,7 +123,7 @@ public static class AwsRequestRenderer
             }
 
             return Service(resource, parameters, requests, settings, "trigger", failTraining: false);
-        }).Run(SampleUploadRecords(settings));
+        }).Run(records);
         if (triggerRun.Failed || plan is null) throw new AslSimulationException($"the trigger's sample run failed at '{triggerRun.EndState}'");
 
         var pipeline = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(PipelineDefinition), substitutions))!;
@@ -176,7 +178,7 @@ public static class AwsRequestRenderer
             ["StartTime"] = startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
             ["RedriveCount"] = 0,
         },
-        ["StateMachine"] = new JsonObject { ["Name"] = $"{settings.StackName}-{machine}" },
+        ["StateMachine"] = new JsonObject { ["Id"] = $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-{machine}", ["Name"] = $"{settings.StackName}-{machine}" },
     };
 
     private static JsonNode? Pipeline(string state, string resource, JsonNode? parameters, bool failTraining, MemoryObjectStore bucket, AwsSettings settings,
@@ -201,6 +203,8 @@ public static class AwsRequestRenderer
             return Write(new GreengrassStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.GreengrassStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.GreengrassStepOutput);
         if (IsFunction(resource, substitutions, "DescribeFailureFunction"))
             return Write(new DescribeFailureStep(settings).Build(Read(parameters, AwsJsonContext.Default.DescribeFailureInput)), AwsJsonContext.Default.DescribeFailureOutput);
+        if (IsFunction(resource, substitutions, "RunLockFunction"))
+            return Write(new RunLockStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.RunLockInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.RunLockOutput);
         return Service(resource, parameters, requests, settings, run, failTraining);
     }
 

@@ -222,6 +222,7 @@ public sealed class HandlerEndpoint : IDisposable
         "BuildCompilationJobFunction" => new BuildCompilationJobFunction(services).HandleAsync,
         "BuildGreengrassDocumentsFunction" => new BuildGreengrassDocumentsFunction(services).HandleAsync,
         "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
+        "RunLockFunction" => new RunLockFunction(services).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 

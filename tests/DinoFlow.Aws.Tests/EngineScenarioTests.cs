@@ -59,6 +59,8 @@ public sealed class EngineScenarioTests
         var plan = Engine.Plan(
             [
                 Phase("upload", denied, Uploads(work.Path, 24)),
+                // While the stopped run awaits redrive, new uploads take its run lock over (it is no longer RUNNING).
+                Phase("upload while it awaits redrive", Engine.Recorded(), Uploads(Directory.CreateDirectory(Path.Combine(work.Path, "more")).FullName, 8, seed: 7)),
                 Phase("redrive after the fix", Engine.Recorded(), redriveFailed: true),
             ],
             Model(work.Path));
@@ -72,9 +74,15 @@ public sealed class EngineScenarioTests
         Assert.DoesNotContain("Describe the failure", States(stopped));
         Assert.Empty(report["phases"]![0]!["notifications"]!.AsArray());
 
+        var trigger = Executions(report["phases"]![1]!, "trigger").Last();
+        Assert.Contains("Take over the run lock", States(trigger));
+        var newer = Executions(report["phases"]![1]!).Last();
+        Assert.Equal("SUCCEEDED", newer["status"]!.GetValue<string>());
+        Assert.Contains("Deployed", States(newer));
+
         var redrive = Assert.Single(report["redrives"]!.AsArray())!;
         Assert.Equal("Train on SageMaker", redrive["state"]!.GetValue<string>());
-        var resumed = Executions(report["phases"]![1]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
+        var resumed = Executions(report["phases"]![2]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
         Assert.Equal("SUCCEEDED", resumed["status"]!.GetValue<string>());
         Assert.Equal(stopped["name"]!.GetValue<string>(), resumed["name"]!.GetValue<string>());
         Assert.Equal("Train on SageMaker", States(resumed)[0]);
@@ -84,7 +92,9 @@ public sealed class EngineScenarioTests
         // The redriven step starts a job under a new name: -r1.
         var created = report["recorded"]!.AsArray().Where(r => r!["call"]!.GetValue<string>() == "sagemaker.CreateTrainingJob").ToList();
         Assert.EndsWith("-r0", Assert.Single(created)!["request"]!["TrainingJobName"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>().EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
+        Assert.Contains(report["phases"]![2]!["keys"]!.AsArray(), k => k!.GetValue<string>().EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
+        // The redriven run no longer holds the lock (taken over), so its end releases nothing; no upload is left pending.
+        Assert.DoesNotContain(report["phases"]![2]!["keys"]!.AsArray(), k => k!.GetValue<string>().StartsWith("batches/pending/", StringComparison.Ordinal));
     }
 
     [SkippableFact]
@@ -99,7 +109,8 @@ public sealed class EngineScenarioTests
         Assert.Equal("FAILED", run["status"]!.GetValue<string>());
         Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
         Assert.Equal(["Check the rollout", "Rollout finished?", "Count the rollout checks", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Describe the rollout failure", "Describe the failure", "Notify the team"],
-            States(run).SkipWhile(s => s != "Check the rollout").TakeWhile(s => s != "Pipeline failed"));
+            States(run).SkipWhile(s => s != "Check the rollout").TakeWhile(s => s != "Finish the run"));
+        Assert.Equal("Pipeline failed", States(run)[^1]);
         var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
         Assert.Contains("DinoFlow.RolloutFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("2 devices failed, 0 timed out, 0 rejected", mail["message"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -151,5 +162,29 @@ public sealed class EngineScenarioTests
         Assert.Contains("Use the labeling output", States(again));
         Assert.Contains("Deployed", States(again));
         Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>() == "data/labels.manifest");
+    }
+
+    [SkippableFact]
+    public async Task A_burst_of_250_uploads_in_three_pipe_batches_makes_one_run_that_ingests_all_of_them_and_deploys()
+    {
+        using var work = new TempDir();
+        var plan = Engine.Plan([Phase("burst", Engine.Recorded(), Uploads(work.Path, 250))], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var phase = report["phases"]![0]!;
+        var triggers = Executions(phase, "trigger");
+        Assert.Equal(3, triggers.Count);
+        Assert.All(triggers, t => Assert.Equal("SUCCEEDED", t["status"]!.GetValue<string>()));
+        Assert.Single(triggers, t => States(t).Contains("Start the pipeline"));
+        Assert.Equal(2, triggers.Count(t => States(t)[^1] == "Queued behind the running execution"));
+
+        var run = Assert.Single(Executions(phase));
+        Assert.Equal("SUCCEEDED", run["status"]!.GetValue<string>());
+        Assert.Contains("Deployed", States(run));
+        var keys = phase["keys"]!.AsArray().Select(k => k!.GetValue<string>()).ToList();
+        Assert.Equal(250, keys.Count(k => k.StartsWith("data/images/", StringComparison.Ordinal)));
+        Assert.DoesNotContain(keys, k => k.StartsWith("batches/pending/", StringComparison.Ordinal));
+        Assert.DoesNotContain("batches/run.lock", keys);
     }
 }

@@ -88,13 +88,16 @@ public sealed class RenderedRequestTests
         Directory.Delete(directory, recursive: true);
 
         Assert.Equal(
-            ["Read settings", "Ingest images", "Labels come with the data?", "Build labeling job", "Label with Ground Truth", "Wait for the labelers",
+            ["Read settings", "Let the upload burst settle", "Gather the pending batches", "Ingest images", "Labels come with the data?", "Build labeling job",
+             "Label with Ground Truth", "Wait for the labelers",
              "Check the labeling job", "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
              "Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
              "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
-             "Create component version", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Deployed"],
+             "Create component version", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Finish the run",
+             "Start the next run?", "Run ended how?", "Deployed"],
             result.Visited);
-        Assert.Equal(["Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Describe the training failure", "Describe the failure", "Notify the team", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
+        Assert.Equal(["Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Describe the training failure", "Describe the failure", "Notify the team",
+                      "Finish the run", "Start the next run?", "Run ended how?", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
         Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
     }
 

@@ -160,6 +160,8 @@ def _recorded_answer(model, params, **kwargs):
 
 
 labeling_jobs = {}
+uploads_delivered = threading.Event()
+uploads_delivered.set()
 
 
 def _s3_backend():
@@ -308,6 +310,9 @@ def patch_waits():
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     def _wait_interval(self, env, wait_seconds):
+        # No sleeping, but a Wait ends only after what the scenario does "meanwhile": the phase's upload batches have all
+        # been delivered to the trigger (a burst arrives within the pipeline's 60 s settle wait).
+        uploads_delivered.wait(timeout=120)
         with lock:
             log["waits"].append(wait_seconds)
 
@@ -324,7 +329,14 @@ def patch_context():
         env = original(self)
         machine = self._evaluation_details.state_machine_details.name
         count = int(machine.rsplit("-redrive-", 1)[1]) if "-redrive-" in machine else 0
-        env.states.context_object.context_object_data["Execution"]["RedriveCount"] = count
+        context = env.states.context_object.context_object_data
+        context["Execution"]["RedriveCount"] = count
+        if count:
+            # A redriven execution keeps its ARN and its state machine.
+            redriven = machine.rsplit("-redrive-", 1)[0]
+            context["Execution"]["Id"] = context["Execution"]["Id"].replace(f":{machine}:", f":{redriven}:")
+            context["StateMachine"]["Id"] = context["StateMachine"]["Id"].replace(f":{machine}", f":{redriven}")
+            context["StateMachine"]["Name"] = redriven
         return env
 
     execution_worker.ExecutionWorker._get_evaluation_environment = environment
@@ -408,26 +420,30 @@ class Scenario:
             etag = self.s3.put_object(Bucket=self.bucket, Key=item["key"], Body=body)["ETag"].strip('"')
             when = f"2025-06-02T09:{30 + i // 60:02d}:{i % 60:02d}Z"
             events.append({"body": upload_event(self.bucket, item["key"], len(body), etag, when)})
-        started = []
-        for i in range(0, len(events), batch_size):
-            arn = self.sfn.start_execution(stateMachineArn=self.machines[trigger], name=str(uuid.uuid4()),
-                                           input=json.dumps(events[i:i + batch_size]))["executionArn"]
-            started.append(arn)
-            self.wait([arn])  # the pipe invokes the Express trigger synchronously (REQUEST_RESPONSE)
+        # The pipe's pollers deliver the burst's batches (≤ batch_size events each) concurrently, each to a synchronous
+        # (REQUEST_RESPONSE) Express trigger execution.
+        uploads_delivered.clear()
+        try:
+            started = [self.sfn.start_execution(stateMachineArn=self.machines[trigger], name=str(uuid.uuid4()),
+                                                input=json.dumps(events[i:i + batch_size]))["executionArn"]
+                       for i in range(0, len(events), batch_size)]
+            self.wait(started)
+        finally:
+            uploads_delivered.set()
         return started
 
     def executions(self, machine):
         return self.sfn.list_executions(stateMachineArn=self.machines[machine])["executions"]
 
-    def wait(self, arns, timeout=300):
+    def wait(self, arns, timeout=90):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if all(self.sfn.describe_execution(executionArn=a)["status"] != "RUNNING" for a in arns):
                 return
             time.sleep(0.2)
-        raise TimeoutError(f"executions still running after {timeout} s: {arns}")
+        raise TimeoutError(f"executions still running after {timeout} s: {[(a, self.history(a)[-1]) for a in arns]}")
 
-    def wait_machine(self, machine, timeout=300):
+    def wait_machine(self, machine, timeout=90):
         """Waits until no execution of the machine runs (executions may start others meanwhile)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -436,7 +452,8 @@ class Scenario:
                 if all(e["status"] != "RUNNING" for m in self.machines if m.startswith(machine) for e in self.executions(m)):
                     return
             time.sleep(0.2)
-        raise TimeoutError(f"{machine} still running after {timeout} s")
+        running = [(e["name"], self.history(e["executionArn"])[-1]) for m in self.machines if m.startswith(machine) for e in self.executions(m) if e["status"] == "RUNNING"]
+        raise TimeoutError(f"{machine} still running after {timeout} s: {running}")
 
     def history(self, arn):
         events, token = [], None
