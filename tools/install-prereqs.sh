@@ -54,10 +54,10 @@ echo "Node tools present: tools/web-checks/node_modules (axe-core)"
 # them; otherwise a virtual environment under tools/aws-checks, which the tests prefer (Debian's python3-botocore is from
 # 2022 and lacks current API fields).
 checks="$(dirname "$0")/aws-checks"
-if ! python3 -c 'import cfnlint, samtranslator, botocore, sys; sys.exit(tuple(map(int, botocore.__version__.split(".")[:2])) < (1, 40))' 2>/dev/null; then
+if ! python3 -c 'import cfnlint, samtranslator, botocore, moto, flask, sys; sys.exit(tuple(map(int, botocore.__version__.split(".")[:2])) < (1, 40))' 2>/dev/null; then
   [ -x "$checks/.venv/bin/python3" ] || python3 -m venv "$checks/.venv"
   "$checks/.venv/bin/pip" install --quiet -r "$checks/requirements.txt"
-  echo "Python checks present: tools/aws-checks/.venv (cfn-lint, aws-sam-translator, botocore)"
+  echo "Python checks present: tools/aws-checks/.venv (cfn-lint, aws-sam-translator, botocore, moto)"
 else
   echo "Python checks present: $(command -v python3) has cfn-lint, aws-sam-translator and botocore 1.40+"
 fi

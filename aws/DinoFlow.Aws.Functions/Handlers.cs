@@ -137,6 +137,18 @@ public sealed class BuildGreengrassDocumentsFunction(FunctionServices? services 
         new GreengrassStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
+/// <summary>Single-flight runs: gather every pending batch at a run's start; at its end, the run lock goes to the next run or is released.</summary>
+public sealed class RunLockFunction(FunctionServices? services = null)
+    : StreamHandler<RunLockInput, RunLockOutput>(services, AwsJsonContext.Default.RunLockInput, AwsJsonContext.Default.RunLockOutput)
+{
+    public RunLockFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<RunLockOutput> RunAsync(RunLockInput request, CancellationToken cancellationToken) =>
+        new RunLockStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+}
+
 /// <summary>Notify: the caught error as a message a person can act on.</summary>
 public sealed class DescribeFailureFunction(FunctionServices? services = null)
     : StreamHandler<DescribeFailureInput, DescribeFailureOutput>(services, AwsJsonContext.Default.DescribeFailureInput, AwsJsonContext.Default.DescribeFailureOutput)

@@ -36,7 +36,7 @@ public static class AwsRequestRenderer
     public static IReadOnlyList<string> FunctionNames { get; } =
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
-        "BuildTrainingJobFunction", "CollectModelFunction", "BuildCompilationJobFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction",
+        "BuildTrainingJobFunction", "CollectModelFunction", "BuildCompilationJobFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
     ];
 
     private static readonly string[] SampleKeys = ["incoming/unlabeled/cam1/cam1_img_000101.jpg", "incoming/unlabeled/cam1/cam1_img_000102.jpg", "incoming/unlabeled/cam2/cam2_img_000007.jpg"];
@@ -111,7 +111,9 @@ public static class AwsRequestRenderer
         // The upload trigger: three uploads of one batch → one execution.
         var trigger = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(TriggerDefinition), substitutions))!;
         PlanBatchOutput? plan = null;
+        var records = SampleUploadRecords(settings);
         var triggerContext = Context(settings, "trigger", $"{Guid.Empty}", DateTimeOffset.Parse("2025-06-02T09:31:10.120Z", CultureInfo.InvariantCulture));
+        ((JsonObject)triggerContext["Execution"]!)["Input"] = records.DeepClone();
         var triggerRun = new AslSimulator(trigger, triggerContext, (state, resource, parameters) =>
         {
             if (IsFunction(resource, substitutions, "PlanBatchFunction"))
@@ -120,8 +122,8 @@ public static class AwsRequestRenderer
                 return Write(plan, AwsJsonContext.Default.PlanBatchOutput);
             }
 
-            return Service(resource, parameters, requests, settings, "trigger");
-        }).Run(SampleUploadRecords(settings));
+            return Service(resource, parameters, requests, settings, "trigger", failTraining: false);
+        }).Run(records);
         if (triggerRun.Failed || plan is null) throw new AslSimulationException($"the trigger's sample run failed at '{triggerRun.EndState}'");
 
         var pipeline = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(PipelineDefinition), substitutions))!;
@@ -176,15 +178,16 @@ public static class AwsRequestRenderer
             ["StartTime"] = startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
             ["RedriveCount"] = 0,
         },
-        ["StateMachine"] = new JsonObject { ["Name"] = $"{settings.StackName}-{machine}" },
+        ["StateMachine"] = new JsonObject { ["Id"] = $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-{machine}", ["Name"] = $"{settings.StackName}-{machine}" },
     };
 
     private static JsonNode? Pipeline(string state, string resource, JsonNode? parameters, bool failTraining, MemoryObjectStore bucket, AwsSettings settings,
         IReadOnlyDictionary<string, string> substitutions, Dictionary<string, RenderedRequest> requests, string run, CancellationToken cancellationToken)
     {
-        var training = IsFunction(resource, substitutions, "TrainFunction") || resource.Contains("createTrainingJob", StringComparison.Ordinal);
-        if (failTraining && training)
-            throw new SimulatedTaskFailureException("States.TaskFailed", "AlgorithmError: TrainingContractException: the validation channel's manifest has no labeled images");
+        // The failure sample: Lambda training throws as the handler would; a SageMaker training job ends Failed, which the
+        // state machine's Choice turns into a notification.
+        if (failTraining && IsFunction(resource, substitutions, "TrainFunction"))
+            throw new SimulatedTaskFailureException("TrainingContractException", "the validation channel's manifest has no labeled images");
 
         if (IsFunction(resource, substitutions, "IngestFunction")) return Write(SampleIngest(bucket, settings, run), AwsJsonContext.Default.IngestStepOutput);
         if (IsFunction(resource, substitutions, "BuildLabelingJobFunction"))
@@ -200,7 +203,9 @@ public static class AwsRequestRenderer
             return Write(new GreengrassStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.GreengrassStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.GreengrassStepOutput);
         if (IsFunction(resource, substitutions, "DescribeFailureFunction"))
             return Write(new DescribeFailureStep(settings).Build(Read(parameters, AwsJsonContext.Default.DescribeFailureInput)), AwsJsonContext.Default.DescribeFailureOutput);
-        return Service(resource, parameters, requests, settings, run);
+        if (IsFunction(resource, substitutions, "RunLockFunction"))
+            return Write(new RunLockStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.RunLockInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.RunLockOutput);
+        return Service(resource, parameters, requests, settings, run, failTraining);
     }
 
     private static bool IsFunction(string resource, IReadOnlyDictionary<string, string> substitutions, string function) =>
@@ -212,7 +217,7 @@ public static class AwsRequestRenderer
     private static JsonNode Write<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type)!;
 
     /// <summary>Records a service integration's request under the API's names and answers with a sample response.</summary>
-    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run)
+    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run, bool failTraining)
     {
         const string prefix = "arn:aws:states:::";
         if (!resource.StartsWith(prefix, StringComparison.Ordinal)) throw new AslSimulationException($"resource '{resource}' is neither a DinoFlow function nor a service integration");
@@ -229,18 +234,28 @@ public static class AwsRequestRenderer
         return (botocoreService, operation) switch
         {
             ("stepfunctions", "StartExecution") => new JsonObject { ["ExecutionArn"] = $"arn:aws:states:{settings.Region}:{settings.AccountId}:execution:{settings.StackName}-pipeline:{request["name"]}", ["StartDate"] = "2025-06-02T09:31:11.457Z" },
-            ("sagemaker", "CreateLabelingJob") => new JsonObject
+            ("sagemaker", "CreateLabelingJob") => new JsonObject { ["LabelingJobArn"] = $"{arnPrefix}:labeling-job/{request["LabelingJobName"]}" },
+            ("sagemaker", "DescribeLabelingJob") => new JsonObject
             {
                 ["LabelingJobName"] = request["LabelingJobName"]?.DeepClone(),
                 ["LabelingJobStatus"] = "Completed",
-                ["LabelingJobOutput"] = new JsonObject { ["OutputDatasetS3Uri"] = $"{request["OutputConfig"]?["S3OutputPath"]}{request["LabelingJobName"]}/manifests/output/output.manifest" },
+                ["LabelingJobOutput"] = new JsonObject { ["OutputDatasetS3Uri"] = settings.S3Uri($"runs/{run}/labeling/output/{request["LabelingJobName"]}/manifests/output/output.manifest") },
                 ["LabelCounters"] = new JsonObject { ["TotalLabeled"] = 3, ["HumanLabeled"] = 3, ["MachineLabeled"] = 0, ["FailedNonRetryableError"] = 0, ["Unlabeled"] = 0 },
             },
-            ("sagemaker", "CreateTrainingJob") => new JsonObject
+            ("sagemaker", "CreateTrainingJob") => new JsonObject { ["TrainingJobArn"] = $"{arnPrefix}:training-job/{request["TrainingJobName"]}" },
+            ("sagemaker", "DescribeTrainingJob") when failTraining => new JsonObject
+            {
+                ["TrainingJobName"] = request["TrainingJobName"]?.DeepClone(),
+                ["TrainingJobStatus"] = "Failed",
+                ["SecondaryStatus"] = "Failed",
+                ["FailureReason"] = "AlgorithmError: TrainingContractException: the validation channel's manifest has no labeled images",
+            },
+            ("sagemaker", "DescribeTrainingJob") => new JsonObject
             {
                 ["TrainingJobName"] = request["TrainingJobName"]?.DeepClone(),
                 ["TrainingJobStatus"] = "Completed",
-                ["ModelArtifacts"] = new JsonObject { ["S3ModelArtifacts"] = $"{request["OutputDataConfig"]?["S3OutputPath"]}{request["TrainingJobName"]}/output/model.tar.gz" },
+                ["SecondaryStatus"] = "Completed",
+                ["ModelArtifacts"] = new JsonObject { ["S3ModelArtifacts"] = settings.S3Uri($"runs/{run}/training/{request["TrainingJobName"]}/output/model.tar.gz") },
             },
             ("sagemaker", "CreateCompilationJob") => new JsonObject { ["CompilationJobArn"] = $"{arnPrefix}:compilation-job/{request["CompilationJobName"]}" },
             ("sagemaker", "DescribeCompilationJob") => new JsonObject

@@ -9,13 +9,38 @@ namespace DinoFlow.Aws;
 /// <summary>One object of an S3 "Object Created" event delivered through EventBridge and SQS.</summary>
 public sealed record UploadedObject(string Bucket, string Key, long Size, string? ETag, string? VersionId, DateTimeOffset Time);
 
-/// <summary>What the upload trigger receives: the SQS messages of one batch (each body an EventBridge S3 event).</summary>
-public sealed record PlanBatchInput(IReadOnlyList<QueueMessage> Records);
+/// <summary>
+/// What the upload trigger receives: the SQS messages of one batch (each body an EventBridge S3 event), the pipeline
+/// state machine whose run lock it takes (none: no lock, every batch its own execution), and, on the second call, the
+/// lock it may take over because its holder is no longer running.
+/// </summary>
+public sealed record PlanBatchInput(IReadOnlyList<QueueMessage> Records, string? PipelineStateMachineArn = null, RunLockTakeOver? TakeOver = null);
+
+/// <param name="HolderMissing">DescribeExecution found no such execution: its trigger may still be about to start it.</param>
+public sealed record RunLockTakeOver(string HolderExecutionArn, string LockETag, bool HolderMissing);
+
+/// <summary>The run lock (batches/run.lock): the one pipeline execution that may run now.</summary>
+public sealed record RunLock(string ExecutionArn, string ExecutionName, DateTimeOffset AcquiredAt);
+
+/// <summary>
+/// The pipeline's run-lock steps: <c>gather</c> (after the burst settles: the run takes every pending batch) and
+/// <c>finish</c> (the run's batches are done; the lock goes to the next run, if uploads arrived meanwhile).
+/// </summary>
+public sealed record RunLockInput(string Action, string RunName, string BatchManifestUri, string ExecutionArn, string PipelineStateMachineArn);
+
+/// <param name="BatchManifestUri">gather: the manifest of every batch this run ingests.</param>
+/// <param name="StartNext">finish: uploads arrived during the run; the lock now names the next execution, which the state machine starts.</param>
+public sealed record RunLockOutput(string? BatchManifestUri, int ObjectCount, bool StartNext, string? ExecutionName, string? Input, string Summary);
 
 public sealed record QueueMessage(string MessageId, string Body);
 
-/// <summary>The execution the trigger starts: an idempotent name and the pipeline's input.</summary>
-public sealed record PlanBatchOutput(string ExecutionName, string Input, int ObjectCount, IReadOnlyList<string> Ignored);
+/// <summary>
+/// The execution the trigger starts: an idempotent name and the pipeline's input (every pending batch), when it took the
+/// run lock (<paramref name="Acquired"/>); otherwise the lock's holder and the lock's ETag, for a take-over if the
+/// holder is no longer running.
+/// </summary>
+public sealed record PlanBatchOutput(string ExecutionName, string Input, int ObjectCount, IReadOnlyList<string> Ignored,
+    bool Acquired = true, string? HolderExecutionArn = null, string? LockETag = null, string? BatchId = null);
 
 /// <summary>The pipeline execution's input.</summary>
 public sealed record PipelineInput(string BatchId, string Bucket, string BatchManifestUri, int ObjectCount);
@@ -133,4 +158,7 @@ public sealed record DescribeFailureOutput(string Subject, string Message);
 [JsonSerializable(typeof(GreengrassStepOutput))]
 [JsonSerializable(typeof(DescribeFailureInput))]
 [JsonSerializable(typeof(DescribeFailureOutput))]
+[JsonSerializable(typeof(RunLock))]
+[JsonSerializable(typeof(RunLockInput))]
+[JsonSerializable(typeof(RunLockOutput))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

@@ -10,7 +10,7 @@ namespace DinoFlow.Aws;
 /// The core's object-store port over an S3 bucket (keys are S3 keys). S3 writes are atomic per object, which is
 /// what the port promises; listing is paginated and in S3's ordinal (UTF-8 binary) key order.
 /// </summary>
-public sealed class S3ObjectStore : IObjectStore
+public sealed class S3ObjectStore : IObjectStore, IConditionalWrites
 {
     private readonly IAmazonS3 _s3;
     private readonly string _bucket;
@@ -106,4 +106,13 @@ public sealed class S3ObjectStore : IObjectStore
         _s3.DeleteObjectAsync(_bucket, ObjectKey.Normalize(key), cancellationToken);
 
     public string Describe(string key) => $"s3://{_bucket}/{key}";
+
+    public Task<string?> TryCreateAsync(string key, string text, CancellationToken cancellationToken = default) =>
+        new S3ConditionalWrites(_s3, _bucket).TryCreateAsync(ObjectKey.Normalize(key), text, cancellationToken);
+
+    public Task<string?> TryReplaceAsync(string key, string text, string etag, CancellationToken cancellationToken = default) =>
+        new S3ConditionalWrites(_s3, _bucket).TryReplaceAsync(ObjectKey.Normalize(key), text, etag, cancellationToken);
+
+    public Task<(string Text, string ETag)?> ReadAsync(string key, CancellationToken cancellationToken = default) =>
+        new S3ConditionalWrites(_s3, _bucket).ReadAsync(key, cancellationToken);
 }

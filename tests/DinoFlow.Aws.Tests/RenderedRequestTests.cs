@@ -28,13 +28,14 @@ public sealed class RenderedRequestTests
                 [
                     "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "greengrassv2.GetDeployment.json", "greengrassv2.ListDeployments.json",
                     "iot.DescribeJob.json", "sagemaker.CreateCompilationJob.json",
-                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json",
+                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json", "sagemaker.DescribeLabelingJob.json",
+                    "sagemaker.DescribeTrainingJob.json",
                     "sns.Publish.json", "stepfunctions.StartExecution.json",
                 ],
                 result.Requests.Select(r => r.FileName));
             var validation = await ValidateAsync(directory);
             Assert.True(validation.ExitCode == 0, validation.All);
-            Assert.Contains("11 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+            Assert.Contains("13 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
         }
         finally
         {
@@ -88,12 +89,17 @@ public sealed class RenderedRequestTests
         Directory.Delete(directory, recursive: true);
 
         Assert.Equal(
-            ["Read settings", "Ingest images", "Labels come with the data?", "Build labeling job", "Label with Ground Truth", "Prepare training data",
-             "Train in Lambda or SageMaker?", "Build training job", "Train on SageMaker", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
+            ["Read settings", "Let the upload burst settle", "Gather the pending batches", "Ingest images", "Labels come with the data?", "Build labeling job",
+             "Label with Ground Truth", "Wait for the labelers",
+             "Check the labeling job", "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
+             "Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
              "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
-             "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components", "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Deployed"],
+             "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components",
+             "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Finish the run",
+             "Start the next run?", "Run ended how?", "Deployed"],
             result.Visited);
-        Assert.Equal(["Train on SageMaker", "Describe the failure", "Notify the team", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
+        Assert.Equal(["Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Describe the training failure", "Describe the failure", "Notify the team",
+                      "Finish the run", "Start the next run?", "Run ended how?", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
         Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
     }
 

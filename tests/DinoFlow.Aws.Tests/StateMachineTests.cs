@@ -57,22 +57,44 @@ public sealed partial class StateMachineTests
 
     [Theory]
     [MemberData(nameof(Definitions))]
-    public void Every_Task_retries_transient_errors_and_catches_into_a_notification(string file)
+    public void Every_Task_retries_transient_errors_and_every_Lambda_Task_catches_into_a_notification(string file)
     {
         var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", file)))!["States"]!.AsObject();
         foreach (var (name, state) in states)
         {
             if (state!["Type"]!.GetValue<string>() != "Task") continue;
             Assert.True(state["Retry"] is JsonArray { Count: > 0 }, $"Task '{name}' has no Retry");
+            var resource = state["Resource"]!.GetValue<string>();
             var catchers = state["Catch"] as JsonArray;
-            Assert.True(catchers is { Count: > 0 }, $"Task '{name}' has no Catch");
-            foreach (var catcher in catchers!)
+            // A DinoFlow function's data and configuration errors are caught into a notification; an AWS API call catches only
+            // what it names (or nothing): its other errors stop the execution at that step, for redrive.
+            if (resource.StartsWith("${", StringComparison.Ordinal))
+                Assert.True(catchers is { Count: > 0 }, $"Task '{name}' has no Catch");
+            foreach (var catcher in catchers ?? [])
             {
                 var next = catcher!["Next"]!.GetValue<string>();
                 Assert.True(states.ContainsKey(next), $"Task '{name}' catches into '{next}', which does not exist");
                 // Every catch keeps the error (ResultPath) unless it goes on with the pipeline (an idempotent "already exists").
                 Assert.True(catcher["ResultPath"] is not null, $"Task '{name}' catches into '{next}' without keeping the error");
             }
+        }
+    }
+
+    [Fact]
+    public void No_SageMaker_or_Greengrass_call_catches_a_wildcard_so_API_errors_stop_at_their_step_for_redrive()
+    {
+        // States.TaskFailed in a Catch matches every error but States.Timeout (AWS: "Handling errors in Step Functions
+        // workflows"): a .sync step that caught it also caught AccessDenied and quota errors and ended the run in a Fail
+        // state, which a redrive re-enters instead of the step.
+        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", AwsRequestRenderer.PipelineDefinition)))!["States"]!.AsObject();
+        foreach (var (name, state) in states)
+        {
+            var resource = state!["Resource"]?.GetValue<string>() ?? "";
+            if (!resource.Contains(":sagemaker:", StringComparison.Ordinal) && !resource.Contains(":greengrassv2:", StringComparison.Ordinal)) continue;
+            Assert.DoesNotContain(".sync", resource, StringComparison.Ordinal);
+            foreach (var catcher in state["Catch"] as JsonArray ?? [])
+            foreach (var error in catcher!["ErrorEquals"]!.AsArray())
+                Assert.True(error!.GetValue<string>() is not ("States.TaskFailed" or "States.ALL"), $"'{name}' catches {error}");
         }
     }
 

@@ -127,7 +127,7 @@ public sealed partial class TemplateTests
     public void Every_handler_named_in_the_template_exists_and_takes_and_returns_a_Stream()
     {
         var functions = _template.Resources.Values.Where(r => r.Type == "AWS::Serverless::Function").ToList();
-        Assert.Equal(10, functions.Count);
+        Assert.Equal(11, functions.Count);
         foreach (var function in functions)
         {
             // A zip function names its handler; the container-image function (TrainFunction) in ImageConfig.Command.

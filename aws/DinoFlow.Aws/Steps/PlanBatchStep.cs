@@ -9,12 +9,14 @@ using DinoFlow.Pipeline.Storage;
 namespace DinoFlow.Aws.Steps;
 
 /// <summary>Task state PlanBatch (trigger state machine): one batch of upload events → one pipeline execution.</summary>
-public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings) : IAwsStep<PlanBatchInput, PlanBatchOutput>
+public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings, TimeProvider? time = null) : IAwsStep<PlanBatchInput, PlanBatchOutput>
 {
     /// <summary>
-    /// Turns one batch of upload events into one pipeline execution. The execution name is derived from the batch's
+    /// Records one batch of upload events (batches/&lt;batch&gt;.json, and batches/pending/&lt;batch&gt;.json until a run has
+    /// ingested it), then takes the run lock: runs are single-flight, since every run rewrites data/labels.manifest and
+    /// data/dataset.jsonl. With the lock, the execution ingests every pending batch; its name is derived from their
     /// objects (bucket, key, version or ETag), so a batch delivered twice starts the same execution, which Step Functions
-    /// refuses to start again; the batch manifest is written under that name.
+    /// refuses to start again. Without it the batch waits for the running execution, whose last step starts the next run.
     /// </summary>
     public async Task<PlanBatchOutput> RunAsync(PlanBatchInput input, CancellationToken cancellationToken = default)
     {
@@ -40,16 +42,26 @@ public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings) : I
 
         if (objects.Count == 0) throw new AwsRequestException("records", $"no object of the batch is under s3://{settings.DataBucket}/{BucketLayout.IncomingPrefix}/");
         var ordered = objects.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
-        var identity = new StringBuilder();
-        foreach (var item in ordered) identity.Append(item.Bucket).Append('/').Append(item.Key).Append('@').Append(item.VersionId ?? item.ETag ?? "").Append('\n');
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())))[..16];
-        var first = ordered.Min(o => o.Time).UtcDateTime;
-        var name = $"batch-{first.ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture).ToLowerInvariant()}-{hash}";
+        var name = RunPlanner.Name(ordered);
 
-        var manifestKey = $"{BucketLayout.BatchesPrefix}/{name}.json";
-        await bucket.PutTextAsync(manifestKey, JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest), cancellationToken).ConfigureAwait(false);
-        var pipelineInput = new PipelineInput(name, settings.DataBucket, settings.S3Uri(manifestKey), ordered.Count);
-        return new PlanBatchOutput(name, JsonSerializer.Serialize(pipelineInput, AwsJsonContext.Default.PipelineInput), ordered.Count, ignored);
+        // The batch is recorded durably first: whichever run holds the lock (this one, the running one, or the next)
+        // ingests every pending batch.
+        var manifest = JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest);
+        await bucket.PutTextAsync($"{BucketLayout.BatchesPrefix}/{name}.json", manifest, cancellationToken).ConfigureAwait(false);
+        if (input.PipelineStateMachineArn is null)
+        {
+            var single = new PipelineInput(name, settings.DataBucket, settings.S3Uri($"{BucketLayout.BatchesPrefix}/{name}.json"), ordered.Count);
+            return new PlanBatchOutput(name, JsonSerializer.Serialize(single, AwsJsonContext.Default.PipelineInput), ordered.Count, ignored, BatchId: name);
+        }
+
+        await bucket.PutTextAsync(RunPlanner.PendingKey(name), manifest, cancellationToken).ConfigureAwait(false);
+        var planner = new RunPlanner(bucket, settings, time ?? TimeProvider.System);
+        var outcome = input.TakeOver is null
+            ? await planner.TryAcquireAsync(input.PipelineStateMachineArn, cancellationToken).ConfigureAwait(false)
+            : await planner.TryTakeOverAsync(input.PipelineStateMachineArn, input.TakeOver, cancellationToken).ConfigureAwait(false);
+        return outcome.Run is { } run
+            ? new PlanBatchOutput(run.ExecutionName, run.Input, run.ObjectCount, ignored, BatchId: name)
+            : new PlanBatchOutput("", "", ordered.Count, ignored, Acquired: false, HolderExecutionArn: outcome.HolderExecutionArn, LockETag: outcome.LockETag, BatchId: name);
     }
 
     /// <summary>Reads an EventBridge "Object Created" event from S3.</summary>

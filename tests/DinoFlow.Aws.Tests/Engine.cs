@@ -1,0 +1,273 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Amazon.Runtime;
+using Amazon.S3;
+using DinoFlow.Aws.Functions;
+using DinoFlow.Aws.Tools;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>
+/// Runs the state machines in moto's Step Functions interpreter (tools/aws-checks/sfn_engine.py) with the real C#
+/// handlers behind the Lambda Tasks: moto's Lambda invoke is forwarded to <see cref="HandlerEndpoint"/>, which runs the
+/// handler class template.yaml names against moto's S3 over HTTP. The plan says what to upload, which AWS answers are
+/// recorded (moto lacks labeling jobs, Greengrass v2 and the rollout's IoT job) and what to do; the report is what the
+/// engine saw.
+/// </summary>
+public static class Engine
+{
+    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs), no Neo.</summary>
+    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker", NeoTargetDevice = AwsSettings.NoNeoTarget };
+
+    public static string PipelineName => $"{Settings.StackName}-pipeline";
+
+    public static string TriggerName => $"{Settings.StackName}-trigger";
+
+    public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact)
+    {
+        var substitutions = AwsRequestRenderer.Substitutions(Settings);
+        return new JsonObject
+        {
+            ["bucket"] = Settings.DataBucket,
+            ["topicName"] = Settings.FailureTopicArn.Split(':')[^1],
+            ["stackName"] = Settings.StackName,
+            ["trainingArtifact"] = trainingArtifact,
+            ["pipeline"] = PipelineName,
+            ["trigger"] = TriggerName,
+            ["batchSize"] = 100,
+            ["machines"] = new JsonObject
+            {
+                [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions) },
+                [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS" },
+            },
+            ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
+        };
+    }
+
+    /// <summary>Runs the plan; skips (with the reason) when python3 lacks moto.</summary>
+    public static async Task<JsonObject> RunAsync(JsonObject plan, string work)
+    {
+        using var handlers = new HandlerEndpoint();
+        plan["handlers"] = handlers.Url;
+        var planFile = Path.Combine(work, "plan.json");
+        var reportFile = Path.Combine(work, "report.json");
+        await File.WriteAllTextAsync(planFile, plan.ToJsonString());
+        var result = await Repo.PythonCheckAsync("sfn_engine.py", [planFile, reportFile], TimeSpan.FromMinutes(4));
+        // DINOFLOW_ENGINE_KEEP=DIR keeps the last plan and report there, to read or to rerun with sfn_engine.py.
+        if (Environment.GetEnvironmentVariable("DINOFLOW_ENGINE_KEEP") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            File.Copy(planFile, Path.Combine(keep, "plan.json"), overwrite: true);
+            if (File.Exists(reportFile)) File.Copy(reportFile, Path.Combine(keep, "report.json"), overwrite: true);
+        }
+
+        Assert.True(result.ExitCode == 0 && File.Exists(reportFile), $"the engine failed (exit {result.ExitCode}):\n{Tail(result.All)}\nhandler errors:\n{string.Join('\n', handlers.Errors)}");
+        return JsonNode.Parse(await File.ReadAllTextAsync(reportFile))!.AsObject();
+    }
+
+    /// <summary>What CreateTrainingJob's container leaves in S3: the model, its labels and the evaluation report.</summary>
+    public static byte[] TrainedModelTarGz(double accuracy) => HandlerTests.TarGz(new()
+    {
+        ["model.onnx"] = [1, 2, 3],
+        ["model.json"] = Encoding.UTF8.GetBytes(new JsonObject { ["labels"] = new JsonArray(Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()) }.ToJsonString()),
+        ["evaluation.json"] = Encoding.UTF8.GetBytes($$"""{"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"macroRecall":0.94,"minClassRecall":0.9,"validationImages":60,"classes":[]}"""),
+    });
+
+    /// <summary>Answers of AWS APIs that moto does not implement, in each API's own names (as botocore returns them).</summary>
+    public static JsonObject Recorded(string? deviceOutcome = "succeeded") => new()
+    {
+        ["greengrassv2.CreateComponentVersion"] = Answers(new JsonObject
+        {
+            ["arn"] = $"arn:aws:greengrass:{Settings.Region}:{Settings.AccountId}:components:{AwsSettings.ModelComponentName}:versions:1.0.0",
+            ["componentName"] = AwsSettings.ModelComponentName,
+            ["componentVersion"] = "1.0.0",
+            ["creationTimestamp"] = 1748856000,
+            ["status"] = new JsonObject { ["componentState"] = "DEPLOYABLE" },
+        }),
+        // The group already runs an older DinoFlow model and the Greengrass CLI, which a new deployment must keep.
+        ["greengrassv2.ListDeployments"] = Answers(new JsonObject
+        {
+            ["deployments"] = new JsonArray(new JsonObject
+            {
+                ["targetArn"] = Settings.ThingGroupArn, ["revisionId"] = "3", ["deploymentId"] = "8b0f3d2e-5c1a-4e8f-9d7b-2a6c4e1f0b93",
+                ["deploymentName"] = "dinoflow-earlier-run", ["deploymentStatus"] = "ACTIVE", ["isLatestForTarget"] = true,
+            }),
+        }),
+        ["greengrassv2.GetDeployment"] = Answers(new JsonObject
+        {
+            ["targetArn"] = Settings.ThingGroupArn, ["deploymentId"] = "8b0f3d2e-5c1a-4e8f-9d7b-2a6c4e1f0b93", ["deploymentStatus"] = "ACTIVE",
+            ["components"] = new JsonObject
+            {
+                [AwsSettings.ModelComponentName] = new JsonObject { ["componentVersion"] = "1.20250601.080000000" },
+                [AwsSettings.EdgeComponentName] = new JsonObject { ["componentVersion"] = "0.0.9" },
+                [KeptComponent] = new JsonObject { ["componentVersion"] = "2.12.6" },
+            },
+        }),
+        ["greengrassv2.CreateDeployment"] = Answers(new JsonObject
+        {
+            ["deploymentId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
+            ["iotJobId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
+            ["iotJobArn"] = $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:job/4196dddc-0a21-4c54-a985-66a525f6946e",
+        }),
+        // A continuous thing-group job stays IN_PROGRESS; the first check sees devices still updating.
+        ["iot.DescribeJob"] = new JsonArray(
+            new JsonObject { ["response"] = Job(queued: 1, inProgress: 2, succeeded: 0, failed: 0) },
+            new JsonObject { ["response"] = deviceOutcome == "succeeded" ? Job(0, 0, succeeded: 3, failed: 0) : Job(0, 0, succeeded: 1, failed: 2) }),
+    };
+
+    /// <summary>A component of the thing group that is not DinoFlow's.</summary>
+    public const string KeptComponent = "aws.greengrass.Cli";
+
+    public static JsonArray Answers(JsonObject response) => new(new JsonObject { ["response"] = response });
+
+    public static JsonArray Error(string code, string message, int status = 400) =>
+        new(new JsonObject { ["error"] = new JsonObject { ["Code"] = code, ["Message"] = message }, ["status"] = status });
+
+    private static JsonObject Job(int queued, int inProgress, int succeeded, int failed) => new()
+    {
+        ["job"] = new JsonObject
+        {
+            ["jobId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
+            ["status"] = "IN_PROGRESS",
+            ["jobProcessDetails"] = new JsonObject
+            {
+                ["numberOfQueuedThings"] = queued, ["numberOfInProgressThings"] = inProgress, ["numberOfSucceededThings"] = succeeded,
+                ["numberOfFailedThings"] = failed, ["numberOfRejectedThings"] = 0, ["numberOfTimedOutThings"] = 0,
+                ["numberOfCanceledThings"] = 0, ["numberOfRemovedThings"] = 0,
+            },
+        },
+    };
+
+    private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;
+}
+
+/// <summary>
+/// The Lambda side of the engine: POST /invoke/{Function}?endpoint=URL runs that handler on the body against the S3 at
+/// URL and answers with its result, or 500 with {errorType, errorMessage} as the .NET Lambda runtime reports an
+/// unhandled exception (errorType is the exception's type name, which Step Functions uses as the error name).
+/// </summary>
+public sealed class HandlerEndpoint : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _loop;
+    private readonly Dictionary<string, AmazonS3Client> _clients = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public HandlerEndpoint()
+    {
+        var port = FreePort();
+        Url = $"http://127.0.0.1:{port}/";
+        _listener.Prefixes.Add(Url);
+        _listener.Start();
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public string Url { get; }
+
+    public List<string> Errors { get; } = [];
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        var function = context.Request.Url!.AbsolutePath.Split('/')[^1];
+        var endpoint = context.Request.QueryString["endpoint"] ?? throw new InvalidOperationException("no endpoint");
+        byte[] body;
+        try
+        {
+            using var request = new MemoryStream();
+            await context.Request.InputStream.CopyToAsync(request);
+            request.Position = 0;
+            using var result = await Handler(function, Services(endpoint))(request);
+            using var copy = new MemoryStream();
+            await result.CopyToAsync(copy);
+            body = copy.ToArray();
+            context.Response.StatusCode = 200;
+        }
+#pragma warning disable CA1031 // Every handler exception becomes a Lambda function error, as in the Lambda runtime.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            lock (_gate) Errors.Add($"{function}: {e.GetType().Name}: {e.Message}");
+            body = Encoding.UTF8.GetBytes(new JsonObject { ["errorType"] = e.GetType().Name, ["errorMessage"] = e.Message, ["stackTrace"] = new JsonArray() }.ToJsonString());
+            context.Response.StatusCode = 500;
+        }
+
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength64 = body.Length;
+        await context.Response.OutputStream.WriteAsync(body);
+        context.Response.Close();
+    }
+
+    private FunctionServices Services(string endpoint)
+    {
+        AmazonS3Client client;
+        lock (_gate)
+        {
+            if (!_clients.TryGetValue(endpoint, out client!))
+            {
+                client = new AmazonS3Client(new BasicAWSCredentials("ak", "sk"), new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = Engine.Settings.Region });
+                _clients[endpoint] = client;
+            }
+        }
+
+        return new FunctionServices(Engine.Settings, new S3ObjectStore(client, Engine.Settings.DataBucket), NullLoggerFactory.Instance);
+    }
+
+    private static Func<Stream, Task<Stream>> Handler(string function, FunctionServices services) => function switch
+    {
+        "PlanBatchFunction" => new PlanBatchFunction(services).HandleAsync,
+        "IngestFunction" => new IngestFunction(services).HandleAsync,
+        "BuildLabelingJobFunction" => new BuildLabelingJobFunction(services).HandleAsync,
+        "PrepareTrainingDataFunction" => new PrepareTrainingDataFunction(services).HandleAsync,
+        "BuildTrainingJobFunction" => new BuildTrainingJobFunction(services).HandleAsync,
+        "CollectModelFunction" => new CollectModelFunction(services).HandleAsync,
+        "BuildCompilationJobFunction" => new BuildCompilationJobFunction(services).HandleAsync,
+        "BuildGreengrassDocumentsFunction" => new BuildGreengrassDocumentsFunction(services).HandleAsync,
+        "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
+        "RunLockFunction" => new RunLockFunction(services).HandleAsync,
+        _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
+    };
+
+    private static int FreePort()
+    {
+        using var socket = new TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        return ((IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        try
+        {
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // The loop ends when the listener stops.
+        }
+
+        foreach (var client in _clients.Values) client.Dispose();
+    }
+}

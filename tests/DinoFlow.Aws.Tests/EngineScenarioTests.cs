@@ -1,0 +1,197 @@
+using System.Text.Json.Nodes;
+using DinoFlow.TestKit;
+
+namespace DinoFlow.Aws.Tests;
+
+/// <summary>
+/// The state machines executed by an engine this project did not write (moto's Step Functions interpreter; see
+/// <see cref="Engine"/> and tools/aws-checks/sfn_engine.py): uploads go into moto's S3, the trigger and the pipeline run
+/// with the real C# handlers, SageMaker training jobs are moto's, SNS notifications reach an SQS queue the test reads.
+/// Skips, naming what to install, when python3 lacks moto.
+/// </summary>
+public sealed class EngineScenarioTests
+{
+    private static List<JsonObject> Uploads(string work, int count, int seed = 0)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "uploads")).FullName;
+        var categories = Engine.Settings.LabelCategories;
+        var uploads = new List<JsonObject>();
+        for (var i = 0; i < count; i++)
+        {
+            var label = categories[i % categories.Count];
+            // Six recordings per class, frames far apart: the split keeps each recording on one side.
+            var name = $"cam{(i % categories.Count) * 10 + (i / categories.Count) % 6 + 1}_img_{(seed + i) * 100:D6}.jpg";
+            var file = Path.Combine(folder, $"{i}.jpg");
+            File.WriteAllBytes(file, TestImages.Noise(seed * 1000 + i, 64, 48));
+            uploads.Add(new JsonObject { ["key"] = $"incoming/labeled/{label}/{name}", ["file"] = file });
+        }
+
+        return uploads;
+    }
+
+    private static string Model(string work, double accuracy = 0.95)
+    {
+        var path = Path.Combine(work, "model.tar.gz");
+        File.WriteAllBytes(path, Engine.TrainedModelTarGz(accuracy));
+        return path;
+    }
+
+    private static JsonObject Phase(string name, JsonObject recorded, List<JsonObject>? uploads = null, bool redriveFailed = false)
+    {
+        var phase = new JsonObject { ["name"] = name, ["recorded"] = recorded };
+        if (uploads is not null) phase["uploads"] = new JsonArray(uploads.Select(u => (JsonNode)u).ToArray());
+        if (redriveFailed) phase["redriveFailed"] = true;
+        return phase;
+    }
+
+    private static List<JsonObject> Executions(JsonNode phase, string machine = "pipeline") =>
+        phase[machine]!.AsArray().Select(e => e!.AsObject()).ToList();
+
+    private static List<string> States(JsonObject execution) => execution["states"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
+
+    [SkippableFact]
+    public async Task AccessDenied_on_CreateTrainingJob_stops_at_that_step_and_a_redrive_after_the_fix_completes_without_rerunning_ingest()
+    {
+        using var work = new TempDir();
+        var denied = Engine.Recorded();
+        denied["sagemaker.CreateTrainingJob"] = Engine.Error("AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/dinoflow-PipelineRole/states is not authorized to perform: sagemaker:CreateTrainingJob");
+        var plan = Engine.Plan(
+            [
+                Phase("upload", denied, Uploads(work.Path, 24)),
+                // While the stopped run awaits redrive, new uploads take its run lock over (it is no longer RUNNING).
+                Phase("upload while it awaits redrive", Engine.Recorded(), Uploads(Directory.CreateDirectory(Path.Combine(work.Path, "more")).FullName, 8, seed: 7)),
+                Phase("redrive after the fix", Engine.Recorded(), redriveFailed: true),
+            ],
+            Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var stopped = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("FAILED", stopped["status"]!.GetValue<string>());
+        Assert.Equal("SageMaker.AccessDeniedException", stopped["error"]!.GetValue<string>());
+        Assert.Equal("Train on SageMaker", States(stopped)[^1]);
+        Assert.DoesNotContain("Describe the failure", States(stopped));
+        Assert.Empty(report["phases"]![0]!["notifications"]!.AsArray());
+
+        var trigger = Executions(report["phases"]![1]!, "trigger").Last();
+        Assert.Contains("Take over the run lock", States(trigger));
+        var newer = Executions(report["phases"]![1]!).Last();
+        Assert.Equal("SUCCEEDED", newer["status"]!.GetValue<string>());
+        Assert.Contains("Deployed", States(newer));
+
+        var redrive = Assert.Single(report["redrives"]!.AsArray())!;
+        Assert.Equal("Train on SageMaker", redrive["state"]!.GetValue<string>());
+        var resumed = Executions(report["phases"]![2]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
+        Assert.Equal("SUCCEEDED", resumed["status"]!.GetValue<string>());
+        Assert.Equal(stopped["name"]!.GetValue<string>(), resumed["name"]!.GetValue<string>());
+        Assert.Equal("Train on SageMaker", States(resumed)[0]);
+        Assert.Contains("Deployed", States(resumed));
+        Assert.DoesNotContain("Ingest images", States(resumed));
+        Assert.DoesNotContain("Prepare training data", States(resumed));
+        // The redriven step starts a job under a new name: -r1.
+        var created = report["recorded"]!.AsArray().Where(r => r!["call"]!.GetValue<string>() == "sagemaker.CreateTrainingJob").ToList();
+        Assert.EndsWith("-r0", Assert.Single(created)!["request"]!["TrainingJobName"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(report["phases"]![2]!["keys"]!.AsArray(), k => k!.GetValue<string>().EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
+        // The redriven run no longer holds the lock (taken over), so its end releases nothing; no upload is left pending.
+        Assert.DoesNotContain(report["phases"]![2]!["keys"]!.AsArray(), k => k!.GetValue<string>().StartsWith("batches/pending/", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task A_rollout_whose_devices_fail_and_roll_back_fails_the_run_with_RolloutFailed_and_notifies_the_team()
+    {
+        using var work = new TempDir();
+        var plan = Engine.Plan([Phase("upload", Engine.Recorded(deviceOutcome: "failed"), Uploads(work.Path, 24))], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("FAILED", run["status"]!.GetValue<string>());
+        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
+        Assert.Equal(["Check the rollout", "Rollout finished?", "Count the rollout checks", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Describe the rollout failure", "Describe the failure", "Notify the team"],
+            States(run).SkipWhile(s => s != "Check the rollout").TakeWhile(s => s != "Finish the run"));
+        Assert.Equal("Pipeline failed", States(run)[^1]);
+        var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
+        Assert.Contains("DinoFlow.RolloutFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("2 devices failed, 0 timed out, 0 rejected", mail["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("Error: DinoFlow.RolloutFailed", run["cause"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_labeling_job_that_fails_is_notified_and_a_new_run_with_the_same_input_after_the_fix_labels_trains_and_deploys()
+    {
+        using var work = new TempDir();
+        var uploads = Uploads(work.Path, 24);
+        foreach (var upload in uploads)
+            upload["key"] = "incoming/unlabeled/" + string.Join('/', upload["key"]!.GetValue<string>().Split('/')[3..]);
+        var labelOf = new JsonObject();
+        foreach (var upload in Uploads(work.Path, 24))
+        {
+            var parts = upload["key"]!.GetValue<string>().Split('/');
+            labelOf[parts[^1].Split('_')[0]] = parts[2];
+        }
+
+        var failed = Engine.Recorded();
+        failed["sagemaker.CreateLabelingJob"] = Engine.Answers(new JsonObject { ["LabelingJobArn"] = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{LabelingJobName}" });
+        failed["sagemaker.DescribeLabelingJob"] = new JsonArray(
+            new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "InProgress" } },
+            new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "Failed", ["FailureReason"] = "ClientError: the workteam arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/dinoflow-labelers does not exist" } });
+        var fixedRecorded = Engine.Recorded();
+        fixedRecorded["sagemaker.CreateLabelingJob"] = failed["sagemaker.CreateLabelingJob"]!.DeepClone();
+        fixedRecorded["sagemaker.DescribeLabelingJob"] = new JsonArray(new JsonObject
+        {
+            ["groundTruth"] = new JsonObject { ["categories"] = new JsonArray(Engine.Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["labelOf"] = labelOf },
+        });
+        var plan = Engine.Plan([Phase("upload", failed, uploads), Phase("after the fix", fixedRecorded)], Model(work.Path));
+        // The documented remedy for a notified failure: start a new execution with the same input.
+        plan["phases"]![1]!["restartNotified"] = true;
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
+        Assert.Contains("Describe the labeling failure", States(run));
+        var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
+        Assert.Contains("DinoFlow.LabelingJobFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        var message = mail["message"]!.GetValue<string>();
+        Assert.Matches(@"Ground Truth labeling job label-\S+-r0 failed", message);
+        Assert.Contains("workteam/private-crowd/dinoflow-labelers does not exist", message, StringComparison.Ordinal);
+
+        var again = Executions(report["phases"]![1]!).Last();
+        Assert.Equal("SUCCEEDED", again["status"]!.GetValue<string>());
+        Assert.Contains("Use the labeling output", States(again));
+        Assert.Contains("Deployed", States(again));
+        Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>() == "data/labels.manifest");
+    }
+
+    [SkippableFact]
+    public async Task A_burst_of_250_uploads_in_three_pipe_batches_makes_one_run_that_ingests_all_of_them_and_deploys()
+    {
+        using var work = new TempDir();
+        var plan = Engine.Plan([Phase("burst", Engine.Recorded(), Uploads(work.Path, 250))], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var phase = report["phases"]![0]!;
+        var triggers = Executions(phase, "trigger");
+        Assert.Equal(3, triggers.Count);
+        Assert.All(triggers, t => Assert.Equal("SUCCEEDED", t["status"]!.GetValue<string>()));
+        Assert.Single(triggers, t => States(t).Contains("Start the pipeline"));
+        Assert.Equal(2, triggers.Count(t => States(t)[^1] == "Queued behind the running execution"));
+
+        var run = Assert.Single(Executions(phase));
+        Assert.Equal("SUCCEEDED", run["status"]!.GetValue<string>());
+        Assert.Contains("Deployed", States(run));
+        var keys = phase["keys"]!.AsArray().Select(k => k!.GetValue<string>()).ToList();
+        Assert.Equal(250, keys.Count(k => k.StartsWith("data/images/", StringComparison.Ordinal)));
+        Assert.DoesNotContain(keys, k => k.StartsWith("batches/pending/", StringComparison.Ordinal));
+        Assert.DoesNotContain("batches/run.lock", keys);
+
+        // The deployment kept the group's other component and replaced DinoFlow's two with this run's versions.
+        var deployment = report["recorded"]!.AsArray().Single(r => r!["call"]!.GetValue<string>() == "greengrassv2.CreateDeployment")!["request"]!;
+        var components = deployment["components"]!.AsObject();
+        Assert.Equal("2.12.6", components[Engine.KeptComponent]!["componentVersion"]!.GetValue<string>());
+        Assert.Equal(Engine.Settings.EdgeComponentVersion, components[AwsSettings.EdgeComponentName]!["componentVersion"]!.GetValue<string>());
+        Assert.NotEqual("1.20250601.080000000", components[AwsSettings.ModelComponentName]!["componentVersion"]!.GetValue<string>());
+    }
+}
