@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using DinoFlow.Edge.Mqtt;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +13,7 @@ namespace DinoFlow.Edge.Greengrass;
 /// would disconnect one of the two, over and over) nor needs to read the key. The thing policy still decides which
 /// topics the device may publish on; the recipe's accessControl decides which of them this component may use.
 /// </summary>
-public sealed partial class GreengrassIpcLink : IMessageLink
+public sealed partial class GreengrassIpcLink : SpoolLink
 {
     /// <summary>The value of Edge:Mqtt:Broker that selects this link (edge/recipe.yaml sets it).</summary>
     public const string BrokerSetting = "greengrass-ipc";
@@ -27,28 +26,20 @@ public sealed partial class GreengrassIpcLink : IMessageLink
 
     private readonly string _socketPath;
     private readonly string _authToken;
-    private readonly DiskSpool _spool;
-    private readonly MqttOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private Socket? _socket;
     private NetworkStream? _stream;
     private int _nextStreamId;
-    private long _published;
     private long _refused;
 
     public GreengrassIpcLink(string socketPath, string authToken, DiskSpool spool, MqttOptions options, ILogger logger)
+        : base(spool, options)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         ArgumentException.ThrowIfNullOrEmpty(authToken);
-        ArgumentNullException.ThrowIfNull(spool);
-        ArgumentNullException.ThrowIfNull(options);
         _socketPath = socketPath;
         _authToken = authToken;
-        _spool = spool;
-        _options = options;
         _logger = logger;
-        _spool.Added += () => _wake.Writer.TryWrite(true);
     }
 
     /// <summary>The link for the component the nucleus started; an error naming the variable when one is missing.</summary>
@@ -59,95 +50,42 @@ public sealed partial class GreengrassIpcLink : IMessageLink
                 : throw new InvalidOperationException($"Edge:Mqtt:Broker is '{BrokerSetting}' but {TokenVariable} is not set: the app must run as a Greengrass component"),
             spool, options, logger);
 
-    public bool IsConnected => _socket?.Connected ?? false;
-    public long Published => Interlocked.Read(ref _published);
+    public override bool IsConnected => _stream is not null;
 
     /// <summary>Publishes the nucleus refused (e.g. UnauthorizedError: the recipe's accessControl lacks the topic).</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    protected override async Task<TimeSpan?> SendAsync(SpooledMessage message, CancellationToken cancellationToken)
     {
-        var min = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
-        var max = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
-        var backoff = min;
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            if (_stream is null)
-            {
-                try
-                {
-                    await ConnectAsync(cancellationToken).ConfigureAwait(false);
-                    backoff = min;
-                    LogConnected(_logger, _socketPath, _spool.Count);
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (Exception e) when (e is SocketException or IOException or InvalidDataException or IpcException or OperationCanceledException)
-                {
-                    Disconnect();
-                    LogConnectFailed(_logger, _socketPath, backoff.TotalSeconds, e.Message);
-                    await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
-                    continue;
-                }
-            }
-
-            var message = _spool.Peek();
-            if (message is null)
-            {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                idle.CancelAfter(TimeSpan.FromSeconds(1));
-                try
-                {
-                    await _wake.Reader.ReadAsync(idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                }
-
-                continue;
-            }
-
-            try
-            {
-                await PublishAsync(message.Topic, message.Payload, cancellationToken).ConfigureAwait(false);
-                _spool.Remove(message.Sequence);
-                Interlocked.Increment(ref _published);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                break; // the message stays first in the spool for the next start
-            }
-            catch (IpcException e)
-            {
-                // The nucleus answered with an error (not authorised, or IoT Core refused): a configuration fault that
-                // retrying at once will not fix. The message stays in the spool; the spool's cap bounds what piles up.
-                Interlocked.Increment(ref _refused);
-                LogPublishRefused(_logger, message.Topic, e.Message);
-                await Task.Delay(max, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or IOException or InvalidDataException or OperationCanceledException)
-            {
-                // No answer: reconnect and send the message again (at-least-once; receivers drop duplicates by event id).
-                LogPublishFailed(_logger, message.Topic, e.Message);
-                Disconnect();
-            }
+            await PublishAsync(message.Topic, message.Payload, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (IpcException e)
+        {
+            // The nucleus answered with an error (not authorised, or IoT Core refused): a configuration fault that
+            // retrying at once will not fix. The message stays in the spool; the spool's cap bounds what piles up.
+            Interlocked.Increment(ref _refused);
+            LogPublishRefused(_logger, message.Topic, e.Message);
+            return TimeSpan.FromSeconds(Options.ReconnectMaxSeconds);
         }
     }
 
-    public async Task<bool> WaitForDrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    protected override Task DisconnectAsync()
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (_spool.Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        return _spool.Count == 0;
+        Disconnect();
+        return Task.CompletedTask;
     }
 
-    private async Task ConnectAsync(CancellationToken cancellationToken)
+    protected override void OnConnected(int spooled) => LogConnected(_logger, _socketPath, spooled);
+    protected override void OnConnectFailed(double backoffSeconds, string reason) => LogConnectFailed(_logger, _socketPath, backoffSeconds, reason);
+    protected override void OnSendFailed(string topic, string reason) => LogPublishFailed(_logger, topic, reason);
+
+    protected override async Task ConnectAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds));
+        timeout.CancelAfter(TimeSpan.FromSeconds(Options.ConnectTimeoutSeconds));
         _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await _socket.ConnectAsync(new UnixDomainSocketEndPoint(_socketPath), timeout.Token).ConfigureAwait(false);
         _stream = new NetworkStream(_socket, ownsSocket: false);
@@ -247,7 +185,7 @@ public sealed partial class GreengrassIpcLink : IMessageLink
         _socket = null;
     }
 
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         Disconnect();
         return ValueTask.CompletedTask;

@@ -14,38 +14,28 @@ namespace DinoFlow.Edge.Mqtt;
 /// device's deployment topic and drains the <see cref="DiskSpool"/> in order with QoS 1, deleting each message only
 /// after its PUBACK. Reconnects are driven by the loop, never from the Disconnected event. Inference never waits on it.
 /// </summary>
-public sealed partial class MqttLink : IMessageLink
+public sealed partial class MqttLink : SpoolLink
 {
-    private readonly MqttOptions _options;
     private readonly string _deviceId;
-    private readonly DiskSpool _spool;
     private readonly ILogger _logger;
     private readonly IMqttClient _client;
     private readonly MqttClientOptions _clientOptions;
     private readonly bool _subscribeDeployments;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<DeploymentRequest> _deployments = Channel.CreateUnbounded<DeploymentRequest>();
-    private long _published;
-    private long _reconnects;
 
     public MqttLink(MqttOptions options, string deviceId, DiskSpool spool, bool subscribeDeployments, ILogger logger)
+        : base(spool, options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(spool);
-        _options = options;
         _deviceId = deviceId;
-        _spool = spool;
         _logger = logger;
         _subscribeDeployments = subscribeDeployments;
         _clientOptions = BuildClientOptions(options, options.ClientId ?? deviceId);
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
-        _spool.Added += () => _wake.Writer.TryWrite(true);
     }
 
-    public bool IsConnected => _client.IsConnected;
-    public long Published => Interlocked.Read(ref _published);
-    public long Reconnects => Interlocked.Read(ref _reconnects);
+    public override bool IsConnected => _client.IsConnected;
 
     /// <summary>Deployment requests received on dinoflow/{device}/deployment.</summary>
     public ChannelReader<DeploymentRequest> Deployments => _deployments.Reader;
@@ -107,101 +97,28 @@ public sealed partial class MqttLink : IMessageLink
         return chain.Build(leaf);
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        var min = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
-        var max = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
-        var backoff = min;
-        var everConnected = false;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            if (!_client.IsConnected)
-            {
-                try
-                {
-                    await ConnectAsync(cancellationToken).ConfigureAwait(false);
-                    if (everConnected) Interlocked.Increment(ref _reconnects);
-                    everConnected = true;
-                    backoff = min;
-                    LogConnected(_logger, _options.Broker!, _spool.Count);
-                }
-                catch (Exception) when (cancellationToken.IsCancellationRequested)
-                {
-                    break; // stopping: MQTTnet reports a cancelled connect as "timed out", which is no failure
-                }
-                catch (Exception e)
-                {
-                    LogConnectFailed(_logger, _options.Broker!, backoff.TotalSeconds, e.Message);
-                    await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
-                    continue;
-                }
-            }
-
-            var message = _spool.Peek();
-            if (message is null)
-            {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                idle.CancelAfter(TimeSpan.FromSeconds(1));
-                try
-                {
-                    await _wake.Reader.ReadAsync(idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                }
-
-                continue;
-            }
-
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
-                    .WithTopic(message.Topic)
-                    .WithPayload(message.Payload)
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                    .Build(), timeout.Token).ConfigureAwait(false);
-                if (result.IsSuccess)
-                {
-                    _spool.Remove(message.Sequence);
-                    Interlocked.Increment(ref _published);
-                }
-                else
-                {
-                    LogPublishRefused(_logger, message.Topic, result.ReasonCode.ToString());
-                    await Task.Delay(min, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                // Stopping while the publish waits for its PUBACK (MQTTnet reports that as "timed out"): the
-                // message stays first in the spool for the next start.
-                break;
-            }
-            catch (Exception e)
-            {
-                // Not acknowledged: the message stays first in the spool and is sent again after reconnecting
-                // (at-least-once; receivers drop duplicates by event id).
-                LogPublishFailed(_logger, message.Topic, e.Message);
-                await DisconnectQuietlyAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Waits until every spooled message has been acknowledged, or the timeout.</summary>
-    public async Task<bool> WaitForDrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (_spool.Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        return _spool.Count == 0;
-    }
-
-    private async Task ConnectAsync(CancellationToken cancellationToken)
+    protected override async Task<TimeSpan?> SendAsync(SpooledMessage message, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds));
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(message.Topic)
+            .WithPayload(message.Payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build(), timeout.Token).ConfigureAwait(false);
+        if (result.IsSuccess) return null;
+        LogPublishRefused(_logger, message.Topic, result.ReasonCode.ToString());
+        return TimeSpan.FromSeconds(Options.ReconnectMinSeconds);
+    }
+
+    protected override void OnConnected(int spooled) => LogConnected(_logger, Options.Broker!, spooled);
+    protected override void OnConnectFailed(double backoffSeconds, string reason) => LogConnectFailed(_logger, Options.Broker!, backoffSeconds, reason);
+    protected override void OnSendFailed(string topic, string reason) => LogPublishFailed(_logger, topic, reason);
+
+    protected override async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(Options.ConnectTimeoutSeconds));
         await _client.ConnectAsync(_clientOptions, timeout.Token).ConfigureAwait(false);
         if (_subscribeDeployments)
         {
@@ -230,8 +147,9 @@ public sealed partial class MqttLink : IMessageLink
         return Task.CompletedTask;
     }
 
-    private async Task DisconnectQuietlyAsync()
+    protected override async Task DisconnectAsync()
     {
+        if (!_client.IsConnected) return;
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
@@ -242,9 +160,9 @@ public sealed partial class MqttLink : IMessageLink
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_client.IsConnected) await DisconnectQuietlyAsync().ConfigureAwait(false);
+        await DisconnectAsync().ConfigureAwait(false);
         _client.Dispose();
     }
 
