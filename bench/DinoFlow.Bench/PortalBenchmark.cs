@@ -25,14 +25,8 @@ internal static partial class PortalBenchmark
         var images = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000;
         var annotators = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10;
         var browserImages = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 100;
-        var dir = BenchData.TempDir();
-        try
+        return await WithPortalAsync(async (workspace, store, baseUrl) =>
         {
-            var workspace = new LocalWorkspace(dir, NullLoggerFactory.Instance);
-            var store = workspace.Portal();
-            var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = 1000 });
-            await app.StartAsync().ConfigureAwait(false);
-            var baseUrl = PortalHost.BaseUrl(app);
             Console.WriteLine($"portal benchmark: {images} images, 2 annotators per image, {annotators} concurrent annotators; {Environment.ProcessorCount} cores");
 
             var jobImages = WriteImages(workspace, Math.Max(images, browserImages));
@@ -64,10 +58,25 @@ internal static partial class PortalBenchmark
 
             // Model guesses shown only, or preselected: simulated labelers through the same host (also 'portal-guesses').
             await PortalGuessBenchmark.CompareAsync(store, baseUrl, 400, 0.7, 42).ConfigureAwait(false);
+            return ok ? 0 : 1;
+        }).ConfigureAwait(false);
+    }
 
+    /// <summary>A real portal (Kestrel + SQLite) over a temporary workspace for <paramref name="body"/>; removed afterwards.</summary>
+    public static async Task<int> WithPortalAsync(Func<LocalWorkspace, PortalStore, string, Task<int>> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var dir = BenchData.TempDir();
+        try
+        {
+            var workspace = new LocalWorkspace(dir, NullLoggerFactory.Instance);
+            var store = workspace.Portal();
+            var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = 1000 });
+            await app.StartAsync().ConfigureAwait(false);
+            var result = await body(workspace, store, PortalHost.BaseUrl(app)).ConfigureAwait(false);
             await app.StopAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
-            return ok ? 0 : 1;
+            return result;
         }
         finally
         {

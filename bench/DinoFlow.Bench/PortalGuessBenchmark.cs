@@ -4,10 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using DinoFlow.Labeling;
-using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.Datasets;
-using DinoFlow.Web;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoFlow.Bench;
 
@@ -33,22 +30,11 @@ internal static partial class PortalGuessBenchmark
         var images = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 400;
         var follow = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 0.7;
         var seed = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 42;
-        var dir = BenchData.TempDir();
-        try
+        return await PortalBenchmark.WithPortalAsync(async (_, store, baseUrl) =>
         {
-            var workspace = new LocalWorkspace(dir, NullLoggerFactory.Instance);
-            var store = workspace.Portal();
-            var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = 1000 });
-            await app.StartAsync().ConfigureAwait(false);
-            await CompareAsync(store, PortalHost.BaseUrl(app), images, follow, seed).ConfigureAwait(false);
-            await app.StopAsync().ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            await CompareAsync(store, baseUrl, images, follow, seed).ConfigureAwait(false);
             return 0;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        }).ConfigureAwait(false);
     }
 
     private sealed record Outcome(int Labels, double SimulatedSeconds, double ServerSeconds, double AgreementWithConsolidated, double ConsolidatedIsTruth,
