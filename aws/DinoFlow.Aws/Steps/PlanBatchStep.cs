@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DinoFlow.Pipeline.Storage;
@@ -25,7 +22,7 @@ public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings, Tim
         ArgumentNullException.ThrowIfNull(input);
         if (input.Records is null || input.Records.Count == 0) throw new AwsRequestException("records", "the batch is empty");
 
-        var objects = new Dictionary<string, UploadedObject>(StringComparer.Ordinal);
+        var uploads = new List<UploadedObject>();
         var ignored = new List<string>();
         for (var i = 0; i < input.Records.Count; i++)
         {
@@ -36,21 +33,21 @@ public sealed class PlanBatchStep(IObjectStore bucket, AwsSettings settings, Tim
                 continue;
             }
 
-            // The same object may be reported twice (at-least-once delivery); the last write wins.
-            if (!objects.TryGetValue(uploaded.Key, out var known) || known.Time <= uploaded.Time) objects[uploaded.Key] = uploaded;
+            uploads.Add(uploaded);
         }
 
-        if (objects.Count == 0) throw new AwsRequestException("records", $"no object of the batch is under s3://{settings.DataBucket}/{BucketLayout.IncomingPrefix}/");
-        var ordered = objects.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+        // The same object may be reported twice (at-least-once delivery); the last write wins.
+        var ordered = RunPlanner.Latest(uploads);
+        if (ordered.Count == 0) throw new AwsRequestException("records", $"no object of the batch is under s3://{settings.DataBucket}/{BucketLayout.IncomingPrefix}/");
         var name = RunPlanner.Name(ordered);
 
         // The batch is recorded durably first: whichever run holds the lock (this one, the running one, or the next)
         // ingests every pending batch.
         var manifest = JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest);
-        await bucket.PutTextAsync($"{BucketLayout.BatchesPrefix}/{name}.json", manifest, cancellationToken).ConfigureAwait(false);
+        await bucket.PutTextAsync(RunPlanner.BatchKey(name), manifest, cancellationToken).ConfigureAwait(false);
         if (input.PipelineStateMachineArn is null)
         {
-            var single = new PipelineInput(name, settings.DataBucket, settings.S3Uri($"{BucketLayout.BatchesPrefix}/{name}.json"), ordered.Count);
+            var single = new PipelineInput(name, settings.DataBucket, settings.S3Uri(RunPlanner.BatchKey(name)), ordered.Count);
             return new PlanBatchOutput(name, JsonSerializer.Serialize(single, AwsJsonContext.Default.PipelineInput), ordered.Count, ignored, BatchId: name);
         }
 

@@ -6,8 +6,8 @@ using DinoFlow.Pipeline.Storage;
 
 namespace DinoFlow.Aws.Steps;
 
-/// <summary>One run plan: the execution that ingests every pending batch.</summary>
-public sealed record PlannedRun(string ExecutionName, string Input, int ObjectCount);
+/// <summary>One run plan: the execution that ingests every pending batch, and its batch manifest's text.</summary>
+public sealed record PlannedRun(string ExecutionName, string Input, int ObjectCount, string ManifestText);
 
 /// <summary>Took the lock (<see cref="Run"/>), or not: who holds it (execution ARN) and the lock's ETag.</summary>
 public sealed record LockOutcome(PlannedRun? Run, string? HolderExecutionArn, string? LockETag);
@@ -31,6 +31,22 @@ public sealed class RunPlanner(IObjectStore bucket, AwsSettings settings, TimePr
 
     public static string PendingKey(string batch) => $"{PendingPrefix}/{batch}.json";
 
+    /// <summary>What an execution was started with: batches/&lt;batch&gt;.json.</summary>
+    public static string BatchKey(string batch) => $"{BucketLayout.BatchesPrefix}/{batch}.json";
+
+    /// <summary>
+    /// One entry per key, ordered by key: an object reported more than once (at-least-once delivery, or in two
+    /// batches) counts with its latest upload.
+    /// </summary>
+    public static List<UploadedObject> Latest(IEnumerable<UploadedObject> uploads)
+    {
+        ArgumentNullException.ThrowIfNull(uploads);
+        var objects = new Dictionary<string, UploadedObject>(StringComparer.Ordinal);
+        foreach (var item in uploads)
+            if (!objects.TryGetValue(item.Key, out var known) || known.Time <= item.Time) objects[item.Key] = item;
+        return objects.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>The batch manifest a run gathered at its start (every batch it ingests).</summary>
     public static string GatheredKey(string runName) => $"{AwsSettings.RunPrefix(runName)}/batches.json";
 
@@ -43,7 +59,7 @@ public sealed class RunPlanner(IObjectStore bucket, AwsSettings settings, TimePr
     {
         ArgumentNullException.ThrowIfNull(ordered);
         var identity = new StringBuilder();
-        foreach (var item in ordered) identity.Append(item.Bucket).Append('/').Append(item.Key).Append('@').Append(item.VersionId ?? item.ETag ?? "").Append('\n');
+        foreach (var item in ordered) identity.Append(item.Bucket).Append('/').Append(Identity(item)).Append('\n');
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())))[..16];
         var first = ordered.Min(o => o.Time).UtcDateTime;
         return $"batch-{first.ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture).ToLowerInvariant()}-{hash}";
@@ -88,7 +104,7 @@ public sealed class RunPlanner(IObjectStore bucket, AwsSettings settings, TimePr
         if (run is null) return new RunLockOutput(input.BatchManifestUri, 0, false, null, null, "no batch is pending");
         var manifest = JsonSerializer.Deserialize(run.Input, AwsJsonContext.Default.PipelineInput)!.BatchManifestUri;
         // What this run ingests, for "Finish the run" (a redriven execution finds it again).
-        await bucket.PutTextAsync(GatheredKey(input.RunName), await bucket.ReadAllTextAsync(S3Uri.ParseIn(manifest, settings.DataBucket, "batchManifestUri").Key, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        await bucket.PutTextAsync(GatheredKey(input.RunName), run.ManifestText, cancellationToken).ConfigureAwait(false);
         return new RunLockOutput(manifest, run.ObjectCount, false, null, null, $"this run ingests {run.ObjectCount} uploads of every pending batch");
     }
 
@@ -130,17 +146,14 @@ public sealed class RunPlanner(IObjectStore bucket, AwsSettings settings, TimePr
     /// <summary>The run of every pending batch: one manifest of their objects (batches/&lt;run&gt;.json) and its input.</summary>
     private async Task<PlannedRun?> PlanAsync(CancellationToken cancellationToken)
     {
-        var objects = new Dictionary<string, UploadedObject>(StringComparer.Ordinal);
-        foreach (var (_, manifest) in await PendingAsync(cancellationToken).ConfigureAwait(false))
-        foreach (var item in manifest.Objects)
-            if (!objects.TryGetValue(item.Key, out var known) || known.Time <= item.Time) objects[item.Key] = item;
-        if (objects.Count == 0) return null;
-        var ordered = objects.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+        var ordered = Latest((await PendingAsync(cancellationToken).ConfigureAwait(false)).SelectMany(p => p.Manifest.Objects));
+        if (ordered.Count == 0) return null;
         var name = Name(ordered);
-        var key = $"{BucketLayout.BatchesPrefix}/{name}.json";
-        await bucket.PutTextAsync(key, JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest), cancellationToken).ConfigureAwait(false);
+        var key = BatchKey(name);
+        var manifestText = JsonSerializer.Serialize(new BatchManifest(name, ordered), AwsJsonContext.Default.BatchManifest);
+        await bucket.PutTextAsync(key, manifestText, cancellationToken).ConfigureAwait(false);
         var input = new PipelineInput(name, settings.DataBucket, settings.S3Uri(key), ordered.Count);
-        return new PlannedRun(name, JsonSerializer.Serialize(input, AwsJsonContext.Default.PipelineInput), ordered.Count);
+        return new PlannedRun(name, JsonSerializer.Serialize(input, AwsJsonContext.Default.PipelineInput), ordered.Count, manifestText);
     }
 
     private async Task<List<(string Key, BatchManifest Manifest)>> PendingAsync(CancellationToken cancellationToken)
