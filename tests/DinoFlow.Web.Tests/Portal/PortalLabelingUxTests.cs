@@ -364,15 +364,7 @@ public sealed class PortalLabelingUxTests
         page.PageError += (_, e) => log.Enqueue("error " + e);
         page.Response += (_, r) => log.Enqueue($"{r.Status} {r.Request.Method} {r.Url}");
         await page.ClickAsync("#logout");
-        try
-        {
-            // Commit, not load: the login page's assets may take long on a loaded machine; the URL is what is asserted.
-            await page.WaitForURLAsync(url => url.Contains("/login", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit });
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"after Log out the page stayed at {page.Url}; it saw:\n{string.Join("\n", log)}", e);
-        }
+        await UntilUrlAsync(page, url => url.Contains("/login", StringComparison.Ordinal), () => $"after Log out (responses seen: {string.Join("; ", log)})");
         // The session really ended on the server: no session for this browser any more.
         Assert.Equal(401, await page.EvaluateAsync<int>("fetch('/api/session').then(r => r.status)"));
     }
