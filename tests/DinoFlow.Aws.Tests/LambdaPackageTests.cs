@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace DinoFlow.Aws.Tests;
 
 /// <summary>
-/// What the zip functions' package (aws/DinoFlow.Aws.Functions, published for linux-arm64 by `sam build`) carries:
+/// What the zip functions' package (functions/DinoFlow.Aws.Functions, published for linux-arm64 by `sam build`) carries:
 /// its native libraries, read from the project's NuGet assets and checked with binutils' readelf, may only need what the
 /// managed dotnet10 runtime (Amazon Linux 2023 minimal) has, and the whole package stays well under Lambda's 250 MB
 /// unzipped limit.
@@ -20,7 +20,7 @@ public sealed class LambdaPackageTests
         "libstdc++.so.6", "libgcc_s.so.1",
     };
 
-    private static readonly JsonObject Assets = JsonNode.Parse(File.ReadAllText(Repo.Path("aws", "DinoFlow.Aws.Functions", "obj", "project.assets.json")))!.AsObject();
+    private static readonly JsonObject Assets = JsonNode.Parse(File.ReadAllText(Repo.Path("functions", "DinoFlow.Aws.Functions", "obj", "project.assets.json")))!.AsObject();
 
     private static IEnumerable<(string Package, string File)> Files(string assetKind, string? rid)
     {

@@ -59,7 +59,7 @@ public sealed class TemplateCheckTests
                 Assert.Equal("arm64", architectures[0]);
                 Assert.Equal("dotnet10", properties["Runtime"]!.GetValue<string>());
                 Assert.StartsWith("DinoFlow.Aws.Functions::", properties["Handler"]!.GetValue<string>(), StringComparison.Ordinal);
-                Assert.Equal("aws/DinoFlow.Aws.Functions", properties["Code"]!["S3Key"]!.GetValue<string>());
+                Assert.Equal("functions/DinoFlow.Aws.Functions", properties["Code"]!["S3Key"]!.GetValue<string>());
             }
         }
     }

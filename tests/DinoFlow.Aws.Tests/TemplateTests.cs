@@ -119,7 +119,7 @@ public sealed partial class TemplateTests
         Assert.DoesNotContain("DinoFlow.Aws.Training", referenced);
         Assert.Contains("DinoFlow.Aws", referenced);
         var codeUris = _template.Resources.Values.Select(r => r.Property("CodeUri")).OfType<string>().Distinct().ToList();
-        Assert.Equal(["aws/DinoFlow.Aws.Functions/"], codeUris);
+        Assert.Equal(["functions/DinoFlow.Aws.Functions/"], codeUris);
         Assert.True(File.Exists(Repo.Path(codeUris[0], "DinoFlow.Aws.Functions.csproj")), $"{codeUris[0]} has no project");
     }
 
