@@ -60,7 +60,6 @@ public static class AwsRequestRenderer
         {
             ["TrainingMode"] = settings.TrainingMode,
             ["NeoTargetDevice"] = settings.UsesNeo ? settings.NeoTargetDevice : AwsSettings.NoNeoTarget,
-            ["MinAccuracy"] = settings.MinAccuracy.ToString(CultureInfo.InvariantCulture),
             ["LabelAttributeName"] = settings.LabelAttributeName,
             ["SageMakerRoleArn"] = settings.SageMakerRoleArn,
             ["TrainerImageUri"] = settings.TrainerImageUri,
@@ -376,7 +375,7 @@ public static class AwsRequestRenderer
         bucket.PutBytesAsync(BucketLayout.ModelPackageKey(run), zip).GetAwaiter().GetResult();
         var classes = settings.LabelCategories.Select((c, i) => new ClassMetrics(c, 25 + i, 24 + i, (24.0 + i) / (25 + i))).ToList();
         var report = new EvaluationReport(0.951, classes.Average(c => c.Recall), classes.Min(c => c.Recall), classes.Sum(c => c.Support), classes);
-        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(run)), settings.S3Uri(BucketLayout.ReportKey(run)), settings.LabelCategories, report);
+        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(run)), settings.S3Uri(BucketLayout.ReportKey(run)), settings.LabelCategories, report, ModelPackage.Gate(report, settings));
     }
 }
 

@@ -26,11 +26,16 @@ public sealed record RunLock(string ExecutionArn, string ExecutionName, DateTime
 /// The pipeline's run-lock steps: <c>gather</c> (after the burst settles: the run takes every pending batch) and
 /// <c>finish</c> (the run's batches are done; the lock goes to the next run, if uploads arrived meanwhile).
 /// </summary>
-public sealed record RunLockInput(string Action, string RunName, string BatchManifestUri, string ExecutionArn, string PipelineStateMachineArn);
+/// <param name="TakeOver">gather, for an execution started by hand: replace the lock of a holder the state machine found no longer RUNNING.</param>
+public sealed record RunLockInput(string Action, string RunName, string BatchManifestUri, string ExecutionArn, string PipelineStateMachineArn, RunLockTakeOver? TakeOver = null);
 
 /// <param name="BatchManifestUri">gather: the manifest of every batch this run ingests.</param>
 /// <param name="StartNext">finish: uploads arrived during the run; the lock now names the next execution, which the state machine starts.</param>
-public sealed record RunLockOutput(string? BatchManifestUri, int ObjectCount, bool StartNext, string? ExecutionName, string? Input, string Summary);
+/// <param name="Holds">gather: this execution holds the run lock (it was started with it, or took it); false: its batch is pending and
+/// <paramref name="HolderExecutionArn"/> holds the lock (version <paramref name="LockETag"/>); both are "" otherwise, never absent,
+/// because the state machine's ResultSelector names them.</param>
+public sealed record RunLockOutput(string? BatchManifestUri, int ObjectCount, bool StartNext, string? ExecutionName, string? Input, string Summary,
+    bool Holds = false, string HolderExecutionArn = "", string LockETag = "");
 
 public sealed record QueueMessage(string MessageId, string Body);
 
@@ -101,7 +106,10 @@ public sealed record EvaluationReport(double Accuracy, double MacroRecall, doubl
 public sealed record CollectModelStepInput(string RunName, string ModelArtifactsUri);
 
 /// <summary>A trained model package in the bucket (model.zip: model.onnx + model.json) and its evaluation.</summary>
-public sealed record TrainingStepOutput(string ModelPackageUri, string ReportUri, IReadOnlyList<string> Categories, EvaluationReport Report);
+public sealed record TrainingStepOutput(string ModelPackageUri, string ReportUri, IReadOnlyList<string> Categories, EvaluationReport Report, GateOutcome Gate);
+
+/// <summary>The quality gate's verdict on the report (the pipeline's "Good enough to deploy?" reads <c>passed</c>).</summary>
+public sealed record GateOutcome(bool Passed, double MinAccuracy, double MinClassRecall, IReadOnlyList<string> Failures, string Summary);
 
 public sealed record CompilationJobStepInput(string RunName, string ModelPackageUri, string TargetDevice);
 

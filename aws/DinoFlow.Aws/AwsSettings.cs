@@ -38,7 +38,11 @@ public sealed partial record AwsSettings
     public string LabelAttributeName { get; init; } = DinoFlow.Pipeline.Manifests.GroundTruthManifest.DefaultLabelAttribute;
     public string LabelingInstructions { get; init; } = "Choose the dinosaur that fills most of the picture; choose 0_Empty when there is none.";
     public string ThingGroupArn { get; init; } = "arn:aws:iot:us-east-1:123456789012:thinggroup/dinoflow-jetsons";
-    public double MinAccuracy { get; init; } = 0.9;
+    public double MinAccuracy { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinAccuracy;
+    public double MinClassRecall { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinClassRecall;
+
+    /// <summary>The quality gate this stack deploys behind: the same <see cref="DinoFlow.Pipeline.Evaluation.QualityGate"/> as the local back end.</summary>
+    public DinoFlow.Pipeline.Evaluation.GateOptions Gate => new() { MinAccuracy = MinAccuracy, MinClassRecall = MinClassRecall };
     public string TrainingMode { get; init; } = TrainingModes.SageMaker;
 
     /// <summary>
@@ -75,6 +79,7 @@ public sealed partial record AwsSettings
         public const string LabelingInstructions = "LABELING_INSTRUCTIONS";
         public const string ThingGroupArn = "THING_GROUP_ARN";
         public const string MinAccuracy = "MIN_ACCURACY";
+        public const string MinClassRecall = "MIN_CLASS_RECALL";
         public const string TrainingMode = "TRAINING_MODE";
         public const string TrainerImageUri = "TRAINER_IMAGE_URI";
         public const string TrainingInstanceType = "TRAINING_INSTANCE_TYPE";
@@ -90,7 +95,14 @@ public sealed partial record AwsSettings
         ArgumentNullException.ThrowIfNull(variable);
         string Required(string name) => variable(name) is { Length: > 0 } value ? value : throw new AwsConfigurationException(name, "is not set");
         string Optional(string name, string fallback) => variable(name) is { Length: > 0 } value ? value : fallback;
-        var minAccuracy = Required(Variables.MinAccuracy);
+        double Fraction(string name)
+        {
+            var text = Required(name);
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed)
+                ? parsed
+                : throw new AwsConfigurationException(name, $"'{text}' is not a number");
+        }
+
         var settings = new AwsSettings
         {
             Region = Required(Variables.Region),
@@ -102,9 +114,8 @@ public sealed partial record AwsSettings
             LabelAttributeName = Required(Variables.LabelAttributeName),
             LabelingInstructions = Optional(Variables.LabelingInstructions, "Choose the label that fits the picture best."),
             ThingGroupArn = Required(Variables.ThingGroupArn),
-            MinAccuracy = double.TryParse(minAccuracy, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed)
-                ? parsed
-                : throw new AwsConfigurationException(Variables.MinAccuracy, $"'{minAccuracy}' is not a number"),
+            MinAccuracy = Fraction(Variables.MinAccuracy),
+            MinClassRecall = Fraction(Variables.MinClassRecall),
             TrainingMode = Required(Variables.TrainingMode),
             TrainerImageUri = Optional(Variables.TrainerImageUri, ""),
             TrainingInstanceType = Optional(Variables.TrainingInstanceType, "ml.m5.xlarge"),
@@ -144,6 +155,7 @@ public sealed partial record AwsSettings
         if (!LabelAttributePattern().IsMatch(LabelAttributeName) || LabelAttributeName.EndsWith("-metadata", StringComparison.Ordinal))
             throw new AwsConfigurationException("labelAttributeName", $"'{LabelAttributeName}' is not a valid Ground Truth label attribute name (letters, digits, hyphens; not ending in -metadata)");
         if (MinAccuracy is < 0 or > 1) throw new AwsConfigurationException("minAccuracy", $"{MinAccuracy} is not between 0 and 1");
+        if (MinClassRecall is < 0 or > 1) throw new AwsConfigurationException("minClassRecall", $"{MinClassRecall} is not between 0 and 1");
         if (TrainingMode is not (TrainingModes.Lambda or TrainingModes.SageMaker))
             throw new AwsConfigurationException("trainingMode", $"'{TrainingMode}' is not 'lambda' or 'sagemaker'");
         if (TrainingMode == TrainingModes.SageMaker && TrainerImageUri.Length == 0)

@@ -24,6 +24,16 @@ public static class ModelPackage
             classes);
     }
 
+    /// <summary>The one quality gate (the local back end's too) on the trainer's report, with this stack's thresholds.</summary>
+    public static GateOutcome Gate(EvaluationReport report, AwsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(settings);
+        var options = settings.Gate;
+        var verdict = DinoFlow.Pipeline.Evaluation.QualityGate.Check(report.Accuracy, report.Classes.Select(c => new DinoFlow.Pipeline.Evaluation.ClassRecall(c.Label, c.Support, c.Recall)), options);
+        return new GateOutcome(verdict.Passed, options.MinAccuracy, options.MinClassRecall, verdict.Failures, verdict.Summary);
+    }
+
     public static EvaluationReport ParseReport(byte[] json, string name)
     {
         try

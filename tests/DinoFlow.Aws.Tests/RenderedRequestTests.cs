@@ -89,7 +89,7 @@ public sealed class RenderedRequestTests
         Directory.Delete(directory, recursive: true);
 
         Assert.Equal(
-            ["Read settings", "Let the upload burst settle", "Gather the pending batches", "Ingest images", "Labels come with the data?", "Build labeling job",
+            ["Read settings", "Let the upload burst settle", "Gather the pending batches", "Does this run hold the lock?", "Ingest images", "Labels come with the data?", "Build labeling job",
              "Label with Ground Truth", "Wait for the labelers",
              "Check the labeling job", "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
              "Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",

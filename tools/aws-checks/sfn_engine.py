@@ -432,6 +432,26 @@ class Scenario:
             uploads_delivered.set()
         return started
 
+    def start_by_hand(self, runs, pipeline):
+        """Executions started by hand (the console's "Start execution" with a batch manifest): the objects are put without
+        upload events, each run's batch manifest is written as the trigger would, and the executions start back to back."""
+        uploads_delivered.clear()
+        try:
+            for run in runs:
+                objects = []
+                for i, item in enumerate(run["uploads"]):
+                    with open(item["file"], "rb") as f:
+                        body = f.read()
+                    put = self.s3.put_object(Bucket=self.bucket, Key=item["key"], Body=body)
+                    objects.append({"bucket": self.bucket, "key": item["key"], "size": len(body), "eTag": put["ETag"].strip('"'),
+                                    "time": f"2025-06-03T10:00:{i % 60:02d}+00:00"})
+                key = f"batches/{run['name']}.json"
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps({"batchId": run["name"], "objects": objects}).encode())
+                run_input = {"batchId": run["name"], "bucket": self.bucket, "batchManifestUri": f"s3://{self.bucket}/{key}", "objectCount": len(objects)}
+                self.sfn.start_execution(stateMachineArn=self.machines[pipeline], name=run["name"], input=json.dumps(run_input))
+        finally:
+            uploads_delivered.set()
+
     def executions(self, machine):
         return self.sfn.list_executions(stateMachineArn=self.machines[machine])["executions"]
 
@@ -551,6 +571,8 @@ def run(plan):
             if "startPipeline" in phase:
                 scenario.sfn.start_execution(stateMachineArn=scenario.machines[plan["pipeline"]], name=phase["startPipeline"]["name"],
                                              input=phase["startPipeline"]["input"])
+            if "startByHand" in phase:
+                scenario.start_by_hand(phase["startByHand"], plan["pipeline"])
             if phase.get("restartNotified"):
                 # The remedy for a notified failure: a new execution with the same input.
                 for e in scenario.describe(plan["pipeline"]):
@@ -566,6 +588,9 @@ def run(plan):
             done["trigger"] = scenario.describe(plan["trigger"])
             done["notifications"] = scenario.notifications()
             done["keys"] = scenario.keys()
+            # The text of the shared objects the test asks for (e.g. data/labels.manifest), as the phase left them.
+            done["texts"] = {k: scenario.s3.get_object(Bucket=scenario.bucket, Key=k)["Body"].read().decode()
+                             for k in plan.get("readKeys", []) if k in done["keys"]}
             report["phases"].append(done)
         report["redrives"] = scenario.redriven
         report["recorded"] = log["recorded"]

@@ -45,6 +45,6 @@ public sealed class CollectModelStep(IObjectStore bucket, AwsSettings settings) 
         var zip = ModelPackage.ModelPackageZip(files);
         await bucket.PutBytesAsync(BucketLayout.ModelPackageKey(input.RunName), zip, cancellationToken).ConfigureAwait(false);
         await bucket.PutBytesAsync(BucketLayout.ReportKey(input.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
-        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(input.RunName)), settings.S3Uri(BucketLayout.ReportKey(input.RunName)), categories, report);
+        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(input.RunName)), settings.S3Uri(BucketLayout.ReportKey(input.RunName)), categories, report, ModelPackage.Gate(report, settings));
     }
 }

@@ -29,9 +29,11 @@ public sealed class IngestStep(IObjectStore bucket, IImageDecoder decoder, AwsSe
 
         var source = new PrefixedObjectStore(bucket, BucketLayout.IncomingPrefix);
         var data = new PrefixedObjectStore(bucket, BucketLayout.DataPrefix);
-        var keys = batch.Objects.Select(o => o.Key[(BucketLayout.IncomingPrefix.Length + 1)..]).ToHashSet(StringComparer.Ordinal);
+        // The batch names its uploads (key and size from the S3 event): nothing under incoming/ is listed.
+        var uploads = batch.Objects.Select(o => new StoredObject(o.Key[(BucketLayout.IncomingPrefix.Length + 1)..], o.Size))
+            .OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
         var report = await new Ingestor(source, data, decoder, new IngestOptions(), logger)
-            .IngestAsync("", keys, null, cancellationToken).ConfigureAwait(false);
+            .IngestObjectsAsync("", uploads, null, cancellationToken).ConfigureAwait(false);
 
         var index = await DatasetIndex.LoadAsync(data, cancellationToken).ConfigureAwait(false);
         var batchImages = report.Accepted.Concat(report.AlreadyPresent)

@@ -90,22 +90,41 @@ public sealed class RunPlanner(IObjectStore bucket, AwsSettings settings, TimePr
     }
 
     /// <summary>
-    /// The start of the holder's run, after the upload burst settled: every batch pending now (the burst's other
-    /// batches, queued behind the lock) goes into this run's manifest. Without the lock (a run started by hand), the run
-    /// keeps its own manifest.
+    /// The start of a run, after the upload burst settled. The holder (started by a trigger that took the lock) gathers
+    /// every batch pending now (the burst's other batches, queued behind the lock) into this run's manifest. An execution
+    /// started by hand (or with a copied input) takes the same lock: its batch becomes pending, then it takes a free lock
+    /// or, with <see cref="RunLockInput.TakeOver"/>, the lock of a holder no longer RUNNING; while another execution runs,
+    /// it answers <c>Holds = false</c> and its batch waits for that run's end, like a trigger's.
     /// </summary>
     public async Task<RunLockOutput> GatherAsync(RunLockInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         var current = await _writes.ReadAsync(LockKey, cancellationToken).ConfigureAwait(false);
         if (current is null || Read(current.Value.Text).ExecutionArn != input.ExecutionArn)
-            return new RunLockOutput(input.BatchManifestUri, 0, false, null, null, "this execution does not hold the run lock: it ingests its own batch");
+        {
+            var own = await ReadManifestAsync(S3Uri.ParseIn(input.BatchManifestUri, settings.DataBucket, "batchManifestUri").Key, cancellationToken).ConfigureAwait(false);
+            await bucket.PutTextAsync(PendingKey(own.BatchId), JsonSerializer.Serialize(own, AwsJsonContext.Default.BatchManifest), cancellationToken).ConfigureAwait(false);
+            var mine = JsonSerializer.Serialize(new RunLock(input.ExecutionArn, input.RunName, time.GetUtcNow()), AwsJsonContext.Default.RunLock);
+            var taken = current is null
+                ? await _writes.TryCreateAsync(LockKey, mine, cancellationToken).ConfigureAwait(false)
+                : input.TakeOver is { } takeOver && takeOver.LockETag == current.Value.ETag && takeOver.HolderExecutionArn == Read(current.Value.Text).ExecutionArn
+                  && !(takeOver.HolderMissing && time.GetUtcNow() - Read(current.Value.Text).AcquiredAt < MissingHolderGrace)
+                    ? await _writes.TryReplaceAsync(LockKey, mine, current.Value.ETag, cancellationToken).ConfigureAwait(false)
+                    : null;
+            if (taken is null)
+            {
+                var holder = await HolderAsync(cancellationToken).ConfigureAwait(false);
+                return new RunLockOutput(input.BatchManifestUri, own.Objects.Count, false, null, null,
+                    $"{holder.HolderExecutionArn ?? "another execution"} holds the run lock: this execution's batch {own.BatchId} is pending", false, holder.HolderExecutionArn ?? "", holder.LockETag ?? "");
+            }
+        }
+
         var run = await PlanAsync(cancellationToken).ConfigureAwait(false);
-        if (run is null) return new RunLockOutput(input.BatchManifestUri, 0, false, null, null, "no batch is pending");
+        if (run is null) return new RunLockOutput(input.BatchManifestUri, 0, false, null, null, "no batch is pending", true);
         var manifest = JsonSerializer.Deserialize(run.Input, AwsJsonContext.Default.PipelineInput)!.BatchManifestUri;
         // What this run ingests, for "Finish the run" (a redriven execution finds it again).
         await bucket.PutTextAsync(GatheredKey(input.RunName), run.ManifestText, cancellationToken).ConfigureAwait(false);
-        return new RunLockOutput(manifest, run.ObjectCount, false, null, null, $"this run ingests {run.ObjectCount} uploads of every pending batch");
+        return new RunLockOutput(manifest, run.ObjectCount, false, null, null, $"this run ingests {run.ObjectCount} uploads of every pending batch", true);
     }
 
     /// <summary>

@@ -64,6 +64,6 @@ public sealed class TrainFunction(FunctionServices? services = null, ITrainer? t
         await bucket.PutBytesAsync(BucketLayout.ModelPackageKey(request.RunName), ModelPackage.ModelPackageZip(files), cancellationToken).ConfigureAwait(false);
         await bucket.PutBytesAsync(BucketLayout.ReportKey(request.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
         Directory.Delete(root, recursive: true);
-        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(request.RunName)), settings.S3Uri(BucketLayout.ReportKey(request.RunName)), labels, report);
+        return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(request.RunName)), settings.S3Uri(BucketLayout.ReportKey(request.RunName)), labels, report, ModelPackage.Gate(report, settings));
     }
 }

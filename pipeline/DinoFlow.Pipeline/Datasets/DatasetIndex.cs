@@ -55,28 +55,55 @@ public sealed class DatasetIndex
     public static async Task<DatasetIndex> LoadAsync(IObjectStore store, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
+        if (!await store.ExistsAsync(IndexKey, cancellationToken).ConfigureAwait(false)) return new DatasetIndex();
+        return Parse(await store.ReadAllTextAsync(IndexKey, cancellationToken).ConfigureAwait(false), store.Describe(IndexKey));
+    }
+
+    /// <summary>The index's JSON lines; <paramref name="source"/> names the file in errors.</summary>
+    public static DatasetIndex Parse(string? text, string source)
+    {
         var index = new DatasetIndex();
-        if (!await store.ExistsAsync(IndexKey, cancellationToken).ConfigureAwait(false)) return index;
-        var text = await store.ReadAllTextAsync(IndexKey, cancellationToken).ConfigureAwait(false);
         var lineNumber = 0;
-        foreach (var line in text.Split('\n'))
+        foreach (var line in (text ?? "").Split('\n'))
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var image = JsonSerializer.Deserialize<DatasetImage>(line, JsonOptions)
-                ?? throw new InvalidDataException($"{store.Describe(IndexKey)} line {lineNumber}: empty record");
+                ?? throw new InvalidDataException($"{source} line {lineNumber}: empty record");
             index.Add(image);
         }
 
         return index;
     }
 
-    public async Task SaveAsync(IObjectStore store, CancellationToken cancellationToken = default)
+    public string Serialize()
     {
-        ArgumentNullException.ThrowIfNull(store);
         var builder = new StringBuilder();
         foreach (var image in _byKey.Values.OrderBy(i => i.Key, StringComparer.Ordinal))
             builder.Append(JsonSerializer.Serialize(image, JsonOptions)).Append('\n');
-        await store.PutTextAsync(IndexKey, builder.ToString(), cancellationToken).ConfigureAwait(false);
+        return builder.ToString();
+    }
+
+    public Task SaveAsync(IObjectStore store, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.PutTextAsync(IndexKey, Serialize(), cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="added"/> to the index as stored now, with a conditional write retried on conflict: runs that
+    /// ingest at the same time (an execution started by hand, a redrive) keep each other's images.
+    /// </summary>
+    public static async Task<DatasetIndex> MergeAsync(IObjectStore store, IReadOnlyCollection<DatasetImage> added, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(added);
+        var text = await ConditionalWrites.For(store).UpdateAsync(IndexKey, current =>
+        {
+            var index = Parse(current, store.Describe(IndexKey));
+            foreach (var image in added) index.Add(image);
+            return index.Serialize();
+        }, cancellationToken).ConfigureAwait(false);
+        return Parse(text, store.Describe(IndexKey));
     }
 }

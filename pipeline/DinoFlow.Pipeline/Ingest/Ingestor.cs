@@ -42,13 +42,13 @@ public sealed record IngestReport(
     IReadOnlyList<QuarantinedFile> Quarantined,
     int DatasetSize)
 {
-    /// <summary>Entries the source holds but ingest did not read: hidden files (dot-files) and symbolic links ('/' ends folders).</summary>
+    /// <summary>Entries ingest did not read: hidden files (dot-files) and symbolic links ('/' ends folders), and named uploads that no longer exist.</summary>
     public IReadOnlyList<string> Skipped { get; init; } = [];
 
     public string Summary =>
         string.Create(CultureInfo.InvariantCulture,
             $"{Seen} files: {Accepted.Count} new, {AlreadyPresent.Count} already ingested, {Duplicates.Count} duplicates, {Quarantined.Count} quarantined")
-        + (Skipped.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", {Skipped.Count} skipped (hidden or links)") : "")
+        + (Skipped.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", {Skipped.Count} skipped (hidden, links or deleted)") : "")
         + string.Create(CultureInfo.InvariantCulture, $"; data set has {DatasetSize} images");
 }
 
@@ -76,11 +76,32 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
             if (onlyKeys is null || onlyKeys.Contains(item.Key)) candidates.Add(item);
         }
 
+        var report = await IngestObjectsAsync(prefix, candidates, progress, cancellationToken).ConfigureAwait(false);
+        // Entries the store does not list (hidden files, links) are not ingested, but they are counted and named.
+        var skipped = onlyKeys is null && source is IListsSkippedEntries skipping ? skipping.ListSkipped(prefix) : [];
+        foreach (var entry in skipped) LogSkipped(ObjectKey.Printable(entry));
+        return skipped.Count == 0 ? report : report with { Skipped = [.. report.Skipped, .. skipped] };
+    }
+
+    /// <summary>
+    /// Ingests exactly these objects, without listing the source: an upload batch names its objects, and listing all of
+    /// S3's incoming/ would cost with the bucket's history instead of the batch. An object that no longer exists (deleted
+    /// after its upload) is skipped and named.
+    /// </summary>
+    public async Task<IngestReport> IngestObjectsAsync(
+        string prefix,
+        IReadOnlyList<StoredObject> candidates,
+        IProgress<IngestProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
         var index = await DatasetIndex.LoadAsync(data, cancellationToken).ConfigureAwait(false);
         var accepted = new List<string>();
         var present = new List<string>();
         var duplicates = new List<DuplicateFile>();
         var quarantined = new List<QuarantinedFile>();
+        var added = new List<DatasetImage>();
+        var missing = new List<string>();
 
         // Reading, hashing and decoding run in parallel over a small window; decisions (duplicate or not) and
         // writes are then applied in key order, so the result does not depend on thread timing.
@@ -91,12 +112,19 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
             var slice = candidates.Skip(start).Take(window).ToList();
             var evaluated = new Evaluation[slice.Count];
             await Parallel.ForAsync(0, slice.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-                async (i, ct) => evaluated[i] = await EvaluateAsync(prefix, slice[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+                async (i, ct) => evaluated[i] = await EvaluateOrMissingAsync(prefix, slice[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
 
             for (var i = 0; i < slice.Count; i++)
             {
                 var item = evaluated[i];
                 progress?.Report(new IngestProgress(start + i, candidates.Count, item.SourceKey));
+                if (item.Missing)
+                {
+                    missing.Add(item.SourceKey);
+                    LogMissing(ObjectKey.Printable(item.SourceKey));
+                    continue;
+                }
+
                 if (item.Problem is { } problem)
                 {
                     quarantined.Add(await QuarantineAsync(item, problem.Code, problem.Reason, cancellationToken).ConfigureAwait(false));
@@ -112,24 +140,40 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
                 }
 
                 await data.PutBytesAsync(DatasetIndex.ImageKey(item.Key), item.Content!, cancellationToken).ConfigureAwait(false);
-                index.Add(new DatasetImage(item.Key, item.Sha256!, item.Content!.LongLength, item.Width, item.Height, item.DHash!, DateTimeOffset.UtcNow));
+                var image = new DatasetImage(item.Key, item.Sha256!, item.Content!.LongLength, item.Width, item.Height, item.DHash!, DateTimeOffset.UtcNow);
+                index.Add(image);
+                added.Add(image);
                 accepted.Add(item.Key);
             }
         }
 
         progress?.Report(new IngestProgress(candidates.Count, candidates.Count, ""));
-        await index.SaveAsync(data, cancellationToken).ConfigureAwait(false);
-        // Entries the store does not list (hidden files, links) are not ingested, but they are counted and named.
-        var skipped = onlyKeys is null && source is IListsSkippedEntries skipping ? skipping.ListSkipped(prefix) : [];
-        foreach (var entry in skipped) LogSkipped(ObjectKey.Printable(entry));
-        var report = new IngestReport(candidates.Count, accepted, present, duplicates, quarantined, index.Count) { Skipped = skipped };
+        // Merged into the index as stored now (a conditional write): another run ingesting meanwhile keeps its images.
+        var saved = await DatasetIndex.MergeAsync(data, added, cancellationToken).ConfigureAwait(false);
+        var report = new IngestReport(candidates.Count, accepted, present, duplicates, quarantined, saved.Count) { Skipped = missing };
         LogIngested(report.Seen, accepted.Count, duplicates.Count, quarantined.Count);
         return report;
     }
 
+    private async Task<Evaluation> EvaluateOrMissingAsync(string prefix, StoredObject candidate, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await EvaluateAsync(prefix, candidate, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return new Evaluation(candidate.Key, candidate.Key, null, null, 0, 0, null, null) { Missing = true };
+        }
+    }
+
     /// <summary>What ingest learned about one source object; a problem means quarantine.</summary>
     private sealed record Evaluation(string SourceKey, string Key, byte[]? Content, string? Sha256, int Width, int Height, string? DHash,
-        (string Code, string Reason)? Problem);
+        (string Code, string Reason)? Problem)
+    {
+        /// <summary>The object was named (an upload batch) but no longer exists.</summary>
+        public bool Missing { get; init; }
+    }
 
     private async Task<Evaluation> EvaluateAsync(string prefix, StoredObject candidate, CancellationToken cancellationToken)
     {
@@ -234,6 +278,9 @@ public sealed partial class Ingestor(IObjectStore source, IObjectStore data, IIm
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped {Entry}: hidden files and links are not ingested")]
     private partial void LogSkipped(string entry);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped {SourceKey}: it was uploaded but no longer exists")]
+    private partial void LogMissing(string sourceKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingested {Seen} files: {Accepted} new, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogIngested(int seen, int accepted, int duplicates, int quarantined);

@@ -47,8 +47,11 @@ public sealed class MemoryObjectStore(string describePrefix = "memory://") : IOb
     public string Describe(string key) => describePrefix + key;
 }
 
-/// <summary>A view of another store under a key prefix (e.g. the <c>data/</c> folder of an S3 bucket).</summary>
-public sealed class PrefixedObjectStore : IObjectStore
+/// <summary>
+/// A view of another store under a key prefix (e.g. the <c>data/</c> folder of an S3 bucket), with the inner store's
+/// conditional writes under the same prefix.
+/// </summary>
+public sealed class PrefixedObjectStore : IObjectStore, IConditionalWrites
 {
     private readonly IObjectStore _inner;
     private readonly string _prefix;
@@ -75,6 +78,15 @@ public sealed class PrefixedObjectStore : IObjectStore
     public Task DeleteAsync(string key, CancellationToken cancellationToken = default) => _inner.DeleteAsync(Full(key), cancellationToken);
 
     public string Describe(string key) => _inner.Describe(Full(key));
+
+    public Task<string?> TryCreateAsync(string key, string text, CancellationToken cancellationToken = default) =>
+        ConditionalWrites.For(_inner).TryCreateAsync(Full(key), text, cancellationToken);
+
+    public Task<string?> TryReplaceAsync(string key, string text, string etag, CancellationToken cancellationToken = default) =>
+        ConditionalWrites.For(_inner).TryReplaceAsync(Full(key), text, etag, cancellationToken);
+
+    public Task<(string Text, string ETag)?> ReadAsync(string key, CancellationToken cancellationToken = default) =>
+        ConditionalWrites.For(_inner).ReadAsync(Full(key), cancellationToken);
 
     private string Full(string key) => key.Length == 0 ? _prefix : _prefix + "/" + key;
 }
