@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DinoFlow.Pipeline.Manifests;
 using DinoFlow.TestKit;
 
 namespace DinoFlow.Aws.Tests;
@@ -193,5 +194,45 @@ public sealed class EngineScenarioTests
         Assert.Equal("2.12.6", components[Engine.KeptComponent]!["componentVersion"]!.GetValue<string>());
         Assert.Equal(Engine.Settings.EdgeComponentVersion, components[AwsSettings.EdgeComponentName]!["componentVersion"]!.GetValue<string>());
         Assert.NotEqual("1.20250601.080000000", components[AwsSettings.ModelComponentName]!["componentVersion"]!.GetValue<string>());
+    }
+    [SkippableFact]
+    public async Task Two_runs_started_by_hand_at_once_take_the_run_lock_in_turn_and_lose_no_label()
+    {
+        using var work = new TempDir();
+        var first = Uploads(Directory.CreateDirectory(Path.Combine(work.Path, "a")).FullName, 24);
+        var second = Uploads(Directory.CreateDirectory(Path.Combine(work.Path, "b")).FullName, 24, seed: 24);
+        var phase = Phase("two executions started by hand", Engine.Recorded());
+        phase["startByHand"] = new JsonArray(
+            new JsonObject { ["name"] = "by-hand-a", ["uploads"] = new JsonArray(first.Select(u => (JsonNode)u.DeepClone()).ToArray()) },
+            new JsonObject { ["name"] = "by-hand-b", ["uploads"] = new JsonArray(second.Select(u => (JsonNode)u.DeepClone()).ToArray()) });
+        var plan = Engine.Plan([phase], Model(work.Path));
+        plan["readKeys"] = new JsonArray("data/labels.manifest", "data/dataset.jsonl");
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var done = report["phases"]![0]!;
+        var runs = Executions(done);
+        Assert.All(runs, r => Assert.Equal("SUCCEEDED", r["status"]!.GetValue<string>()));
+        var byHand = runs.Where(r => r["name"]!.GetValue<string>().StartsWith("by-hand-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, byHand.Count);
+        // One took the free lock and deployed; the other found it held by a RUNNING execution and queued its batch.
+        var holder = Assert.Single(byHand, r => States(r).Contains("Deployed"));
+        var queued = Assert.Single(byHand, r => States(r)[^1] == "Queued behind the running execution");
+        Assert.DoesNotContain("Ingest images", States(queued));
+        // The queued batch is ingested by the holder's own run (it was pending when the holder gathered) or by the run the
+        // holder's last step starts; either way it deploys.
+        var others = runs.Where(r => !byHand.Contains(r)).ToList();
+        Assert.Equal(States(holder).Contains("Start the next run") ? 1 : 0, others.Count);
+        Assert.All(others, r => Assert.Contains("Deployed", States(r)));
+
+        // Every label and image of both batches is in the shared objects.
+        var texts = done["texts"]!;
+        var labels = GroundTruthManifest.ReadOutputManifest(texts["data/labels.manifest"]!.GetValue<string>(), "labels.manifest", Engine.Settings.LabelAttributeName).Labeled;
+        var expected = first.Concat(second).Select(u => u["key"]!.GetValue<string>().Split('/')[^1]).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, labels.Select(l => l.SourceRef.Split('/')[^1]).Order(StringComparer.Ordinal));
+        Assert.Equal(48, texts["data/dataset.jsonl"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        var keys = done["keys"]!.AsArray().Select(k => k!.GetValue<string>()).ToList();
+        Assert.DoesNotContain(keys, k => k.StartsWith("batches/pending/", StringComparison.Ordinal));
+        Assert.DoesNotContain("batches/run.lock", keys);
     }
 }
