@@ -13,7 +13,7 @@ namespace DinoFlow.Bench;
 /// <summary>
 /// The fine-tuning recipe against the frozen-head recipe on product-boxes, on splits that predict a recording the model
 /// never saw: "cross" trains on recording 1 of every class and validates on recording 2 (the validation channel);
-/// "later" trains on recording 1 + the earlier half of recording 2 and holds out the later half (the README's split).
+/// "later" trains on recording 1 + the earlier half of recording 2 and holds out the later half (docs/models.md's split).
 /// Usage:
 ///   finetune compare [DATA] [cross|later|both]   both recipes side by side on the splits (accuracy, time, latency)
 ///   finetune full [DATA]                          the shipped model on every image: grouped split, fine-tune, refit (time, memory)

@@ -6,7 +6,7 @@ namespace DinoFlow.Inference.FineTuning;
 /// <summary>
 /// The default recipe: the backbone's layers after <see cref="FrozenUntil"/> (blocks 3 and 4 of ResNet-18) and a new
 /// linear head are trained on a square centre crop at <see cref="InputSize"/>, with views drawn anew every epoch.
-/// Measured against a PyTorch reference on the same weights (see README, "Models").
+/// Measured against a PyTorch reference on the same weights (see docs/models.md).
 /// </summary>
 public sealed record FineTuneRecipe : ModelRecipe
 {

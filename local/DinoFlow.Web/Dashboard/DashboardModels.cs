@@ -19,7 +19,7 @@ public sealed record DeviceView(
     long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections, string Health, IReadOnlyList<string> Problems);
 
 /// <summary>
-/// When the dashboard's health badge of a device stops saying "ok" (README, "Dashboard"). The defaults follow the edge's
+/// When the dashboard's health badge of a device stops saying "ok" (docs/local.md, "Dashboard"). The defaults follow the edge's
 /// own defaults: it sends health every 10 s (<c>Edge:HealthIntervalSeconds</c>) and spools at most 10,000 messages
 /// (<c>Edge:Mqtt:SpoolMaxMessages</c>).
 /// </summary>
