@@ -327,7 +327,9 @@ def required(service, operation, params, region, account):
                      ("iot:DescribeThingGroup", target, {}), ("iot:DescribeJob", job, {}), ("iot:CancelJob", job, {}),
                      ("iot:UpdateJob", job, {}), ("iot:DescribeThing", things, {}), ("iot:GetThingShadow", things, {}),
                      ("iot:UpdateThingShadow", things, {}), ("iot:DeleteThingShadow", things, {})]
-            return calls + ([("greengrass:TagResource", "*", {})] if params.get("tags") else [])
+            # The new deployment's ID is chosen by Greengrass: any deployment ARN stands for the one it tags.
+            tagged = _arn("greengrass", r, a, "deployments:*")
+            return calls + ([("greengrass:TagResource", tagged, {})] if params.get("tags") else [])
         if operation == "ListDeployments":
             return [("greengrass:ListDeployments", "*", {})]
         if operation == "GetDeployment":
@@ -436,25 +438,28 @@ class Enforcer:
         self.roles = self.stack.roles()
         self.removed = []
         for removal in iam.get("remove", []):
-            self.removed += self._remove(removal["role"], removal["action"])
+            self.removed += self._remove(removal["role"], removal["action"], removal.get("resource"))
         self.function_roles = self.stack.role_of("AWS::Lambda::Function")
         self.machine_roles = self.stack.role_of("AWS::StepFunctions::StateMachine")
         self.definitions = {name: json.loads(m["definition"]) for name, m in plan["machines"].items()}
         self.keys = {}
         self.counts = {}
 
-    def _remove(self, role, action):
-        """Deletes every statement of the role that grants the action (the proof that the check can fail)."""
+    def _remove(self, role, action, resource=None):
+        """Deletes the role's statements that name the action (and the resource, if given): the proof that the check
+        can fail."""
+        def listed(value):
+            return value if isinstance(value, list) else [value]
+
         removed = []
         for policy in self.roles[role]:
-            statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
             kept = []
-            for statement in statements:
-                actions = statement.get("Action", [])
-                (removed if action in (actions if isinstance(actions, list) else [actions]) else kept).append(statement)
+            for statement in listed(policy["Statement"]):
+                named = action in listed(statement.get("Action", [])) and (resource is None or resource in listed(statement.get("Resource", [])))
+                (removed if named else kept).append(statement)
             policy["Statement"] = kept
         if not removed:
-            raise ValueError(f"{role} has no statement granting {action}")
+            raise ValueError(f"{role} has no statement granting {action} on {resource or 'any resource'}")
         return [{"role": role, "statement": s} for s in removed]
 
     def create_users(self, endpoint):
@@ -466,7 +471,7 @@ class Enforcer:
         iam = boto3.client("iam", endpoint_url=endpoint, region_name=self.region, aws_access_key_id="ak", aws_secret_access_key="sk")
         for role, policies in self.roles.items():
             iam.create_user(UserName=role)
-            for i, policy in enumerate(policies):
+            for i, policy in enumerate(p for p in policies if p["Statement"]):
                 # IAM takes a document without Version as 2008-10-17 (no policy variables; none is used here); moto
                 # refuses it, so the engine's copy names the current version.
                 document = {"Version": "2012-10-17", **policy} if "Version" not in policy else policy
@@ -545,18 +550,23 @@ class Enforcer:
         """Raises AccessDeniedException (as AWS answers) unless the machine's role allows every action of the call."""
         from botocore.exceptions import ClientError
 
+        def denied(message):
+            # As AWS answers an unauthorized call: 400 AccessDeniedException.
+            return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message},
+                                "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "iam-check"}}, operation)
+
         role = self.machine_role(machine)
         call = f"{service}.{operation}"
         try:
             needs = required(service, operation, params, self.region, self.account)
         except KeyError:
             self._record(role, call, "-", "unmapped", call)
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"the IAM check has no mapping for {call}: add it to iam_check.required"}}, operation)
+            raise denied(f"the IAM check has no mapping for {call}: add it to iam_check.required")
         for action, resource, context in needs:
             decision = evaluate(self.roles[role], action, resource, context)
             self._record(role, action, resource, decision, call)
             if decision != "allowed":
-                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"User: arn:aws:sts::{self.account}:assumed-role/{role}/states is not authorized to perform: {action} on resource: {resource}"}}, operation)
+                raise denied(f"User: arn:aws:sts::{self.account}:assumed-role/{role}/states is not authorized to perform: {action} on resource: {resource}")
 
     def static_tasks(self):
         """Every Task of every definition: is its integration mapped, and does the role allow what its pattern needs."""
