@@ -259,23 +259,19 @@ def _pass_role(role_arn, service):
     return ("iam:PassRole", role_arn, {"iam:PassedToService": f"{service}.amazonaws.com"})
 
 
-def _component_name(recipe):
-    """ComponentName of an inline recipe: JSON or YAML text, possibly base64 (the API's blob) or JSON-quoted."""
+def _recipe(recipe):
+    """An inline recipe as a document: JSON text, possibly base64 (the API's blob) or JSON-quoted. YAML is refused."""
     for _ in range(3):
         if isinstance(recipe, (bytes, bytearray)):
             recipe = recipe.decode()
         if isinstance(recipe, dict):
-            return recipe["ComponentName"]
+            return recipe
         try:
             recipe = json.loads(recipe)
             continue
         except ValueError:
-            pass
-        match = re.search(r"^ComponentName:\s*['\"]?([^'\"\s]+)", recipe, re.MULTILINE)
-        if match:
-            return match.group(1)
-        recipe = base64.b64decode(recipe)
-    raise ValueError(f"no ComponentName in the recipe {str(recipe)[:200]}")
+            recipe = base64.b64decode(recipe)
+    raise ValueError(f"the check reads JSON recipes only: {str(recipe)[:200]}")
 
 
 def _sagemaker_job(kind, name_field, region, account, creates=False, service_role=True):
@@ -313,9 +309,16 @@ def required(service, operation, params, region, account):
                 return [(f"sagemaker:{operation}", arn, {})] + extra
     if service == "greengrassv2":
         if operation == "CreateComponentVersion":
-            name = _component_name(params["inlineRecipe"])
-            arn = _arn("greengrass", r, a, f"components:{name}")
-            return [("greengrass:CreateComponentVersion", arn, {})] + ([("greengrass:TagResource", arn, {})] if params.get("tags") else [])
+            recipe = _recipe(params["inlineRecipe"])
+            arn = _arn("greengrass", r, a, f"components:{recipe['ComponentName']}")
+            calls = [("greengrass:CreateComponentVersion", arn, {})]
+            # Greengrass reads each S3 artifact with the caller's permissions to compute its digest (developer guide,
+            # "Upload components to deploy to your core devices").
+            for manifest in recipe.get("Manifests", []):
+                for artifact in manifest.get("Artifacts", []):
+                    if artifact["URI"].startswith("s3://"):
+                        calls.append(("s3:GetObject", f"arn:{PARTITION}:s3:::{artifact['URI'][len('s3://'):]}", {}))
+            return calls + ([("greengrass:TagResource", arn, {})] if params.get("tags") else [])
         if operation == "CreateDeployment":
             target = params["targetArn"]
             # The job's ID is chosen by Greengrass: any job ARN of the account stands for it.
@@ -334,7 +337,10 @@ def required(service, operation, params, region, account):
             return [("greengrass:ListDeployments", "*", {})]
         if operation == "GetDeployment":
             deployment = params["deploymentId"]
-            # moto's JSONPath gives a one-element list for "$.groupDeployment.latest[0].DeploymentId"; AWS a string.
+            # moto's JSONPath gives a one-element list for "$.groupDeployment.latest[0].DeploymentId" (AWS: a string),
+            # which its serializer then sends as the text '["…"]'.
+            if isinstance(deployment, str) and deployment.startswith("["):
+                deployment = json.loads(deployment)
             deployment = deployment[0] if isinstance(deployment, list) and len(deployment) == 1 else deployment
             return [("greengrass:GetDeployment", _arn("greengrass", r, a, f"deployments:{deployment}"), {})]
     if service == "iot" and operation == "DescribeJob":
