@@ -22,6 +22,9 @@ What is real and what is not:
   injected faults (e.g. AccessDenied on CreateTrainingJob) are answered from the plan's recorded responses, before the
   request leaves the client. Every recorded answer is logged in the report.
 - Wait states do not sleep (the requested seconds are logged).
+- IAM is enforced (plan["iam"], iam_check.py): each Lambda handler's S3 client signs as a moto user holding only its
+  function role's translated policies; every state machine integration call is authorized against its machine's role
+  with the call's IAM actions and ARNs; the report's "iam" lists each check.
 - moto has no RedriveExecution and no $$.Execution.RedriveCount. Redrive is EMULATED: the failed execution's history
   gives the state that failed and the input it entered with; a copy of the definition whose StartAt is that state runs
   under the same execution name in the same engine, with $$.Execution.RedriveCount set to the redrive number.
