@@ -358,10 +358,16 @@ def required(service, operation, params, region, account):
 
 # Permissions an integration pattern needs beyond its API calls (Step Functions developer guide, "IAM policies for
 # integrated services"): a .sync child execution is followed through an EventBridge managed rule.
-def pattern_needs(resource, region, account):
+def pattern_needs(resource, region, account, parameters=None):
     if resource.startswith("arn:aws:states:::states:startExecution.sync"):
         rule = _arn("events", region, account, "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")
-        return [(f"events:{action}", rule, {}) for action in ("PutTargets", "PutRule", "DescribeRule")]
+        needs = [(f"events:{action}", rule, {}) for action in ("PutTargets", "PutRule", "DescribeRule")]
+        machine = (parameters or {}).get("StateMachineArn")
+        if isinstance(machine, str) and ":stateMachine:" in machine:
+            # The child's executions, named at run time: followed and, when the parent stops, stopped.
+            executions = machine.replace(":stateMachine:", ":execution:") + ":*"
+            needs += [("states:DescribeExecution", executions, {}), ("states:StopExecution", executions, {})]
+        return needs
     return []
 
 
@@ -372,13 +378,13 @@ SERVICES = {"states": "stepfunctions", "sfn": "stepfunctions", "lambda": "lambda
 
 
 def task_states(definition):
-    """(state name, Resource) of every Task, including those inside Parallel branches and Map processors."""
+    """(state name, Resource, Parameters) of every Task, including those in Parallel branches and Map processors."""
     found = []
 
     def walk(states):
         for name, state in states.items():
             if state.get("Type") == "Task":
-                found.append((name, state["Resource"]))
+                found.append((name, state["Resource"], state.get("Parameters") or state.get("Arguments") or {}))
             for branch in state.get("Branches", []):
                 walk(branch["States"])
             for key in ("Iterator", "ItemProcessor"):
@@ -437,6 +443,8 @@ class Enforcer:
         refs = dict(iam.get("refs", {}))
         self.machine_resources = {}
         for name, machine in plan["machines"].items():
+            if "resource" not in machine:
+                raise ValueError(f"the plan's machine {name} needs 'resource': its logical ID in template.yaml, whose role it runs under")
             self.machine_resources[name] = machine["resource"]
             refs.setdefault(machine["resource"] + ".Name", name)
         self.stack = Stack(translated, region, account, plan.get("stackName", "dinoflow"),
@@ -448,6 +456,10 @@ class Enforcer:
         self.function_roles = self.stack.role_of("AWS::Lambda::Function")
         self.machine_roles = self.stack.role_of("AWS::StepFunctions::StateMachine")
         self.definitions = {name: json.loads(m["definition"]) for name, m in plan["machines"].items()}
+        # Every state machine of the template too, whether a scenario runs it or not.
+        for name, resource in self.stack.resources.items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                self.definitions["template:" + name] = self._template_definition(resource["Properties"])
         self.keys = {}
         self.counts = {}
 
@@ -467,6 +479,14 @@ class Enforcer:
         if not removed:
             raise ValueError(f"{role} has no statement granting {action} on {resource or 'any resource'}")
         return [{"role": role, "statement": s} for s in removed]
+
+    def _template_definition(self, properties):
+        """The translated definition with its DefinitionSubstitutions resolved to this stack."""
+        definition = properties.get("Definition") or json.loads(self.stack.resolve(properties["DefinitionString"]))
+        text = json.dumps(definition)
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            text = text.replace("${" + key + "}", str(self.stack.resolve(value)).replace('"', '\\"'))
+        return json.loads(text)
 
     def create_users(self, endpoint):
         """Before enforcement starts: the users, their inline policies and keys; the engine's own clients ('ak')
@@ -550,6 +570,8 @@ class Enforcer:
     # -------------------------------------------------------------- the state machines' calls
 
     def machine_role(self, machine):
+        if machine.startswith("template:"):
+            return self.machine_roles[machine[len("template:"):]]
         return self.machine_roles[self.machine_resources[machine.split("-redrive-")[0]]]
 
     def authorize(self, machine, service, operation, params):
@@ -579,16 +601,19 @@ class Enforcer:
         found = []
         for machine, definition in self.definitions.items():
             role = self.machine_role(machine)
-            for state, resource in task_states(definition):
+            for state, resource, parameters in task_states(definition):
                 try:
                     service, operation = task_call(resource)
                     mapped = (service, operation) in MAPPED
                 except KeyError:
                     service, operation, mapped = None, None, False
-                extra = [{"action": a, "resource": r, "decision": evaluate(self.roles[role], a, r, c)}
-                         for a, r, c in pattern_needs(resource, self.region, self.account)]
+                needs = pattern_needs(resource, self.region, self.account, parameters)
+                if resource.startswith("arn:aws:lambda:"):
+                    # The function is known without running the state: a Task no scenario reaches is checked too.
+                    needs += required("lambda", "Invoke", {"FunctionName": resource}, self.region, self.account)
+                extra = [{"action": a, "resource": r, "decision": evaluate(self.roles[role], a, r, c)} for a, r, c in needs]
                 found.append({"machine": machine, "role": role, "state": state, "resource": resource,
-                              "call": f"{service}.{operation}" if service else None, "mapped": mapped, "patternNeeds": extra})
+                              "call": f"{service}.{operation}" if service else None, "mapped": mapped, "needs": extra})
         return found
 
 
