@@ -83,3 +83,45 @@ public sealed class LeastPrivilegeTests
         Assert.All(report["iam"]!["tasks"]!.AsArray().Where(t => t!["machine"]!.GetValue<string>() != "dinoflow-unmapped"), t => Assert.True(t!["mapped"]!.GetValue<bool>()));
     }
 }
+
+/// <summary>
+/// The condition evaluation the engine adds to moto's (which evaluates no condition of a user's policy): IAM's rules on
+/// the statements template.yaml uses, through tools/aws-checks/iam_check.py.
+/// </summary>
+public sealed class PolicyEvaluationTests
+{
+    private const string Bucket = "arn:aws:s3:::dinoflow-data-123456789012-us-east-1";
+
+    private static readonly JsonArray RunLockPolicy = JsonNode.Parse("""
+        [{"Statement": [
+          {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "BUCKET/batches/*"},
+          {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "BUCKET", "Condition": {"StringLike": {"s3:prefix": "batches/*"}}},
+          {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/dinoflow-SageMakerExecutionRole",
+           "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+          {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "BUCKET/batches/secret/*"}]}]
+        """.Replace("BUCKET", Bucket, StringComparison.Ordinal))!.AsArray();
+
+    [SkippableTheory]
+    [InlineData("s3:ListBucket", Bucket, """{"s3:prefix": "batches/pending/"}""", "allowed")]
+    [InlineData("s3:ListBucket", Bucket, """{"s3:prefix": "runs/"}""", "not allowed")]
+    [InlineData("s3:ListBucket", Bucket, "{}", "not allowed")] // a key the request lacks fails the condition
+    [InlineData("s3:GetObject", Bucket + "/batches/run.lock", "{}", "allowed")]
+    [InlineData("s3:GetObject", Bucket + "/runs/r/batches.json", "{}", "not allowed")]
+    [InlineData("s3:GetObject", Bucket + "/batches/secret/x", "{}", "denied")] // an explicit Deny wins over the Allow
+    [InlineData("s3:DeleteObject", Bucket + "/batches/run.lock", "{}", "not allowed")]
+    [InlineData("iam:PassRole", "arn:aws:iam::123456789012:role/dinoflow-SageMakerExecutionRole", """{"iam:PassedToService": "sagemaker.amazonaws.com"}""", "allowed")]
+    [InlineData("iam:PassRole", "arn:aws:iam::123456789012:role/dinoflow-SageMakerExecutionRole", """{"iam:PassedToService": "lambda.amazonaws.com"}""", "not allowed")]
+    public async Task Conditions_are_evaluated_as_IAM_does(string action, string resource, string context, string expected)
+    {
+        using var work = new TempDir();
+        var cases = Path.Combine(work.Path, "cases.json");
+        var output = Path.Combine(work.Path, "decisions.json");
+        var item = new JsonObject { ["policies"] = RunLockPolicy.DeepClone(), ["action"] = action, ["resource"] = resource, ["context"] = JsonNode.Parse(context) };
+        await File.WriteAllTextAsync(cases, new JsonArray(item).ToJsonString());
+
+        var result = await Repo.PythonCheckAsync("iam_check.py", [cases, output]);
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Equal(expected, JsonNode.Parse(await File.ReadAllTextAsync(output))![0]!.GetValue<string>());
+    }
+}

@@ -646,3 +646,29 @@ def current_machine_tracker():
         if "_eval_execution" in cls.__dict__:
             cls._eval_execution = wrap(cls.__dict__["_eval_execution"])
     return lambda: getattr(local, "machine", None)
+
+
+def main(argv):
+    """iam_check.py CASES.json OUT.json: the decision of `evaluate` for each {policies, action, resource, context}."""
+    import sys
+
+    try:
+        import moto  # noqa: F401
+    except ImportError as missing:
+        print(f"python3 lacks moto ({missing}): pip install 'moto[server]>=5.1'", file=sys.stderr)
+        return 3
+    if len(argv) != 3:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    with open(argv[1], encoding="utf-8") as f:
+        cases = json.load(f)
+    decisions = [evaluate(c["policies"], c["action"], c["resource"], c.get("context")) for c in cases]
+    with open(argv[2], "w", encoding="utf-8") as f:
+        json.dump(decisions, f)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv))
