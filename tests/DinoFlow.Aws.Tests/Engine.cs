@@ -15,7 +15,8 @@ namespace DinoFlow.Aws.Tests;
 /// handlers behind the Lambda Tasks: moto's Lambda invoke is forwarded to <see cref="HandlerEndpoint"/>, which runs the
 /// handler class template.yaml names against moto's S3 over HTTP. The plan says what to upload, which AWS answers are
 /// recorded (moto lacks labeling jobs, Greengrass v2 and the rollout's IoT job) and what to do; the report is what the
-/// engine saw.
+/// engine saw. IAM is enforced in every run (<see cref="Iam"/>): each handler and each state machine acts under its
+/// own translated role only, and <see cref="RunAsync"/> asserts that nothing was refused.
 /// </summary>
 public static class Engine
 {

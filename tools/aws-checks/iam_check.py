@@ -274,12 +274,12 @@ def _recipe(recipe):
     raise ValueError(f"the check reads JSON recipes only: {str(recipe)[:200]}")
 
 
-def _sagemaker_job(kind, name_field, region, account, creates=False, service_role=True):
+def _sagemaker_job(kind, name_field, region, account, creates=False):
     def needs(params):
         # SageMaker ARNs carry the job name in lower case.
         arn = _arn("sagemaker", region, account, f"{kind}/{params[name_field].lower()}")
         calls = []
-        if creates and service_role:
+        if creates:
             calls.append(_pass_role(params["RoleArn"], "sagemaker"))
         if creates and params.get("Tags"):
             calls.append(("sagemaker:AddTags", arn, {}))
@@ -436,9 +436,9 @@ class Enforcer:
     """Makes one moto IAM user per role of the translated template, signs each Lambda handler's S3 calls with its
     function's user, and checks every state machine integration call against its machine's role."""
 
-    def __init__(self, plan, translated, region, account, log, lock):
+    def __init__(self, plan, translated, region, account, lock):
         iam = plan["iam"]
-        self.region, self.account, self.log, self.lock = region, account, log, lock
+        self.region, self.account, self.lock = region, account, lock
         # Engine machine names (the plan's) for the state machines the template does not name.
         refs = dict(iam.get("refs", {}))
         self.machine_resources = {}
@@ -583,6 +583,8 @@ class Enforcer:
             return ClientError({"Error": {"Code": "AccessDeniedException", "Message": message},
                                 "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "iam-check"}}, operation)
 
+        if machine is None:
+            raise RuntimeError(f"{service}.{operation} was called outside a Task state: no role to check it against")
         role = self.machine_role(machine)
         call = f"{service}.{operation}"
         try:

@@ -92,7 +92,7 @@ def start_engine(plan):
     endpoint = f"http://127.0.0.1:{port}"
     global ENFORCER
     if plan.get("iam"):
-        ENFORCER = iam_check.Enforcer(plan, translated_template(plan["iam"]["template"]), REGION, ACCOUNT, log, lock)
+        ENFORCER = iam_check.Enforcer(plan, translated_template(plan["iam"]["template"]), REGION, ACCOUNT, lock)
         ENFORCER.create_users(endpoint)
     patch_lambda(plan["handlers"], endpoint, plan.get("stackName", "dinoflow"))
     patch_clients()
