@@ -15,7 +15,8 @@ namespace DinoFlow.Aws.Tests;
 /// handlers behind the Lambda Tasks: moto's Lambda invoke is forwarded to <see cref="HandlerEndpoint"/>, which runs the
 /// handler class template.yaml names against moto's S3 over HTTP. The plan says what to upload, which AWS answers are
 /// recorded (moto lacks labeling jobs, Greengrass v2 and the rollout's IoT job) and what to do; the report is what the
-/// engine saw.
+/// engine saw. IAM is enforced in every run (<see cref="Iam"/>): each handler and each state machine acts under its
+/// own translated role only, and <see cref="RunAsync"/> asserts that nothing was refused.
 /// </summary>
 public static class Engine
 {
@@ -40,15 +41,57 @@ public static class Engine
             ["batchSize"] = 100,
             ["machines"] = new JsonObject
             {
-                [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions) },
-                [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS" },
+                [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
+                [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
             },
+            ["iam"] = Iam(),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
         };
     }
 
+    /// <summary>
+    /// Least privilege: the engine translates template.yaml (as `sam deploy` does), resolves its roles' policies to this
+    /// stack's values, and runs every handler and every state machine call under its own role only. Only what the
+    /// engine cannot derive from a resource's type is given here.
+    /// </summary>
+    public static JsonObject Iam() => new()
+    {
+        ["template"] = Repo.Path("template.yaml"),
+        ["refs"] = new JsonObject { ["DataBucket"] = Settings.DataBucket, ["FailureTopic"] = Settings.FailureTopicArn },
+        ["parameters"] = new JsonObject
+        {
+            ["ThingGroupArn"] = Settings.ThingGroupArn, ["WorkteamArn"] = Settings.WorkteamArn, ["TrainerImageUri"] = Settings.TrainerImageUri,
+            ["TrainingMode"] = Settings.TrainingMode, ["NeoTargetDevice"] = Settings.NeoTargetDevice,
+        },
+    };
+
+    /// <summary>Every IAM decision of the run that did not allow (an empty list is the least-privilege proof).</summary>
+    public static List<JsonObject> Refusals(JsonObject report) =>
+        report["iam"]!["checks"]!.AsArray().Select(c => c!.AsObject()).Where(c => c["decision"]!.GetValue<string>() != "allowed").ToList();
+
+    /// <summary>Asserts that no IAM check of the run was denied and every Task's integration is mapped.</summary>
+    public static void AssertLeastPrivilegeHeld(JsonObject report)
+    {
+        // Every Task of every definition (the template's and the plan's), run or not, has a mapping to the IAM actions
+        // it needs, and what is known without running it (a Lambda Task's function, a .sync pattern's rule) is allowed.
+        foreach (var task in report["iam"]!["tasks"]!.AsArray())
+        {
+            Assert.True(task!["mapped"]!.GetValue<bool>(), $"no IAM mapping for the Task {task["state"]} ({task["resource"]})");
+            foreach (var need in task["needs"]!.AsArray())
+                Assert.True(need!["decision"]!.GetValue<string>() == "allowed", $"{task["machine"]}: {task["state"]} needs {need.ToJsonString()}");
+        }
+
+        var refusals = Refusals(report);
+        Assert.True(refusals.Count == 0, "denied by the role's own policy:\n" + string.Join('\n', refusals.Select(r => r.ToJsonString())));
+        var checks = report["iam"]!["checks"]!.AsArray();
+        // The proof covers both kinds of principal: the functions' S3 calls and the machines' integrations.
+        Assert.Contains(checks, c => c!["action"]!.GetValue<string>().StartsWith("s3:", StringComparison.Ordinal) && c["call"] is null);
+        Assert.Contains(checks, c => c!["call"] is not null);
+    }
+
     /// <summary>Runs the plan; skips (with the reason) when python3 lacks moto.</summary>
-    public static async Task<JsonObject> RunAsync(JsonObject plan, string work)
+    /// <param name="leastPrivilege">false only for the tests that break a policy on purpose and assert the refusal.</param>
+    public static async Task<JsonObject> RunAsync(JsonObject plan, string work, bool leastPrivilege = true)
     {
         using var handlers = new HandlerEndpoint();
         plan["handlers"] = handlers.Url;
@@ -65,7 +108,10 @@ public static class Engine
         }
 
         Assert.True(result.ExitCode == 0 && File.Exists(reportFile), $"the engine failed (exit {result.ExitCode}):\n{Tail(result.All)}\nhandler errors:\n{string.Join('\n', handlers.Errors)}");
-        return JsonNode.Parse(await File.ReadAllTextAsync(reportFile))!.AsObject();
+        var report = JsonNode.Parse(await File.ReadAllTextAsync(reportFile))!.AsObject();
+        // Every scenario is also a least-privilege proof.
+        if (leastPrivilege) AssertLeastPrivilegeHeld(report);
+        return report;
     }
 
     /// <summary>What CreateTrainingJob's container leaves in S3: the model, its labels and the evaluation report.</summary>
@@ -191,13 +237,16 @@ public sealed class HandlerEndpoint : IDisposable
     {
         var function = context.Request.Url!.AbsolutePath.Split('/')[^1];
         var endpoint = context.Request.QueryString["endpoint"] ?? throw new InvalidOperationException("no endpoint");
+        // The access key of a user that holds only this function's role policy (the engine's least-privilege check).
+        var accessKey = context.Request.QueryString["accessKey"] ?? throw new InvalidOperationException("no access key for " + function);
+        var secretKey = context.Request.QueryString["secretKey"] ?? throw new InvalidOperationException("no secret key for " + function);
         byte[] body;
         try
         {
             using var request = new MemoryStream();
             await context.Request.InputStream.CopyToAsync(request);
             request.Position = 0;
-            using var result = await Handler(function, Services(endpoint))(request);
+            using var result = await Handler(function, Services(endpoint, accessKey, secretKey))(request);
             using var copy = new MemoryStream();
             await result.CopyToAsync(copy);
             body = copy.ToArray();
@@ -218,15 +267,15 @@ public sealed class HandlerEndpoint : IDisposable
         context.Response.Close();
     }
 
-    private FunctionServices Services(string endpoint)
+    private FunctionServices Services(string endpoint, string accessKey, string secretKey)
     {
         AmazonS3Client client;
         lock (_gate)
         {
-            if (!_clients.TryGetValue(endpoint, out client!))
+            if (!_clients.TryGetValue(endpoint + " " + accessKey, out client!))
             {
-                client = new AmazonS3Client(new BasicAWSCredentials("ak", "sk"), new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = Engine.Settings.Region });
-                _clients[endpoint] = client;
+                client = new AmazonS3Client(new BasicAWSCredentials(accessKey, secretKey), new AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = Engine.Settings.Region });
+                _clients[endpoint + " " + accessKey] = client;
             }
         }
 

@@ -12,7 +12,7 @@ namespace DinoFlow.Aws.Tests;
 /// </summary>
 public sealed class EngineScenarioTests
 {
-    private static List<JsonObject> Uploads(string work, int count, int seed = 0)
+    internal static List<JsonObject> Uploads(string work, int count, int seed = 0)
     {
         var folder = Directory.CreateDirectory(Path.Combine(work, "uploads")).FullName;
         var categories = Engine.Settings.LabelCategories;
@@ -30,14 +30,14 @@ public sealed class EngineScenarioTests
         return uploads;
     }
 
-    private static string Model(string work, double accuracy = 0.95)
+    internal static string Model(string work, double accuracy = 0.95)
     {
         var path = Path.Combine(work, "model.tar.gz");
         File.WriteAllBytes(path, Engine.TrainedModelTarGz(accuracy));
         return path;
     }
 
-    private static JsonObject Phase(string name, JsonObject recorded, List<JsonObject>? uploads = null, bool redriveFailed = false)
+    internal static JsonObject Phase(string name, JsonObject recorded, List<JsonObject>? uploads = null, bool redriveFailed = false)
     {
         var phase = new JsonObject { ["name"] = name, ["recorded"] = recorded };
         if (uploads is not null) phase["uploads"] = new JsonArray(uploads.Select(u => (JsonNode)u).ToArray());

@@ -22,6 +22,9 @@ What is real and what is not:
   injected faults (e.g. AccessDenied on CreateTrainingJob) are answered from the plan's recorded responses, before the
   request leaves the client. Every recorded answer is logged in the report.
 - Wait states do not sleep (the requested seconds are logged).
+- IAM is enforced (plan["iam"], iam_check.py): each Lambda handler's S3 client signs as a moto user holding only its
+  function role's translated policies; every state machine integration call is authorized against its machine's role
+  with the call's IAM actions and ARNs; the report's "iam" lists each check.
 - moto has no RedriveExecution and no $$.Execution.RedriveCount. Redrive is EMULATED: the failed execution's history
   gives the state that failed and the input it entered with; a copy of the definition whose StartAt is that state runs
   under the same execution name in the same engine, with $$.Execution.RedriveCount set to the redrive number.
@@ -40,7 +43,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import urllib.parse
 import uuid
+
+import iam_check
 
 try:
     import boto3
@@ -62,6 +68,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/dinoflow-states"
 log = {"recorded": [], "waits": [], "invocations": []}
 recorded = {}
 lock = threading.Lock()
+# Least privilege (plan["iam"]): each function's and machine's calls are authorized against its own translated role.
+ENFORCER = None
 
 
 def free_port():
@@ -82,6 +90,10 @@ def start_engine(plan):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    global ENFORCER
+    if plan.get("iam"):
+        ENFORCER = iam_check.Enforcer(plan, translated_template(plan["iam"]["template"]), REGION, ACCOUNT, lock)
+        ENFORCER.create_users(endpoint)
     patch_lambda(plan["handlers"], endpoint, plan.get("stackName", "dinoflow"))
     patch_clients()
     patch_waits()
@@ -91,7 +103,22 @@ def start_engine(plan):
     patch_clone()
     patch_start_execution()
     patch_sdk_names()
+    if ENFORCER:
+        ENFORCER.start()  # from here on moto authorizes every request
     return server, endpoint
+
+
+def translated_template(path):
+    """template.yaml as `sam deploy` packages and translates it (check_template.py)."""
+    import tempfile
+
+    import check_template
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "translated.json")
+        check_template.translate(path, out)
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
 
 
 def patch_lambda(handlers, endpoint, stack):
@@ -102,7 +129,11 @@ def patch_lambda(handlers, endpoint, stack):
         if name.startswith(stack + "-"):
             name = name[len(stack) + 1:]
         payload = body if isinstance(body, (bytes, bytearray)) else (body or "{}").encode()
-        request = urllib.request.Request(f"{handlers}invoke/{name}?endpoint={endpoint}", data=payload, method="POST",
+        query = {"endpoint": endpoint}
+        if ENFORCER:
+            # The handler's S3 client signs with the access key of a user holding only its function role's policies.
+            query["accessKey"], query["secretKey"] = ENFORCER.function_key(name)
+        request = urllib.request.Request(f"{handlers}invoke/{name}?{urllib.parse.urlencode(query)}", data=payload, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=600) as response:
@@ -216,9 +247,16 @@ def patch_clients():
         except Exception:  # noqa: BLE001 - a module the pipeline does not use
             pass
     original = boto_client.boto_client_for
+    machine = iam_check.current_machine_tracker()
+
+    def _authorize(params, model, **kwargs):
+        # Before a recorded answer: a call moto does not implement is still authorized against the machine's role.
+        ENFORCER.authorize(machine(), model.service_model.service_name, model.name, params)
 
     def boto_client_for(region, service, state_credentials=None):
         client = original(region=region, service=service, state_credentials=state_credentials)
+        if ENFORCER:
+            client.meta.events.register("before-parameter-build.*.*", _authorize)
         client.meta.events.register("before-call.*.*", _recorded_answer)
         return client
 
@@ -596,6 +634,8 @@ def run(plan):
         report["recorded"] = log["recorded"]
         report["waits"] = log["waits"]
         report["invocations"] = log["invocations"]
+        if ENFORCER:
+            report["iam"] = ENFORCER.report()
         report["seconds"] = round(time.time() - started, 1)
         return report
     finally:
