@@ -41,6 +41,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private long _framesDropped;
     private long _sourceReopens;
     private long _detections;
+    private long _unknownFrames;
     private volatile string _sourceState = "starting";
 
     /// <param name="downloads">How packages are fetched over HTTP (tests pass a faulty network); null = a plain HttpClient.</param>
@@ -67,6 +68,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     public string? ActiveVersion => Volatile.Read(ref _model)?.Version;
     public long FramesProcessed => Interlocked.Read(ref _framesProcessed);
     public long FramesDropped => Interlocked.Read(ref _framesDropped);
+    public long UnknownFrames => Interlocked.Read(ref _unknownFrames);
     public long SourceReopens => Interlocked.Read(ref _sourceReopens);
     public LatencyWindow Latencies => _latencies;
     public DiskSpool? Spool => _spool;
@@ -524,6 +526,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>The stable state's name in the predictions file while the frames are none of the classes.</summary>
+    public const string UnknownLabel = "unknown";
+
     private async Task ClassifyFrames(ChannelReader<FrameSlot> queue, CancellationToken cancellationToken)
     {
         using var events = _options.EventsFile is { Length: > 0 } e ? new EventsFileWriter(e) : null;
@@ -545,8 +550,11 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
                     }
 
                     var probabilities = model.Run(slot);
-                    var detection = smoother!.Push(probabilities, slot.FrameIndex);
-                    if (detection is { } d)
+                    var unknown = model.LastUnknown;
+                    if (unknown) Interlocked.Increment(ref _unknownFrames);
+                    var detection = smoother!.Push(probabilities, slot.FrameIndex, unknown);
+                    // An unknown state ends the product event before it; it is no product detection, so nothing is published.
+                    if (detection is { Unknown: false } d)
                     {
                         var evt = new DetectionEvent(Guid.CreateVersion7().ToString("N"), _options.DeviceId, model.Version, labels[d.Label],
                             Math.Round(d.Confidence, 4), DateTimeOffset.UtcNow, slot.FrameIndex, d.StartFrame);
@@ -559,7 +567,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
                     var latency = Stopwatch.GetElapsedTime(slot.CapturedAt).TotalMilliseconds;
                     _latencies.Add(latency);
-                    predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : null, latency, model.Version);
+                    predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version);
                     Interlocked.Increment(ref _framesProcessed);
                 }
                 finally
@@ -609,6 +617,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
             SpoolSize = _spool?.Count ?? 0,
             SpoolDropped = _spool?.Dropped ?? 0,
             Detections = Interlocked.Read(ref _detections),
+            UnknownFrames = Interlocked.Read(ref _unknownFrames),
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
         };

@@ -15,8 +15,10 @@ public sealed class Classifier : IDisposable
         Package = package;
         var spec = package.Manifest.Preprocess;
         _preprocessor = new Preprocessor(spec);
+        // Old packages have no unknown score: they are read as before and never answer unknown.
+        string[] outputs = package.Manifest.Unknown is { } unknown ? [package.Manifest.OutputName, unknown.Output] : [package.Manifest.OutputName];
         _runner = new BatchRunner(OnnxSessions.Create(package.Model, execution ?? ExecutionOptions.Cpu, warn),
-            package.Manifest.InputName, package.Manifest.OutputName, 3, spec.Height, spec.Width);
+            package.Manifest.InputName, outputs, 3, spec.Height, spec.Width);
     }
 
     public LoadedPackage Package { get; }
@@ -26,6 +28,18 @@ public sealed class Classifier : IDisposable
     public float[] Classify(BgrImage image) => _runner.Run([_preprocessor.Run(image)], 1)[0];
 
     public float[][] ClassifyTensors(IReadOnlyList<float[]> tensors) => _runner.Run(tensors);
+
+    /// <summary>Probabilities plus the unknown verdict (none for a package without an unknown score).</summary>
+    public ModelAnswer Answer(BgrImage image) => AnswerTensors([_preprocessor.Run(image)])[0];
+
+    public ModelAnswer[] AnswerTensors(IReadOnlyList<float[]> tensors)
+    {
+        var outputs = _runner.RunAll(tensors);
+        var unknown = Package.Manifest.Unknown;
+        return [.. outputs[0].Select((p, i) => unknown is null
+            ? new ModelAnswer(p, null, false)
+            : new ModelAnswer(p, outputs[1][i][0], unknown.IsUnknown(outputs[1][i][0])))];
+    }
 
     /// <summary>Runs the package's probe and returns null when it gives the recorded answer, else why not.</summary>
     public string? CheckProbe(IImageDecoder decoder)

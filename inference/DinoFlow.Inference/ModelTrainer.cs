@@ -241,8 +241,9 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         headWatch.Stop();
 
         // The packaged graph is scored with ONNX Runtime, so the metrics are the shipped model's, not the C# head's.
-        var modelBytes = OnnxGraphs.Serialize(OnnxGraphs.PackageGraph(extractor.Graph, head, labels.Count));
-        var (package, metrics) = Package(name, version, labels, train, validation, spec, modelBytes, outputDirectory,
+        var headBytes = OnnxGraphs.Serialize(OnnxGraphs.PackageGraph(extractor.Graph, head, labels.Count));
+        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(headBytes, train, headBytes, train, validation);
+        var (package, metrics) = Package(name, version, labels, train, validation, spec, modelBytes, unknown, outputDirectory,
             new BackboneInfo(backbone.Name, backbone.Source, recipe.Taps, recipe.Pooling), head.Describe() + "; " + recipe.Describe(),
             new TrainingInfo(recipe.Name, train.Count, validation.Count, Refit: false, recipe.Head.Epochs, featureWatch.Elapsed.TotalSeconds + headWatch.Elapsed.TotalSeconds), null);
         var timing = string.Create(CultureInfo.InvariantCulture, $"features {featureWatch.Elapsed.TotalSeconds:0.0} s, head {headWatch.Elapsed.TotalSeconds:0.0} s");
@@ -279,9 +280,11 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         if (refit)
             shipped = tuner.Train(labels.Count, [.. train, .. validation], [], recipe, EpochProgress("refit"), cancellationToken);
 
-        var modelBytes = refit ? OnnxGraphs.Serialize(shipped.Model.Network.InferenceGraph(shipped.Model.FrozenPrefix)) : validatedBytes;
+        var shippedBytes = refit ? OnnxGraphs.Serialize(shipped.Model.Network.InferenceGraph(shipped.Model.FrozenPrefix)) : validatedBytes;
+        IReadOnlyList<LabeledExample> trainedOn = refit ? [.. train, .. validation] : train;
+        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(shippedBytes, trainedOn, validatedBytes, train, validation);
         var timing = validated.Times.Describe() + (refit ? "; refit: " + shipped.Times.Describe() : "");
-        var (package, _) = Package(name, version, labels, refit ? [.. train, .. validation] : train, validation, spec, modelBytes, outputDirectory,
+        var (package, _) = Package(name, version, labels, trainedOn, validation, spec, modelBytes, unknown, outputDirectory,
             new BackboneInfo(backbone.Name, backbone.Source, [recipe.FrozenUntil, recipe.LastTap], PoolingMode.Avg), recipe.Describe(),
             new TrainingInfo(recipe.Name, train.Count, validation.Count, refit, recipe.Epochs, watch.Elapsed.TotalSeconds), metrics);
         return new TrainingResult(package, metrics, watch.Elapsed, timing, FineTuned: shipped.Model);
@@ -304,7 +307,7 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
 
     /// <summary>Writes the package: model.onnx, model.json and the probe (the first validation image, else the first training image, with the output ONNX Runtime gives for it).</summary>
     private (LoadedPackage Package, EvaluationMetrics Metrics) Package(string name, string version, IReadOnlyList<string> labels, IReadOnlyList<LabeledExample> trainedOn,
-        IReadOnlyList<LabeledExample> validation, PreprocessSpec spec, byte[] modelBytes, string outputDirectory, BackboneInfo backboneInfo, string head, TrainingInfo training,
+        IReadOnlyList<LabeledExample> validation, PreprocessSpec spec, byte[] modelBytes, UnknownScoreInfo unknown, string outputDirectory, BackboneInfo backboneInfo, string head, TrainingInfo training,
         EvaluationMetrics? metrics)
     {
         metrics ??= Score(modelBytes, labels, validation, spec);
@@ -329,6 +332,7 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
             CreatedAt = DateTimeOffset.UtcNow,
             Producer = "dinoflow " + (typeof(ModelTrainer).Assembly.GetName().Version?.ToString(3) ?? "0"),
             Probe = new ProbeInfo(probeName, labels[HeadTrainer.ArgMax(probeOutput)], probeOutput, 1e-3f),
+            Unknown = unknown,
         };
         var package = ModelPackageFiles.Save(outputDirectory, manifest, modelBytes, new Dictionary<string, byte[]> { [probeName] = probeBytes });
         return (package, metrics);

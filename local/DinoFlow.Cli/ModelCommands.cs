@@ -67,13 +67,33 @@ public static class ModelCommands
             var package = ModelPackageFiles.Load(parse.GetValue(model)!.FullName);
             var reports = Path.Combine(package.Directory, "evaluation");
             var progress = ConsoleProgress.ForStandardError();
-            var metrics = ModelWorkflow.Evaluate(package, TrainingData.Load(parse.GetValue(data)!), reports,
+            var (metrics, unknown) = ModelWorkflow.EvaluateWithUnknown(package, TrainingData.Load(parse.GetValue(data)!), reports,
                 new DinoFlow.Pipeline.Stages.SynchronousProgress<TrainingProgress>(p => progress.Report(new StageProgress(p.Phase, p.Done, p.Total, p.Text))));
-            PrintMetrics(metrics, parse.GetValue(RunCommands.JsonOption), $"Report: {Path.Combine(reports, "report.html")}");
+            var json = parse.GetValue(RunCommands.JsonOption);
+            if (json)
+            {
+                // The metrics' fields as before, plus "unknown" (null for a package without an unknown score).
+                var node = JsonSerializer.SerializeToNode(metrics, Indented)!.AsObject();
+                node["unknown"] = unknown is null ? null : JsonSerializer.SerializeToNode(new
+                {
+                    count = unknown.Count, unknown = unknown.Unknown, unknownRate = unknown.UnknownRate, threshold = unknown.Threshold,
+                    kept = unknown.Kept, keptAccuracy = double.IsNaN(unknown.KeptAccuracy) ? (double?)null : unknown.KeptAccuracy,
+                }, Indented);
+                Console.WriteLine(node.ToJsonString(Indented));
+                return 0;
+            }
+
+            PrintMetrics(metrics, json: false, $"Report: {Path.Combine(reports, "report.html")}");
+            Console.WriteLine(unknown is null ? "Unknown: the package has no unknown score"
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Unknown: {unknown.Unknown}/{unknown.Count} images ({unknown.UnknownRate:0.000}) above the threshold {unknown.Threshold:0.0000}; accuracy among the {unknown.Kept} kept {unknown.KeptAccuracy:0.000}"));
             return 0;
         }));
         return command;
     }
+
+    /// <summary>What predict prints for a frame the package's unknown score rejects.</summary>
+    public const string UnknownLabel = "unknown";
 
     private static Command Predict()
     {
@@ -91,11 +111,17 @@ public static class ModelCommands
             foreach (var file in parse.GetValue(images)!)
             {
                 if (!file.Exists) throw new StageValidationException($"image '{file.FullName}' does not exist");
-                var p = classifier.Classify(decoder.Decode(File.ReadAllBytes(file.FullName)));
+                var answer = classifier.Answer(decoder.Decode(File.ReadAllBytes(file.FullName)));
+                var p = answer.Probabilities;
                 var best = Array.IndexOf(p, p.Max());
-                results.Add(new { image = file.FullName, label = classifier.Labels[best], confidence = p[best] });
+                // An unknown frame is none of the classes: its label is "unknown"; the best class is kept as a hint.
+                var label = answer.IsUnknown ? UnknownLabel : classifier.Labels[best];
+                results.Add(new { image = file.FullName, label, confidence = p[best], unknown = answer.IsUnknown, unknownScore = answer.UnknownScore, bestClass = classifier.Labels[best] });
                 if (!parse.GetValue(RunCommands.JsonOption))
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Name}\t{classifier.Labels[best]}\t{p[best]:0.000}"));
+                {
+                    var hint = answer.IsUnknown ? string.Create(CultureInfo.InvariantCulture, $"\t(score {answer.UnknownScore:0.0000}; nearest class {classifier.Labels[best]})") : "";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Name}\t{label}\t{p[best]:0.000}{hint}"));
+                }
             }
 
             if (parse.GetValue(RunCommands.JsonOption)) Console.WriteLine(JsonSerializer.Serialize(results, Indented));

@@ -60,7 +60,7 @@ public static class PortalJobs
         images.Select(i => i.ImageKey.Split('/')).Where(s => s.Length > 1).Select(s => s[^2])
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>The model's top guess for each image (model-assisted labeling); images it cannot decode get none.</summary>
+    /// <summary>The model's top guess for each image (model-assisted labeling), marked for review when the model calls it unknown.</summary>
     public static IReadOnlyDictionary<string, Prediction> Guesses(IObjectStore data, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -73,9 +73,10 @@ public static class PortalJobs
         foreach (var image in images)
         {
             var path = data.Describe(DatasetIndex.ImageKey(image.ImageKey));
-            var p = classifier.Classify(decoder.Decode(File.ReadAllBytes(path)));
+            var answer = classifier.Answer(decoder.Decode(File.ReadAllBytes(path)));
+            var p = answer.Probabilities;
             var best = Array.IndexOf(p, p.Max());
-            guesses[image.ImageKey] = new Prediction(classifier.Labels[best], p[best]);
+            guesses[image.ImageKey] = new Prediction(classifier.Labels[best], p[best], answer.IsUnknown);
         }
 
         return guesses;

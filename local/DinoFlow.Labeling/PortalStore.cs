@@ -62,7 +62,18 @@ public sealed record PortalJob(JobSpec Spec, DateTimeOffset CreatedAt, int Items
 /// <summary>One image of a job to add: its data-store key (under images/) and the source-ref written to the output manifest.</summary>
 public sealed record JobImage(string ImageKey, string SourceRef);
 
-public sealed record Prediction(string Label, double Confidence);
+/// <summary>
+/// The model's guess for an image. <see cref="Unknown"/>: the model's unknown score says the image is none of its
+/// classes; <see cref="Label"/> is then only the nearest class, the page shows <see cref="ReviewMark"/> and preselects
+/// nothing, and the guess never auto-labels or counts in the model check.
+/// </summary>
+public sealed record Prediction(string Label, double Confidence, bool Unknown = false)
+{
+    public const string ReviewMark = "unknown — review";
+
+    /// <summary>What the labeling page shows as the model's guess.</summary>
+    public string Display => Unknown ? ReviewMark : Label;
+}
 
 /// <summary>An image handed to a worker; <see cref="Label"/> is set when the worker already labeled it.</summary>
 public sealed record Assignment(long ItemId, string ImageKey, string? Label, Prediction? Guess);
@@ -176,6 +187,8 @@ public sealed class PortalStore
                          ("items", "auto_at"), ("assignments", "assigned_at"), ("assignments", "submitted_at")])
                 Execute(connection, $"UPDATE {table} SET {column} = substr({column}, 1, 26) || '0Z' WHERE length({column}) = 27 AND {column} LIKE '%Z'");
         }),
+        // The model's unknown verdict on its guess (1: none of its classes, review): no auto-label, no preselection.
+        new("the model's unknown verdict", connection => AddColumnIfMissing(connection, "items", "guess_unknown", "INTEGER NOT NULL DEFAULT 0")),
     ];
 
     /// <summary>How long an invite link can be redeemed.</summary>
@@ -324,8 +337,8 @@ public sealed class PortalStore
         }
 
         using var insert = Command(connection, """
-            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, auto_label, imported_line)
-            VALUES ($job, $id, $key, $ref, $guess, $conf, $label, $line)
+            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, guess_unknown, auto_label, imported_line)
+            VALUES ($job, $id, $key, $ref, $guess, $conf, $unknown, $label, $line)
             """);
         var id = 0L;
         foreach (var image in images)
@@ -337,7 +350,7 @@ public sealed class PortalStore
             // An imported label fills auto_label, so the image counts as done and is never handed out; its line is
             // what the export writes.
             SetParameters(insert, ("$job", spec.Name), ("$id", ++id), ("$key", image.ImageKey), ("$ref", image.SourceRef),
-                ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$label", label?.ClassName),
+                ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$unknown", guess?.Unknown == true ? 1 : 0), ("$label", label?.ClassName),
                 ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)));
             try
             {
@@ -480,7 +493,7 @@ public sealed class PortalStore
     private void AutoLabel(SqliteConnection connection, JobSpec spec, double threshold)
     {
         // Runs on every new label: the cheap question (is anything left to auto-label?) before the model check.
-        const string candidates = "job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_confidence >= $t";
+        const string candidates = "job = $job AND taken = 0 AND auto_label IS NULL AND guess_label IS NOT NULL AND guess_unknown = 0 AND guess_confidence >= $t";
         if (Scalar<long>(connection, $"SELECT EXISTS (SELECT 1 FROM items WHERE {candidates})", ("$job", spec.Name), ("$t", threshold)) == 0) return;
         if (!CheckModel(connection, spec, threshold).Active) return;
         Execute(connection, $"UPDATE items SET auto_label = guess_label, auto_confidence = guess_confidence, auto_at = $now WHERE {candidates}",
@@ -496,7 +509,7 @@ public sealed class PortalStore
         var votes = new Dictionary<long, (string Guess, Dictionary<string, int> Labels)>();
         using (var command = Command(connection, """
             SELECT i.item_id, i.guess_label, a.label FROM items i JOIN assignments a ON a.job = i.job AND a.item_id = i.item_id
-            WHERE i.job = $job AND i.done >= $n AND i.auto_label IS NULL AND i.guess_label IS NOT NULL AND i.guess_confidence >= $t AND a.label IS NOT NULL
+            WHERE i.job = $job AND i.done >= $n AND i.auto_label IS NULL AND i.guess_label IS NOT NULL AND i.guess_unknown = 0 AND i.guess_confidence >= $t AND a.label IS NOT NULL
             """, ("$job", spec.Name), ("$n", spec.AnnotatorsPerImage), ("$t", threshold)))
         using (var rows = command.ExecuteReader())
         {
@@ -696,7 +709,7 @@ public sealed class PortalStore
     private static List<Assignment> QueryAssignments(SqliteConnection connection, string where, string job, string worker)
     {
         using var command = Command(connection, $"""
-            SELECT a.item_id, i.image_key, a.label, i.guess_label, i.guess_confidence FROM assignments a
+            SELECT a.item_id, i.image_key, a.label, i.guess_label, i.guess_confidence, i.guess_unknown FROM assignments a
             JOIN items i ON i.job = a.job AND i.item_id = a.item_id
             WHERE a.job = $job AND a.worker = $w AND {where}
             """, ("$job", job), ("$w", worker));
@@ -704,7 +717,7 @@ public sealed class PortalStore
         var list = new List<Assignment>();
         while (reader.Read())
         {
-            var guess = reader.IsDBNull(3) ? null : new Prediction(reader.GetString(3), Math.Round(reader.GetDouble(4), 4));
+            var guess = reader.IsDBNull(3) ? null : new Prediction(reader.GetString(3), Math.Round(reader.GetDouble(4), 4), reader.GetInt64(5) != 0);
             list.Add(new Assignment(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), guess));
         }
 

@@ -58,7 +58,15 @@ public static class ModelWorkflow
     }
 
     /// <summary>Scores a package on labeled images and writes report.html / report.md / confusion.svg into <paramref name="reportDirectory"/>.</summary>
-    public static EvaluationMetrics Evaluate(LoadedPackage package, TrainingData data, string reportDirectory, IProgress<TrainingProgress>? progress = null)
+    public static EvaluationMetrics Evaluate(LoadedPackage package, TrainingData data, string reportDirectory, IProgress<TrainingProgress>? progress = null) =>
+        EvaluateWithUnknown(package, data, reportDirectory, progress).Metrics;
+
+    /// <summary>
+    /// As <see cref="Evaluate"/>, plus the unknown score's verdicts on the (known) data: the unknown rate and the
+    /// accuracy among the frames kept; null for a package without an unknown score.
+    /// </summary>
+    public static (EvaluationMetrics Metrics, UnknownEvaluation? Unknown) EvaluateWithUnknown(LoadedPackage package, TrainingData data, string reportDirectory,
+        IProgress<TrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(data);
@@ -68,10 +76,13 @@ public static class ModelWorkflow
         using var classifier = new Classifier(package);
         var decoder = new OpenCvImageDecoder();
         var predictions = new List<Prediction>();
+        var unknownVerdicts = new List<bool>();
         foreach (var image in data.Images)
         {
             var example = data.Example(image, package.Manifest.Labels);
-            predictions.Add(new Prediction(example.Key, example.Label, classifier.Classify(decoder.Decode(example.Read()))));
+            var answer = classifier.Answer(decoder.Decode(example.Read()));
+            predictions.Add(new Prediction(example.Key, example.Label, answer.Probabilities));
+            unknownVerdicts.Add(answer.IsUnknown);
             progress?.Report(new TrainingProgress("evaluate", predictions.Count, data.Images.Count, example.Key));
         }
 
@@ -81,7 +92,10 @@ public static class ModelWorkflow
         File.WriteAllText(Path.Combine(reportDirectory, "report.html"), EvaluationReport.Html(title, metrics));
         File.WriteAllText(Path.Combine(reportDirectory, "report.md"), EvaluationReport.Markdown(title, metrics));
         File.WriteAllText(Path.Combine(reportDirectory, "confusion.svg"), EvaluationReport.ConfusionSvg(metrics));
-        return metrics;
+        var unknownEvaluation = package.Manifest.Unknown is { } u
+            ? UnknownEvaluation.From(unknownVerdicts, [.. predictions.Select(p => DinoFlow.Pipeline.Training.HeadTrainer.ArgMax(p.Probabilities) == p.Truth)], u.Threshold)
+            : null;
+        return (metrics, unknownEvaluation);
     }
 
     /// <summary>Compiles for a target, proving parity on the given images.</summary>

@@ -1,13 +1,19 @@
 namespace DinoFlow.Edge.Events;
 
-/// <summary>A class became the stable detection at <see cref="StartFrame"/> (the first frame of its dwell).</summary>
-public readonly record struct SmoothedDetection(int Label, double Confidence, long StartFrame);
+/// <summary>
+/// A class became the stable detection at <see cref="StartFrame"/> (the first frame of its dwell). With
+/// <see cref="Unknown"/> the stable state is "none of the classes" (<see cref="Label"/> is <see cref="EventSmoother.UnknownState"/>):
+/// the product event before it has ended and no product is detected.
+/// </summary>
+public readonly record struct SmoothedDetection(int Label, double Confidence, long StartFrame, bool Unknown = false);
 
 /// <summary>
 /// Temporal smoothing with hysteresis and a minimum dwell. The walkthrough published whenever confidence &gt; 0.6 and
 /// the class changed, so a single noisy frame flickered the output. Here a class becomes the detection only when its
 /// smoothed score (moving average of probabilities, or share of votes, over Window frames) stays ≥ EnterThreshold
-/// for MinDwellFrames consecutive frames while the current class's score is below ExitThreshold.
+/// for MinDwellFrames consecutive frames while the current class's score is below ExitThreshold. Unknown frames (the
+/// package's unknown score above its threshold) are a state of their own, scored like one more class: a run of them
+/// neither continues nor starts a product event, and the product after it is a new event.
 /// </summary>
 public sealed class EventSmoother
 {
@@ -20,19 +26,27 @@ public sealed class EventSmoother
     private int _candidateFrames;
     private long _candidateStart;
 
+    /// <summary><see cref="Current"/> while the stable state is unknown.</summary>
+    public const int UnknownState = -2;
+
+    private readonly int _classes;
+    private int _current = -1;
+
     public EventSmoother(SmoothingOptions options, int classes)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _window = Enumerable.Range(0, options.Window).Select(_ => new float[classes]).ToArray();
-        _sum = new double[classes];
+        _classes = classes;
+        // One slot more than the classes: the unknown state.
+        _window = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
+        _sum = new double[classes + 1];
     }
 
-    /// <summary>The current stable class, or -1 before the first detection.</summary>
-    public int Current { get; private set; } = -1;
+    /// <summary>The current stable class, -1 before the first detection, or <see cref="UnknownState"/>.</summary>
+    public int Current => _current == _classes ? UnknownState : _current;
 
-    /// <summary>Feeds one frame's probabilities; returns a detection when the stable class changes.</summary>
-    public SmoothedDetection? Push(ReadOnlySpan<float> probabilities, long frameIndex)
+    /// <summary>Feeds one frame's probabilities (and whether the package called it unknown); returns a detection when the stable state changes.</summary>
+    public SmoothedDetection? Push(ReadOnlySpan<float> probabilities, long frameIndex, bool unknown = false)
     {
         var classes = _sum.Length;
         var slot = _window[_next];
@@ -45,14 +59,15 @@ public sealed class EventSmoother
             _filled++;
         }
 
-        if (_options.Method == "votes")
+        if (unknown || _options.Method == "votes")
         {
             Array.Clear(slot);
-            slot[ArgMax(probabilities)] = 1;
+            slot[unknown ? _classes : ArgMax(probabilities[.._classes])] = 1;
         }
         else
         {
-            probabilities[..classes].CopyTo(slot);
+            probabilities[.._classes].CopyTo(slot);
+            slot[_classes] = 0;
         }
 
         for (var c = 0; c < classes; c++) _sum[c] += Score(slot, c);
@@ -61,8 +76,8 @@ public sealed class EventSmoother
         var top = 0;
         for (var c = 1; c < classes; c++) if (_sum[c] > _sum[top]) top = c;
         var score = _sum[top] / _window.Length;
-        var currentScore = Current >= 0 ? _sum[Current] / _window.Length : 0;
-        if (top == Current || score < _options.EnterThreshold || currentScore >= _options.ExitThreshold)
+        var currentScore = _current >= 0 ? _sum[_current] / _window.Length : 0;
+        if (top == _current || score < _options.EnterThreshold || currentScore >= _options.ExitThreshold)
         {
             _candidate = -1;
             _candidateFrames = 0;
@@ -77,10 +92,10 @@ public sealed class EventSmoother
         }
 
         if (++_candidateFrames < _options.MinDwellFrames) return null;
-        Current = top;
+        _current = top;
         _candidate = -1;
         _candidateFrames = 0;
-        return new SmoothedDetection(top, score, _candidateStart);
+        return top == _classes ? new SmoothedDetection(UnknownState, score, _candidateStart, Unknown: true) : new SmoothedDetection(top, score, _candidateStart);
     }
 
     private static float Score(float[] slot, int c) => slot[c];

@@ -27,6 +27,9 @@ public sealed record HealthMessage
     public int SpoolSize { get; init; }
     public long SpoolDropped { get; init; }
     public long Detections { get; init; }
+
+    /// <summary>Frames the model's unknown score called none of its classes (no product detection comes from them).</summary>
+    public long UnknownFrames { get; init; }
     public double WorkingSetMb { get; init; }
     public double ManagedHeapMb { get; init; }
 }

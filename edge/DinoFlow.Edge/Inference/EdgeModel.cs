@@ -54,8 +54,22 @@ public sealed class EdgeModel : IDisposable
         _output = new float[package.Manifest.Labels.Count];
         _outputValue = OrtValue.CreateTensorValueFromMemory(_output, [1, _output.Length]);
         _inputNames = [package.Manifest.InputName];
-        _outputNames = [package.Manifest.OutputName];
+        _unknown = package.Manifest.Unknown;
+        // A package made before the unknown score has no such output: it never answers unknown.
+        _outputNames = _unknown is { } u ? [package.Manifest.OutputName, u.Output] : [package.Manifest.OutputName];
+        _outputValues = _unknown is null ? [_outputValue] : [_outputValue, _unknownValue = OrtValue.CreateTensorValueFromMemory(_unknownScore, [1, 1])];
     }
+
+    private readonly UnknownScoreInfo? _unknown;
+    private readonly float[] _unknownScore = new float[1];
+    private readonly OrtValue? _unknownValue;
+    private readonly OrtValue[] _outputValues;
+
+    /// <summary>The last <see cref="Run"/>'s unknown score (NaN for a package without one).</summary>
+    public double LastUnknownScore => _unknown is null ? double.NaN : _unknownScore[0];
+
+    /// <summary>Whether the last <see cref="Run"/>'s frame is none of the classes.</summary>
+    public bool LastUnknown => _unknown is { } u && u.IsUnknown(_unknownScore[0]);
 
     public LoadedPackage Package { get; }
     public string Version => Package.Manifest.Version;
@@ -152,7 +166,7 @@ public sealed class EdgeModel : IDisposable
     public ReadOnlySpan<float> Run(FrameSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
-        _session.Run(_runOptions, _inputNames, [slot.Input], _outputNames, [_outputValue]);
+        _session.Run(_runOptions, _inputNames, [slot.Input], _outputNames, _outputValues);
         return _output;
     }
 
@@ -168,6 +182,7 @@ public sealed class EdgeModel : IDisposable
 
         foreach (var slot in _all) slot.Dispose();
         _outputValue.Dispose();
+        _unknownValue?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }

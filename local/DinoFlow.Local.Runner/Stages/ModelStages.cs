@@ -15,7 +15,8 @@ namespace DinoFlow.Local.Runner.Stages;
 /// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
 public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit);
 
-public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall);
+/// <param name="UnknownRate">The share of known validation frames the unknown score rejects (null: the package has none).</param>
+public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall, double? UnknownRate = null);
 
 public sealed record CompileOutput(string PackageDirectory, string Target, double MaxProbabilityDifference, double LatencyBeforeMs, double LatencyAfterMs);
 
@@ -89,8 +90,13 @@ public sealed class GateStage : Stage<GateOutput>
         };
         var verdict = QualityGate.Check(trained.Validation, options);
         if (!verdict.Passed) throw new StageValidationException("the model is below the bar: " + string.Join("; ", verdict.Failures));
-        return Task.FromResult((new GateOutput(true, trained.Validation.Accuracy, options.MinAccuracy, options.MinClassRecall),
-            string.Create(CultureInfo.InvariantCulture, $"passed: accuracy {trained.Validation.Accuracy:0.000} ≥ {options.MinAccuracy}, every class recall ≥ {options.MinClassRecall}")));
+        // The unknown rate is reported, not gated: calibration fixes it near 5 % of known validation frames by design.
+        var unknown = ModelPackageFiles.Load(trained.PackageDirectory).Manifest.Unknown;
+        double? unknownRate = unknown is null ? null : 1 - unknown.KeptShare;
+        var unknownText = unknown is null ? "; no unknown score"
+            : string.Create(CultureInfo.InvariantCulture, $"; unknown rate on validation {unknownRate:0.000} ({unknown.Score} > {unknown.Threshold:0.0000}, {unknown.CalibrationImages} images)");
+        return Task.FromResult((new GateOutput(true, trained.Validation.Accuracy, options.MinAccuracy, options.MinClassRecall, unknownRate),
+            string.Create(CultureInfo.InvariantCulture, $"passed: accuracy {trained.Validation.Accuracy:0.000} ≥ {options.MinAccuracy}, every class recall ≥ {options.MinClassRecall}") + unknownText));
     }
 }
 

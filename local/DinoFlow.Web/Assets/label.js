@@ -125,7 +125,7 @@
     radios().forEach((radio, i) => {
       radio.setAttribute('aria-checked', String(i === selected));
       radio.classList.toggle('selected', i === selected);
-      radio.classList.toggle('guess', current?.guess?.label === categories[i]);
+      radio.classList.toggle('guess', !current?.guess?.unknown && current?.guess?.label === categories[i]);
       // One tab stop: the chosen label if shown, or the first shown one.
       const stop = selected >= 0 && !radios()[selected].hidden ? selected : radios().indexOf(visible()[0]);
       radio.tabIndex = i === stop ? 0 : -1;
@@ -133,8 +133,10 @@
     $('back').disabled = (back >= 0 ? back : history.length) <= 0;
     $('skip').disabled = current === null;
     $('submit').disabled = current === null;
-    $('guess').textContent = current?.guess ? `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` +
-      (mine.preselectGuesses ? ' · preselected' : ' · not preselected: choose what you see') : '';
+    // An image the model calls none of its classes: no class is suggested, a person decides.
+    $('guess').textContent = !current?.guess ? '' : current.guess.unknown ? `Model's guess: ${current.guess.display}` :
+      `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` +
+      (mine.preselectGuesses ? ' · preselected' : ' · not preselected: choose what you see');
     $('progress').textContent = back >= 0 ? `Reviewing ${history.length - back} back` : '';
     renderProgress();
   }
@@ -173,7 +175,7 @@
     const position = back >= 0 ? mine.done - history.length + back + 1 : mine.done + 1;
     image.alt = `Image ${position} of ${mine.done + mine.left}: ${file}`;
     // A label already given (going back) is selected; the model's guess only when the server trusts it (Enter accepts it).
-    selected = categories.indexOf(item.label ?? (mine.preselectGuesses ? item.guess?.label : null) ?? '');
+    selected = categories.indexOf(item.label ?? (mine.preselectGuesses && !item.guess?.unknown ? item.guess?.label : null) ?? '');
     render();
     queue.slice(0, 4).forEach(prefetch);
   }

@@ -86,6 +86,9 @@ public sealed record ModelManifest
     public ProbeInfo? Probe { get; init; }
     public CompileInfo? Compiled { get; init; }
 
+    /// <summary>The unknown-input score and its calibrated threshold; null in packages made before it (no unknown answer).</summary>
+    public UnknownScoreInfo? Unknown { get; init; }
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
@@ -124,6 +127,9 @@ public sealed record ModelManifest
                 throw new ModelPackageException($"{source}: probe.expectedProbabilities must be {manifest.Labels.Count} finite numbers, one per label");
             if (!float.IsFinite(probe.Tolerance) || probe.Tolerance < 0) throw new ModelPackageException($"{source}: probe.tolerance must be a finite number ≥ 0");
         }
+
+        if (manifest.Unknown is { } unknown && (string.IsNullOrWhiteSpace(unknown.Output) || !double.IsFinite(unknown.Threshold)))
+            throw new ModelPackageException($"{source}: unknown must name its output and have a finite threshold");
 
         try
         {

@@ -1,0 +1,56 @@
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Models;
+
+namespace DinoFlow.Inference;
+
+/// <summary>
+/// Bakes the unknown score into a package graph and calibrates its threshold: the bank is the shipped model's
+/// penultimate features of every image it was trained on; the threshold keeps 95 % of the known validation frames,
+/// scored by the model that was validated (with a refit the shipped model has seen the validation frames, so its
+/// distances to them would be near zero and say nothing).
+/// </summary>
+public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spec)
+{
+    /// <summary>Penultimate features of <paramref name="examples"/> under <paramref name="packageModel"/>, with the edge's preprocessing.</summary>
+    public float[][] Features(byte[] packageModel, IReadOnlyList<LabeledExample> examples)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        var (model, output) = UnknownScore.WithFeaturesOutput(packageModel);
+        using var runner = new BatchRunner(OnnxSessions.Create(model, ExecutionOptions.Cpu), OnnxGraphs.InputName, output, 3, spec.Height, spec.Width);
+        var preprocessor = new Preprocessor(spec);
+        var features = new List<float[]>();
+        foreach (var chunk in examples.Chunk(16)) features.AddRange(runner.Run(chunk.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList()));
+        return [.. features];
+    }
+
+    /// <summary>
+    /// The shipped graph with <see cref="UnknownScore.Output"/> and its calibration. <paramref name="validatedModel"/> and
+    /// <paramref name="validatedOn"/> are the model scored on <paramref name="validation"/> and its training images (for
+    /// a package without a refit: the shipped model and the same images).
+    /// </summary>
+    public (byte[] Model, UnknownScoreInfo Info) Attach(byte[] shippedModel, IReadOnlyList<LabeledExample> shippedOn,
+        byte[] validatedModel, IReadOnlyList<LabeledExample> validatedOn, IReadOnlyList<LabeledExample> validation)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        var bank = UnknownScore.Normalise(Features(shippedModel, shippedOn));
+        var validatedBank = ReferenceEquals(validatedModel, shippedModel) && ReferenceEquals(validatedOn, shippedOn)
+            ? bank : UnknownScore.Normalise(Features(validatedModel, validatedOn));
+        List<double> scores;
+        string calibratedOn;
+        if (validation.Count > 0)
+        {
+            scores = [.. Features(validatedModel, validation).Select(f => UnknownScore.Reference(f, validatedBank))];
+            calibratedOn = ReferenceEquals(validatedModel, shippedModel) ? "validation" : "validation (the model validated before the refit)";
+        }
+        else
+        {
+            // No validation channel: each training image against the others.
+            scores = [.. validatedBank.Select((f, i) => UnknownScore.Reference(f, validatedBank, skip: i))];
+            calibratedOn = "training-leave-one-out";
+        }
+
+        var (threshold, kept) = UnknownScore.Calibrate(scores);
+        var info = new UnknownScoreInfo(UnknownScore.Name, UnknownScore.Output, threshold, scores.Count, kept, calibratedOn, bank.Length);
+        return (UnknownScore.AddToGraph(shippedModel, bank), info);
+    }
+}

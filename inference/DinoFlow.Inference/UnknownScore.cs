@@ -1,0 +1,116 @@
+using DinoFlow.Pipeline.Models;
+using Google.Protobuf;
+using Onnx;
+
+namespace DinoFlow.Inference;
+
+/// <summary>
+/// The unknown-input score baked into a package graph: KNN on the L2-normalised penultimate features (the head's input),
+/// score = 1 − cosine similarity to the nearest training image (k = 1; a few hundred training images per data set, so
+/// the nearest one is the informative neighbour). The training features are a constant of the graph, so the edge needs
+/// nothing new; the output is <see cref="Output"/> [N, 1].
+/// </summary>
+public static class UnknownScore
+{
+    public const string Output = "unknown_score";
+    public const string Name = "knn-cosine";
+
+    /// <summary>The head's input: the first input of the Gemm whose output the package's softmax reads.</summary>
+    public static string PenultimateTensor(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graph = model.Graph;
+        var softmax = graph.Node.SingleOrDefault(n => n.OpType == "Softmax" && n.Output.Contains(OnnxGraphs.ProbabilitiesOutput))
+            ?? throw new ModelPackageException($"the graph has no Softmax producing '{OnnxGraphs.ProbabilitiesOutput}'");
+        var logits = softmax.Input[0];
+        var gemm = graph.Node.SingleOrDefault(n => n.OpType == "Gemm" && n.Output.Contains(logits))
+            ?? throw new ModelPackageException($"the logits '{logits}' are not a Gemm's output");
+        return gemm.Input[0];
+    }
+
+    /// <summary>The package graph with its penultimate features as an extra output (to build the bank and to test the score).</summary>
+    public static (byte[] Model, string Output) WithFeaturesOutput(byte[] packageModel)
+    {
+        var model = ModelProto.Parser.ParseFrom(packageModel);
+        var features = PenultimateTensor(model);
+        model.Graph.Output.Add(OnnxProto.TensorInfo(features, [null, null]));
+        return (model.ToByteArray(), features);
+    }
+
+    /// <summary>Rows scaled to unit length (a zero row stays zero).</summary>
+    public static float[][] Normalise(IReadOnlyList<float[]> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        return features.Select(f =>
+        {
+            var norm = MathF.Sqrt(f.Sum(v => v * v));
+            return norm > 0 ? f.Select(v => v / norm).ToArray() : (float[])f.Clone();
+        }).ToArray();
+    }
+
+    /// <summary>The score computed in C#: 1 − max cosine similarity of <paramref name="feature"/> to the (normalised) bank.</summary>
+    public static double Reference(ReadOnlySpan<float> feature, IReadOnlyList<float[]> normalisedBank, int skip = -1)
+    {
+        ArgumentNullException.ThrowIfNull(normalisedBank);
+        double norm = 0;
+        foreach (var v in feature) norm += (double)v * v;
+        norm = Math.Sqrt(norm);
+        var best = double.NegativeInfinity;
+        for (var b = 0; b < normalisedBank.Count; b++)
+        {
+            if (b == skip) continue;
+            double dot = 0;
+            var row = normalisedBank[b];
+            for (var i = 0; i < row.Length; i++) dot += (double)row[i] * feature[i];
+            best = Math.Max(best, norm > 0 ? dot / norm : 0);
+        }
+
+        return 1 - best;
+    }
+
+    /// <summary>Adds <see cref="Output"/> to a package graph: LpNormalization → MatMul with the bank → ReduceMax → 1 − max.</summary>
+    public static byte[] AddToGraph(byte[] packageModel, IReadOnlyList<float[]> normalisedBank)
+    {
+        ArgumentNullException.ThrowIfNull(normalisedBank);
+        if (normalisedBank.Count == 0) throw new ArgumentException("the unknown score needs at least one training feature vector");
+        var model = ModelProto.Parser.ParseFrom(packageModel);
+        var graph = model.Graph;
+        var features = PenultimateTensor(model);
+        var d = normalisedBank[0].Length;
+        var n = normalisedBank.Count;
+        // The bank transposed ([D, N]) so one MatMul gives every similarity.
+        var bank = new float[d * n];
+        for (var j = 0; j < n; j++) for (var i = 0; i < d; i++) bank[(i * n) + j] = normalisedBank[j][i];
+        graph.Initializer.Add(OnnxProto.FloatTensor("unknown_bank", [d, n], bank));
+        graph.Initializer.Add(OnnxProto.FloatTensor("unknown_one", [1], [1f]));
+        Add(graph, "LpNormalization", [features], "unknown_normalised", x => { x.Attribute.Add(OnnxProto.Int("axis", 1)); x.Attribute.Add(OnnxProto.Int("p", 2)); });
+        Add(graph, "MatMul", ["unknown_normalised", "unknown_bank"], "unknown_similarity");
+        Add(graph, "ReduceMax", ["unknown_similarity"], "unknown_nearest", x => { x.Attribute.Add(OnnxProto.Ints("axes", 1)); x.Attribute.Add(OnnxProto.Int("keepdims", 1)); });
+        Add(graph, "Sub", ["unknown_one", "unknown_nearest"], Output);
+        graph.Output.Add(OnnxProto.TensorInfo(Output, [null, 1]));
+        return model.ToByteArray();
+    }
+
+    /// <summary>
+    /// The threshold that keeps ≥ 95 % of known calibration frames: the 95th percentile of their scores (the
+    /// ⌈0.95·n⌉-th smallest); a frame is unknown when its score is above it. Returns the share actually kept.
+    /// </summary>
+    public static (double Threshold, double KeptShare) Calibrate(IReadOnlyList<double> knownScores, double keep = UnknownScoreInfo.TargetKeptShare)
+    {
+        ArgumentNullException.ThrowIfNull(knownScores);
+        if (knownScores.Count == 0) throw new ArgumentException("calibration needs at least one known frame");
+        var sorted = knownScores.Order().ToArray();
+        var index = Math.Clamp((int)Math.Ceiling(keep * sorted.Length) - 1, 0, sorted.Length - 1);
+        var threshold = sorted[index];
+        return (threshold, (double)sorted.Count(s => s <= threshold) / sorted.Length);
+    }
+
+    private static void Add(GraphProto graph, string op, IEnumerable<string> inputs, string output, Action<NodeProto>? configure = null)
+    {
+        var node = new NodeProto { OpType = op, Name = output };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        configure?.Invoke(node);
+        graph.Node.Add(node);
+    }
+}

@@ -1,0 +1,17 @@
+namespace DinoFlow.Pipeline.Models;
+
+/// <summary>
+/// The package's unknown-input score (an extra graph output): a frame whose score is above <see cref="Threshold"/> is
+/// none of the known classes. Calibrated so that <see cref="KeptShare"/> (≥ 0.95) of the <see cref="CalibrationImages"/>
+/// known calibration frames stay known. Packages without it (older ones) give no unknown answer.
+/// </summary>
+/// <param name="Score">What the score is, e.g. "knn-cosine" (1 − cosine similarity to the nearest training image's penultimate features).</param>
+/// <param name="Output">The graph output that carries it, one value per frame.</param>
+/// <param name="CalibratedOn">"validation" or "training-leave-one-out" (no validation images).</param>
+/// <param name="BankSize">How many training feature vectors the graph holds.</param>
+public sealed record UnknownScoreInfo(string Score, string Output, double Threshold, int CalibrationImages, double KeptShare, string CalibratedOn, int BankSize)
+{
+    public const double TargetKeptShare = 0.95;
+
+    public bool IsUnknown(double score) => score > Threshold;
+}
