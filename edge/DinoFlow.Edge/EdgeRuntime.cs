@@ -567,7 +567,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
                     var latency = Stopwatch.GetElapsedTime(slot.CapturedAt).TotalMilliseconds;
                     _latencies.Add(latency);
-                    predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version);
+                    predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version,
+                        unknown ? UnknownLabel : null);
                     Interlocked.Increment(ref _framesProcessed);
                 }
                 finally

@@ -16,10 +16,15 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
     {
         ArgumentNullException.ThrowIfNull(examples);
         var (model, output) = UnknownScore.WithFeaturesOutput(packageModel);
+        return Run(model, output, examples);
+    }
+
+    private float[][] Run(byte[] model, string output, IReadOnlyList<LabeledExample> examples, int batchSize = 8)
+    {
         using var runner = new BatchRunner(OnnxSessions.Create(model, ExecutionOptions.Cpu), OnnxGraphs.InputName, output, 3, spec.Height, spec.Width);
         var preprocessor = new Preprocessor(spec);
         var features = new List<float[]>();
-        foreach (var chunk in examples.Chunk(16)) features.AddRange(runner.Run(chunk.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList()));
+        foreach (var chunk in examples.Chunk(16)) features.AddRange(runner.Run(chunk.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList(), batchSize));
         return [.. features];
     }
 
@@ -37,9 +42,13 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
             ? bank : UnknownScore.Normalise(Features(validatedModel, validatedOn));
         List<double> scores;
         string calibratedOn;
+        var shippedScored = UnknownScore.AddToGraph(shippedModel, bank);
         if (validation.Count > 0)
         {
-            scores = [.. Features(validatedModel, validation).Select(f => UnknownScore.Reference(f, validatedBank))];
+            // Scored by the graph itself, one frame per run (float32 as the edge computes it; rounding depends on the
+            // batch), so a frame at the percentile lands on the same side of the threshold on the device as here.
+            var validatedScored = ReferenceEquals(validatedBank, bank) ? shippedScored : UnknownScore.AddToGraph(validatedModel, validatedBank);
+            scores = [.. Run(validatedScored, UnknownScore.Output, validation, batchSize: 1).Select(s => (double)s[0])];
             calibratedOn = ReferenceEquals(validatedModel, shippedModel) ? "validation" : "validation (the model validated before the refit)";
         }
         else
@@ -51,6 +60,6 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
 
         var (threshold, kept) = UnknownScore.Calibrate(scores);
         var info = new UnknownScoreInfo(UnknownScore.Name, UnknownScore.Output, threshold, scores.Count, kept, calibratedOn, bank.Length);
-        return (UnknownScore.AddToGraph(shippedModel, bank), info);
+        return (shippedScored, info);
     }
 }

@@ -38,6 +38,43 @@ public sealed class CliRunTests : IDisposable
         var compiled = steps[5].GetProperty("output").GetProperty("packageDirectory").GetString()!;
         Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));
         Assert.Contains("\"compiled\"", File.ReadAllText(Path.Combine(compiled, "model.json")), StringComparison.Ordinal);
+
+        // The gate reports the unknown rate on validation (calibrated: at most 5 % of the known frames).
+        var gate = steps[4];
+        Assert.InRange(gate.GetProperty("output").GetProperty("unknownRate").GetDouble(), 0, 0.05);
+        Assert.Contains("unknown rate on validation", gate.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        await PredictAndEvaluateAnswerUnknown(compiled);
+    }
+
+    /// <summary>predict and evaluate on the run's package: a sample it trained on is known, noise is unknown.</summary>
+    private async Task PredictAndEvaluateAnswerUnknown(string package)
+    {
+        var sample = Directory.GetFiles(Path.Combine(DinoflowCli.Samples, "red_normal")).Order(StringComparer.Ordinal).First();
+        var noise = _work.Write("noise.jpg", TestImages.Noise(5, 320, 320));
+        var predict = await DinoflowCli.RunAsync(_work.Path, "predict", "--model", package, "--json", sample, noise);
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        var answers = JsonDocument.Parse(predict.Stdout).RootElement.EnumerateArray().ToList();
+        Assert.False(answers[0].GetProperty("unknown").GetBoolean());
+        Assert.NotEqual("unknown", answers[0].GetProperty("label").GetString());
+        Assert.True(answers[1].GetProperty("unknown").GetBoolean());
+        Assert.Equal("unknown", answers[1].GetProperty("label").GetString());
+        var text = await DinoflowCli.RunAsync(_work.Path, "predict", "--model", package, noise);
+        Assert.Contains("\tunknown\t", text.Stdout, StringComparison.Ordinal);
+
+        // Noise frames labelled as a product: evaluate says every one is unknown and none is kept.
+        for (var i = 0; i < 4; i++) _work.Write(Path.Combine("noisy-data", "red_normal", $"n{i}.jpg"), TestImages.Noise(10 + i, 320, 320));
+        _work.Write(Path.Combine("noisy-data", "no_box", "sample.jpg"), File.ReadAllBytes(sample));
+        var evaluate = await DinoflowCli.RunAsync(_work.Path, "evaluate", "--model", package, "--data", Path.Combine(_work.Path, "noisy-data"), "--json");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        var unknown = JsonDocument.Parse(evaluate.Stdout).RootElement.GetProperty("unknown");
+        Assert.Equal(5, unknown.GetProperty("count").GetInt32());
+        Assert.Equal(4, unknown.GetProperty("unknown").GetInt32());
+        Assert.Equal(0.8, unknown.GetProperty("unknownRate").GetDouble(), 6);
+        Assert.Equal(1, unknown.GetProperty("kept").GetInt32());
+        // The kept frame is the sample, labelled no_box here: right only if predict called it no_box.
+        Assert.Equal(answers[0].GetProperty("label").GetString() == "no_box" ? 1 : 0, unknown.GetProperty("keptAccuracy").GetDouble());
+        var evaluateText = await DinoflowCli.RunAsync(_work.Path, "evaluate", "--model", package, "--data", Path.Combine(_work.Path, "noisy-data"));
+        Assert.Contains("Unknown: 4/5 images (0.800)", evaluateText.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

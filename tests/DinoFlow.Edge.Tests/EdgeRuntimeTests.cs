@@ -148,4 +148,33 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         Assert.False(Directory.Exists(Path.Combine(state, "models", ".v3.staging-123456")));
         Assert.False(File.Exists(Path.Combine(state, "downloads", "v3-x.zip.part")));
     }
+
+    [Fact]
+    public async Task Frames_the_model_calls_unknown_publish_no_detection_and_are_counted_in_health()
+    {
+        var dir = model.NewDirectory("unknown");
+        // The same model with a threshold below every score: every frame of the clip is unknown.
+        var copy = model.Copy(model.Package);
+        var json = Path.Combine(copy, ModelManifest.FileName);
+        var manifest = ModelManifest.Parse(File.ReadAllText(json), json);
+        Assert.NotNull(manifest.Unknown);
+        File.WriteAllText(json, (manifest with { Unknown = manifest.Unknown with { Threshold = -1 } }).ToJson());
+        var options = EdgeBuilder.Options(Path.Combine(dir, "state"), copy, TrainedModelFixture.Clip);
+        options.EventsFile = Path.Combine(dir, "events.jsonl");
+        options.PredictionsFile = Path.Combine(dir, "predictions.csv");
+        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await runtime.RunAsync(timeout.Token);
+
+        Assert.Equal(100, runtime.FramesProcessed);
+        Assert.Equal(100, runtime.UnknownFrames);
+        var health = runtime.Health();
+        Assert.Equal(100, health.UnknownFrames);
+        Assert.Equal(0, health.Detections);
+        Assert.True(!File.Exists(options.EventsFile) || File.ReadAllLines(options.EventsFile).Length == 0);
+        // Every frame's label is unknown, and once the unknown state is stable the smoothed label names it too.
+        var rows = File.ReadAllLines(options.PredictionsFile).Skip(1).Select(r => r.Split(',')).ToList();
+        Assert.All(rows, r => Assert.Equal(EdgeRuntime.UnknownLabel, r[1]));
+        Assert.Equal(EdgeRuntime.UnknownLabel, rows[^1][3]);
+    }
 }

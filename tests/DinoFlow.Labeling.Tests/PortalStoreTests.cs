@@ -121,6 +121,31 @@ public sealed class PortalStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_guess_the_model_calls_unknown_is_marked_for_review_never_auto_labels_and_never_counts_in_the_check()
+    {
+        var images = Images(10);
+        // Every guess is confident; images 3-10 are ones the model calls none of its classes.
+        var guesses = images.Select((image, i) => (image.ImageKey, new Prediction("cat", 0.99, Unknown: i >= 2)))
+            .ToDictionary(p => p.ImageKey, p => p.Item2);
+        _store.CreateJob(new JobSpec("j", ["cat", "dog"], AutoLabelThreshold: 0.9, AutoLabelAfter: 2), images, guesses);
+
+        var items = _store.NextAssignments("j", "a", 4);
+        Assert.False(items[0].Guess!.Unknown);
+        Assert.Equal("cat", items[0].Guess!.Display);
+        Assert.True(items[2].Guess!.Unknown);
+        Assert.Equal(Prediction.ReviewMark, items[2].Guess!.Display);
+        Assert.Equal("unknown — review", Prediction.ReviewMark);
+        foreach (var item in items) _store.Submit("j", "a", item.ItemId, "cat");
+
+        // Two known guesses matched the humans: the model passed its check on those two only, and the unknown images
+        // nobody started stay for people.
+        var progress = _store.Progress("j");
+        Assert.Equal(2, progress.Model!.Checked);
+        Assert.Equal(0, progress.AutoLabeled);
+        Assert.Equal(6, _store.NextAssignments("j", "b", 10).Count);
+    }
+
+    [Fact]
     public void A_job_can_preselect_guesses_without_a_model_check()
     {
         var images = Images(2);

@@ -34,7 +34,9 @@ public sealed class PredictionsFileWriter : IDisposable
 
     public PredictionsFileWriter(string path) => _writer = EventsFileWriter.Create(path);
 
-    public void Write(long frame, IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, string? smoothed, double latencyMs, string modelVersion)
+    /// <param name="unknownLabel">The frame's label when the model called it unknown (its probabilities are still written); null: the top class.</param>
+    public void Write(long frame, IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, string? smoothed, double latencyMs, string modelVersion,
+        string? unknownLabel = null)
     {
         ArgumentNullException.ThrowIfNull(labels);
         if (_labels is null)
@@ -46,7 +48,7 @@ public sealed class PredictionsFileWriter : IDisposable
         var top = 0;
         for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
         _line.Clear();
-        _line.Append(frame.ToString(CultureInfo.InvariantCulture)).Append(',').Append(labels[top]).Append(',')
+        _line.Append(frame.ToString(CultureInfo.InvariantCulture)).Append(',').Append(unknownLabel ?? labels[top]).Append(',')
             .Append(probabilities[top].ToString("0.######", CultureInfo.InvariantCulture)).Append(',').Append(smoothed ?? "").Append(',')
             .Append(latencyMs.ToString("0.###", CultureInfo.InvariantCulture)).Append(',').Append(modelVersion);
         // Columns follow the first model's labels; a swapped model with other labels writes its own order.
