@@ -15,11 +15,12 @@ return name switch
     "edge-soak" => await EdgeBenchmark.SoakOnlyAsync(args).ConfigureAwait(false),
     "portal" => await PortalBenchmark.RunAsync(args).ConfigureAwait(false),
     "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
+    "unknown" => UnknownBenchmark.Run(args),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }
