@@ -43,11 +43,14 @@ public static class FarOodFrames
             for (var c = 0; c < 3; c++)
             {
                 int At(int i) => horizontal ? ((line * width) + i) * 3 + c : ((i * width) + line) * 3 + c;
+                // A running sum over the window [i - radius, i + radius], clipped at the ends: O(1) per pixel.
+                int sum = 0, count = 0;
+                for (var j = 0; j <= Math.Min(length - 1, radius); j++, count++) sum += source[At(j)];
                 for (var i = 0; i < length; i++)
                 {
-                    int sum = 0, count = 0;
-                    for (var j = Math.Max(0, i - radius); j <= Math.Min(length - 1, i + radius); j++, count++) sum += source[At(j)];
                     result[At(i)] = (byte)(sum / count);
+                    if (i + radius + 1 < length) { sum += source[At(i + radius + 1)]; count++; }
+                    if (i - radius >= 0) { sum -= source[At(i - radius)]; count--; }
                 }
             }
         }

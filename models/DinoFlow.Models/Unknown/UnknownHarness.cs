@@ -7,7 +7,7 @@ using DinoFlow.Pipeline.Training;
 
 namespace DinoFlow.Models.Unknown;
 
-/// <summary>One held-out class: every image of it scored as unknown against the other classes' validation frames.</summary>
+/// <summary>One held-out class: its validation images scored as unknown against the other classes' validation frames.</summary>
 public sealed record HeldOutClassReport(string Label, IReadOnlyList<ScoreReport> Scores);
 
 /// <summary>One kind of generated frame (from the validation images) scored as unknown against the validation frames.</summary>
@@ -70,7 +70,10 @@ public static class UnknownHarness
         {
             var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
             var known = validation.Where(v => v.Label != held).Select(v => v.Plain).ToList();
-            var unknown = train.Where(t => t.Label == held).Select(t => t.Plain).Concat(validation.Where(v => v.Label == held).Select(v => v.Plain)).ToList();
+            // Only the held-out class's validation frames: they come from the same recordings as the known validation
+            // frames, so the score must tell the class apart, not the recording (its training-recording frames look
+            // like the bank's recording and would score as known for that reason alone).
+            var unknown = validation.Where(v => v.Label == held).Select(v => v.Plain).ToList();
             if (unknown.Count == 0 || known.Count == 0) continue;
             var model = Fit(train.Where(t => t.Label != held).Select(t => (kept.IndexOf(t.Label), t.Plain, t.Views)).ToList(), kept.Count, recipe.Head);
             loco.Add(new HeldOutClassReport(data.Labels[held], [.. Scores.Select(s => Report(model, s, known, unknown))]));

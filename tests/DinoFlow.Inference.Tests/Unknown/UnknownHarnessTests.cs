@@ -19,13 +19,15 @@ public sealed class UnknownHarnessTests(ITestOutputHelper output)
         var report = UnknownHarness.Run(data, new SplitOptions { Seed = 3 }, recipe, ModelWorkflow.Backbone, new OpenCvImageDecoder());
 
         foreach (var line in UnknownReportText.Lines(report)) output.WriteLine(line);
-        Assert.Equal(data.Labels.Order(StringComparer.Ordinal), report.LeaveOneClassOut.Select(l => l.Label).Order(StringComparer.Ordinal));
+        var validation = DatasetSplitter.Split(data.Images, new SplitOptions { Seed = 3 }).Validation;
+        Assert.Equal(validation.Select(v => v.Label).Distinct().Order(StringComparer.Ordinal), report.LeaveOneClassOut.Select(l => l.Label).Order(StringComparer.Ordinal));
         Assert.All(report.LeaveOneClassOut, l =>
         {
             Assert.Equal(UnknownHarness.Scores, l.Scores.Select(s => s.Score));
             Assert.All(l.Scores, s => Assert.InRange(s.Auroc, 0, 1));
             Assert.All(l.Scores, s => Assert.True(s.KnownKept >= 0.95, $"{l.Label} {s.Score} kept {s.KnownKept}"));
-            Assert.Equal(data.Images.Count(i => i.Label == l.Label), l.Scores[0].Unknown);
+            Assert.Equal(validation.Count(v => v.Label == l.Label), l.Scores[0].Unknown);
+            Assert.Equal(validation.Count(v => v.Label != l.Label), l.Scores[0].Known);
         });
         var knn = report.FarOod.ToDictionary(f => f.Kind, f => f.Scores.Single(s => s.Score == UnknownScore.Name));
         Assert.Equal(FarOodFrames.Kinds, report.FarOod.Select(f => f.Kind));
@@ -33,5 +35,42 @@ public sealed class UnknownHarnessTests(ITestOutputHelper output)
         Assert.True(knn["noise"].Auroc > 0.9, $"noise AUROC {knn["noise"].Auroc}");
         Assert.True(knn["flat-colour"].Auroc > 0.9, $"flat AUROC {knn["flat-colour"].Auroc}");
         Assert.True(report.NearOod.Single(s => s.Score == UnknownScore.Name).Auroc > 0.5, "held-out classes score above chance");
+    }
+
+    [Fact]
+    public void The_box_blur_averages_each_clipped_window_and_the_generated_frames_differ_from_the_image()
+    {
+        var pixels = new byte[9 * 7 * 3];
+        new Random(4).NextBytes(pixels);
+        var image = new DinoFlow.Pipeline.Imaging.BgrImage(9, 7, pixels);
+
+        var blurred = FarOodFrames.BoxBlur(image, 2);
+
+        // The reference: the same two separable passes, each window summed directly.
+        byte[] Pass(byte[] source, bool horizontal)
+        {
+            var result = new byte[source.Length];
+            for (var y = 0; y < 7; y++)
+                for (var x = 0; x < 9; x++)
+                    for (var c = 0; c < 3; c++)
+                    {
+                        int sum = 0, count = 0;
+                        for (var d = -2; d <= 2; d++)
+                        {
+                            var (xx, yy) = horizontal ? (x + d, y) : (x, y + d);
+                            if (xx < 0 || xx >= 9 || yy < 0 || yy >= 7) continue;
+                            sum += source[((yy * 9) + xx) * 3 + c];
+                            count++;
+                        }
+
+                        result[((y * 9) + x) * 3 + c] = (byte)(sum / count);
+                    }
+
+            return result;
+        }
+
+        var expected = Pass(Pass(Pass(Pass(pixels, true), false), true), false);
+        Assert.Equal(expected, blurred.Pixels);
+        Assert.All(FarOodFrames.Kinds.Where(k => k != "background-crop"), k => Assert.NotEqual(pixels, FarOodFrames.Make(k, image, 1).Pixels));
     }
 }
