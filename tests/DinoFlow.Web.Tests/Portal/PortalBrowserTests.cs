@@ -260,6 +260,24 @@ public sealed class PortalBrowserTests
     }
 
     [Fact]
+    public async Task An_image_the_model_calls_unknown_shows_unknown_review_and_preselects_no_class_even_in_a_trusted_job()
+    {
+        // The job preselects guesses from the start, but the model calls every image none of its classes.
+        await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, PreselectGuesses: true), 3,
+            guesses: images => images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.95, Unknown: true)));
+        var page = ux.Page;
+
+        Assert.Equal($"Model's guess: {Prediction.ReviewMark}", await page.TextContentAsync("#guess"));
+        Assert.Equal(0, await page.Locator("#labels [aria-checked=true]").CountAsync());
+        Assert.Equal(0, await page.Locator("#labels .guess").CountAsync());
+        // Enter asks for a label instead of accepting a class nobody chose.
+        var before = await ImageSrcAsync(page);
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator("#status.hint").WaitForAsync();
+        Assert.Equal(before, await ImageSrcAsync(page));
+    }
+
+    [Fact]
     public async Task With_a_model_its_guess_is_shown_but_preselected_only_once_the_model_passed_its_check_and_untouched_confident_images_are_auto_labeled()
     {
         // The "model" is right and 90 % sure about every image; it must match 2 human labels before it is trusted.
