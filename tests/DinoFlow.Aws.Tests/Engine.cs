@@ -19,12 +19,15 @@ namespace DinoFlow.Aws.Tests;
 /// </summary>
 public static class Engine
 {
-    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs), no Neo.</summary>
-    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker", NeoTargetDevice = AwsSettings.NoNeoTarget };
+    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs).</summary>
+    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker" };
 
     public static string PipelineName => $"{Settings.StackName}-pipeline";
 
     public static string TriggerName => $"{Settings.StackName}-trigger";
+
+    /// <summary>The bounded waits' state machine: its name makes the ARN the pipeline's substitution names.</summary>
+    public static string WaitName => $"{Settings.StackName}-wait";
 
     public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact)
     {
@@ -42,6 +45,7 @@ public static class Engine
             {
                 [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions) },
                 [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS" },
+                [WaitName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.WaitDefinition), substitutions) },
             },
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
         };
@@ -241,7 +245,7 @@ public sealed class HandlerEndpoint : IDisposable
         "PrepareTrainingDataFunction" => new PrepareTrainingDataFunction(services).HandleAsync,
         "BuildTrainingJobFunction" => new BuildTrainingJobFunction(services).HandleAsync,
         "CollectModelFunction" => new CollectModelFunction(services).HandleAsync,
-        "BuildCompilationJobFunction" => new BuildCompilationJobFunction(services).HandleAsync,
+        "StopForRedriveFunction" => new StopForRedriveFunction(services).HandleAsync,
         "BuildGreengrassDocumentsFunction" => new BuildGreengrassDocumentsFunction(services).HandleAsync,
         "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,

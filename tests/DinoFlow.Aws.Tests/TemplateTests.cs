@@ -18,8 +18,11 @@ public sealed class Template
 
         public string? Property(string name) => Properties.Children.TryGetValue(new YamlScalarNode(name), out var value) ? (value as YamlScalarNode)?.Value : null;
 
+        // A definition without placeholders (the wait state machine) has no DefinitionSubstitutions.
         public IReadOnlySet<string> Substitutions() =>
-            ((YamlMappingNode)Properties["DefinitionSubstitutions"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal);
+            Properties.Children.TryGetValue(new YamlScalarNode("DefinitionSubstitutions"), out var substitutions)
+                ? ((YamlMappingNode)substitutions).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal)
+                : new HashSet<string>(StringComparer.Ordinal);
     }
 
     public required YamlMappingNode Root { get; init; }
