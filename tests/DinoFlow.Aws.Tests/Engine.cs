@@ -116,11 +116,34 @@ public static class Engine
             ["iotJobId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
             ["iotJobArn"] = $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:job/4196dddc-0a21-4c54-a985-66a525f6946e",
         }),
-        // A continuous thing-group job stays IN_PROGRESS; the first check sees devices still updating.
+        // A continuous thing-group job stays IN_PROGRESS; the first check sees devices still updating. "offline": one device
+        // stays QUEUED (it is offline) while the others succeed.
         ["iot.DescribeJob"] = new JsonArray(
             new JsonObject { ["response"] = Job(queued: 1, inProgress: 2, succeeded: 0, failed: 0) },
-            new JsonObject { ["response"] = deviceOutcome == "succeeded" ? Job(0, 0, succeeded: 3, failed: 0) : Job(0, 0, succeeded: 1, failed: 2) }),
+            new JsonObject
+            {
+                ["response"] = deviceOutcome switch
+                {
+                    "failed" => Job(0, 0, succeeded: 1, failed: 2),
+                    "offline" => Job(queued: 1, inProgress: 0, succeeded: 2, failed: 0),
+                    _ => Job(0, 0, succeeded: 3, failed: 0),
+                },
+            }),
+        // The devices still queued, per thing (moto has no Greengrass-made IoT jobs).
+        ["iot.ListJobExecutionsForJob"] = Answers(new JsonObject
+        {
+            ["executionSummaries"] = deviceOutcome == "offline"
+                ? new JsonArray(new JsonObject
+                {
+                    ["thingArn"] = OfflineDevice,
+                    ["jobExecutionSummary"] = new JsonObject { ["status"] = "QUEUED", ["queuedAt"] = 1748856060, ["executionNumber"] = 1 },
+                })
+                : new JsonArray(),
+        }),
     };
+
+    /// <summary>The device that is offline in the "offline" rollout.</summary>
+    public static string OfflineDevice => $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:thing/jetson-03";
 
     /// <summary>A component of the thing group that is not DinoFlow's.</summary>
     public const string KeptComponent = "aws.greengrass.Cli";

@@ -253,6 +253,23 @@ def patch_start_execution():
 
     sfn.StateTaskServiceSfn._eval_service_task = _eval_service_task
 
+    # startExecution.sync:2 (the pipeline's bounded waits): Step Functions returns the child's DescribeExecution in
+    # PascalCase ({"Status", "Output": parsed JSON, ...}); moto 5.2.1 returns botocore's camelCase names. Mapped here too.
+    original_sync2 = sfn.StateTaskServiceSfn._build_sync2_resolver
+
+    def _build_sync2_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        resolve = original_sync2(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+        def resolver():
+            described = resolve()
+            if described is None:
+                return None
+            return {k[0].upper() + k[1:]: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in described.items()}
+
+        return resolver
+
+    sfn.StateTaskServiceSfn._build_sync2_resolver = _build_sync2_resolver
+
 
 def _iso(value):
     if isinstance(value, dict):
