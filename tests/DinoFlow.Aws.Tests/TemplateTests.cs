@@ -112,6 +112,33 @@ public sealed partial class TemplateTests
     }
 
     [Fact]
+    public void The_pipeline_may_start_and_follow_its_waits_and_the_wait_machine_may_only_describe_the_three_jobs()
+    {
+        var text = File.ReadAllText(Repo.Path("template.yaml"));
+        string Section(string resource)
+        {
+            var start = text.IndexOf($"\n  {resource}:\n", StringComparison.Ordinal);
+            Assert.True(start >= 0, $"{resource} is not in the template");
+            var end = text.IndexOf("\n\n  ", start + 1, StringComparison.Ordinal);
+            return text[start..(end < 0 ? text.Length : end)];
+        }
+
+        // startExecution.sync:2 (AWS: "IAM policies for Step Functions"): start the child, describe and stop its
+        // executions, and Step Functions' managed EventBridge rule for .sync.
+        var pipeline = Section("PipelineStateMachine");
+        Assert.Contains("Action: states:StartExecution\n              Resource: !Ref WaitStateMachine", pipeline, StringComparison.Ordinal);
+        Assert.Contains("Action: [states:DescribeExecution, states:StopExecution]", pipeline, StringComparison.Ordinal);
+        Assert.Contains(":execution:${AWS::StackName}-wait:*", pipeline, StringComparison.Ordinal);
+        Assert.Contains("Action: [events:PutTargets, events:PutRule, events:DescribeRule]", pipeline, StringComparison.Ordinal);
+        Assert.Contains(":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule", pipeline, StringComparison.Ordinal);
+
+        var wait = Section("WaitStateMachine");
+        var actions = System.Text.RegularExpressions.Regex.Matches(wait, @"Action: (\S+)").Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal);
+        Assert.Equal(["iot:DescribeJob", "sagemaker:DescribeLabelingJob", "sagemaker:DescribeTrainingJob"], actions);
+        Assert.DoesNotContain("\"*\"", wait, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_functions_package_does_not_carry_the_renderer_the_simulator_or_OpenCV()
     {
         // Every zip function's CodeUri publishes DinoFlow.Aws.Functions and what it references: the tools and the

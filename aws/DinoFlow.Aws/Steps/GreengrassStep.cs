@@ -92,10 +92,13 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
             });
     }
 
-    /// <summary>An idempotency token for a run (Greengrass: 1-64 characters of [a-zA-Z0-9-]).</summary>
+    /// <summary>
+    /// An idempotency token for a run (Greengrass: 1-64 characters of [a-zA-Z0-9-]). At most 60, so that the
+    /// deployment's token with its redrive suffix (<c>-r1</c>, a new deployment after a failed rollout) still fits.
+    /// </summary>
     public static string ClientToken(string runName)
     {
         var token = new string(runName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray());
-        return token.Length <= 64 ? token : token[..51] + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(runName)))[..12];
+        return token.Length <= 60 ? token : token[..47] + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(runName)))[..12];
     }
 }

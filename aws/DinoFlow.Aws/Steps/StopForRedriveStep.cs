@@ -26,7 +26,9 @@ public sealed class StopForRedriveStep : IAwsStep<StopForRedriveInput, JsonObjec
         var state = input.State ?? throw new AwsRequestException("state", "is missing");
         var failure = state["failure"] as JsonObject ?? throw new AwsRequestException("state.failure", "is missing: nothing failed");
         var step = failure["redriveStep"]?.GetValue<string>() ?? throw new AwsRequestException("state.failure.redriveStep", "is missing: this failure is not for a redrive");
-        var failedAt = failure["redriveCount"]?.GetValue<int>() ?? throw new AwsRequestException("state.failure.redriveCount", "is missing");
+        var failedAt = failure["redriveCount"] is JsonValue count && count.TryGetValue<double>(out var recorded)
+            ? recorded
+            : throw new AwsRequestException("state.failure.redriveCount", "is missing");
         if (input.RedriveCount <= failedAt)
             throw new StoppedForRedriveException(string.Create(CultureInfo.InvariantCulture,
                 $"{failure["Error"]?.GetValue<string>()}: {failure["Cause"]?.GetValue<string>()}. Fix the cause and redrive this execution: it re-runs the {step} step."));
