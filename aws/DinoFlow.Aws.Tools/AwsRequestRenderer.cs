@@ -11,9 +11,10 @@ using DinoFlow.Pipeline.Storage;
 namespace DinoFlow.Aws.Tools;
 
 /// <summary>One AWS API request, with the API's own parameter names (as in botocore's service model).</summary>
-public sealed record RenderedRequest(string Service, string Operation, JsonObject Request)
+/// <param name="Label">Tells apart a second kind of call to the same operation (a wait's StartExecution beside the pipeline's).</param>
+public sealed record RenderedRequest(string Service, string Operation, JsonObject Request, string? Label = null)
 {
-    public string FileName => $"{Service}.{Operation}.json";
+    public string FileName => Label is null ? $"{Service}.{Operation}.json" : $"{Service}.{Operation}.{Label}.json";
 }
 
 /// <summary>The requests of a sample run, the documents its Lambda functions wrote to the bucket, and the states it went through.</summary>
@@ -215,7 +216,7 @@ public static class AwsRequestRenderer
         // A wait: the child execution (wait.asl.json) runs here too, so its describe requests are rendered in run order.
         if (resource == "arn:aws:states:::states:startExecution.sync:2" && parameters?["StateMachineArn"]?.GetValue<string>() == substitutions["WaitStateMachineArn"])
         {
-            Service("arn:aws:states:::states:startExecution", StartRequest(parameters), requests, settings, run, failTraining);
+            Service("arn:aws:states:::states:startExecution", StartRequest(parameters), requests, settings, run, failTraining, label: "wait");
             var wait = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(WaitDefinition), substitutions))!;
             var name = parameters["Name"]!.GetValue<string>();
             var child = new AslSimulator(wait, Context(settings, "wait", name, DateTimeOffset.Parse("2025-06-02T09:40:00Z", CultureInfo.InvariantCulture)), (_, childResource, childParameters) =>
@@ -255,7 +256,7 @@ public static class AwsRequestRenderer
     private static JsonNode Write<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type)!;
 
     /// <summary>Records a service integration's request under the API's names and answers with a sample response.</summary>
-    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run, bool failTraining)
+    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run, bool failTraining, string? label = null)
     {
         const string prefix = "arn:aws:states:::";
         if (!resource.StartsWith(prefix, StringComparison.Ordinal)) throw new AslSimulationException($"resource '{resource}' is neither a DinoFlow function nor a service integration");
@@ -265,7 +266,7 @@ public static class AwsRequestRenderer
         var botocoreService = service == "states" ? "stepfunctions" : service;
         var operation = char.ToUpperInvariant(action[0]) + action[1..];
         var request = ApiNames.ToApi(botocoreService, parameters as JsonObject ?? new JsonObject());
-        var rendered = new RenderedRequest(botocoreService, operation, request);
+        var rendered = new RenderedRequest(botocoreService, operation, request, label);
         requests[rendered.FileName] = rendered;
 
         var arnPrefix = $"arn:aws:sagemaker:{settings.Region}:{settings.AccountId}";

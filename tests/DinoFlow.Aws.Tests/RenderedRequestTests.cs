@@ -30,12 +30,12 @@ public sealed class RenderedRequestTests
                     "iot.DescribeJob.json", "iot.ListJobExecutionsForJob.json",
                     "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeLabelingJob.json",
                     "sagemaker.DescribeTrainingJob.json",
-                    "sns.Publish.json", "stepfunctions.StartExecution.json",
+                    "sns.Publish.json", "stepfunctions.StartExecution.json", "stepfunctions.StartExecution.wait.json",
                 ],
                 result.Requests.Select(r => r.FileName));
             var validation = await ValidateAsync(directory);
             Assert.True(validation.ExitCode == 0, validation.All);
-            Assert.Contains("12 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+            Assert.Contains("13 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
         }
         finally
         {
