@@ -40,11 +40,13 @@ public sealed class PreflightTests : IAsyncLifetime
             throw new SkipException($"{Repo.Python} cannot be started ({e.Message}): install Python 3 or set DINOFLOW_PYTHON");
         }
 
+        // Drained all along: moto logs requests to stderr, and a full pipe would stall it.
+        var errors = _moto.StandardError.ReadToEndAsync();
         var line = await _moto.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(90));
         if (line is null)
         {
             await _moto.WaitForExitAsync();
-            var error = await _moto.StandardError.ReadToEndAsync();
+            var error = await errors;
             Skip.If(_moto.ExitCode == 3, error.Trim());
             throw new InvalidOperationException($"preflight_moto.py exited {_moto.ExitCode}: {error}");
         }
