@@ -12,7 +12,8 @@ Why not ONNX Runtime's CUDA and TensorRT providers: the lent GPU machine has no 
 native libraries are larger than what may be carried there. The graph is therefore executed node by node with PyTorch
 (torch.nn.functional, one function per ONNX operator DinoFlow's graphs use); an operator it does not know stops the
 check naming it, so nothing is silently approximated. The input is each frame resized to the model's square input in
-the package's colour order and layout; the package's own preprocessing (its normalisation) is inside the graph.
+the package's preprocessing as model.json gives it (crop, area resize, colour order, mean and std, CHW), as the C#
+preprocessor does it.
 """
 
 import argparse
@@ -225,7 +226,12 @@ class TorchGraph:
         raise NotImplementedError(f"ONNX operator {t} (node {node.name})")
 
 
-def frames(video, size, count, bgr):
+def frames(video, preprocess, count):
+    """The package's preprocessing (pipeline/DinoFlow.Pipeline/Models/Preprocessing.cs): a centre square crop when
+    squareCrop is set, area resize to the input size, the colour order, (pixel - mean) / std, CHW float32."""
+    width, height = preprocess["width"], preprocess["height"]
+    mean = np.array(preprocess.get("mean", [0, 0, 0]), dtype=np.float32)
+    std = np.array(preprocess.get("std", [1, 1, 1]), dtype=np.float32)
     capture = cv2.VideoCapture(video)
     out = []
     while len(out) < count:
@@ -236,15 +242,17 @@ def frames(video, size, count, bgr):
             if not ok:
                 break
         h, w = frame.shape[:2]
-        side = min(h, w)  # a centre square, as the package's crop policy for video
-        frame = frame[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-        frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-        if not bgr:
+        if preprocess.get("squareCrop", True):
+            side = min(h, w)
+            frame = frame[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        if str(preprocess.get("colorOrder", "BGR")).upper() == "RGB":
             frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        out.append(frame)
+        tensor = (frame.astype(np.float32) - mean) / std
+        out.append(tensor.transpose(2, 0, 1))
     if not out:
         raise SystemExit(f"{video}: no frame could be read")
-    return np.stack(out)
+    return np.ascontiguousarray(np.stack(out))
 
 
 def time_fps(run, batches, warmup=3, minimum=2.0):
@@ -273,18 +281,9 @@ def main():
     model = onnx.load(f"{args.package}/model.onnx")
     graph_input = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}][0]
     dims = [d.dim_value or d.dim_param for d in graph_input.type.tensor_type.shape.dim]
-    elem = graph_input.type.tensor_type.elem_type
-    size = int(manifest.get("inputSize") or manifest.get("input", {}).get("size") or [d for d in dims if isinstance(d, int) and d > 3][0])
-    bgr = str(manifest.get("colorOrder", manifest.get("colourOrder", "bgr"))).lower().startswith("bgr")
-    channels_last = dims[-1] == 3
     ops = sorted({n.op_type for n in model.graph.node})
-    print(f"graph: input {graph_input.name} {dims} (elem type {elem}), {len(model.graph.node)} nodes, operators {ops}", flush=True)
-
-    images = frames(args.video, size, args.frames, bgr).astype(np.float32)
-    tensor = images if channels_last else images.transpose(0, 3, 1, 2)
-    tensor = np.ascontiguousarray(tensor)
-    if elem == onnx.TensorProto.UINT8:
-        tensor = tensor.astype(np.uint8)
+    print(f"graph: input {graph_input.name} {dims}, {len(model.graph.node)} nodes, {len(model.graph.initializer)} initializers, operators {ops}", flush=True)
+    tensor = frames(args.video, manifest["preprocess"], args.frames)
 
     options = ort.SessionOptions()
     cpu = ort.InferenceSession(f"{args.package}/model.onnx", options, providers=["CPUExecutionProvider"])
