@@ -11,9 +11,10 @@ using DinoFlow.Pipeline.Storage;
 namespace DinoFlow.Aws.Tools;
 
 /// <summary>One AWS API request, with the API's own parameter names (as in botocore's service model).</summary>
-public sealed record RenderedRequest(string Service, string Operation, JsonObject Request)
+/// <param name="Label">Tells apart a second kind of call to the same operation (a wait's StartExecution beside the pipeline's).</param>
+public sealed record RenderedRequest(string Service, string Operation, JsonObject Request, string? Label = null)
 {
-    public string FileName => $"{Service}.{Operation}.json";
+    public string FileName => Label is null ? $"{Service}.{Operation}.json" : $"{Service}.{Operation}.{Label}.json";
 }
 
 /// <summary>The requests of a sample run, the documents its Lambda functions wrote to the bucket, and the states it went through.</summary>
@@ -31,12 +32,13 @@ public static class AwsRequestRenderer
 {
     public const string PipelineDefinition = "pipeline.asl.json";
     public const string TriggerDefinition = "trigger.asl.json";
+    public const string WaitDefinition = "wait.asl.json";
 
     /// <summary>The logical names of the Lambda functions, as used in DefinitionSubstitutions ("${NameArn}").</summary>
     public static IReadOnlyList<string> FunctionNames { get; } =
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
-        "BuildTrainingJobFunction", "CollectModelFunction", "BuildCompilationJobFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
+        "BuildTrainingJobFunction", "CollectModelFunction", "StopForRedriveFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
     ];
 
     private static readonly string[] SampleKeys = ["incoming/unlabeled/cam1/cam1_img_000101.jpg", "incoming/unlabeled/cam1/cam1_img_000102.jpg", "incoming/unlabeled/cam2/cam2_img_000007.jpg"];
@@ -59,7 +61,6 @@ public static class AwsRequestRenderer
         var values = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["TrainingMode"] = settings.TrainingMode,
-            ["NeoTargetDevice"] = settings.UsesNeo ? settings.NeoTargetDevice : AwsSettings.NoNeoTarget,
             ["LabelAttributeName"] = settings.LabelAttributeName,
             ["SageMakerRoleArn"] = settings.SageMakerRoleArn,
             ["TrainerImageUri"] = settings.TrainerImageUri,
@@ -67,6 +68,7 @@ public static class AwsRequestRenderer
             ["ThingGroupArn"] = settings.ThingGroupArn,
             ["FailureTopicArn"] = settings.FailureTopicArn,
             ["PipelineStateMachineArn"] = PipelineArn(settings),
+            ["WaitStateMachineArn"] = WaitArn(settings),
         };
         foreach (var function in FunctionNames)
             values[function + "Arn"] = $"arn:aws:lambda:{settings.Region}:{settings.AccountId}:function:{settings.StackName}-{function}";
@@ -166,6 +168,8 @@ public static class AwsRequestRenderer
         return written;
     }
 
+    private static string WaitArn(AwsSettings settings) => $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-wait";
+
     private static string PipelineArn(AwsSettings settings) => $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-pipeline";
 
     private static JsonObject Context(AwsSettings settings, string machine, string executionName, DateTimeOffset startedAt) => new()
@@ -196,8 +200,35 @@ public static class AwsRequestRenderer
             return Write(new TrainingJobStep(settings).Build(Read(parameters, AwsJsonContext.Default.TrainingJobStepInput)), AwsJsonContext.Default.TrainingJobStepOutput);
         if (IsFunction(resource, substitutions, "TrainFunction") || IsFunction(resource, substitutions, "CollectModelFunction"))
             return Write(SampleTraining(bucket, settings, run), AwsJsonContext.Default.TrainingStepOutput);
-        if (IsFunction(resource, substitutions, "BuildCompilationJobFunction"))
-            return Write(new CompilationJobStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.CompilationJobStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.CompilationJobStepOutput);
+        if (IsFunction(resource, substitutions, "StopForRedriveFunction"))
+        {
+            try
+            {
+                return StopForRedriveStep.Run(Read(parameters, AwsJsonContext.Default.StopForRedriveInput));
+            }
+            catch (StoppedForRedriveException e)
+            {
+                throw new SimulatedTaskFailureException(nameof(StoppedForRedriveException), e.Message);
+            }
+        }
+
+        // A wait: the child execution (wait.asl.json) runs here too, so its describe requests are rendered in run order.
+        if (resource == "arn:aws:states:::states:startExecution.sync:2" && parameters?["StateMachineArn"]?.GetValue<string>() == substitutions["WaitStateMachineArn"])
+        {
+            Service("arn:aws:states:::states:startExecution", StartRequest(parameters), requests, settings, run, failTraining, label: "wait");
+            var wait = (JsonObject)JsonNode.Parse(Substitute(LoadDefinition(WaitDefinition), substitutions))!;
+            var name = parameters["Name"]!.GetValue<string>();
+            var child = new AslSimulator(wait, Context(settings, "wait", name, DateTimeOffset.Parse("2025-06-02T09:40:00Z", CultureInfo.InvariantCulture)), (_, childResource, childParameters) =>
+                Service(childResource, childParameters, requests, settings, run, failTraining)).Run(parameters["Input"]);
+            if (child.Failed) throw new SimulatedTaskFailureException("States.TaskFailed", $"the wait {name} failed at '{child.EndState}'");
+            return new JsonObject
+            {
+                ["ExecutionArn"] = $"arn:aws:states:{settings.Region}:{settings.AccountId}:execution:{settings.StackName}-wait:{name}",
+                ["Status"] = "SUCCEEDED",
+                ["Output"] = child.Output?.DeepClone(),
+            };
+        }
+
         if (IsFunction(resource, substitutions, "BuildGreengrassDocumentsFunction"))
             return Write(new GreengrassStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.GreengrassStepInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.GreengrassStepOutput);
         if (IsFunction(resource, substitutions, "DescribeFailureFunction"))
@@ -205,6 +236,14 @@ public static class AwsRequestRenderer
         if (IsFunction(resource, substitutions, "RunLockFunction"))
             return Write(new RunLockStep(bucket, settings).RunAsync(Read(parameters, AwsJsonContext.Default.RunLockInput), cancellationToken).GetAwaiter().GetResult(), AwsJsonContext.Default.RunLockOutput);
         return Service(resource, parameters, requests, settings, run, failTraining);
+    }
+
+    /// <summary>StartExecution's request as Step Functions sends it: the input object as JSON text.</summary>
+    private static JsonObject StartRequest(JsonNode parameters)
+    {
+        var request = (JsonObject)parameters.DeepClone();
+        request["Input"] = request["Input"]?.ToJsonString();
+        return request;
     }
 
     private static bool IsFunction(string resource, IReadOnlyDictionary<string, string> substitutions, string function) =>
@@ -216,7 +255,7 @@ public static class AwsRequestRenderer
     private static JsonNode Write<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type)!;
 
     /// <summary>Records a service integration's request under the API's names and answers with a sample response.</summary>
-    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run, bool failTraining)
+    private static JsonObject Service(string resource, JsonNode? parameters, Dictionary<string, RenderedRequest> requests, AwsSettings settings, string run, bool failTraining, string? label = null)
     {
         const string prefix = "arn:aws:states:::";
         if (!resource.StartsWith(prefix, StringComparison.Ordinal)) throw new AslSimulationException($"resource '{resource}' is neither a DinoFlow function nor a service integration");
@@ -226,7 +265,7 @@ public static class AwsRequestRenderer
         var botocoreService = service == "states" ? "stepfunctions" : service;
         var operation = char.ToUpperInvariant(action[0]) + action[1..];
         var request = ApiNames.ToApi(botocoreService, parameters as JsonObject ?? new JsonObject());
-        var rendered = new RenderedRequest(botocoreService, operation, request);
+        var rendered = new RenderedRequest(botocoreService, operation, request, label);
         requests[rendered.FileName] = rendered;
 
         var arnPrefix = $"arn:aws:sagemaker:{settings.Region}:{settings.AccountId}";
@@ -255,13 +294,6 @@ public static class AwsRequestRenderer
                 ["TrainingJobStatus"] = "Completed",
                 ["SecondaryStatus"] = "Completed",
                 ["ModelArtifacts"] = new JsonObject { ["S3ModelArtifacts"] = settings.S3Uri($"runs/{run}/training/{request["TrainingJobName"]}/output/model.tar.gz") },
-            },
-            ("sagemaker", "CreateCompilationJob") => new JsonObject { ["CompilationJobArn"] = $"{arnPrefix}:compilation-job/{request["CompilationJobName"]}" },
-            ("sagemaker", "DescribeCompilationJob") => new JsonObject
-            {
-                ["CompilationJobName"] = request["CompilationJobName"]?.DeepClone(),
-                ["CompilationJobStatus"] = "COMPLETED",
-                ["ModelArtifacts"] = new JsonObject { ["S3ModelArtifacts"] = settings.S3Uri($"runs/{run}/neo/output/model-{settings.NeoTargetDevice}.tar.gz") },
             },
             ("greengrassv2", "CreateComponentVersion") => new JsonObject
             {
@@ -311,6 +343,8 @@ public static class AwsRequestRenderer
                         """),
                 },
             },
+            // The rollout settled with every device updated: no device is still queued.
+            ("iot", "ListJobExecutionsForJob") => new JsonObject { ["ExecutionSummaries"] = new JsonArray() },
             ("sns", "Publish") => new JsonObject { ["MessageId"] = "b3b84c2f-8c1d-5b7e-9a4e-3c0d1f6a2e11" },
             _ => throw new AslSimulationException($"no sample response for {botocoreService}.{operation}"),
         };
@@ -365,7 +399,7 @@ public static class AwsRequestRenderer
 
     private static TrainingStepOutput SampleTraining(MemoryObjectStore bucket, AwsSettings settings, string run)
     {
-        // A stand-in package so the compile step has a model.onnx to repackage; its bytes are not a model.
+        // A stand-in package so the Greengrass step has a zip to digest; its bytes are not a model.
         var metadata = new JsonObject { ["formatVersion"] = 1, ["labels"] = new JsonArray(settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["inputName"] = "input", ["preprocess"] = new JsonObject { ["width"] = 448, ["height"] = 448 } };
         var zip = ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {

@@ -21,6 +21,12 @@ public sealed class SageMakerTrainingContract(string root, ITrainer trainer, Tex
 
     private static readonly JsonSerializerOptions Indented = new(AwsJsonContext.Default.Options) { WriteIndented = true };
 
+    /// <summary>
+    /// The exit code after a stop (SIGTERM, 128 + 15, the shell's convention): never 0, so a stopped training can never
+    /// pass for a finished one (SageMaker would then upload a partial /opt/ml/model as the job's model).
+    /// </summary>
+    public const int StoppedExitCode = 143;
+
     public string ModelDirectory => Path.Combine(root, "model");
 
     public string FailureFile => Path.Combine(root, "output", "failure");
@@ -33,6 +39,26 @@ public sealed class SageMakerTrainingContract(string root, ITrainer trainer, Tex
             var report = await TrainAsync(cancellationToken).ConfigureAwait(false);
             await log.WriteLineAsync($"training finished: validation accuracy {report.Accuracy:0.####} on {report.ValidationImages} images").ConfigureAwait(false);
             return 0;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // SageMaker sends SIGTERM on StopTrainingJob (and before a spot interruption) and waits 120 s before SIGKILL.
+            // The trainer cannot resume from a checkpoint, so what is saved is the reason; a half-written model is removed so
+            // that nothing in /opt/ml/model looks like a result.
+            const string reason = "training stopped (SIGTERM) before it finished; no model was written";
+            if (Directory.Exists(ModelDirectory))
+            {
+                foreach (var entry in Directory.EnumerateFileSystemEntries(ModelDirectory))
+                {
+                    if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+                    else File.Delete(entry);
+                }
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(FailureFile)!);
+            await File.WriteAllTextAsync(FailureFile, reason, Encoding.UTF8, CancellationToken.None).ConfigureAwait(false);
+            await log.WriteLineAsync(reason).ConfigureAwait(false);
+            return StoppedExitCode;
         }
 #pragma warning disable CA1031 // Every failure, whatever its type, must reach SageMaker through the failure file.
         catch (Exception e) when (e is not OperationCanceledException)

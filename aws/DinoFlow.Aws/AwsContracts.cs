@@ -111,12 +111,10 @@ public sealed record TrainingStepOutput(string ModelPackageUri, string ReportUri
 /// <summary>The quality gate's verdict on the report (the pipeline's "Good enough to deploy?" reads <c>passed</c>).</summary>
 public sealed record GateOutcome(bool Passed, double MinAccuracy, double MinClassRecall, IReadOnlyList<string> Failures, string Summary);
 
-public sealed record CompilationJobStepInput(string RunName, string ModelPackageUri, string TargetDevice);
 
-public sealed record CompilationJobStepOutput(string JobNameBase, JsonObject InputConfig, JsonObject OutputConfig, JsonObject StoppingCondition);
 
 /// <summary>The Greengrass step's input: the whole pipeline state plus the execution's start time.</summary>
-public sealed record GreengrassStepInput(string RunName, DateTimeOffset StartedAt, TrainingStepOutput Training, JsonObject? Compilation);
+public sealed record GreengrassStepInput(string RunName, DateTimeOffset StartedAt, TrainingStepOutput Training);
 
 /// <summary>
 /// The Greengrass requests' run-dependent parts, in Step Functions' PascalCase form for the AWS SDK integration
@@ -133,7 +131,12 @@ public sealed record GreengrassStepOutput(
     JsonObject IotJobConfiguration);
 
 /// <summary>The error Step Functions hands a Catch: its name and cause (for Lambda errors, a JSON document).</summary>
-public sealed record StepFailure([property: JsonPropertyName("Error")] string Error, [property: JsonPropertyName("Cause")] string? Cause);
+/// <param name="RedriveStep">Set for a job step that ended badly (labeling, training, rollout): the execution stops for a
+/// redrive that re-runs that step; null for errors only new data or configuration can fix.</param>
+public sealed record StepFailure([property: JsonPropertyName("Error")] string Error, [property: JsonPropertyName("Cause")] string? Cause, string? RedriveStep = null);
+
+/// <summary>"Stopped for a fix": the execution's redrive count now and the run's whole state (with the failure).</summary>
+public sealed record StopForRedriveInput(int RedriveCount, JsonObject State);
 
 public sealed record DescribeFailureInput(string ExecutionArn, string ExecutionName, StepFailure Failure);
 
@@ -160,12 +163,12 @@ public sealed record DescribeFailureOutput(string Subject, string Message);
 [JsonSerializable(typeof(EvaluationReport))]
 [JsonSerializable(typeof(CollectModelStepInput))]
 [JsonSerializable(typeof(TrainingStepOutput))]
-[JsonSerializable(typeof(CompilationJobStepInput))]
-[JsonSerializable(typeof(CompilationJobStepOutput))]
 [JsonSerializable(typeof(GreengrassStepInput))]
 [JsonSerializable(typeof(GreengrassStepOutput))]
 [JsonSerializable(typeof(DescribeFailureInput))]
 [JsonSerializable(typeof(DescribeFailureOutput))]
+[JsonSerializable(typeof(StopForRedriveInput))]
+[JsonSerializable(typeof(JsonObject))]
 [JsonSerializable(typeof(RunLock))]
 [JsonSerializable(typeof(RunLockInput))]
 [JsonSerializable(typeof(RunLockOutput))]

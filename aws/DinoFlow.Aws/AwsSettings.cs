@@ -23,9 +23,6 @@ public static class TrainingModes
 [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed partial record AwsSettings
 {
-    /// <summary>Neo target meaning "do not compile with Neo".</summary>
-    public const string NoNeoTarget = "none";
-
     public const string ModelComponentName = Deployment.GreengrassModelRecipe.ComponentName;
     public const string EdgeComponentName = Deployment.GreengrassModelRecipe.EdgeComponentName;
 
@@ -53,7 +50,6 @@ public sealed partial record AwsSettings
     public int MaxLambdaTrainingImages { get; init; } = 600;
     public string TrainerImageUri { get; init; } = "123456789012.dkr.ecr.us-east-1.amazonaws.com/dinoflow-trainer:0.1.0";
     public string TrainingInstanceType { get; init; } = "ml.m5.xlarge";
-    public string NeoTargetDevice { get; init; } = "jetson_nano";
     public string SageMakerRoleArn { get; init; } = "arn:aws:iam::123456789012:role/dinoflow-SageMakerExecutionRole";
     public string FailureTopicArn { get; init; } = "arn:aws:sns:us-east-1:123456789012:dinoflow-failures";
 
@@ -62,9 +58,6 @@ public sealed partial record AwsSettings
     /// thing group's component list, so a deployment of the model alone would remove the edge app from every device.
     /// </summary>
     public string EdgeComponentVersion { get; init; } = "1.0.0";
-
-    [System.Text.Json.Serialization.JsonIgnore]
-    public bool UsesNeo => !string.Equals(NeoTargetDevice, NoNeoTarget, StringComparison.Ordinal) && NeoTargetDevice.Length > 0;
 
     /// <summary>Environment variable names set by template.yaml (Globals.Function.Environment).</summary>
     public static class Variables
@@ -83,7 +76,6 @@ public sealed partial record AwsSettings
         public const string TrainingMode = "TRAINING_MODE";
         public const string TrainerImageUri = "TRAINER_IMAGE_URI";
         public const string TrainingInstanceType = "TRAINING_INSTANCE_TYPE";
-        public const string NeoTargetDevice = "NEO_TARGET_DEVICE";
         public const string SageMakerRoleArn = "SAGEMAKER_ROLE_ARN";
         public const string FailureTopicArn = "FAILURE_TOPIC_ARN";
         public const string EdgeComponentVersion = "EDGE_COMPONENT_VERSION";
@@ -119,7 +111,6 @@ public sealed partial record AwsSettings
             TrainingMode = Required(Variables.TrainingMode),
             TrainerImageUri = Optional(Variables.TrainerImageUri, ""),
             TrainingInstanceType = Optional(Variables.TrainingInstanceType, "ml.m5.xlarge"),
-            NeoTargetDevice = Optional(Variables.NeoTargetDevice, NoNeoTarget),
             SageMakerRoleArn = Required(Variables.SageMakerRoleArn),
             FailureTopicArn = Optional(Variables.FailureTopicArn, ""),
             EdgeComponentVersion = Required(Variables.EdgeComponentVersion),

@@ -13,7 +13,7 @@ public sealed record ModelArtifact(string Uri, string? Sha256Hex = null, bool Un
 /// <summary>What the recipe says about one trained model.</summary>
 /// <param name="ModelVersion">The package's version (the training run that made it).</param>
 /// <param name="RunStartedAt">When that run started: the component version follows it (<see cref="GreengrassModelRecipe.ComponentVersion"/>).</param>
-/// <param name="Artifacts">The package zip first (named model.zip), then any extra artifact (e.g. Neo's output).</param>
+/// <param name="Artifacts">The package zip first (named model.zip), then any extra artifact (none today).</param>
 /// <param name="Configuration">Extra DefaultConfiguration entries beside modelVersion.</param>
 public sealed record ModelComponent(string ModelVersion, DateTimeOffset RunStartedAt, string Description, IReadOnlyList<ModelArtifact> Artifacts, JsonObject? Configuration = null);
 

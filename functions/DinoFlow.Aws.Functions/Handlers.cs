@@ -113,16 +113,16 @@ public sealed class CollectModelFunction(FunctionServices? services = null)
         new CollectModelStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
 }
 
-/// <summary>Optional Neo: model.tar.gz for Neo and the run's part of CreateCompilationJob.</summary>
-public sealed class BuildCompilationJobFunction(FunctionServices? services = null)
-    : StreamHandler<CompilationJobStepInput, CompilationJobStepOutput>(services, AwsJsonContext.Default.CompilationJobStepInput, AwsJsonContext.Default.CompilationJobStepOutput)
+/// <summary>Stopped for a fix: fails until the execution is redriven, then lets it re-run the failed job step.</summary>
+public sealed class StopForRedriveFunction(FunctionServices? services = null)
+    : StreamHandler<StopForRedriveInput, System.Text.Json.Nodes.JsonObject>(services, AwsJsonContext.Default.StopForRedriveInput, AwsJsonContext.Default.JsonObject)
 {
-    public BuildCompilationJobFunction() : this(null) { }
+    public StopForRedriveFunction() : this(null) { }
 
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
-    protected override Task<CompilationJobStepOutput> RunAsync(CompilationJobStepInput request, CancellationToken cancellationToken) =>
-        new CompilationJobStep(Services.Bucket, Services.Settings).RunAsync(request, cancellationToken);
+    protected override Task<System.Text.Json.Nodes.JsonObject> RunAsync(StopForRedriveInput request, CancellationToken cancellationToken) =>
+        new StopForRedriveStep().RunAsync(request, cancellationToken);
 }
 
 /// <summary>Greengrass: the component recipe and the deployment documents.</summary>

@@ -20,12 +20,15 @@ namespace DinoFlow.Aws.Tests;
 /// </summary>
 public static class Engine
 {
-    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs), no Neo.</summary>
-    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker", NeoTargetDevice = AwsSettings.NoNeoTarget };
+    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs).</summary>
+    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker" };
 
     public static string PipelineName => $"{Settings.StackName}-pipeline";
 
     public static string TriggerName => $"{Settings.StackName}-trigger";
+
+    /// <summary>The bounded waits' state machine: its name makes the ARN the pipeline's substitution names.</summary>
+    public static string WaitName => $"{Settings.StackName}-wait";
 
     public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact)
     {
@@ -43,6 +46,7 @@ public static class Engine
             {
                 [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
                 [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
+                [WaitName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
             },
             ["iam"] = Iam(),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
@@ -61,7 +65,7 @@ public static class Engine
         ["parameters"] = new JsonObject
         {
             ["ThingGroupArn"] = Settings.ThingGroupArn, ["WorkteamArn"] = Settings.WorkteamArn, ["TrainerImageUri"] = Settings.TrainerImageUri,
-            ["TrainingMode"] = Settings.TrainingMode, ["NeoTargetDevice"] = Settings.NeoTargetDevice,
+            ["TrainingMode"] = Settings.TrainingMode,
         },
     };
 
@@ -155,14 +159,39 @@ public static class Engine
         ["greengrassv2.CreateDeployment"] = Answers(new JsonObject
         {
             ["deploymentId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
-            ["iotJobId"] = "4196dddc-0a21-4c54-a985-66a525f6946e",
-            ["iotJobArn"] = $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:job/4196dddc-0a21-4c54-a985-66a525f6946e",
+            // One IoT job per deployment, as Greengrass makes (the rollout's wait is named after it): two runs of one
+            // scenario must not share a job id.
+            ["iotJobId"] = "{deploymentName}",
+            ["iotJobArn"] = $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:job/{{deploymentName}}",
         }),
-        // A continuous thing-group job stays IN_PROGRESS; the first check sees devices still updating.
+        // A continuous thing-group job stays IN_PROGRESS; the first check sees devices still updating. "offline": one device
+        // stays QUEUED (it is offline) while the others succeed.
         ["iot.DescribeJob"] = new JsonArray(
             new JsonObject { ["response"] = Job(queued: 1, inProgress: 2, succeeded: 0, failed: 0) },
-            new JsonObject { ["response"] = deviceOutcome == "succeeded" ? Job(0, 0, succeeded: 3, failed: 0) : Job(0, 0, succeeded: 1, failed: 2) }),
+            new JsonObject
+            {
+                ["response"] = deviceOutcome switch
+                {
+                    "failed" => Job(0, 0, succeeded: 1, failed: 2),
+                    "offline" => Job(queued: 1, inProgress: 0, succeeded: 2, failed: 0),
+                    _ => Job(0, 0, succeeded: 3, failed: 0),
+                },
+            }),
+        // The devices still queued, per thing (moto has no Greengrass-made IoT jobs).
+        ["iot.ListJobExecutionsForJob"] = Answers(new JsonObject
+        {
+            ["executionSummaries"] = deviceOutcome == "offline"
+                ? new JsonArray(new JsonObject
+                {
+                    ["thingArn"] = OfflineDevice,
+                    ["jobExecutionSummary"] = new JsonObject { ["status"] = "QUEUED", ["queuedAt"] = 1748856060, ["executionNumber"] = 1 },
+                })
+                : new JsonArray(),
+        }),
     };
+
+    /// <summary>The device that is offline in the "offline" rollout.</summary>
+    public static string OfflineDevice => $"arn:aws:iot:{Settings.Region}:{Settings.AccountId}:thing/jetson-03";
 
     /// <summary>A component of the thing group that is not DinoFlow's.</summary>
     public const string KeptComponent = "aws.greengrass.Cli";
@@ -290,7 +319,7 @@ public sealed class HandlerEndpoint : IDisposable
         "PrepareTrainingDataFunction" => new PrepareTrainingDataFunction(services).HandleAsync,
         "BuildTrainingJobFunction" => new BuildTrainingJobFunction(services).HandleAsync,
         "CollectModelFunction" => new CollectModelFunction(services).HandleAsync,
-        "BuildCompilationJobFunction" => new BuildCompilationJobFunction(services).HandleAsync,
+        "StopForRedriveFunction" => new StopForRedriveFunction(services).HandleAsync,
         "BuildGreengrassDocumentsFunction" => new BuildGreengrassDocumentsFunction(services).HandleAsync,
         "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,

@@ -99,7 +99,7 @@ public sealed class EngineScenarioTests
     }
 
     [SkippableFact]
-    public async Task A_rollout_whose_devices_fail_and_roll_back_fails_the_run_with_RolloutFailed_and_notifies_the_team()
+    public async Task A_rollout_whose_devices_fail_and_roll_back_notifies_RolloutFailed_and_stops_for_a_fix()
     {
         using var work = new TempDir();
         var plan = Engine.Plan([Phase("upload", Engine.Recorded(deviceOutcome: "failed"), Uploads(work.Path, 24))], Model(work.Path));
@@ -108,61 +108,170 @@ public sealed class EngineScenarioTests
 
         var run = Assert.Single(Executions(report["phases"]![0]!));
         Assert.Equal("FAILED", run["status"]!.GetValue<string>());
-        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
-        Assert.Equal(["Check the rollout", "Rollout finished?", "Count the rollout checks", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Describe the rollout failure", "Describe the failure", "Notify the team"],
-            States(run).SkipWhile(s => s != "Check the rollout").TakeWhile(s => s != "Finish the run"));
-        Assert.Equal("Pipeline failed", States(run)[^1]);
+        Assert.Equal("StoppedForRedriveException", run["error"]!.GetValue<string>());
+        // The child execution checked the job twice; the pipeline saw one wait end with the failure.
+        Assert.Equal(["Wait for the rollout", "Rollout finished?", "Describe the rollout failure", "Describe the failure", "Notify the team", "Stop for a fix?", "Stopped for a fix"],
+            States(run).SkipWhile(s => s != "Wait for the rollout"));
+        Assert.Equal(2, report["recorded"]!.AsArray().Count(r => r!["call"]!.GetValue<string>() == "iot.DescribeJob"));
         var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
         Assert.Contains("DinoFlow.RolloutFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("2 devices failed, 0 timed out, 0 rejected", mail["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Contains("Error: DinoFlow.RolloutFailed", run["cause"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("DinoFlow.RolloutFailed", run["cause"]!.GetValue<string>(), StringComparison.Ordinal);
+        // Stopped, not finished: the run keeps its lock for the redrive.
+        Assert.Contains("batches/run.lock", report["phases"]![0]!["keys"]!.AsArray().Select(k => k!.GetValue<string>()));
     }
 
-    [SkippableFact]
-    public async Task A_labeling_job_that_fails_is_notified_and_a_new_run_with_the_same_input_after_the_fix_labels_trains_and_deploys()
+    /// <summary>Uploads without labels (incoming/unlabeled/), and the label of each recording for the labelers' answers.</summary>
+    private static (List<JsonObject> Uploads, JsonObject LabelOf) Unlabeled(string work, int count = 24)
     {
-        using var work = new TempDir();
-        var uploads = Uploads(work.Path, 24);
-        foreach (var upload in uploads)
-            upload["key"] = "incoming/unlabeled/" + string.Join('/', upload["key"]!.GetValue<string>().Split('/')[3..]);
+        var uploads = Uploads(work, count);
         var labelOf = new JsonObject();
-        foreach (var upload in Uploads(work.Path, 24))
+        foreach (var upload in uploads)
         {
             var parts = upload["key"]!.GetValue<string>().Split('/');
             labelOf[parts[^1].Split('_')[0]] = parts[2];
+            upload["key"] = "incoming/unlabeled/" + string.Join('/', parts[3..]);
         }
 
+        return (uploads, labelOf);
+    }
+
+    private static JsonObject LabelersAnswer(JsonObject labelOf) => new()
+    {
+        ["groundTruth"] = new JsonObject { ["categories"] = new JsonArray(Engine.Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["labelOf"] = labelOf.DeepClone() },
+    };
+
+    private static JsonArray LabelingJobCreated() =>
+        Engine.Answers(new JsonObject { ["LabelingJobArn"] = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{LabelingJobName}" });
+
+    private static List<JsonNode> Calls(JsonObject report, string call) =>
+        report["recorded"]!.AsArray().Where(r => r!["call"]!.GetValue<string>() == call).Select(r => r!).ToList();
+
+    [SkippableFact]
+    public async Task A_labeling_job_that_fails_is_notified_stops_for_a_fix_and_a_redrive_labels_again_as_r1_and_deploys()
+    {
+        using var work = new TempDir();
+        var (uploads, labelOf) = Unlabeled(work.Path);
         var failed = Engine.Recorded();
-        failed["sagemaker.CreateLabelingJob"] = Engine.Answers(new JsonObject { ["LabelingJobArn"] = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{LabelingJobName}" });
+        failed["sagemaker.CreateLabelingJob"] = LabelingJobCreated();
         failed["sagemaker.DescribeLabelingJob"] = new JsonArray(
             new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "InProgress" } },
             new JsonObject { ["response"] = new JsonObject { ["LabelingJobStatus"] = "Failed", ["FailureReason"] = "ClientError: the workteam arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/dinoflow-labelers does not exist" } });
         var fixedRecorded = Engine.Recorded();
-        fixedRecorded["sagemaker.CreateLabelingJob"] = failed["sagemaker.CreateLabelingJob"]!.DeepClone();
-        fixedRecorded["sagemaker.DescribeLabelingJob"] = new JsonArray(new JsonObject
-        {
-            ["groundTruth"] = new JsonObject { ["categories"] = new JsonArray(Engine.Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()), ["labelOf"] = labelOf },
-        });
-        var plan = Engine.Plan([Phase("upload", failed, uploads), Phase("after the fix", fixedRecorded)], Model(work.Path));
-        // The documented remedy for a notified failure: start a new execution with the same input.
-        plan["phases"]![1]!["restartNotified"] = true;
+        fixedRecorded["sagemaker.CreateLabelingJob"] = LabelingJobCreated();
+        fixedRecorded["sagemaker.DescribeLabelingJob"] = new JsonArray(LabelersAnswer(labelOf));
+        var plan = Engine.Plan([Phase("upload", failed, uploads), Phase("redrive after the fix", fixedRecorded, redriveFailed: true)], Model(work.Path));
 
         var report = await Engine.RunAsync(plan, work.Path);
 
         var run = Assert.Single(Executions(report["phases"]![0]!));
-        Assert.Equal("DinoFlow.Notified", run["error"]!.GetValue<string>());
-        Assert.Contains("Describe the labeling failure", States(run));
+        Assert.Equal("StoppedForRedriveException", run["error"]!.GetValue<string>());
+        Assert.Equal(["Describe the labeling failure", "Describe the failure", "Notify the team", "Stop for a fix?", "Stopped for a fix"], States(run).SkipWhile(s => s != "Describe the labeling failure"));
         var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
         Assert.Contains("DinoFlow.LabelingJobFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
         var message = mail["message"]!.GetValue<string>();
         Assert.Matches(@"Ground Truth labeling job label-\S+-r0 failed", message);
         Assert.Contains("workteam/private-crowd/dinoflow-labelers does not exist", message, StringComparison.Ordinal);
+        Assert.Contains("redrive", message, StringComparison.Ordinal);
 
-        var again = Executions(report["phases"]![1]!).Last();
-        Assert.Equal("SUCCEEDED", again["status"]!.GetValue<string>());
-        Assert.Contains("Use the labeling output", States(again));
-        Assert.Contains("Deployed", States(again));
+        Assert.Equal("Stopped for a fix", Assert.Single(report["redrives"]!.AsArray())!["state"]!.GetValue<string>());
+        var resumed = Executions(report["phases"]![1]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
+        Assert.Equal("SUCCEEDED", resumed["status"]!.GetValue<string>());
+        Assert.Equal(["Stopped for a fix", "Re-run which step?", "Build labeling job", "Label with Ground Truth"], States(resumed).Take(4));
+        Assert.Contains("Use the labeling output", States(resumed));
+        Assert.Contains("Deployed", States(resumed));
+        Assert.DoesNotContain("Ingest images", States(resumed));
+        Assert.Equal(["-r0", "-r1"], Calls(report, "sagemaker.CreateLabelingJob").Select(c => c["request"]!["LabelingJobName"]!.GetValue<string>()[^3..]));
+        Assert.Empty(report["phases"]![1]!["notifications"]!.AsArray());
         Assert.Contains(report["phases"]![1]!["keys"]!.AsArray(), k => k!.GetValue<string>() == "data/labels.manifest");
+    }
+
+    [SkippableFact]
+    public async Task A_training_job_that_fails_once_stops_for_a_fix_and_a_redrive_trains_again_as_r1_without_a_second_labeling_job()
+    {
+        using var work = new TempDir();
+        var (uploads, labelOf) = Unlabeled(work.Path);
+        var failing = Engine.Recorded();
+        failing["sagemaker.CreateLabelingJob"] = LabelingJobCreated();
+        failing["sagemaker.DescribeLabelingJob"] = new JsonArray(LabelersAnswer(labelOf));
+        // moto's job is created; SageMaker reports it Failed (recorded). After the fix, moto's own DescribeTrainingJob answers.
+        failing["sagemaker.DescribeTrainingJob"] = Engine.Answers(new JsonObject
+        {
+            ["TrainingJobName"] = "{TrainingJobName}", ["TrainingJobStatus"] = "Failed", ["SecondaryStatus"] = "Failed",
+            ["FailureReason"] = "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type.",
+        });
+        var plan = Engine.Plan([Phase("upload", failing, uploads), Phase("redrive after the fix", Engine.Recorded(), redriveFailed: true)], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("FAILED", run["status"]!.GetValue<string>());
+        Assert.Equal("StoppedForRedriveException", run["error"]!.GetValue<string>());
+        Assert.Equal("Stopped for a fix", States(run)[^1]);
+        Assert.Contains("Describe the training failure", States(run));
+        var mail = Assert.Single(report["phases"]![0]!["notifications"]!.AsArray())!;
+        Assert.Contains("DinoFlow.TrainingJobFailed", mail["subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("CapacityError", mail["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var resumed = Executions(report["phases"]![1]!).Single(e => e["machine"]!.GetValue<string>().Contains("-redrive-", StringComparison.Ordinal));
+        Assert.Equal("SUCCEEDED", resumed["status"]!.GetValue<string>());
+        Assert.Equal(run["name"]!.GetValue<string>(), resumed["name"]!.GetValue<string>());
+        Assert.Equal(["Stopped for a fix", "Re-run which step?", "Build training job", "Train on SageMaker"], States(resumed).Take(4));
+        Assert.Contains("Deployed", States(resumed));
+        // Only the training step ran again: one labeling job in all, no second ingest or labeling.
+        Assert.Single(Calls(report, "sagemaker.CreateLabelingJob"));
+        Assert.DoesNotContain("Ingest images", States(resumed));
+        Assert.DoesNotContain("Label with Ground Truth", States(resumed));
+        var keys = report["phases"]![1]!["keys"]!.AsArray().Select(k => k!.GetValue<string>()).ToList();
+        Assert.Contains(keys, k => k.Contains("/training/train-", StringComparison.Ordinal) && k.EndsWith("-r0/output/model.tar.gz", StringComparison.Ordinal));
+        Assert.Contains(keys, k => k.Contains("/training/train-", StringComparison.Ordinal) && k.EndsWith("-r1/output/model.tar.gz", StringComparison.Ordinal));
+        Assert.Single(Calls(report, "greengrassv2.CreateDeployment"));
+        Assert.Empty(report["phases"]![1]!["notifications"]!.AsArray());
+    }
+
+    [SkippableFact]
+    public async Task A_device_offline_during_the_rollout_leaves_it_pending_and_the_run_succeeds_naming_it()
+    {
+        using var work = new TempDir();
+        var plan = Engine.Plan([Phase("upload", Engine.Recorded(deviceOutcome: "offline"), Uploads(work.Path, 24))], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("SUCCEEDED", run["status"]!.GetValue<string>());
+        Assert.Equal(["Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run"], States(run).SkipWhile(s => s != "Wait for the rollout").Take(5));
+        var rollout = JsonNode.Parse(run["output"]!.GetValue<string>())!["rollout"]!;
+        Assert.Equal(2, rollout["succeeded"]!.GetValue<int>());
+        Assert.Equal(1, rollout["pending"]!.GetValue<int>());
+        Assert.Contains("2 devices updated, 1 pending", rollout["summary"]!.GetValue<string>(), StringComparison.Ordinal);
+        var pending = Assert.Single(rollout["pendingDevices"]!.AsArray())!;
+        Assert.Equal(Engine.OfflineDevice, pending["ThingArn"]!.GetValue<string>());
+        Assert.Equal("QUEUED", pending["JobExecutionSummary"]!["Status"]!.GetValue<string>());
+        Assert.Empty(report["phases"]![0]!["notifications"]!.AsArray());
+        // One listing, when the rollout settled (IoT's REST query string is not in the recorded body).
+        Assert.Single(Calls(report, "iot.ListJobExecutionsForJob"));
+    }
+
+    [SkippableFact]
+    public async Task ResourceInUse_on_a_retried_CreateLabelingJob_waits_for_the_existing_job_and_the_run_deploys()
+    {
+        using var work = new TempDir();
+        var (uploads, labelOf) = Unlabeled(work.Path);
+        var recorded = Engine.Recorded();
+        // The first create reached SageMaker (the engine keeps its request as the job) but its answer was lost.
+        recorded["sagemaker.CreateLabelingJob"] = Engine.Error("ResourceInUse", "Labeling job names must be unique within an AWS account and region, and a labeling job with this name already exists");
+        recorded["sagemaker.DescribeLabelingJob"] = new JsonArray(LabelersAnswer(labelOf));
+        var plan = Engine.Plan([Phase("upload", recorded, uploads)], Model(work.Path));
+
+        var report = await Engine.RunAsync(plan, work.Path);
+
+        var run = Assert.Single(Executions(report["phases"]![0]!));
+        Assert.Equal("SUCCEEDED", run["status"]!.GetValue<string>());
+        Assert.Equal(["Label with Ground Truth", "Use the existing labeling job", "Wait for the labelers", "Labeling finished?", "Use the labeling output"],
+            States(run).SkipWhile(s => s != "Label with Ground Truth").Take(5));
+        Assert.Contains("Deployed", States(run));
+        var created = Assert.Single(Calls(report, "sagemaker.CreateLabelingJob"))["request"]!["LabelingJobName"]!.GetValue<string>();
+        Assert.All(Calls(report, "sagemaker.DescribeLabelingJob"), c => Assert.Equal(created, c["request"]!["LabelingJobName"]!.GetValue<string>()));
     }
 
     [SkippableFact]

@@ -260,39 +260,7 @@ public sealed class HandlerTests
     }
 
     [Fact]
-    public async Task Build_compilation_job_repackages_model_onnx_for_Neo()
-    {
-        var bucket = Build.Bucket();
-        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>
-        {
-            ["model.onnx"] = [7, 7, 7],
-            ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"Input247","preprocess":{"width":320,"height":320}}"""),
-        }));
-
-        var output = await Call(new BuildCompilationJobFunction(Build.Services(bucket)).HandleAsync, Repo.Event("build-compilation-job.json"));
-
-        Assert.Equal("ONNX", output["inputConfig"]!["Framework"]!.GetValue<string>());
-        Assert.Equal("""{"Input247":[1,3,320,320]}""", output["inputConfig"]!["DataInputConfig"]!.GetValue<string>());
-        Assert.Equal("jetson_nano", output["outputConfig"]!["TargetDevice"]!.GetValue<string>());
-        Assert.Contains($"runs/{Build.RunName}/neo/model.tar.gz", bucket.Keys);
-    }
-
-    [Fact]
-    public async Task Build_compilation_job_refuses_a_model_json_without_the_input_shape_instead_of_guessing_224()
-    {
-        var bucket = Build.Bucket();
-        await bucket.PutBytesAsync($"runs/{Build.RunName}/model/model.zip", ModelPackage.ModelPackageZip(new Dictionary<string, byte[]>
-        {
-            ["model.onnx"] = [7, 7, 7],
-            ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["a","b"],"inputName":"input","inputSize":224}"""),
-        }));
-
-        var error = await Assert.ThrowsAsync<AwsRequestException>(() => new BuildCompilationJobFunction(Build.Services(bucket)).HandleAsync(Build.Json(Repo.Event("build-compilation-job.json"))));
-        Assert.Contains("preprocess.width", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Build_Greengrass_documents_roll_back_on_failure_and_ship_the_compiled_model_too()
+    public async Task Build_Greengrass_documents_roll_back_on_failure_and_ship_the_ONNX_package_only()
     {
         var bucket = Build.Bucket();
         var zip = "model package"u8.ToArray();
@@ -305,7 +273,8 @@ public sealed class HandlerTests
         Assert.Equal("com.dinoflow.Model", recipe["ComponentName"]!.GetValue<string>());
         Assert.Equal("1.20250602.93111457", recipe["ComponentVersion"]!.GetValue<string>());
         var artifacts = recipe["Manifests"]![0]!["Artifacts"]!.AsArray();
-        Assert.Equal(2, artifacts.Count);
+        // No Neo: the devices run model.onnx with ONNX Runtime; the package zip is the only artifact.
+        Assert.Single(artifacts);
         // The same builder as the local deploy stage (DinoFlow.Deployment): the package zip's digest, checked by Greengrass on download.
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(zip)), artifacts[0]!["Digest"]!.GetValue<string>());
         Assert.Equal(output["componentVersion"]!.GetValue<string>(), output["components"]!["com.dinoflow.Model"]!["ComponentVersion"]!.GetValue<string>());
@@ -332,6 +301,36 @@ public sealed class HandlerTests
         Assert.Contains("SplitException", output["subject"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("a grouped split needs at least two recordings per class", output["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.True(output["subject"]!.GetValue<string>().Length <= 100);
+    }
+
+    [Fact]
+    public async Task Stopped_for_a_fix_fails_at_the_failure_redrive_count_and_after_a_redrive_passes_the_state_on_without_the_failure()
+    {
+        var function = new StopForRedriveFunction(Build.Services(Build.Bucket()));
+        var stop = await Assert.ThrowsAsync<StoppedForRedriveException>(() => function.HandleAsync(Build.Json(Repo.Event("stop-for-redrive.json"))));
+        Assert.Contains("DinoFlow.TrainingJobFailed", stop.Message, StringComparison.Ordinal);
+        Assert.Contains("re-runs the training step", stop.Message, StringComparison.Ordinal);
+
+        var redriven = JsonNode.Parse(Repo.Event("stop-for-redrive.json"))!;
+        redriven["redriveCount"] = 1;
+        var output = await Call(function.HandleAsync, redriven.ToJsonString());
+        Assert.Null(output["failure"]);
+        Assert.Null(output["notification"]);
+        Assert.Equal("training", output["retry"]!["step"]!.GetValue<string>());
+        Assert.Equal(1, output["retry"]!["redriveCount"]!.GetValue<int>());
+        Assert.Equal("train-batch-20250602t093000-2ddb51837be8f675-r0", output["sagemakerTraining"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Describe_failure_of_a_failed_job_says_to_redrive_and_which_step_runs_again()
+    {
+        var request = JsonNode.Parse(Repo.Event("describe-failure.json"))!;
+        request["failure"] = new JsonObject { ["Error"] = "DinoFlow.LabelingJobFailed", ["Cause"] = "Ground Truth labeling job label-x-r0 failed: ClientError", ["redriveStep"] = "labeling", ["redriveCount"] = 0 };
+        var output = await Call(new DescribeFailureFunction(Build.Services(Build.Bucket())).HandleAsync, request.ToJsonString());
+        var message = output["message"]!.GetValue<string>();
+        Assert.Contains("aws stepfunctions redrive-execution --execution-arn arn:aws:states:", message, StringComparison.Ordinal);
+        Assert.Contains("re-runs only the labeling step", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("start a new execution", message, StringComparison.Ordinal);
     }
 
     [Fact]

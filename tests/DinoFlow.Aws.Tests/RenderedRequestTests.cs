@@ -27,10 +27,10 @@ public sealed class RenderedRequestTests
             Assert.Equal(
                 [
                     "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "greengrassv2.GetDeployment.json", "greengrassv2.ListDeployments.json",
-                    "iot.DescribeJob.json", "sagemaker.CreateCompilationJob.json",
-                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeCompilationJob.json", "sagemaker.DescribeLabelingJob.json",
+                    "iot.DescribeJob.json", "iot.ListJobExecutionsForJob.json",
+                    "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeLabelingJob.json",
                     "sagemaker.DescribeTrainingJob.json",
-                    "sns.Publish.json", "stepfunctions.StartExecution.json",
+                    "sns.Publish.json", "stepfunctions.StartExecution.json", "stepfunctions.StartExecution.wait.json",
                 ],
                 result.Requests.Select(r => r.FileName));
             var validation = await ValidateAsync(directory);
@@ -44,12 +44,12 @@ public sealed class RenderedRequestTests
     }
 
     [SkippableFact]
-    public async Task Lambda_training_without_Neo_sends_no_training_or_compilation_job_and_stays_valid()
+    public async Task Lambda_training_sends_no_training_job_and_stays_valid()
     {
-        var (directory, result) = await RenderAsync(new AwsSettings { TrainingMode = TrainingModes.Lambda, NeoTargetDevice = AwsSettings.NoNeoTarget });
+        var (directory, result) = await RenderAsync(new AwsSettings { TrainingMode = TrainingModes.Lambda });
         try
         {
-            Assert.DoesNotContain(result.Requests, r => r.Operation is "CreateTrainingJob" or "CreateCompilationJob");
+            Assert.DoesNotContain(result.Requests, r => r.Operation is "CreateTrainingJob");
             Assert.Contains("Train in Lambda", result.Visited);
             var validation = await ValidateAsync(directory);
             Assert.True(validation.ExitCode == 0, validation.All);
@@ -83,7 +83,7 @@ public sealed class RenderedRequestTests
     }
 
     [Fact]
-    public async Task The_sample_run_labels_trains_gates_compiles_and_deploys_and_the_failure_run_notifies()
+    public async Task The_sample_run_labels_trains_gates_and_deploys_and_the_failure_run_notifies_and_stops_for_a_fix()
     {
         var (directory, result) = await RenderAsync(new AwsSettings());
         Directory.Delete(directory, recursive: true);
@@ -91,15 +91,15 @@ public sealed class RenderedRequestTests
         Assert.Equal(
             ["Read settings", "Let the upload burst settle", "Gather the pending batches", "Does this run hold the lock?", "Ingest images", "Labels come with the data?", "Build labeling job",
              "Label with Ground Truth", "Wait for the labelers",
-             "Check the labeling job", "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
-             "Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Compile with Neo?",
-             "Build compilation job", "Start Neo compilation", "Wait for compilation", "Check compilation", "Compilation finished?", "Build Greengrass component",
+             "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
+             "Train on SageMaker", "Wait for training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Build Greengrass component",
              "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components",
-             "Deploy to the thing group", "Wait for the rollout", "Check the rollout", "Rollout finished?", "Finish the run",
+             "Deploy to the thing group", "Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run",
              "Start the next run?", "Run ended how?", "Deployed"],
             result.Visited);
-        Assert.Equal(["Train on SageMaker", "Wait for training", "Check training", "Training finished?", "Describe the training failure", "Describe the failure", "Notify the team",
-                      "Finish the run", "Start the next run?", "Run ended how?", "Pipeline failed"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
+        // A training job that ends Failed: notified, then the execution stops at "Stopped for a fix" for a redrive.
+        Assert.Equal(["Train on SageMaker", "Wait for training", "Training finished?", "Describe the training failure", "Describe the failure", "Notify the team",
+                      "Stop for a fix?", "Stopped for a fix"], result.FailureVisited.SkipWhile(s => s != "Train on SageMaker"));
         Assert.Contains(result.Documents.Keys, k => k.EndsWith("labeling/template.liquid.html", StringComparison.Ordinal));
     }
 

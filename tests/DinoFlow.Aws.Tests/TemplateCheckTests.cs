@@ -71,7 +71,7 @@ public sealed class TemplateCheckTests
         foreach (var (name, properties) in Resources(template, "AWS::Lambda::Function"))
             Assert.True(properties["Role"]?["Fn::GetAtt"] is JsonArray role && role[0]!.GetValue<string>() == name + "Role", $"{name} has no role of its own");
         var machines = Resources(template, "AWS::StepFunctions::StateMachine").ToList();
-        Assert.Equal(2, machines.Count);
+        Assert.Equal(3, machines.Count); // trigger, pipeline, and the pipeline's bounded waits
         Assert.All(machines, m => Assert.NotNull(m.Properties["Definition"] ?? m.Properties["DefinitionString"]));
     }
 
@@ -92,7 +92,11 @@ public sealed class TemplateCheckTests
             Assert.Equal("SUM(METRICS())", alarm["Metrics"]!.AsArray().Single(m => m!["ReturnData"]!.GetValue<bool>())!["Expression"]!.GetValue<string>());
         }
 
-        Assert.Equal(functions.Order(StringComparer.Ordinal), watched.Order(StringComparer.Ordinal)); // each function once
+        // Each function once, but StopForRedriveFunction: it fails on purpose to stop a run for redrive, after the team was
+        // notified by SNS; counting it would send a second, misleading "function error" alarm.
+        Assert.DoesNotContain("StopForRedriveFunction", watched);
+        functions.Remove("StopForRedriveFunction");
+        Assert.Equal(functions.Order(StringComparer.Ordinal), watched.Order(StringComparer.Ordinal));
 
         // Each alarm notifies the failure topic, and the topic's policy lets CloudWatch publish for exactly these alarms.
         var alarms = Resources(template, "AWS::CloudWatch::Alarm").ToList();
@@ -100,8 +104,18 @@ public sealed class TemplateCheckTests
         Assert.All(alarms, a => Assert.Equal("FailureTopic", a.Properties["AlarmActions"]![0]!["Ref"]!.GetValue<string>()));
         var policy = Resources(template, "AWS::SNS::TopicPolicy").Single().Properties["PolicyDocument"]!["Statement"]!.AsArray()
             .Single(st => st!["Principal"]!["Service"]!.GetValue<string>() == "cloudwatch.amazonaws.com")!;
-        var allowed = policy["Condition"]!["ArnEquals"]!["aws:SourceArn"]!.AsArray().Select(a => a!["Fn::GetAtt"]![0]!.GetValue<string>());
-        Assert.Equal(alarms.Select(a => a.Name).Order(StringComparer.Ordinal), allowed.Order(StringComparer.Ordinal));
+        // An opt-in alarm is named through Fn::If on its own condition (a GetAtt of a resource that is not created fails the stack).
+        var allowed = policy["Condition"]!["ArnEquals"]!["aws:SourceArn"]!.AsArray().Select(a =>
+            a!["Fn::If"] is JsonArray conditional
+                ? (conditional[0]!.GetValue<string>(), conditional[1]!["Fn::GetAtt"]![0]!.GetValue<string>(), conditional[2]!["Ref"]!.GetValue<string>())
+                : ((string?)null, a["Fn::GetAtt"]![0]!.GetValue<string>(), (string?)null)).ToList();
+        Assert.Equal(alarms.Select(a => a.Name).Order(StringComparer.Ordinal), allowed.Select(a => a.Item2).Order(StringComparer.Ordinal));
+        foreach (var (condition, alarm, otherwise) in allowed)
+        {
+            var resource = template["Resources"]![alarm]!;
+            Assert.Equal(resource["Condition"]?.GetValue<string>(), condition);
+            if (condition is not null) Assert.Equal("AWS::NoValue", otherwise);
+        }
     }
 
     [SkippableFact]
@@ -115,5 +129,64 @@ public sealed class TemplateCheckTests
         var alarm = Resources(template, "AWS::CloudWatch::Alarm").Single(a => a.Name == "SilentDevicesAlarm").Properties;
         Assert.Equal(metric["MetricName"]!.ToJsonString(), alarm["MetricName"]!.ToJsonString());
         Assert.Equal("IoTFleetMetrics", alarm["Namespace"]!.GetValue<string>());
+    }
+
+    [SkippableFact]
+    public async Task The_fleet_metric_and_its_alarm_are_created_only_when_the_parameter_turns_them_on_and_it_defaults_to_off()
+    {
+        // A fleet metric needs fleet indexing in the account; on a fresh account it would fail and roll back the first deploy.
+        var template = await TranslatedAsync();
+        var resources = template["Resources"]!.AsObject();
+        Assert.Equal("HasSilentDevicesAlarm", resources["DisconnectedDevicesMetric"]!["Condition"]!.GetValue<string>());
+        Assert.Equal("HasSilentDevicesAlarm", resources["SilentDevicesAlarm"]!["Condition"]!.GetValue<string>());
+        var condition = template["Conditions"]!["HasSilentDevicesAlarm"]!["Fn::Equals"]!.AsArray();
+        Assert.Equal("SilentDevicesAlarmEnabled", condition[0]!["Ref"]!.GetValue<string>());
+        Assert.Equal("true", condition[1]!.GetValue<string>());
+        var parameter = template["Parameters"]!["SilentDevicesAlarmEnabled"]!;
+        Assert.Equal("false", parameter["Default"]!.GetValue<string>());
+        // Nothing else may name the conditional resources unconditionally (the topic policy uses Fn::If, checked above).
+        foreach (var (name, resource) in resources)
+        {
+            if (resource!["Condition"]?.GetValue<string>() == "HasSilentDevicesAlarm") continue;
+            var text = resource.ToJsonString().Replace("\"Fn::If\":[\"HasSilentDevicesAlarm\",{\"Fn::GetAtt\":[\"SilentDevicesAlarm\",\"Arn\"]}", "", StringComparison.Ordinal);
+            Assert.DoesNotContain("\"SilentDevicesAlarm\"", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("\"DisconnectedDevicesMetric\"", text, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Every_function_and_state_machine_logs_to_a_log_group_of_its_own_with_the_retention_parameter()
+    {
+        var template = await TranslatedAsync();
+        var groups = Resources(template, "AWS::Logs::LogGroup").ToList();
+        Assert.All(groups, g => Assert.Equal("LogRetentionDays", g.Properties["RetentionInDays"]?["Ref"]?.GetValue<string>()));
+        Assert.Equal(30, template["Parameters"]!["LogRetentionDays"]!["Default"]!.GetValue<int>());
+        var groupNames = groups.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+
+        var used = new List<string>();
+        foreach (var (name, properties) in Resources(template, "AWS::Lambda::Function"))
+        {
+            var group = properties["LoggingConfig"]?["LogGroup"]?["Ref"]?.GetValue<string>();
+            Assert.True(group is not null && groupNames.Contains(group), $"{name} does not log to a log group of the stack (LoggingConfig.LogGroup)");
+            used.Add(group!);
+        }
+
+        foreach (var (name, properties) in Resources(template, "AWS::StepFunctions::StateMachine"))
+        {
+            var destination = properties["LoggingConfiguration"]?["Destinations"]?[0]?["CloudWatchLogsLogGroup"]?["LogGroupArn"]?["Fn::GetAtt"]?[0]?.GetValue<string>();
+            Assert.True(destination is not null && groupNames.Contains(destination), $"{name} does not log to a log group of the stack");
+            used.Add(destination!);
+        }
+
+        Assert.Equal(used.Count, used.Distinct(StringComparer.Ordinal).Count()); // one group each
+        Assert.Equal(14, used.Count); // 11 functions, 3 state machines
+    }
+
+    [SkippableFact]
+    public async Task The_data_bucket_is_kept_when_the_stack_is_deleted_or_the_bucket_replaced()
+    {
+        var bucket = (await TranslatedAsync())["Resources"]!["DataBucket"]!;
+        Assert.Equal("Retain", bucket["DeletionPolicy"]?.GetValue<string>());
+        Assert.Equal("Retain", bucket["UpdateReplacePolicy"]?.GetValue<string>());
     }
 }

@@ -18,8 +18,11 @@ public sealed class Template
 
         public string? Property(string name) => Properties.Children.TryGetValue(new YamlScalarNode(name), out var value) ? (value as YamlScalarNode)?.Value : null;
 
+        // A definition without placeholders (the wait state machine) has no DefinitionSubstitutions.
         public IReadOnlySet<string> Substitutions() =>
-            ((YamlMappingNode)Properties["DefinitionSubstitutions"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal);
+            Properties.Children.TryGetValue(new YamlScalarNode("DefinitionSubstitutions"), out var substitutions)
+                ? ((YamlMappingNode)substitutions).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet(StringComparer.Ordinal)
+                : new HashSet<string>(StringComparer.Ordinal);
     }
 
     public required YamlMappingNode Root { get; init; }
@@ -106,6 +109,37 @@ public sealed partial class TemplateTests
         Visit(_template.Root, "");
         Assert.Empty(problems);
         Assert.True(checkedCount > 50, $"only {checkedCount} references were checked: is the template parsed with its tags?");
+    }
+
+    [Fact]
+    public void The_pipeline_may_start_and_follow_its_waits_and_the_wait_machine_may_only_describe_the_three_jobs()
+    {
+        var text = File.ReadAllText(Repo.Path("template.yaml"));
+        string Section(string resource)
+        {
+            var start = text.IndexOf($"\n  {resource}:\n", StringComparison.Ordinal);
+            Assert.True(start >= 0, $"{resource} is not in the template");
+            var end = text.IndexOf("\n\n  ", start + 1, StringComparison.Ordinal);
+            return text[start..(end < 0 ? text.Length : end)];
+        }
+
+        // startExecution.sync:2 (AWS: "IAM policies for Step Functions"): start the child, describe and stop its
+        // executions, and Step Functions' managed EventBridge rule for .sync.
+        var pipeline = Section("PipelineStateMachine");
+        Assert.Contains("Action: states:StartExecution\n              Resource: !Ref WaitStateMachine", pipeline, StringComparison.Ordinal);
+        Assert.Contains("Action: [states:DescribeExecution, states:StopExecution]", pipeline, StringComparison.Ordinal);
+        Assert.Contains(":execution:${AWS::StackName}-wait:*", pipeline, StringComparison.Ordinal);
+        Assert.Contains("Action: [events:PutTargets, events:PutRule, events:DescribeRule]", pipeline, StringComparison.Ordinal);
+        Assert.Contains(":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule", pipeline, StringComparison.Ordinal);
+
+        var wait = Section("WaitStateMachine");
+        var actions = System.Text.RegularExpressions.Regex.Matches(wait, @"Action: (\S+)").Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal);
+        Assert.Equal(["iot:DescribeJob", "sagemaker:DescribeLabelingJob", "sagemaker:DescribeTrainingJob"], actions);
+        // Its one "*" is the log delivery's, whose APIs have no resource-level permissions.
+        var logDelivery = wait.IndexOf("# Step Functions' log delivery", StringComparison.Ordinal);
+        Assert.True(logDelivery > 0, "the wait machine's role has no LogDelivery statement");
+        Assert.DoesNotContain("\"*\"", wait[..logDelivery], StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(wait, "\"\\*\"")); // the comment and the resource
     }
 
     [Fact]

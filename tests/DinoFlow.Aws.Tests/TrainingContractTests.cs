@@ -126,6 +126,66 @@ public sealed class TrainingContractTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_root, "model", "model.onnx")));
     }
 
+    [Fact]
+    public async Task A_stop_during_training_removes_the_partial_model_records_the_stop_and_exits_with_the_stop_code()
+    {
+        LayOut();
+        using var stop = new CancellationTokenSource();
+        var trainer = new UntilStoppedTrainer();
+        var run = new SageMakerTrainingContract(_root, trainer, TextWriter.Null).RunAsync(stop.Token);
+        await trainer.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(File.Exists(Path.Combine(_root, "model", "model.onnx"))); // the partial write
+        await stop.CancelAsync();
+
+        Assert.Equal(SageMakerTrainingContract.StoppedExitCode, await run);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_root, "model")));
+        Assert.Contains("stopped (SIGTERM)", await File.ReadAllTextAsync(Path.Combine(_root, "output", "failure")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_trainer_entrypoint_stops_cleanly_on_SIGTERM_as_SageMaker_sends_it()
+    {
+        LayOut();
+        // Many epochs, so the signal arrives while the fine-tuning loop runs (it checks for a stop every batch).
+        File.WriteAllText(Path.Combine(_root, "input", "config", "hyperparameters.json"),
+            """{"categories":"0_Empty,1_Stegosaurus","label-attribute-name":"dino-image-classification","seed":"42","epochs":"200"}""");
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Entrypoint(), "train", "--root", _root }) info.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var fineTuning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data.Contains("\"Phase\":\"fine-tune\"", StringComparison.Ordinal)) fineTuning.TrySetResult();
+        };
+        var error = process.StandardError.ReadToEndAsync();
+        process.BeginOutputReadLine();
+        try
+        {
+            // A generous deadline: on a shared 2-core machine the frozen part of the backbone alone takes a while.
+            await fineTuning.Task.WaitAsync(TimeSpan.FromMinutes(8));
+            var kill = await Processes.RunAsync("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            Assert.Equal(0, kill.ExitCode);
+            // SageMaker allows 120 s between SIGTERM and SIGKILL.
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+
+        var errors = await error;
+        string all;
+        lock (output) all = output + errors;
+        Assert.True(process.ExitCode == SageMakerTrainingContract.StoppedExitCode, $"exit code {process.ExitCode}: {all}");
+        Assert.DoesNotContain("Unhandled exception", all, StringComparison.Ordinal);
+        Assert.Contains("training stopped (SIGTERM)", all, StringComparison.Ordinal);
+        Assert.Contains("stopped (SIGTERM)", await File.ReadAllTextAsync(Path.Combine(_root, "output", "failure")), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root, "model", "model.onnx")));
+    }
+
     private static string Entrypoint()
     {
         var entrypoint = Path.Combine(AppContext.BaseDirectory, "dinoflow-trainer.dll");
@@ -139,6 +199,20 @@ public sealed class TrainingContractTests : IDisposable
         var result = await Processes.RunAsync("dotnet", [Entrypoint(), "serve"]);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("unknown argument 'serve'", result.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Writes part of a model, then trains until stopped.</summary>
+    private sealed class UntilStoppedTrainer : ITrainer
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<EvaluationReport> TrainAsync(TrainingJob job, CancellationToken cancellationToken)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(job.OutputDirectory, "model.onnx"), [1, 2, 3], cancellationToken);
+            Started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
     }
 
     private sealed class NoModelTrainer : ITrainer

@@ -345,6 +345,8 @@ def required(service, operation, params, region, account):
             return [("greengrass:GetDeployment", _arn("greengrass", r, a, f"deployments:{deployment}"), {})]
     if service == "iot" and operation == "DescribeJob":
         return [("iot:DescribeJob", _arn("iot", r, a, f"job/{params['jobId']}"), {})]
+    if service == "iot" and operation == "ListJobExecutionsForJob":
+        return [("iot:ListJobExecutionsForJob", _arn("iot", r, a, f"job/{params['jobId']}"), {})]
     if service == "s3":
         bucket = params.get("Bucket")
         if operation in ("GetObject", "HeadObject"):
@@ -410,7 +412,7 @@ def task_call(resource):
 MAPPED = {("lambda", "Invoke"), ("stepfunctions", "StartExecution"), ("stepfunctions", "DescribeExecution"),
           ("stepfunctions", "StopExecution"), ("sns", "Publish"), ("greengrassv2", "CreateComponentVersion"),
           ("greengrassv2", "CreateDeployment"), ("greengrassv2", "ListDeployments"), ("greengrassv2", "GetDeployment"),
-          ("iot", "DescribeJob"), ("s3", "GetObject"), ("s3", "HeadObject"), ("s3", "PutObject"), ("s3", "CopyObject"),
+          ("iot", "DescribeJob"), ("iot", "ListJobExecutionsForJob"), ("s3", "GetObject"), ("s3", "HeadObject"), ("s3", "PutObject"), ("s3", "CopyObject"),
           ("s3", "ListObjectsV2"), ("s3", "ListObjects")} | {
     ("sagemaker", f"{verb}{job}") for verb in ("Create", "Describe", "Stop") for job in ("LabelingJob", "TrainingJob", "CompilationJob")}
 

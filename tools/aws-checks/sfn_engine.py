@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Runs DinoFlow's state machines in an engine this project did not write: moto's Step Functions interpreter
-(moto/stepfunctions/parser, ported from LocalStack), inside a moto server that also answers S3, SageMaker training and
-compilation jobs, SNS and SQS.
+(moto/stepfunctions/parser, ported from LocalStack), inside a moto server that also answers S3, SageMaker training
+jobs, SNS and SQS.
 
     sfn_engine.py PLAN.json REPORT.json
 
-The plan (written by tests/DinoFlow.Aws.Tests/EngineScenarioTests.cs) gives the two definitions with their
+The plan (written by tests/DinoFlow.Aws.Tests/EngineScenarioTests.cs) gives the definitions (trigger, pipeline, and the
+wait state machine the pipeline starts with states:startExecution.sync:2) with their
 DefinitionSubstitutions filled, the uploads, the recorded responses and what to do; the report lists every execution
 with its status, error, cause and the states it entered, the SNS messages, the bucket's keys and every recorded call.
 
@@ -15,11 +16,12 @@ What is real and what is not:
   test's handler endpoint, which runs the handler class template.yaml names, against this moto's S3 over HTTP. A
   handler's exception comes back as a Lambda function error whose errorType is the exception's type name, as the .NET
   Lambda runtime reports it.
-- S3, SNS, SQS, Step Functions (startExecution), SageMaker CreateTrainingJob/DescribeTrainingJob and
-  CreateCompilationJob/DescribeCompilationJob are moto's own. A training job completes at once in moto; the "container"
+- S3, SNS, SQS, Step Functions (startExecution, and startExecution.sync:2 for the waits' child executions), SageMaker
+  CreateTrainingJob/DescribeTrainingJob are moto's own. A training job completes at once in moto; the "container"
   output (model.tar.gz) is the plan's trainingArtifact, put where SageMaker would write it.
-- Operations moto does not implement (SageMaker labeling jobs, Greengrass v2, the rollout's IoT DescribeJob) and
-  injected faults (e.g. AccessDenied on CreateTrainingJob) are answered from the plan's recorded responses, before the
+- Operations moto does not implement (SageMaker labeling jobs, Greengrass v2, the rollout's IoT DescribeJob and
+  ListJobExecutionsForJob) and injected faults (e.g. AccessDenied on CreateTrainingJob, ResourceInUse on a create, a
+  training job that SageMaker reports Failed) are answered from the plan's recorded responses, before the
   request leaves the client. Every recorded answer is logged in the report.
 - Wait states do not sleep (the requested seconds are logged).
 - IAM is enforced (plan["iam"], iam_check.py): each Lambda handler's S3 client signs as a moto user holding only its
@@ -290,6 +292,23 @@ def patch_start_execution():
         env.stack.append({k[0].upper() + k[1:]: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in response.items()})
 
     sfn.StateTaskServiceSfn._eval_service_task = _eval_service_task
+
+    # startExecution.sync:2 (the pipeline's bounded waits): Step Functions returns the child's DescribeExecution in
+    # PascalCase ({"Status", "Output": parsed JSON, ...}); moto 5.2.1 returns botocore's camelCase names. Mapped here too.
+    original_sync2 = sfn.StateTaskServiceSfn._build_sync2_resolver
+
+    def _build_sync2_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        resolve = original_sync2(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+        def resolver():
+            described = resolve()
+            if described is None:
+                return None
+            return {k[0].upper() + k[1:]: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in described.items()}
+
+        return resolver
+
+    sfn.StateTaskServiceSfn._build_sync2_resolver = _build_sync2_resolver
 
 
 def _iso(value):

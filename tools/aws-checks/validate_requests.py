@@ -33,7 +33,8 @@ def main(directory: str) -> int:
         return 2
     failures = 0
     for path in files:
-        service, operation = path.name[: -len(".json")].split(".", 1)
+        # <service>.<Operation>[.<label>].json: a label tells apart two kinds of call to one operation.
+        service, operation = path.name[: -len(".json")].split(".")[:2]
         try:
             model = session.get_service_model(service).operation_model(operation)
         except Exception as error:  # an unknown service or operation is a failure of the file, not of the script

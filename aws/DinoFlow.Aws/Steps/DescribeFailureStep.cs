@@ -31,14 +31,17 @@ public sealed class DescribeFailureStep(AwsSettings settings) : IAwsStep<Describ
         var console = $"https://{settings.Region}.console.aws.amazon.com/states/home?region={settings.Region}#/v2/executions/details/{input.ExecutionArn}";
         var subject = $"DinoFlow run {input.ExecutionName} failed: {input.Failure.Error}";
         if (subject.Length > 100) subject = subject[..97] + "...";
+        var redrive = input.Failure.RedriveStep is { Length: > 0 } step
+            ? $"The execution is stopped at 'Stopped for a fix'. Fix the cause, then redrive it (console: Redrive, or aws stepfunctions redrive-execution --execution-arn {input.ExecutionArn}): it re-runs only the {step} step, under a new job name."
+            : null;
         var text = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"The DinoFlow pipeline run {input.ExecutionName} stopped.")
             .AppendLine()
             .AppendLine(CultureInfo.InvariantCulture, $"Error: {input.Failure.Error}")
             .AppendLine(CultureInfo.InvariantCulture, $"Cause: {cause}")
             .AppendLine()
-            .AppendLine("This error needs a change to the data or the configuration; retrying the same step cannot fix it.")
-            .AppendLine("Fix the cause, then upload the images again or start a new execution with the same input.")
+            .AppendLine(redrive ?? "This error needs a change to the data or the configuration; retrying the same step cannot fix it.")
+            .AppendLine(redrive is null ? "Fix the cause, then upload the images again or start a new execution with the same input." : "Until then the run keeps its lock; new uploads take it over and run meanwhile.")
             .AppendLine()
             .AppendLine(CultureInfo.InvariantCulture, $"Execution: {console}")
             .ToString();

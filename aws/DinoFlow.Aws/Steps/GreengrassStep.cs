@@ -37,13 +37,6 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
         if (input.Training is null) throw new AwsRequestException("training", "is missing");
         S3Uri.ParseIn(input.Training.ModelPackageUri, settings.DataBucket, "training.modelPackageUri");
         var artifacts = new List<ModelArtifact> { new(input.Training.ModelPackageUri, packageSha256Hex) };
-        var compiled = input.Compilation?["describe"]?["ModelArtifacts"]?["S3ModelArtifacts"]?.GetValue<string>();
-        if (compiled is not null)
-        {
-            S3Uri.ParseIn(compiled, settings.DataBucket, "compilation.describe.ModelArtifacts.S3ModelArtifacts");
-            artifacts.Add(new ModelArtifact(compiled, Unarchive: false));
-        }
-
         var component = new ModelComponent(
             input.RunName,
             input.StartedAt,
@@ -54,7 +47,6 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
                 ["run"] = input.RunName,
                 ["labels"] = new JsonArray(input.Training.Categories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()),
                 ["accuracy"] = input.Training.Report.Accuracy,
-                ["neoTargetDevice"] = compiled is null ? AwsSettings.NoNeoTarget : settings.NeoTargetDevice,
             });
         var version = GreengrassModelRecipe.ComponentVersion(input.StartedAt);
         // Compact: the recipe travels inside the state's JSON.
@@ -100,10 +92,13 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
             });
     }
 
-    /// <summary>An idempotency token for a run (Greengrass: 1-64 characters of [a-zA-Z0-9-]).</summary>
+    /// <summary>
+    /// An idempotency token for a run (Greengrass: 1-64 characters of [a-zA-Z0-9-]). At most 60, so that the
+    /// deployment's token with its redrive suffix (<c>-r1</c>, a new deployment after a failed rollout) still fits.
+    /// </summary>
     public static string ClientToken(string runName)
     {
         var token = new string(runName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray());
-        return token.Length <= 64 ? token : token[..51] + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(runName)))[..12];
+        return token.Length <= 60 ? token : token[..47] + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(runName)))[..12];
     }
 }

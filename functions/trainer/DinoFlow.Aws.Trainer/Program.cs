@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using DinoFlow.Aws.Training;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +15,16 @@ for (var i = 0; i < args.Length; i++)
 }
 
 using var cancellation = new CancellationTokenSource();
-// SageMaker stops a job with SIGTERM; let the contract write the failure file before exiting.
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancellation.Cancel(); };
+// SageMaker stops a job (StopTrainingJob, a spot interruption) with SIGTERM and kills it 120 s later; Ctrl+C sends SIGINT.
+// Either cancels the training instead of ending the process, so the contract records the stop and exits with its code.
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancellation.Cancel();
+}
+
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
 // CloudWatch Logs keeps the container's stdout; JSON lines keep the progress searchable.
 using var loggers = LoggerFactory.Create(builder => builder.AddJsonConsole().SetMinimumLevel(LogLevel.Information));
