@@ -227,7 +227,7 @@ public sealed class IngestTests : IDisposable
 
             Assert.Equal(["red/a.jpg"], report.Accepted);
             Assert.Equal([".cache/", "red/.hidden.jpg", "red/link.jpg"], report.Skipped);
-            Assert.Contains("3 skipped (hidden or links)", report.Summary, StringComparison.Ordinal);
+            Assert.Contains("3 skipped (hidden, links or deleted)", report.Summary, StringComparison.Ordinal);
         }
         finally
         {
