@@ -16,6 +16,7 @@ return name switch
     "portal" => await PortalBenchmark.RunAsync(args).ConfigureAwait(false),
     "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
     "unknown" => UnknownBenchmark.Run(args),
+    "levers" => LeverBenchmark.Run(args),
     _ => Usage(),
 };
 

@@ -86,6 +86,12 @@ public sealed record TrainingView
     /// <summary>Colour saturation: 1 keeps it, 0 is grey.</summary>
     public float Saturation { get; init; } = 1;
 
+    /// <summary>A small rotation in degrees (clockwise) after the quarter turns: a camera mounted a little askew.</summary>
+    public double Angle { get; init; }
+
+    /// <summary>Blur in pixels of the model's input (the box radius scales with the crop): a camera out of focus.</summary>
+    public float Blur { get; init; }
+
     private bool IsPhotometricIdentity => Brightness == 1 && Contrast == 1 && GainB == 1 && GainG == 1 && GainR == 1 && Saturation == 1;
 
     /// <summary>The three quarter turns of the plain view (boxes on the line come in any orientation).</summary>
@@ -136,6 +142,8 @@ public sealed record TrainingView
         view = ImageOps.RotateClockwise(view, QuarterTurns);
         if (!IsPhotometricIdentity) view = ImageOps.AdjustColours(view, Brightness, Contrast, GainB, GainG, GainR);
         if (Saturation != 1) view = ImageOps.AdjustSaturation(view, Saturation);
+        view = ImageOps.Rotate(view, Angle);
+        if (Blur > 0) view = ImageOps.Blur(view, (int)Math.Round(Blur * view.Width / (double)spec.Width));
         // The view is already the crop: resize all of it.
         return new Preprocessor(spec with { Crop = CropBox.Full, SquareCrop = false }).Run(view);
     }
@@ -145,7 +153,9 @@ public sealed record TrainingView
         var geometry = string.Create(CultureInfo.InvariantCulture,
             $"box {Box.Left:0.###},{Box.Top:0.###} {Box.Width:0.###}x{Box.Height:0.###}{(Flip ? " flip" : "")}{(QuarterTurns != 0 ? $" rot{QuarterTurns * 90}" : "")}");
         return IsPhotometricIdentity ? geometry : geometry + string.Create(CultureInfo.InvariantCulture,
-            $" bright {Brightness:0.###} contrast {Contrast:0.###} gain {GainB:0.###},{GainG:0.###},{GainR:0.###}{(Saturation != 1 ? $" saturation {Saturation:0.###}" : "")}");
+            $" bright {Brightness:0.###} contrast {Contrast:0.###} gain {GainB:0.###},{GainG:0.###},{GainR:0.###}{(Saturation != 1 ? $" saturation {Saturation:0.###}" : "")}")
+            + (Angle != 0 ? string.Create(CultureInfo.InvariantCulture, $" angle {Angle:0.#}") : "")
+            + (Blur > 0 ? string.Create(CultureInfo.InvariantCulture, $" blur {Blur:0.##}") : "");
     }
 }
 

@@ -1,5 +1,6 @@
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
+using DinoFlow.Inference.FineTuning;
 using DinoFlow.Pipeline.Imaging;
 using DinoFlow.Pipeline.Models;
 
@@ -69,5 +70,44 @@ public class TrainingViewTests
         Assert.Contains("bright", described, StringComparison.Ordinal);
         Assert.Contains("rot90", described, StringComparison.Ordinal);
         Assert.Contains("hidden 0", described, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tilted_or_blurred_view_is_the_preprocessed_view_of_the_tilted_or_blurred_crop()
+    {
+        var frame = SampleFrame();
+        var (x, y, w, h) = Spec.Crop.Resolve(frame.Width, frame.Height, Spec.SquareCrop);
+        var crop = ImageOps.Crop(frame, x, y, w, h);
+        var crude = new Preprocessor(Spec with { SquareCrop = false });
+
+        var tilted = new TrainingView { Angle = 7 }.Render(frame, Spec);
+        // Blur is in pixels of the model's input: 1 input pixel is w / 96 pixels of the crop.
+        var blurred = new TrainingView { Blur = 1 }.Render(frame, Spec);
+
+        Assert.Equal(crude.Run(ImageOps.Rotate(crop, 7)), tilted);
+        Assert.Equal(crude.Run(ImageOps.Blur(crop, (int)Math.Round(w / 96.0))), blurred);
+        Assert.NotEqual(new Preprocessor(Spec).Run(frame), tilted);
+        Assert.NotEqual(new Preprocessor(Spec).Run(frame), blurred);
+    }
+
+    [Fact]
+    public void Random_views_tilt_and_blur_within_their_limits_only_when_the_recipe_asks()
+    {
+        var plain = new RandomViewOptions();
+        var geometric = plain with { MaxAngle = 10, MaxBlur = 1.5f };
+
+        var plainViews = Enumerable.Range(0, 200).Select(i => plain.Draw(new Random(i))).ToList();
+        var views = Enumerable.Range(0, 200).Select(i => geometric.Draw(new Random(i))).ToList();
+
+        Assert.All(plainViews, v => Assert.Equal((0.0, 0f), (v.Angle, v.Blur)));
+        Assert.All(views, v => Assert.InRange(v.Angle, -10, 10));
+        Assert.All(views, v => Assert.InRange(v.Blur, 0, 1.5f));
+        Assert.Contains(views, v => v.Angle < -5);
+        Assert.Contains(views, v => v.Angle > 5);
+        Assert.InRange(views.Count(v => v.Blur > 0), 70, 130); // about half the views are blurred
+        // The other draws are unchanged: a recipe without rotation or blur keeps its views.
+        Assert.Equal(plainViews.Select(v => v.Box), views.Select(v => v.Box));
+        Assert.Contains("rotation ±10°", geometric.Describe(), StringComparison.Ordinal);
+        Assert.DoesNotContain("rotation", plain.Describe(), StringComparison.Ordinal);
     }
 }

@@ -90,4 +90,46 @@ public class ImageOpsTests
         Assert.Equal(Math.Round(grey + (20 - grey) * 1.2), vivid[0]);
         Assert.Equal(Math.Round(grey + (200 - grey) * 1.2), vivid[2]);
     }
+
+    [Fact]
+    public void A_small_rotation_of_zero_is_the_identity_and_of_ninety_degrees_is_a_quarter_turn()
+    {
+        var square = Numbered(4, 4);
+
+        Assert.Same(square, ImageOps.Rotate(square, 0));
+        Assert.Equal(ImageOps.RotateClockwise(square, 1).Pixels, ImageOps.Rotate(square, 90).Pixels);
+        Assert.Equal(ImageOps.RotateClockwise(square, 3).Pixels, ImageOps.Rotate(square, -90).Pixels);
+    }
+
+    [Fact]
+    public void A_small_rotation_keeps_the_size_moves_the_corners_and_keeps_the_centre()
+    {
+        var image = Numbered(5, 5);
+
+        var tilted = ImageOps.Rotate(image, 10);
+
+        Assert.Equal((5, 5), (tilted.Width, tilted.Height));
+        Assert.Equal(Blue(image, 2, 2), Blue(tilted, 2, 2)); // the centre stays
+        Assert.NotEqual(image.Pixels, tilted.Pixels);
+        // Edge pixels are replicated, never black: every value lies within the source's range.
+        Assert.All(tilted.Pixels.Where((_, i) => i % 3 == 0), b => Assert.InRange(b, (byte)0, (byte)24));
+    }
+
+    [Fact]
+    public void Blur_keeps_a_flat_image_flat_and_spreads_a_bright_point_over_its_neighbours()
+    {
+        var flat = new BgrImage(6, 6, Enumerable.Repeat((byte)77, 6 * 6 * 3).ToArray());
+        var point = new byte[9 * 9 * 3];
+        point[(4 * 9 + 4) * 3] = 255;
+        var dot = new BgrImage(9, 9, point);
+
+        Assert.Same(flat, ImageOps.Blur(flat, 0));
+        Assert.All(ImageOps.Blur(flat, 2).Pixels, p => Assert.Equal(77, p));
+        var blurred = ImageOps.Blur(dot, 1);
+        Assert.InRange(Blue(blurred, 4, 4), (byte)1, (byte)254); // the peak falls
+        Assert.True(Blue(blurred, 5, 4) > 0 && Blue(blurred, 4, 3) > 0, "the neighbours light up");
+        Assert.True(Blue(blurred, 4, 4) >= Blue(blurred, 5, 4), "the centre stays the brightest");
+        Assert.Equal(0, Blue(blurred, 0, 0)); // two passes of radius 1 reach 2 pixels, not the corner
+        Assert.All(blurred.Pixels.Where((_, i) => i % 3 != 0), p => Assert.Equal(0, p)); // other channels untouched
+    }
 }

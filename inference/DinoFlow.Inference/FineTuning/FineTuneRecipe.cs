@@ -50,6 +50,12 @@ public sealed record FineTuneRecipe : ModelRecipe
 
     public RandomViewOptions Views { get; init; } = new();
 
+    /// <summary>
+    /// Weight averaging: the shipped weights are an exponential moving average of every step's weights with this decay
+    /// per step (0: the last step's weights). The first steps weigh in less ((1 + t) / (10 + t) caps the decay).
+    /// </summary>
+    public float AverageDecay { get; init; }
+
     /// <summary>After validating, train again on train + validation with the same recipe and ship that model.</summary>
     public bool Refit { get; init; } = true;
 
@@ -58,7 +64,7 @@ public sealed record FineTuneRecipe : ModelRecipe
     public ExecutionOptions Execution { get; init; } = ExecutionOptions.Cpu;
 
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize} (smaller when an epoch would have under {MinStepsPerEpoch} steps), AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
+        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize} (smaller when an epoch would have under {MinStepsPerEpoch} steps), AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, {(AverageDecay > 0 ? $"weights averaged (EMA, decay {AverageDecay:0.###} a step)" : "last step's weights")}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
 
     public PreprocessSpec Preprocess(BackboneSpec backbone)
     {
@@ -94,6 +100,12 @@ public sealed record RandomViewOptions
     public float Gain { get; init; } = 0.15f;
     public float Saturation { get; init; } = 0.3f;
 
+    /// <summary>Largest small rotation, in degrees either way (0: none).</summary>
+    public double MaxAngle { get; init; }
+
+    /// <summary>Largest blur, in pixels of the model's input, drawn for half the views (0: none).</summary>
+    public float MaxBlur { get; init; }
+
     public TrainingView Draw(Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
@@ -113,9 +125,12 @@ public sealed record RandomViewOptions
             GainG = Jitter(Gain),
             GainR = Jitter(Gain),
             Saturation = Jitter(Saturation),
+            // Drawn only when asked for, so the views of a recipe without them stay what they were.
+            Angle = MaxAngle > 0 ? (random.NextDouble() * 2 - 1) * MaxAngle : 0,
+            Blur = MaxBlur > 0 && random.Next(2) == 1 ? (float)random.NextDouble() * MaxBlur : 0,
         };
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"crop area {MinArea:0.##}-1 aspect {MinAspect:0.##}-{MaxAspect:0.##}{(Flip ? ", flip" : "")}{(QuarterTurns ? ", quarter turns" : "")}, brightness ±{Brightness:0.##}, contrast ±{Contrast:0.##}, gain ±{Gain:0.##}, saturation ±{Saturation:0.##}");
+        $"crop area {MinArea:0.##}-1 aspect {MinAspect:0.##}-{MaxAspect:0.##}{(Flip ? ", flip" : "")}{(QuarterTurns ? ", quarter turns" : "")}, brightness ±{Brightness:0.##}, contrast ±{Contrast:0.##}, gain ±{Gain:0.##}, saturation ±{Saturation:0.##}{(MaxAngle > 0 ? $", rotation ±{MaxAngle:0.#}°" : "")}{(MaxBlur > 0 ? $", blur ≤ {MaxBlur:0.##} px on half the views" : "")}");
 }

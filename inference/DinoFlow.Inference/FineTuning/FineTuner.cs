@@ -48,6 +48,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         using var runner = new NetworkRunner(model, recipe.Execution);
         var optimizer = new AdamW(parameters, recipe.WeightDecay);
         var gradients = parameters.Select(p => new float[p.Length]).ToArray();
+        var average = recipe.AverageDecay > 0 ? new WeightAverage(parameters, recipe.AverageDecay) : null;
 
         var batchSize = recipe.BatchSizeFor(train.Count);
         var stepsPerEpoch = (train.Count + batchSize - 1) / batchSize;
@@ -84,6 +85,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 watch.Restart();
                 var (factor, beta1) = AdamW.OneCycle(step++, totalSteps, recipe.WarmupFraction);
                 optimizer.Step(gradients, recipe.LearningRate * factor * learningRateScale, recipe.HeadLearningRate * factor * learningRateScale, beta1);
+                average?.Update();
                 optimizerTime += watch.Elapsed;
                 lossSum += loss * batch.Count;
                 for (var i = 0; i < batch.Count; i++)
@@ -102,8 +104,18 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             progress?.Report(new FineTuneEpoch(epoch + 1, recipe.Epochs, lossSum / train.Count, correct / (double)train.Count, validationAccuracy, epochWatch.Elapsed.TotalSeconds));
         }
 
+        // The epochs validated the last step's weights; the averaged ones are what ship, so they are validated again.
+        var lastStepProbabilities = validationProbabilities;
+        if (average is not null)
+        {
+            average.CopyInto(parameters);
+            var validationWatch = Stopwatch.StartNew();
+            if (validation.Count > 0) validationProbabilities = validationSet.Predict(runner, cancellationToken);
+            validationTime += validationWatch.Elapsed;
+        }
+
         var times = new FineTuneTimes(total.Elapsed, steps, optimizerTime, viewTime, validationTime, recipe.Epochs, train.Count);
-        return new FineTuneResult(model, validationProbabilities, times);
+        return new FineTuneResult(model, validationProbabilities, times, lastStepProbabilities);
     }
 
     /// <summary>Decodes the batch's images and renders this epoch's view of each into one [N, 3, H, W] buffer.</summary>
@@ -196,8 +208,10 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
     }
 }
 
-/// <summary>A trained network: <see cref="Model"/> holds the trained weights.</summary>
-public sealed record FineTuneResult(BackboneNetwork Model, float[][] ValidationProbabilities, FineTuneTimes Times);
+/// <summary>A trained network: <see cref="Model"/> holds the shipped weights (averaged when the recipe averages).</summary>
+/// <param name="LastStepValidationProbabilities">The last step's weights on validation: with averaging, what the model
+/// would have scored without it, from the same run.</param>
+public sealed record FineTuneResult(BackboneNetwork Model, float[][] ValidationProbabilities, FineTuneTimes Times, float[][] LastStepValidationProbabilities);
 
 /// <summary>
 /// The training-step and forward sessions of a network, with its parameter buffers bound once: AdamW writes the same

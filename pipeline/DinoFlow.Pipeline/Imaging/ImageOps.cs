@@ -116,4 +116,77 @@ public static class ImageOps
 
         return new BgrImage(image.Width, image.Height, adjusted);
     }
+
+    /// <summary>
+    /// Rotates by <paramref name="degrees"/> (clockwise) about the centre, bilinear, the same size; samples that fall
+    /// outside take the nearest edge pixel. A camera is never mounted quite square.
+    /// </summary>
+    public static BgrImage Rotate(BgrImage image, double degrees)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (degrees == 0) return image;
+        int w = image.Width, h = image.Height;
+        var source = image.Pixels;
+        var rotated = new byte[source.Length];
+        var (sin, cos) = Math.SinCos(degrees * Math.PI / 180);
+        double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                // The inverse map: where output pixel (x, y) comes from.
+                var sx = Math.Clamp(cos * (x - cx) + sin * (y - cy) + cx, 0, w - 1);
+                var sy = Math.Clamp(-sin * (x - cx) + cos * (y - cy) + cy, 0, h - 1);
+                int x0 = (int)sx, y0 = (int)sy;
+                int x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+                double fx = sx - x0, fy = sy - y0;
+                for (var c = 0; c < 3; c++)
+                {
+                    var top = source[(y0 * w + x0) * 3 + c] * (1 - fx) + source[(y0 * w + x1) * 3 + c] * fx;
+                    var bottom = source[(y1 * w + x0) * 3 + c] * (1 - fx) + source[(y1 * w + x1) * 3 + c] * fx;
+                    rotated[(y * w + x) * 3 + c] = (byte)Math.Round(top * (1 - fy) + bottom * fy);
+                }
+            }
+
+        return new BgrImage(w, h, rotated);
+    }
+
+    /// <summary>
+    /// A box blur of <paramref name="radius"/> pixels, run twice in each direction (close to a Gaussian of
+    /// σ ≈ 0.8·radius), edges replicated: an out-of-focus or moving camera.
+    /// </summary>
+    public static BgrImage Blur(BgrImage image, int radius)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (radius <= 0) return image;
+        var pixels = (byte[])image.Pixels.Clone();
+        var scratch = new byte[pixels.Length];
+        for (var pass = 0; pass < 2; pass++)
+        {
+            BoxPass(pixels, scratch, image.Width, image.Height, radius, horizontal: true);
+            BoxPass(scratch, pixels, image.Width, image.Height, radius, horizontal: false);
+        }
+
+        return new BgrImage(image.Width, image.Height, pixels);
+    }
+
+    /// <summary>A running-sum box filter along rows or columns, from <paramref name="from"/> into <paramref name="to"/>.</summary>
+    private static void BoxPass(byte[] from, byte[] to, int width, int height, int radius, bool horizontal)
+    {
+        var (lines, length) = horizontal ? (height, width) : (width, height);
+        var window = 2 * radius + 1;
+        for (var line = 0; line < lines; line++)
+        {
+            int Index(int i) => horizontal ? (line * width + Math.Clamp(i, 0, length - 1)) * 3 : (Math.Clamp(i, 0, length - 1) * width + line) * 3;
+            for (var c = 0; c < 3; c++)
+            {
+                var sum = 0;
+                for (var i = -radius; i <= radius; i++) sum += from[Index(i) + c];
+                for (var i = 0; i < length; i++)
+                {
+                    to[Index(i) + c] = (byte)((sum + window / 2) / window);
+                    sum += from[Index(i + radius + 1) + c] - from[Index(i - radius) + c];
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using DinoFlow.Imaging;
+using DinoFlow.Inference;
+using DinoFlow.Inference.FineTuning;
+using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Training;
+
+namespace DinoFlow.Bench;
+
+/// <summary>
+/// What moves accuracy on a recording the model never saw: each lever is a change to the default fine-tuning recipe,
+/// trained with every seed on the same grouped split, reported as mean and minimum over the seeds, side by side.
+/// The "base" lever's runs also give, from the same trained weights: the last step's weights against the averaged
+/// ones, test-time augmentation (flip; all 8 flips and quarter turns) and the ensemble of the seeds.
+/// Usage: levers [DATA] [cross|later] [SEEDS=1,2,3] [LEVERS=base,geometry,no-smoothing,block2,384]
+/// </summary>
+internal static class LeverBenchmark
+{
+    /// <summary>The levers, each a change to the recipe under test (the default with weight averaging on).</summary>
+    private static readonly Dictionary<string, (string Text, Func<FineTuneRecipe, FineTuneRecipe> Change)> Levers = new(StringComparer.Ordinal)
+    {
+        ["base"] = ("the default recipe", r => r),
+        ["no-average"] = ("no weight averaging", r => r with { AverageDecay = 0 }),
+        ["geometry"] = ("+ rotation ±10° and blur ≤ 1.5 px on half the views", r => r with { Views = r.Views with { MaxAngle = 10, MaxBlur = 1.5f } }),
+        ["no-smoothing"] = ("label smoothing 0 (not 0.1)", r => r with { LabelSmoothing = 0 }),
+        ["smoothing-0.2"] = ("label smoothing 0.2 (not 0.1)", r => r with { LabelSmoothing = 0.2f }),
+        ["block2"] = ("blocks 2–4 trained (not 3–4)", r => r with { FrozenUntil = "ReLU283_Output_0" }),
+        ["384"] = ("384x384 input (not 320)", r => r with { InputSize = 384 }),
+        ["224"] = ("224x224 input (not 320)", r => r with { InputSize = 224 }),
+        ["epochs-14"] = ("14 epochs (not 10)", r => r with { Epochs = 14 }),
+    };
+
+    public static int Run(string[] args)
+    {
+        var data = args.Length > 1 ? args[1] : BenchData.DefaultDataSet();
+        var split = args.Length > 2 ? args[2] : "cross";
+        var seeds = (args.Length > 3 ? args[3] : "1,2,3").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var levers = (args.Length > 4 ? args[4] : "base,geometry,no-smoothing,block2,384").Split(',');
+        foreach (var lever in levers)
+            if (!Levers.ContainsKey(lever)) throw new ArgumentException($"unknown lever '{lever}' ({string.Join(", ", Levers.Keys)})");
+        var set = ProductBoxes.Load(data);
+        var (train, heldOut) = split == "cross" ? set.CrossRecording() : set.LaterHalfHeldOut();
+        var baseRecipe = new FineTuneRecipe { Refit = false, AverageDecay = 0.97f };
+        Console.WriteLine($"levers on the {split} split: {train.Count} train, {heldOut.Count} held out; seeds {string.Join(",", seeds)}; no refit");
+        Console.WriteLine($"recipe under test: {baseRecipe.Describe()}");
+        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
+        var decoder = new OpenCvImageDecoder();
+        var rows = new List<(string Lever, double[] Accuracies, double Seconds)>();
+        foreach (var lever in levers)
+        {
+            var (text, change) = Levers[lever];
+            var accuracies = new List<double>();
+            var derived = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            var ensemble = new float[heldOut.Count][];
+            double seconds = 0;
+            foreach (var seed in seeds)
+            {
+                var recipe = change(baseRecipe with { Seed = seed });
+                var watch = Stopwatch.StartNew();
+                var result = new FineTuner(backbone, decoder).Train(set.Labels.Count, train, heldOut, recipe);
+                seconds += watch.Elapsed.TotalSeconds;
+                accuracies.Add(Accuracy(result.ValidationProbabilities, heldOut));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {lever} seed {seed}: {accuracies[^1]:0.000} ({watch.Elapsed.TotalSeconds:0} s; last step's weights {Accuracy(result.LastStepValidationProbabilities, heldOut):0.000})"));
+                for (var i = 0; i < heldOut.Count; i++) ensemble[i] = Add(ensemble[i], result.ValidationProbabilities[i]);
+                if (lever != "base") continue;
+                Derived(derived, "last step's weights (no averaging)", Accuracy(result.LastStepValidationProbabilities, heldOut));
+                var tensors = heldOut.Select(e => new Preprocessor(recipe.Preprocess(backbone)).Run(decoder.Decode(e.Read()))).ToList();
+                using var runner = new NetworkRunner(result.Model, recipe.Execution);
+                Derived(derived, "+ test-time flip (2 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 2), heldOut));
+                Derived(derived, "+ test-time flips and quarter turns (8 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 8), heldOut));
+            }
+
+            rows.Add(($"{lever}: {text}", [.. accuracies], seconds / seeds.Length));
+            if (seeds.Length > 1) rows.Add(($"{lever}: ensemble of the {seeds.Length} seeds ({seeds.Length} passes)", [Accuracy(ensemble, heldOut)], seconds));
+            foreach (var (name, values) in derived) rows.Add(($"{lever} {name}", [.. values], 0));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"| lever ({split} split, {heldOut.Count} held-out frames; one frame = {100.0 / heldOut.Count:0.0} points) | per seed | mean | min | training s per run |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (lever, values, runSeconds) in rows)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {lever} | {string.Join(", ", values.Select(v => v.ToString("0.000", CultureInfo.InvariantCulture)))} | {values.Average():0.000} | {values.Min():0.000} | {(runSeconds > 0 ? runSeconds.ToString("0", CultureInfo.InvariantCulture) : "same runs")} |"));
+        return 0;
+    }
+
+    private static void Derived(Dictionary<string, List<double>> derived, string name, double accuracy)
+    {
+        if (!derived.TryGetValue(name, out var list)) derived[name] = list = [];
+        list.Add(accuracy);
+    }
+
+    private static double Accuracy(float[][] probabilities, List<LabeledExample> examples) =>
+        probabilities.Where((p, i) => HeadTrainer.ArgMax(p) == examples[i].Label).Count() / (double)examples.Count;
+
+    private static float[] Add(float[]? sum, float[] p) => sum is null ? (float[])p.Clone() : [.. sum.Zip(p, (a, b) => a + b)];
+
+    /// <summary>The mean probabilities over the first <paramref name="views"/> of the square's 8 flips and quarter turns.</summary>
+    private static float[][] TestTimeAugmented(NetworkRunner runner, List<float[]> tensors, int size, int views)
+    {
+        var sums = new float[tensors.Count][];
+        for (var v = 0; v < views; v++)
+        {
+            var predictions = runner.Predict([.. tensors.Select(t => Dihedral(t, size, v))]);
+            for (var i = 0; i < sums.Length; i++) sums[i] = Add(sums[i], predictions[i]);
+        }
+
+        return sums;
+    }
+
+    /// <summary>View <paramref name="v"/> of a square CHW tensor: bit 0 flips horizontally, bits 1–2 turn it v/2 quarter turns.</summary>
+    private static float[] Dihedral(float[] tensor, int size, int v)
+    {
+        var result = new float[tensor.Length];
+        var plane = size * size;
+        for (var c = 0; c < 3; c++)
+            for (var y = 0; y < size; y++)
+                for (var x = 0; x < size; x++)
+                {
+                    var (sx, sy) = ((v & 1) == 1 ? size - 1 - x : x, y);
+                    for (var t = 0; t < v / 2; t++) (sx, sy) = (sy, size - 1 - sx);
+                    result[c * plane + y * size + x] = tensor[c * plane + sy * size + sx];
+                }
+
+        return result;
+    }
+}
