@@ -13,50 +13,12 @@ public static class FarOodFrames
     public static BgrImage Make(string kind, BgrImage image, int seed) => kind switch
     {
         "background-crop" => ImageOps.Crop(image, 0, 0, Math.Max(1, image.Width / 5), Math.Max(1, image.Height / 5)),
-        "blur" => BoxBlur(image, Math.Max(2, Math.Min(image.Width, image.Height) / 12)),
+        "blur" => ImageOps.Blur(image, Math.Max(2, Math.Min(image.Width, image.Height) / 12)),
         "shuffled-patches" => ShufflePatches(image, 6, seed),
         "noise" => Noise(image.Width, image.Height, seed),
         "flat-colour" => Flat(image),
         _ => throw new ArgumentException($"far-OOD kind '{kind}' is not one of {string.Join(", ", Kinds)}", nameof(kind)),
     };
-
-    /// <summary>Two passes of a separable box blur of the given radius (close to a Gaussian).</summary>
-    public static BgrImage BoxBlur(BgrImage image, int radius)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        var pixels = image.Pixels;
-        for (var pass = 0; pass < 2; pass++)
-        {
-            pixels = Blur1D(pixels, image.Width, image.Height, radius, horizontal: true);
-            pixels = Blur1D(pixels, image.Width, image.Height, radius, horizontal: false);
-        }
-
-        return new BgrImage(image.Width, image.Height, pixels);
-    }
-
-    private static byte[] Blur1D(byte[] source, int width, int height, int radius, bool horizontal)
-    {
-        var result = new byte[source.Length];
-        var (lines, length) = horizontal ? (height, width) : (width, height);
-        for (var line = 0; line < lines; line++)
-        {
-            for (var c = 0; c < 3; c++)
-            {
-                int At(int i) => horizontal ? ((line * width) + i) * 3 + c : ((i * width) + line) * 3 + c;
-                // A running sum over the window [i - radius, i + radius], clipped at the ends: O(1) per pixel.
-                int sum = 0, count = 0;
-                for (var j = 0; j <= Math.Min(length - 1, radius); j++, count++) sum += source[At(j)];
-                for (var i = 0; i < length; i++)
-                {
-                    result[At(i)] = (byte)(sum / count);
-                    if (i + radius + 1 < length) { sum += source[At(i + radius + 1)]; count++; }
-                    if (i - radius >= 0) { sum -= source[At(i - radius)]; count--; }
-                }
-            }
-        }
-
-        return result;
-    }
 
     private static BgrImage ShufflePatches(BgrImage image, int grid, int seed)
     {

@@ -83,10 +83,16 @@ public static class UnknownHarness
         var knownAll = validation.Select(v => v.Plain).ToList();
         var farReports = far.Select(f => new FarOodReport(f.Key, [.. Scores.Select(s => Report(all, s, knownAll, f.Value))])).ToList();
         var farAll = Scores.Select(s => Report(all, s, knownAll, [.. far.Values.SelectMany(v => v)])).ToList();
-        var near = Scores.Select((s, i) => new ScoreReport(s, Mean(loco, i, r => r.Auroc), double.NaN, Mean(loco, i, r => r.KnownKept), Mean(loco, i, r => r.UnknownCaught),
-            loco.Sum(l => l.Scores[i].Known), loco.Sum(l => l.Scores[i].Unknown))).ToList();
         var description = $"frozen {backbone.Name} at {spec.Width}x{spec.Height}, taps {string.Join("+", recipe.Taps)}, {recipe.Pooling}; {parts.Train.Count} train / {parts.Validation.Count} validation images";
-        return new UnknownHarnessReport(loco, near, farReports, farAll, description);
+        return new UnknownHarnessReport(loco, MeanOf(loco), farReports, farAll, description);
+    }
+
+    /// <summary>Per score, the mean over the held-out classes of AUROC, known kept and unknown caught.</summary>
+    public static IReadOnlyList<ScoreReport> MeanOf(IReadOnlyList<HeldOutClassReport> loco)
+    {
+        ArgumentNullException.ThrowIfNull(loco);
+        return [.. Scores.Select((s, i) => new ScoreReport(s, Mean(loco, i, r => r.Auroc), double.NaN, Mean(loco, i, r => r.KnownKept), Mean(loco, i, r => r.UnknownCaught),
+            loco.Sum(l => l.Scores[i].Known), loco.Sum(l => l.Scores[i].Unknown)))];
     }
 
     /// <summary>A score of a feature vector, higher = more unknown.</summary>
@@ -133,6 +139,6 @@ public static class UnknownHarness
         return current;
     }
 
-    private static double Mean(List<HeldOutClassReport> loco, int score, Func<ScoreReport, double> value) =>
+    private static double Mean(IReadOnlyList<HeldOutClassReport> loco, int score, Func<ScoreReport, double> value) =>
         loco.Count == 0 ? double.NaN : loco.Average(l => value(l.Scores[score]));
 }

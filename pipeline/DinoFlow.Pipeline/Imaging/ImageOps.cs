@@ -151,42 +151,44 @@ public static class ImageOps
     }
 
     /// <summary>
-    /// A box blur of <paramref name="radius"/> pixels, run twice in each direction (close to a Gaussian of
-    /// σ ≈ 0.8·radius), edges replicated: an out-of-focus or moving camera.
+    /// Two passes of a separable box blur of <paramref name="radius"/> pixels (close to a Gaussian of σ ≈ 0.8·radius),
+    /// each window clipped at the image's edges: an out-of-focus or moving camera, or (heavy) a frame that shows nothing.
     /// </summary>
     public static BgrImage Blur(BgrImage image, int radius)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (radius <= 0) return image;
-        var pixels = (byte[])image.Pixels.Clone();
-        var scratch = new byte[pixels.Length];
+        var pixels = image.Pixels;
         for (var pass = 0; pass < 2; pass++)
         {
-            BoxPass(pixels, scratch, image.Width, image.Height, radius, horizontal: true);
-            BoxPass(scratch, pixels, image.Width, image.Height, radius, horizontal: false);
+            pixels = BoxPass(pixels, image.Width, image.Height, radius, horizontal: true);
+            pixels = BoxPass(pixels, image.Width, image.Height, radius, horizontal: false);
         }
 
         return new BgrImage(image.Width, image.Height, pixels);
     }
 
-    /// <summary>A running-sum box filter along rows or columns, from <paramref name="from"/> into <paramref name="to"/>.</summary>
-    private static void BoxPass(byte[] from, byte[] to, int width, int height, int radius, bool horizontal)
+    private static byte[] BoxPass(byte[] source, int width, int height, int radius, bool horizontal)
     {
+        var result = new byte[source.Length];
         var (lines, length) = horizontal ? (height, width) : (width, height);
-        var window = 2 * radius + 1;
         for (var line = 0; line < lines; line++)
         {
-            int Index(int i) => horizontal ? (line * width + Math.Clamp(i, 0, length - 1)) * 3 : (Math.Clamp(i, 0, length - 1) * width + line) * 3;
             for (var c = 0; c < 3; c++)
             {
-                var sum = 0;
-                for (var i = -radius; i <= radius; i++) sum += from[Index(i) + c];
+                int At(int i) => horizontal ? ((line * width) + i) * 3 + c : ((i * width) + line) * 3 + c;
+                // A running sum over the window [i - radius, i + radius], clipped at the ends: O(1) per pixel.
+                int sum = 0, count = 0;
+                for (var j = 0; j <= Math.Min(length - 1, radius); j++, count++) sum += source[At(j)];
                 for (var i = 0; i < length; i++)
                 {
-                    to[Index(i) + c] = (byte)((sum + window / 2) / window);
-                    sum += from[Index(i + radius + 1) + c] - from[Index(i - radius) + c];
+                    result[At(i)] = (byte)(sum / count);
+                    if (i + radius + 1 < length) { sum += source[At(i + radius + 1)]; count++; }
+                    if (i - radius >= 0) { sum -= source[At(i - radius)]; count--; }
                 }
             }
         }
+
+        return result;
     }
 }

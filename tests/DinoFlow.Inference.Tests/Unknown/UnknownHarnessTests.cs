@@ -38,13 +38,41 @@ public sealed class UnknownHarnessTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_harness_on_fine_tuned_features_holds_out_each_class_and_scores_the_generated_frames()
+    {
+        var data = TrainingData.Load(TrainedSamplesFixture.Samples);
+        // Small and quick: 64x64, 1 epoch; what is checked is the harness's bookkeeping, not the numbers.
+        var recipe = new DinoFlow.Inference.FineTuning.FineTuneRecipe { InputSize = 64, Epochs = 1, Seed = 3 };
+        var lines = new List<string>();
+
+        var report = FineTunedUnknownHarness.Run(data, new SplitOptions { Seed = 3 }, recipe, ModelWorkflow.Backbone, new OpenCvImageDecoder(),
+            new DinoFlow.Pipeline.Stages.SynchronousProgress<string>(lines.Add));
+
+        foreach (var line in UnknownReportText.Lines(report)) output.WriteLine(line);
+        var validation = DatasetSplitter.Split(data.Images, new SplitOptions { Seed = 3 }).Validation;
+        Assert.Equal(report.LeaveOneClassOut.Count + 1, lines.Count); // a fine-tune per held-out class, and one on every class
+        Assert.Contains("fine-tuned", report.Features, StringComparison.Ordinal);
+        Assert.All(report.LeaveOneClassOut, l =>
+        {
+            Assert.Equal(UnknownHarness.Scores, l.Scores.Select(s => s.Score));
+            Assert.All(l.Scores, s => Assert.InRange(s.Auroc, 0, 1));
+            Assert.All(l.Scores, s => Assert.True(s.KnownKept >= 0.95, $"{l.Label} {s.Score} kept {s.KnownKept}"));
+            Assert.Equal(validation.Count(v => v.Label == l.Label), l.Scores[0].Unknown);
+        });
+        Assert.Equal(FarOodFrames.Kinds, report.FarOod.Select(f => f.Kind));
+        Assert.All(report.FarOod, f => Assert.Equal(validation.Count, f.Scores[0].Unknown));
+        var noise = report.FarOod.Single(f => f.Kind == "noise").Scores.Single(s => s.Score == UnknownScore.Name);
+        Assert.True(noise.Auroc > 0.9, $"noise AUROC {noise.Auroc}");
+    }
+
+    [Fact]
     public void The_box_blur_averages_each_clipped_window_and_the_generated_frames_differ_from_the_image()
     {
         var pixels = new byte[9 * 7 * 3];
         new Random(4).NextBytes(pixels);
         var image = new DinoFlow.Pipeline.Imaging.BgrImage(9, 7, pixels);
 
-        var blurred = FarOodFrames.BoxBlur(image, 2);
+        var blurred = DinoFlow.Pipeline.Imaging.ImageOps.Blur(image, 2);
 
         // The reference: the same two separable passes, each window summed directly.
         byte[] Pass(byte[] source, bool horizontal)
