@@ -39,7 +39,7 @@ public sealed partial class BackboneTrainer(BackboneSpec? backbone = null, ILogg
         var result = new ModelTrainer(_backbone, new OpenCvImageDecoder()).Train(
             name, version, job.Categories, job.Train.Select(Example).ToList(), job.Validation.Select(Example).ToList(),
             recipe, job.OutputDirectory, progress, cancellationToken);
-        return Task.FromResult(ModelPackage.ReportFrom(result.Validation));
+        return Task.FromResult(ModelPackage.ReportFrom(result.Validation, result.Package.Manifest.Unknown));
     }
 
     private static int? Integer(TrainingJob job, string name)

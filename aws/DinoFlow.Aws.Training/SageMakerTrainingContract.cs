@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using DinoFlow.Aws;
@@ -37,7 +38,8 @@ public sealed class SageMakerTrainingContract(string root, ITrainer trainer, Tex
         try
         {
             var report = await TrainAsync(cancellationToken).ConfigureAwait(false);
-            await log.WriteLineAsync($"training finished: validation accuracy {report.Accuracy:0.####} on {report.ValidationImages} images").ConfigureAwait(false);
+            var unknown = report.Unknown is { } u ? string.Create(CultureInfo.InvariantCulture, $"; unknown rate on validation {u.Rate:0.000}") : "";
+            await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"training finished: validation accuracy {report.Accuracy:0.####} on {report.ValidationImages} images{unknown}")).ConfigureAwait(false);
             return 0;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

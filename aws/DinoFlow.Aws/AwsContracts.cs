@@ -100,8 +100,13 @@ public sealed record TrainingJobStepOutput(
 
 public sealed record ClassMetrics(string Label, int Support, int Correct, double Recall);
 
+/// <summary>The package's unknown score on the validation set: the share of its (known) frames above the threshold, as the local gate reports it.</summary>
+public sealed record UnknownRateReport(string Score, double Threshold, int CalibrationImages, string CalibratedOn, double Rate);
+
 /// <summary>The evaluation report on the validation set; the quality gate (a Choice state) reads it.</summary>
-public sealed record EvaluationReport(double Accuracy, double MacroRecall, double MinClassRecall, int ValidationImages, IReadOnlyList<ClassMetrics> Classes);
+/// <param name="Unknown">Null for a package without an unknown score (or a report written before it).</param>
+public sealed record EvaluationReport(double Accuracy, double MacroRecall, double MinClassRecall, int ValidationImages, IReadOnlyList<ClassMetrics> Classes,
+    UnknownRateReport? Unknown = null);
 
 public sealed record CollectModelStepInput(string RunName, string ModelArtifactsUri);
 
@@ -109,7 +114,8 @@ public sealed record CollectModelStepInput(string RunName, string ModelArtifacts
 public sealed record TrainingStepOutput(string ModelPackageUri, string ReportUri, IReadOnlyList<string> Categories, EvaluationReport Report, GateOutcome Gate);
 
 /// <summary>The quality gate's verdict on the report (the pipeline's "Good enough to deploy?" reads <c>passed</c>).</summary>
-public sealed record GateOutcome(bool Passed, double MinAccuracy, double MinClassRecall, IReadOnlyList<string> Failures, string Summary);
+/// <param name="UnknownRate">The report's unknown rate on validation (reported, not gated; null without an unknown score); the summary names it too.</param>
+public sealed record GateOutcome(bool Passed, double MinAccuracy, double MinClassRecall, IReadOnlyList<string> Failures, string Summary, double? UnknownRate = null);
 
 
 

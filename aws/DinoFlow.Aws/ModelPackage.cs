@@ -7,8 +7,11 @@ namespace DinoFlow.Aws;
 /// <summary>The model package zip (model.onnx, model.json, probe) and its evaluation report, however it was trained.</summary>
 public static class ModelPackage
 {
-    /// <summary>The report the quality gate (a Choice state) reads, from the metrics the trainer measured on the validation images.</summary>
-    public static EvaluationReport ReportFrom(DinoFlow.Pipeline.Models.EvaluationMetrics metrics)
+    /// <summary>
+    /// The report the quality gate (a Choice state) reads, from the metrics the trainer measured on the validation images
+    /// and the package's unknown score (model.json's <c>unknown</c>; null for none).
+    /// </summary>
+    public static EvaluationReport ReportFrom(DinoFlow.Pipeline.Models.EvaluationMetrics metrics, DinoFlow.Pipeline.Models.UnknownScoreInfo? unknown = null)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var classes = metrics.PerClass
@@ -21,7 +24,8 @@ public static class ModelPackage
             measured.Count == 0 ? 0 : measured.Average(c => c.Recall),
             measured.Count == 0 ? 0 : measured.Min(c => c.Recall),
             metrics.Count,
-            classes);
+            classes,
+            unknown is null ? null : new UnknownRateReport(unknown.Score, unknown.Threshold, unknown.CalibrationImages, unknown.CalibratedOn, unknown.CalibrationUnknownRate));
     }
 
     /// <summary>The one quality gate (the local back end's too) on the trainer's report, with this stack's thresholds.</summary>
@@ -31,7 +35,11 @@ public static class ModelPackage
         ArgumentNullException.ThrowIfNull(settings);
         var options = settings.Gate;
         var verdict = DinoFlow.Pipeline.Evaluation.QualityGate.Check(report.Accuracy, report.Classes.Select(c => new DinoFlow.Pipeline.Evaluation.ClassRecall(c.Label, c.Support, c.Recall)), options);
-        return new GateOutcome(verdict.Passed, options.MinAccuracy, options.MinClassRecall, verdict.Failures, verdict.Summary);
+        // The summary is what a refusal's notification quotes; it names the unknown rate as the local gate's summary does.
+        var summary = report.Unknown is { } u
+            ? verdict.Summary + "; " + DinoFlow.Pipeline.Evaluation.QualityGate.UnknownRateText(u.Rate, u.Score, u.Threshold, u.CalibrationImages)
+            : verdict.Summary;
+        return new GateOutcome(verdict.Passed, options.MinAccuracy, options.MinClassRecall, verdict.Failures, summary, report.Unknown?.Rate);
     }
 
     public static EvaluationReport ParseReport(byte[] json, string name)
@@ -40,6 +48,7 @@ public static class ModelPackage
         {
             var report = JsonSerializer.Deserialize(json, AwsJsonContext.Default.EvaluationReport) ?? throw new AwsRequestException(name, "the report is empty");
             if (report.Accuracy is < 0 or > 1 || double.IsNaN(report.Accuracy)) throw new AwsRequestException(name + ".accuracy", $"{report.Accuracy} is not between 0 and 1");
+            if (report.Unknown is { Rate: < 0 or > 1 or double.NaN } u) throw new AwsRequestException(name + ".unknown.rate", $"{u.Rate} is not between 0 and 1");
             return report;
         }
         catch (JsonException e)

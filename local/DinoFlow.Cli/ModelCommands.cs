@@ -72,25 +72,34 @@ public static class ModelCommands
             var json = parse.GetValue(RunCommands.JsonOption);
             if (json)
             {
-                // The metrics' fields as before, plus "unknown" (null for a package without an unknown score).
+                // The metrics' fields as before, plus "unknown" (null for a package without an unknown score): the report's figures.
                 var node = JsonSerializer.SerializeToNode(metrics, Indented)!.AsObject();
                 node["unknown"] = unknown is null ? null : JsonSerializer.SerializeToNode(new
                 {
-                    count = unknown.Count, unknown = unknown.Unknown, unknownRate = unknown.UnknownRate, threshold = unknown.Threshold,
-                    kept = unknown.Kept, keptAccuracy = double.IsNaN(unknown.KeptAccuracy) ? (double?)null : unknown.KeptAccuracy,
+                    count = unknown.Evaluation.Count, unknown = unknown.Evaluation.Unknown, unknownRate = unknown.Evaluation.UnknownRate, threshold = unknown.Evaluation.Threshold,
+                    kept = unknown.Evaluation.Kept, keptAccuracy = Number(unknown.Evaluation.KeptAccuracy),
+                    score = unknown.Info.Score, calibrationImages = unknown.Info.CalibrationImages, keptShare = unknown.Info.KeptShare, calibratedOn = unknown.Info.CalibratedOn,
+                    farOod = new
+                    {
+                        sourceImages = unknown.FarOod.SourceImages, sourceCap = unknown.FarOod.SourceCap,
+                        kinds = unknown.FarOod.Kinds.Append(unknown.FarOod.All).Select(k => new { kind = k.Kind, frames = k.Frames, auroc = Number(k.Auroc), caught = Number(k.Caught) }),
+                    },
                 }, Indented);
                 Console.WriteLine(node.ToJsonString(Indented));
                 return 0;
             }
 
             PrintMetrics(metrics, json: false, $"Report: {Path.Combine(reports, "report.html")}");
-            Console.WriteLine(unknown is null ? "Unknown: the package has no unknown score"
+            Console.WriteLine(unknown is not { Evaluation: var u, FarOod.All: var far } ? "Unknown: the package has no unknown score"
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"Unknown: {unknown.Unknown}/{unknown.Count} images ({unknown.UnknownRate:0.000}) above the threshold {unknown.Threshold:0.0000}; accuracy among the {unknown.Kept} kept {unknown.KeptAccuracy:0.000}"));
+                    $"Unknown: {u.Unknown}/{u.Count} images ({u.UnknownRate:0.000}) above the threshold {u.Threshold:0.0000}; accuracy among the {u.Kept} kept {u.KeptAccuracy:0.000}; far-OOD frames caught {far.Caught:0.000} (AUROC {far.Auroc:0.000})"));
             return 0;
         }));
         return command;
     }
+
+    /// <summary>JSON has no NaN: a figure without data (no kept frame, no generated frame) is null.</summary>
+    private static double? Number(double value) => double.IsNaN(value) ? null : value;
 
     /// <summary>What predict prints for a frame the package's unknown score rejects.</summary>
     public const string UnknownLabel = "unknown";

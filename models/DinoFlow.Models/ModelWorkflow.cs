@@ -1,5 +1,6 @@
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
+using DinoFlow.Models.Unknown;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Models;
@@ -62,11 +63,12 @@ public static class ModelWorkflow
         EvaluateWithUnknown(package, data, reportDirectory, progress).Metrics;
 
     /// <summary>
-    /// As <see cref="Evaluate"/>, plus the unknown score's verdicts on the (known) data: the unknown rate and the
-    /// accuracy among the frames kept; null for a package without an unknown score.
+    /// As <see cref="Evaluate"/>, plus what the report's "Unknown inputs" section says: the unknown score's verdicts on the
+    /// (known) data (the unknown rate, the accuracy among the frames kept) and the far-OOD check on frames generated from
+    /// at most <paramref name="farOodSources"/> of the images; null for a package without an unknown score.
     /// </summary>
-    public static (EvaluationMetrics Metrics, UnknownEvaluation? Unknown) EvaluateWithUnknown(LoadedPackage package, TrainingData data, string reportDirectory,
-        IProgress<TrainingProgress>? progress = null)
+    public static (EvaluationMetrics Metrics, UnknownReport? Unknown) EvaluateWithUnknown(LoadedPackage package, TrainingData data, string reportDirectory,
+        IProgress<TrainingProgress>? progress = null, int farOodSources = FarOodScorer.DefaultSourceCap)
     {
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(data);
@@ -75,27 +77,36 @@ public static class ModelWorkflow
             throw new StageValidationException($"the data has labels the model does not know: {string.Join(", ", unknown)} (model labels: {string.Join(", ", package.Manifest.Labels)})");
         using var classifier = new Classifier(package);
         var decoder = new OpenCvImageDecoder();
+        var info = package.Manifest.Unknown;
+        var far = info is null ? null : new FarOodScorer(classifier, data.Images.Count, farOodSources);
         var predictions = new List<Prediction>();
-        var unknownVerdicts = new List<bool>();
+        var answers = new List<ModelAnswer>();
         foreach (var image in data.Images)
         {
             var example = data.Example(image, package.Manifest.Labels);
-            var answer = classifier.Answer(decoder.Decode(example.Read()));
+            var decoded = decoder.Decode(example.Read());
+            var answer = classifier.Answer(decoded);
+            far?.Offer(predictions.Count, decoded);
             predictions.Add(new Prediction(example.Key, example.Label, answer.Probabilities));
-            unknownVerdicts.Add(answer.IsUnknown);
+            answers.Add(answer);
             progress?.Report(new TrainingProgress("evaluate", predictions.Count, data.Images.Count, example.Key));
         }
 
         var metrics = Evaluator.Evaluate(package.Manifest.Labels, predictions);
+        UnknownReport? report = null;
+        if (info is not null && far is not null)
+        {
+            var verdicts = UnknownEvaluation.From([.. answers.Select(a => a.IsUnknown)],
+                [.. predictions.Select(p => DinoFlow.Pipeline.Training.HeadTrainer.ArgMax(p.Probabilities) == p.Truth)], info.Threshold);
+            report = new UnknownReport(info, verdicts, far.Result([.. answers.Select(a => a.UnknownScore ?? double.NaN)]));
+        }
+
         Directory.CreateDirectory(reportDirectory);
         var title = $"{package.Manifest.Name} {package.Manifest.Version}";
-        File.WriteAllText(Path.Combine(reportDirectory, "report.html"), EvaluationReport.Html(title, metrics));
-        File.WriteAllText(Path.Combine(reportDirectory, "report.md"), EvaluationReport.Markdown(title, metrics));
+        File.WriteAllText(Path.Combine(reportDirectory, "report.html"), EvaluationReport.Html(title, metrics, report));
+        File.WriteAllText(Path.Combine(reportDirectory, "report.md"), EvaluationReport.Markdown(title, metrics, report));
         File.WriteAllText(Path.Combine(reportDirectory, "confusion.svg"), EvaluationReport.ConfusionSvg(metrics));
-        var unknownEvaluation = package.Manifest.Unknown is { } u
-            ? UnknownEvaluation.From(unknownVerdicts, [.. predictions.Select(p => DinoFlow.Pipeline.Training.HeadTrainer.ArgMax(p.Probabilities) == p.Truth)], u.Threshold)
-            : null;
-        return (metrics, unknownEvaluation);
+        return (metrics, report);
     }
 
     /// <summary>Compiles for a target, proving parity on the given images.</summary>

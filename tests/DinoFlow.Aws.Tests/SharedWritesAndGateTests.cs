@@ -20,14 +20,14 @@ public sealed class SharedWritesAndGateTests
 {
     private const string BucketName = "dinoflow-data-123456789012-us-east-1";
 
-    private static async Task<JsonNode> CollectAsync(string classesJson, double accuracy = 0.95)
+    private static async Task<JsonNode> CollectAsync(string classesJson, double accuracy = 0.95, string? unknownJson = null)
     {
         var bucket = Build.Bucket();
         await bucket.PutBytesAsync($"runs/{Build.RunName}/training/train-{Build.RunName}-r0/output/model.tar.gz", HandlerTests.TarGz(new()
         {
             ["model.onnx"] = [1, 2, 3],
             ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["0_Empty","1_Stegosaurus"]}"""),
-            ["evaluation.json"] = Encoding.UTF8.GetBytes($$"""{"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"macroRecall":0.9,"minClassRecall":0.5,"validationImages":40,"classes":{{classesJson}}}"""),
+            ["evaluation.json"] = Encoding.UTF8.GetBytes($$"""{"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"macroRecall":0.9,"minClassRecall":0.5,"validationImages":40,"classes":{{classesJson}}{{(unknownJson is null ? "" : ",\"unknown\":" + unknownJson)}}}"""),
         }));
         return JsonNode.Parse(await Build.ReadAsync(await new CollectModelFunction(Build.Services(bucket)).HandleAsync(Build.Json(Repo.Event("collect-model.json")))))!;
     }
@@ -49,6 +49,31 @@ public sealed class SharedWritesAndGateTests
         var passing = await CollectAsync("""[{"label":"0_Empty","support":20,"correct":20,"recall":1.0},{"label":"1_Stegosaurus","support":20,"correct":18,"recall":0.9}]""");
         Assert.True(passing["gate"]!["passed"]!.GetValue<bool>());
         Assert.False((await CollectAsync("[]", accuracy: 0.85))["gate"]!["passed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task The_AWS_gate_reports_the_trainer_s_unknown_rate_on_validation_in_its_output_and_summary_as_the_local_gate_words_it()
+    {
+        const string classes = """[{"label":"0_Empty","support":20,"correct":20,"recall":1.0},{"label":"1_Stegosaurus","support":20,"correct":10,"recall":0.5}]""";
+        const double rate = 2.0 / 40;
+        var unknown = $$"""{"score":"knn-cosine","threshold":0.1375,"calibrationImages":40,"calibratedOn":"validation","rate":{{rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""";
+
+        var refused = await CollectAsync(classes, unknownJson: unknown);
+
+        var gate = refused["gate"]!;
+        Assert.False(gate["passed"]!.GetValue<bool>()); // reported, not gated: the recall still decides
+        Assert.Equal(rate, gate["unknownRate"]!.GetValue<double>());
+        Assert.Equal(rate, refused["report"]!["unknown"]!["rate"]!.GetValue<double>());
+        // The summary the refusal's notification quotes: the verdict, then the unknown rate in the local gate stage's words.
+        var verdict = QualityGate.Check(0.95, [new ClassRecall("0_Empty", 20, 1.0), new ClassRecall("1_Stegosaurus", 20, 0.5)], new GateOptions());
+        Assert.Equal(verdict.Summary + "; " + QualityGate.UnknownRateText(rate, "knn-cosine", 0.1375, 40), gate["summary"]!.GetValue<string>());
+        Assert.Contains("unknown rate on validation 0.050 (knn-cosine > 0.1375, 40 images)", gate["summary"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var withoutScore = await CollectAsync(classes);
+        Assert.Null(withoutScore["gate"]!["unknownRate"]);
+        Assert.DoesNotContain("unknown", withoutScore["gate"]!["summary"]!.GetValue<string>(), StringComparison.Ordinal);
+        var broken = await Assert.ThrowsAsync<AwsRequestException>(() => CollectAsync(classes, unknownJson: unknown.Replace("\"rate\":0.05", "\"rate\":1.5", StringComparison.Ordinal)));
+        Assert.Contains("unknown.rate", broken.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -108,6 +108,21 @@ public sealed class TrainingContractTests : IDisposable
         Assert.Equal(package.Manifest.Metrics!.Accuracy, evaluation["accuracy"]!.GetValue<double>(), 6);
         Assert.Equal(2, evaluation["validationImages"]!.GetValue<int>());
         Assert.Contains("\"Phase\":\"fine-tune\"", result.Output, StringComparison.Ordinal);
+
+        // The unknown rate on validation, as the local gate reports it: the share of the package's calibration frames above its threshold.
+        var unknown = package.Manifest.Unknown!;
+        var rate = evaluation["unknown"]!["rate"]!.GetValue<double>();
+        Assert.Equal(unknown.CalibrationUnknownRate, rate, 10);
+        Assert.Equal(unknown.Threshold, evaluation["unknown"]!["threshold"]!.GetValue<double>(), 10);
+        Assert.Equal(unknown.CalibrationImages, evaluation["unknown"]!["calibrationImages"]!.GetValue<int>());
+        Assert.Equal(unknown.Score, evaluation["unknown"]!["score"]!.GetValue<string>());
+        var rateText = rate.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"unknown rate on validation {rateText}", result.Output, StringComparison.Ordinal);
+        // The gate's summary (what a refusal's notification quotes) names it, in the local gate's words.
+        var report = ModelPackage.ParseReport(await File.ReadAllBytesAsync(Path.Combine(_root, "model", "evaluation.json")), "evaluation.json");
+        var gate = ModelPackage.Gate(report, new AwsSettings());
+        Assert.Equal(rate, gate.UnknownRate);
+        Assert.EndsWith("; " + DinoFlow.Pipeline.Evaluation.QualityGate.UnknownRateText(rate, unknown.Score, unknown.Threshold, unknown.CalibrationImages), gate.Summary, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -73,6 +73,22 @@ public sealed class CliRunTests : IDisposable
         Assert.Equal(1, unknown.GetProperty("kept").GetInt32());
         // The kept frame is the sample, labelled no_box here: right only if predict called it no_box.
         Assert.Equal(answers[0].GetProperty("label").GetString() == "no_box" ? 1 : 0, unknown.GetProperty("keptAccuracy").GetDouble());
+        // The report's far-OOD check: all 5 images are sources (under the documented cap of 64), one frame of each kind per image;
+        // report.html beside the package gives the same figures.
+        var far = unknown.GetProperty("farOod");
+        Assert.Equal((5, 64), (far.GetProperty("sourceImages").GetInt32(), far.GetProperty("sourceCap").GetInt32()));
+        var rows = far.GetProperty("kinds").EnumerateArray().ToList();
+        Assert.Equal("all", rows[^1].GetProperty("kind").GetString());
+        Assert.Equal(5 * (rows.Count - 1), rows[^1].GetProperty("frames").GetInt32());
+        var html = File.ReadAllText(Path.Combine(package, "evaluation", "report.html"));
+        foreach (var row in rows)
+        {
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"<tr data-kind=\"{row.GetProperty("kind").GetString()}\"><td>{row.GetProperty("kind").GetString()}</td><td>{row.GetProperty("frames").GetInt32()}</td><td>{row.GetProperty("auroc").GetDouble():0.000}</td><td>{row.GetProperty("caught").GetDouble():0.000}</td></tr>"),
+                html, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"unknown rate {unknown.GetProperty("unknownRate").GetDouble():0.000} (4 of 5)"), html, StringComparison.Ordinal);
         var evaluateText = await DinoflowCli.RunAsync(_work.Path, "evaluate", "--model", package, "--data", Path.Combine(_work.Path, "noisy-data"));
         Assert.Contains("Unknown: 4/5 images (0.800)", evaluateText.Stdout, StringComparison.Ordinal);
     }

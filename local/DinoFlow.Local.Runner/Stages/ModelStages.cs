@@ -92,9 +92,9 @@ public sealed class GateStage : Stage<GateOutput>
         if (!verdict.Passed) throw new StageValidationException("the model is below the bar: " + string.Join("; ", verdict.Failures));
         // The unknown rate is reported, not gated: calibration fixes it near 5 % of known validation frames by design.
         var unknown = ModelPackageFiles.Load(trained.PackageDirectory).Manifest.Unknown;
-        double? unknownRate = unknown is null ? null : 1 - unknown.KeptShare;
+        double? unknownRate = unknown?.CalibrationUnknownRate;
         var unknownText = unknown is null ? "; no unknown score"
-            : string.Create(CultureInfo.InvariantCulture, $"; unknown rate on validation {unknownRate:0.000} ({unknown.Score} > {unknown.Threshold:0.0000}, {unknown.CalibrationImages} images)");
+            : "; " + QualityGate.UnknownRateText(unknown.CalibrationUnknownRate, unknown.Score, unknown.Threshold, unknown.CalibrationImages);
         return Task.FromResult((new GateOutput(true, trained.Validation.Accuracy, options.MinAccuracy, options.MinClassRecall, unknownRate),
             string.Create(CultureInfo.InvariantCulture, $"passed: accuracy {trained.Validation.Accuracy:0.000} ≥ {options.MinAccuracy}, every class recall ≥ {options.MinClassRecall}") + unknownText));
     }

@@ -14,9 +14,12 @@ public sealed record DetectionSeries(string Label, IReadOnlyList<int> Counts, in
 /// <summary>A device's last health (null fields when it never sent any), its detections and its health badge.</summary>
 /// <param name="Health">"ok", or the worst problem: "silent" (bad), else "slow", "dropping" or "spool" (warnings); see <see cref="DeviceHealthThresholds"/>.</param>
 /// <param name="Problems">Every problem found, in words (the badge's title), e.g. "slow: p50 latency 250 ms (over 200 ms)".</param>
+/// <param name="UnknownFrames">Frames the model's unknown score called none of its classes since the device started (the edge's counter).</param>
+/// <param name="UnknownShare">That count over the frames processed since the device started; null before any frame.</param>
 public sealed record DeviceView(
     string DeviceId, DateTimeOffset? LastSeen, string? ModelVersion, double? Fps, double? LatencyP50Ms, double? LatencyP99Ms,
-    long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections, string Health, IReadOnlyList<string> Problems);
+    long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections, string Health, IReadOnlyList<string> Problems,
+    long? FramesProcessed = null, long? UnknownFrames = null, double? UnknownShare = null);
 
 /// <summary>
 /// When the dashboard's health badge of a device stops saying "ok" (docs/local.md, "Dashboard"). The defaults follow the edge's

@@ -44,8 +44,12 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
     public IReadOnlyList<DeviceView> Devices() => sources.Edge.Devices().Select(d =>
     {
         var (health, problems) = Health(d.LastHealth, sources.Health);
-        return new DeviceView(d.DeviceId, d.LastSeen, d.ModelVersion, d.LastHealth?.Fps, d.LastHealth?.LatencyP50Ms, d.LastHealth?.LatencyP99Ms,
-            d.LastHealth?.FramesDropped, d.LastHealth?.SourceState, d.LastHealth?.ExecutionProvider, d.LastHealth?.MqttConnected, d.Detections, health, problems);
+        var last = d.LastHealth;
+        // Both counters run since the device started (EdgeRuntime), so their ratio is the share since start.
+        double? unknownShare = last is { FramesProcessed: > 0 } ? (double)last.UnknownFrames / last.FramesProcessed : null;
+        return new DeviceView(d.DeviceId, d.LastSeen, d.ModelVersion, last?.Fps, last?.LatencyP50Ms, last?.LatencyP99Ms,
+            last?.FramesDropped, last?.SourceState, last?.ExecutionProvider, last?.MqttConnected, d.Detections, health, problems,
+            last?.FramesProcessed, last?.UnknownFrames, unknownShare);
     }).ToList();
 
     /// <summary>The badge of a device from its newest health message: "silent" first (its other numbers are old), then the warnings.</summary>

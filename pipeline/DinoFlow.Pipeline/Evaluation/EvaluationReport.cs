@@ -5,10 +5,13 @@ using DinoFlow.Pipeline.Models;
 
 namespace DinoFlow.Pipeline.Evaluation;
 
-/// <summary>A human-readable evaluation report: HTML with the confusion matrix drawn as inline SVG, and Markdown.</summary>
+/// <summary>
+/// A human-readable evaluation report: HTML with the confusion matrix drawn as inline SVG, and Markdown; both end with
+/// the "Unknown inputs" section (<c>unknown</c> null: the package has no unknown score, and the section says so).
+/// </summary>
 public static class EvaluationReport
 {
-    public static string Markdown(string title, EvaluationMetrics metrics)
+    public static string Markdown(string title, EvaluationMetrics metrics, UnknownReport? unknown)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var b = new StringBuilder();
@@ -27,10 +30,10 @@ public static class EvaluationReport
             b.Append('\n');
         }
 
-        return b.ToString();
+        return b.Append(UnknownReportSection.Markdown(unknown)).ToString();
     }
 
-    public static string Html(string title, EvaluationMetrics metrics)
+    public static string Html(string title, EvaluationMetrics metrics, UnknownReport? unknown)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var b = new StringBuilder();
@@ -41,7 +44,7 @@ public static class EvaluationReport
         b.Append("<table><tr><th>class</th><th>images</th><th>precision</th><th>recall</th><th>F1</th></tr>");
         foreach (var c in metrics.PerClass)
             b.Append(CultureInfo.InvariantCulture, $"<tr><td>{WebUtility.HtmlEncode(c.Label)}</td><td>{c.Count}</td><td>{c.Precision:0.000}</td><td>{c.Recall:0.000}</td><td>{c.F1:0.000}</td></tr>");
-        b.Append("</table><h2>Confusion matrix</h2>").Append(ConfusionSvg(metrics)).Append("</body></html>");
+        b.Append("</table><h2>Confusion matrix</h2>").Append(ConfusionSvg(metrics)).Append(UnknownReportSection.Html(unknown)).Append("</body></html>");
         return b.ToString();
     }
 

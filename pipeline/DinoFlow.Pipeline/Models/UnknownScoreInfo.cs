@@ -14,4 +14,7 @@ public sealed record UnknownScoreInfo(string Score, string Output, double Thresh
     public const double TargetKeptShare = 0.95;
 
     public bool IsUnknown(double score) => score > Threshold;
+
+    /// <summary>The share of the calibration frames (known) the threshold calls unknown: the unknown rate both gates report.</summary>
+    public double CalibrationUnknownRate => 1 - KeptShare;
 }

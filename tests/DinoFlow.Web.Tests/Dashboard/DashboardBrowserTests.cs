@@ -69,11 +69,12 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         using var device = new MqttClientFactory().CreateMqttClient();
         await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithClientId("line-camera-7").WithCredentials("line-camera-7", password).Build());
         var now = DateTimeOffset.UtcNow;
-        await PublishAsync(device, Topics.Health("line-camera-7"), JsonSerializer.SerializeToUtf8Bytes(new HealthMessage
+        var health = new HealthMessage
         {
             EventId = "h-1", DeviceId = "line-camera-7", ModelVersion = "boxes-v3", Timestamp = now, Fps = 24.5, LatencyP50Ms = 12.3, LatencyP99Ms = 30.1,
-            SourceState = "running", ExecutionProvider = "cpu", FramesDropped = 7, MqttConnected = true,
-        }, EdgeJson.Default.HealthMessage));
+            SourceState = "running", ExecutionProvider = "cpu", FramesDropped = 7, MqttConnected = true, FramesProcessed = 1480, UnknownFrames = 37,
+        };
+        await PublishAsync(device, Topics.Health("line-camera-7"), JsonSerializer.SerializeToUtf8Bytes(health, EdgeJson.Default.HealthMessage));
         var detections = new[] { ("e-1", "tape"), ("e-2", "tape"), ("e-3", "dent"), ("e-4", "tape"), ("e-2", "tape") }; // e-2 twice: a re-delivery
         foreach (var (id, label) in detections)
         {
@@ -91,6 +92,10 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium) : IClassFixt
         await Expect(row.Locator(".model-version")).ToHaveTextAsync("boxes-v3");
         await Expect(row.Locator(".detections")).ToHaveTextAsync("4"); // four events: the re-delivered e-2 counts once
         await Expect(row.Locator(".dropped")).ToHaveTextAsync("7");
+        // Unknown frames as the health message counted them, with their share of the frames processed since the device started.
+        var share = 100.0 * health.UnknownFrames / health.FramesProcessed;
+        await Expect(row.Locator(".unknown")).ToHaveTextAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{health.UnknownFrames} ({share:0.0} %)"));
+        await Expect(row.Locator(".unknown")).ToHaveAttributeAsync("title", $"of {health.FramesProcessed} frames since the device started");
         await Expect(row.Locator(".last-seen")).ToContainTextAsync("ago");
         Assert.True(await page.EvaluateAsync<bool>("() => window.sameDocument === true"));
         await ScreenshotAsync(page, "dashboard-detections");

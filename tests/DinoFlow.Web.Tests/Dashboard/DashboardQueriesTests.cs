@@ -91,6 +91,24 @@ public sealed class DashboardQueriesTests : IDisposable
     }
 
     [Fact]
+    public void A_device_s_unknown_frames_are_its_newest_health_s_count_and_their_share_of_the_frames_since_it_started()
+    {
+        _edge.AddHealth(new HealthMessage { EventId = "u1", DeviceId = "cam-1", ModelVersion = "v", Timestamp = Now.AddSeconds(-20), FramesProcessed = 400, UnknownFrames = 3 });
+        _edge.AddHealth(new HealthMessage { EventId = "u2", DeviceId = "cam-1", ModelVersion = "v", Timestamp = Now.AddSeconds(-10), FramesProcessed = 1600, UnknownFrames = 40 });
+        _edge.AddHealth(new HealthMessage { EventId = "z", DeviceId = "starting", ModelVersion = "v", Timestamp = Now }); // no frame yet
+        Detect("x", "no-health", "tape", Now);
+
+        var devices = _queries.Devices().ToDictionary(d => d.DeviceId);
+
+        Assert.Equal(((long?)1600, (long?)40), (devices["cam-1"].FramesProcessed, devices["cam-1"].UnknownFrames));
+        Assert.Equal(40.0 / 1600, devices["cam-1"].UnknownShare);
+        Assert.Equal((long?)0, devices["starting"].UnknownFrames);
+        Assert.Null(devices["starting"].UnknownShare); // no share of zero frames
+        Assert.Null(devices["no-health"].UnknownFrames);
+        Assert.Null(devices["no-health"].UnknownShare);
+    }
+
+    [Fact]
     public void Each_health_threshold_gives_its_badge_just_over_it_and_none_at_it()
     {
         // At each threshold (default: 30 s, p50 200 ms, 5 % dropped, 1,000 spooled): still ok.

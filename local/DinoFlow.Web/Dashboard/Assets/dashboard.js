@@ -127,7 +127,14 @@
       el('td', { class: 'model-version' }, d.modelVersion ?? '–'),
       el('td', { class: 'source-state' }, [d.sourceState, d.executionProvider].filter(Boolean).join(', ') || '–'),
       el('td', { class: 'dropped num' }, d.framesDropped ?? '–'),
+      el('td', { class: 'unknown num', title: d.framesProcessed === null ? null : `of ${d.framesProcessed} frames since the device started` }, unknownText(d)),
       el('td', { class: 'detections num' }, d.detections))));
+  }
+
+  // Unknown frames since the device started, and their share of the frames it processed (the host computes the share).
+  function unknownText(d) {
+    if (d.unknownFrames === null) return '–';
+    return d.unknownShare === null ? String(d.unknownFrames) : `${d.unknownFrames} (${number(100 * d.unknownShare, 1)} %)`;
   }
 
   // The run's model: version and validation accuracy next to where it was deployed; a warning when it was deployed
