@@ -13,7 +13,7 @@ namespace DinoFlow.Bench;
 /// trained with every seed on the same grouped split, reported as mean and minimum over the seeds, side by side.
 /// The "base" lever's runs also give, from the same trained weights: the last step's weights against the averaged
 /// ones, test-time augmentation (flip; all 8 flips and quarter turns) and the ensemble of the seeds.
-/// Usage: levers [DATA] [cross|later] [SEEDS=1,2,3] [LEVERS=base,geometry,no-smoothing,block2,384]
+/// Usage: levers [DATA] [cross|later|channel] [SEEDS=1,2,3] [LEVERS=base,geometry,no-smoothing,block2,384]
 /// </summary>
 internal static class LeverBenchmark
 {
@@ -40,8 +40,15 @@ internal static class LeverBenchmark
         foreach (var lever in levers)
             if (!Levers.ContainsKey(lever)) throw new ArgumentException($"unknown lever '{lever}' ({string.Join(", ", Levers.Keys)})");
         var set = ProductBoxes.Load(data);
-        var (train, heldOut) = split == "cross" ? set.CrossRecording() : set.LaterHalfHeldOut();
-        var baseRecipe = new FineTuneRecipe { Refit = false, AverageDecay = 0.97f };
+        // "channel": DATA trains and DATA-validation validates, 16 epochs, as the demo does on samples/.
+        var (train, heldOut) = split switch
+        {
+            "cross" => set.CrossRecording(),
+            "later" => set.LaterHalfHeldOut(),
+            "channel" => (set.All.ToList(), ProductBoxes.Load(data.TrimEnd('/') + "-validation").All.ToList()),
+            _ => throw new ArgumentException($"split '{split}' is not cross, later or channel"),
+        };
+        var baseRecipe = new FineTuneRecipe { Refit = false, AverageDecay = 0.97f, Epochs = split == "channel" ? 16 : new FineTuneRecipe().Epochs };
         Console.WriteLine($"levers on the {split} split: {train.Count} train, {heldOut.Count} held out; seeds {string.Join(",", seeds)}; no refit");
         Console.WriteLine($"recipe under test: {baseRecipe.Describe()}");
         var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
