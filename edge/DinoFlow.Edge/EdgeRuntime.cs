@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Greengrass;
 using DinoFlow.Edge.Mqtt;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
