@@ -119,7 +119,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             {
                 try
                 {
-                    Security.DeploymentVerifier.FromPemFile(trustedKey).Dispose();
+                    Contracts.Security.DeploymentVerifier.FromPemFile(trustedKey).Dispose();
                 }
                 catch (InvalidDataException e)
                 {
