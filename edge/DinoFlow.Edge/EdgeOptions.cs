@@ -1,3 +1,4 @@
+using DinoFlow.Edge.Contracts.Mqtt;
 using Microsoft.Extensions.Options;
 
 namespace DinoFlow.Edge;
@@ -84,29 +85,14 @@ public sealed class SmoothingOptions
     public int MinDwellFrames { get; set; } = 3;
 }
 
-public sealed class MqttOptions
+/// <summary>Edge:Mqtt: how the device reaches the broker (shared with the host's fleet client), plus its spool and reconnects.</summary>
+public sealed class MqttOptions : BrokerConnectionOptions
 {
-    /// <summary>mqtt://host:port (plain), mqtts://host:port (TLS), or greengrass-ipc (publish through the Greengrass nucleus,
-    /// Greengrass mode only). Empty: no MQTT (files only).</summary>
-    public string? Broker { get; set; }
     public string? ClientId { get; set; }
-    /// <summary>CA certificate (PEM) the broker's certificate must chain to (AWS IoT: AmazonRootCA1.pem).</summary>
-    public string? CaFile { get; set; }
-    /// <summary>Device certificate and private key (PEM) for TLS client authentication.</summary>
-    public string? CertFile { get; set; }
-    public string? KeyFile { get; set; }
-    /// <summary>MQTT user name (default: the client id, which defaults to the device id) for a broker with passwords.</summary>
-    public string? UserName { get; set; }
-    /// <summary>MQTT password (prefer <see cref="PasswordFile"/> or the DINOFLOW_Edge__Mqtt__Password environment variable).</summary>
-    public string? Password { get; set; }
-    /// <summary>A file whose first line is the MQTT password.</summary>
-    public string? PasswordFile { get; set; }
     /// <summary>Messages kept on disk while disconnected; the oldest are dropped first (counted in health).</summary>
     public int SpoolMaxMessages { get; set; } = 10_000;
     public double ReconnectMinSeconds { get; set; } = 1;
     public double ReconnectMaxSeconds { get; set; } = 30;
-    public double ConnectTimeoutSeconds { get; set; } = 5;
-    public double KeepAliveSeconds { get; set; } = 15;
 }
 
 /// <summary>Start-up checks; every message names the setting.</summary>
@@ -133,7 +119,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             {
                 try
                 {
-                    Security.DeploymentVerifier.FromPemFile(trustedKey).Dispose();
+                    Contracts.Security.DeploymentVerifier.FromPemFile(trustedKey).Dispose();
                 }
                 catch (InvalidDataException e)
                 {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Greengrass;
 using DinoFlow.Edge.Mqtt;

@@ -1,4 +1,4 @@
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Mqtt;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -31,12 +32,12 @@ public sealed class FleetClient : IAsyncDisposable
         _broker = broker;
         _store = store;
         _options = options;
-        var mqtt = new DinoFlow.Edge.MqttOptions
+        var mqtt = new BrokerConnectionOptions
         {
             Broker = broker, UserName = options.UserName, Password = options.Password, CaFile = options.CaFile, CertFile = options.CertFile, KeyFile = options.KeyFile,
         };
         // One client id for the life of the client, so the broker sees a reconnect as the same host.
-        _clientOptions = DinoFlow.Edge.Mqtt.MqttLink.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
+        _clientOptions = BrokerConnection.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
     }
 
     public long DetectionsReceived => Interlocked.Read(ref _detections);

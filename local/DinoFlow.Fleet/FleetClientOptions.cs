@@ -1,4 +1,4 @@
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Security;
 
 namespace DinoFlow.Fleet;
 

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Security;
 
 namespace DinoFlow.Fleet;
 

@@ -1,4 +1,4 @@
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 
 namespace DinoFlow.Fleet;
 

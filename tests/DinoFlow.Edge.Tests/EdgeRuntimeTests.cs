@@ -1,4 +1,4 @@
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;

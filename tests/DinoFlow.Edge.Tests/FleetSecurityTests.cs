@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Models;

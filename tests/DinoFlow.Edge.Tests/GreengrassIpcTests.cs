@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Greengrass;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.TestKit;

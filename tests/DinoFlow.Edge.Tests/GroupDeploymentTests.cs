@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using MQTTnet;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.TestKit;
@@ -21,7 +22,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         var zip = Path.Combine(dir, "v2.zip");
         var sha = Inference.ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
         using var server = new StallingServer(zip) { Stall = true };
-        var request = new DeploymentRequest("d-v2", "v2", server.Url, sha) { Files = Edge.Security.DeploymentSignature.FilesOfZip(zip) };
+        var request = new DeploymentRequest("d-v2", "v2", server.Url, sha) { Files = DeploymentSignature.FilesOfZip(zip) };
         var password = fleet.Credentials.AddDevice("cam-k");
 
         // 1. Running v1; a deployment arrives and its download stalls half-way: kill -9.

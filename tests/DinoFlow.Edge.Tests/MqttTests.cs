@@ -1,5 +1,6 @@
 using DinoFlow.TestKit;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Mqtt;
 using DinoFlow.Edge.Tests.Support;
 using MQTTnet;
 
@@ -45,7 +46,7 @@ public sealed class MqttTests(TrainedModelFixture model)
             var settings = new MqttOptions { Broker = broker.Url(tls: true), CaFile = tls.CaFile, CertFile = cert, KeyFile = key };
             using var client = new MqttClientFactory().CreateMqttClient();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(Mqtt.MqttLink.BuildClientOptions(settings, "intruder"), timeout.Token));
+            await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(BrokerConnection.BuildClientOptions(settings, "intruder"), timeout.Token));
             Assert.False(client.IsConnected);
         }
 
@@ -53,7 +54,7 @@ public sealed class MqttTests(TrainedModelFixture model)
         var wrongCa = new MqttOptions { Broker = broker.Url(tls: true), CaFile = tls.OtherCaClientCertFile, CertFile = tls.ClientCertFile, KeyFile = tls.ClientKeyFile };
         using var device = new MqttClientFactory().CreateMqttClient();
         using var t = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await Assert.ThrowsAnyAsync<Exception>(() => device.ConnectAsync(Mqtt.MqttLink.BuildClientOptions(wrongCa, "device"), t.Token));
+        await Assert.ThrowsAnyAsync<Exception>(() => device.ConnectAsync(BrokerConnection.BuildClientOptions(wrongCa, "device"), t.Token));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Events;
 
 namespace DinoFlow.Edge.Tests;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.TestKit;
 using MQTTnet;
 

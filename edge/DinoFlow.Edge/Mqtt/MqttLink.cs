@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Threading.Channels;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Mqtt;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -30,7 +30,7 @@ public sealed partial class MqttLink : SpoolLink
         _deviceId = deviceId;
         _logger = logger;
         _subscribeDeployments = subscribeDeployments;
-        _clientOptions = BuildClientOptions(options, options.ClientId ?? deviceId);
+        _clientOptions = BrokerConnection.BuildClientOptions(options, options.ClientId ?? deviceId);
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
@@ -39,63 +39,6 @@ public sealed partial class MqttLink : SpoolLink
 
     /// <summary>Deployment requests received on dinoflow/{device}/deployment.</summary>
     public ChannelReader<DeploymentRequest> Deployments => _deployments.Reader;
-
-    /// <summary>Builds client options from settings: mqtt:// plain, mqtts:// TLS with optional CA and client certificate.</summary>
-    public static MqttClientOptions BuildClientOptions(MqttOptions options, string clientId)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var uri = new Uri(options.Broker!);
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(uri.Host, uri.Port)
-            .WithClientId(clientId)
-            .WithCleanSession(true)
-            .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
-            .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds));
-        if (Password(options) is { } password) builder.WithCredentials(options.UserName ?? clientId, password);
-        if (uri.Scheme == "mqtts")
-        {
-            var tls = new MqttClientTlsOptionsBuilder().UseTls(true).WithTargetHost(uri.Host);
-            if (options.CertFile is { Length: > 0 } certFile)
-            {
-                using var pem = X509Certificate2.CreateFromPemFile(certFile, options.KeyFile);
-                // SslStream wants a certificate whose key is not ephemeral: round-trip through PKCS#12.
-                var client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-                tls.WithClientCertificates([client]);
-            }
-
-            if (options.CaFile is { Length: > 0 } caFile)
-            {
-                var roots = new X509Certificate2Collection();
-                roots.ImportFromPemFile(caFile);
-                tls.WithCertificateValidationHandler(e => ValidateAgainst(roots, e.Certificate, e.SslPolicyErrors));
-            }
-
-            builder.WithTlsOptions(tls.Build());
-        }
-
-        return builder.Build();
-    }
-
-    /// <summary>The configured password: Password, else the first line of PasswordFile; null when neither is set.</summary>
-    public static string? Password(MqttOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Password is { Length: > 0 } password) return password;
-        return options.PasswordFile is { Length: > 0 } file ? File.ReadLines(file).FirstOrDefault()?.Trim() : null;
-    }
-
-    /// <summary>The broker's certificate must chain to one of <paramref name="roots"/> and match the host name.</summary>
-    internal static bool ValidateAgainst(X509Certificate2Collection roots, X509Certificate? certificate, System.Net.Security.SslPolicyErrors errors)
-    {
-        if (certificate is null) return false;
-        if ((errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var leaf = new X509Certificate2(certificate);
-        return chain.Build(leaf);
-    }
 
     protected override async Task<TimeSpan?> SendAsync(SpooledMessage message, CancellationToken cancellationToken)
     {

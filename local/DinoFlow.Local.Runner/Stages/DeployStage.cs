@@ -1,6 +1,6 @@
 using System.Globalization;
-using DinoFlow.Edge.Events;
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Deployment;
 using DinoFlow.Inference;
 using DinoFlow.Fleet;

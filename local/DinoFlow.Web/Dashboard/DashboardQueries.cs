@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Runner;

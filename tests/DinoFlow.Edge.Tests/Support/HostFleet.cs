@@ -1,7 +1,7 @@
 using DinoFlow.Fleet;
 
-using DinoFlow.Edge.Events;
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.TestKit;
 
 namespace DinoFlow.Edge.Tests.Support;

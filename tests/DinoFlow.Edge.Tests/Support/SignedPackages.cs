@@ -1,5 +1,5 @@
-using DinoFlow.Edge.Events;
-using DinoFlow.Edge.Security;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Fleet;
 
 namespace DinoFlow.Edge.Tests.Support;

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Mqtt;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -22,7 +23,7 @@ public sealed class Subscriber : IAsyncDisposable
 
     public Subscriber(MqttOptions settings, string clientId)
     {
-        _options = Mqtt.MqttLink.BuildClientOptions(settings, clientId);
+        _options = BrokerConnection.BuildClientOptions(settings, clientId);
         _options.ProtocolVersion = MqttProtocolVersion.V311;
         _options.CleanSession = false;
         _client.ApplicationMessageReceivedAsync += e =>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using DinoFlow.Local.Runner;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Fleet;
 using DinoFlow.Web.Dashboard;
 using DinoFlow.Pipeline.Runner;

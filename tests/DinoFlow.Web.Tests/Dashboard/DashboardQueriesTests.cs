@@ -4,7 +4,7 @@ using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Fleet;
 using DinoFlow.Web.Dashboard;
 using DinoFlow.TestKit;

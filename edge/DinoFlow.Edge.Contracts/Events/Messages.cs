@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace DinoFlow.Edge.Events;
+namespace DinoFlow.Edge.Contracts.Events;
 
 /// <summary>A stable detection (after smoothing). <see cref="EventId"/> is unique per device: receivers drop duplicates by it.</summary>
 public sealed record DetectionEvent(

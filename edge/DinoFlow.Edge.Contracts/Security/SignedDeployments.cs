@@ -3,9 +3,9 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Contracts.Events;
 
-namespace DinoFlow.Edge.Security;
+namespace DinoFlow.Edge.Contracts.Security;
 
 /// <summary>
 /// What a deployment's signature covers, as unambiguous bytes: every field length-prefixed (UTF-8), the package's
