@@ -51,7 +51,7 @@ internal static class LeverBenchmark
         };
         var baseRecipe = new FineTuneRecipe { Refit = false, Epochs = split == "channel" ? 16 : new FineTuneRecipe().Epochs };
         Console.WriteLine($"levers on the {split} split: {train.Count} train, {heldOut.Count} held out; seeds {string.Join(",", seeds)}; no refit");
-        Console.WriteLine($"recipe under test: {baseRecipe.Describe()}");
+        Console.WriteLine($"default recipe (each run with its own seed): {baseRecipe.Describe()}");
         var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
         var decoder = new OpenCvImageDecoder();
         var rows = new List<(string Lever, double[] Accuracies, double Seconds)>();

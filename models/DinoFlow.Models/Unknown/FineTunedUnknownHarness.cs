@@ -56,7 +56,10 @@ public static class FineTunedUnknownHarness
             foreach (var kind in FarOodFrames.Kinds) far[kind].Add(preprocessor.Run(FarOodFrames.Make(kind, image, seed++)));
         }
 
-        var farFeatures = far.ToDictionary(f => f.Key, f => all.FeaturesOf(f.Value), StringComparer.Ordinal);
+        // One session over every generated frame, split back by kind (building the features graph is not free).
+        var allFar = all.FeaturesOf([.. far.Values.SelectMany(v => v)]);
+        var farFeatures = far.Keys.Select((k, i) => (k, allFar.Skip(i * validation.Count).Take(validation.Count).ToArray()))
+            .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, f.Value))])).ToList();
         var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
         var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
