@@ -31,6 +31,9 @@ public sealed record PortalHostOptions
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Warning;
 
     public bool JsonLogs { get; init; }
+
+    /// <summary>A log sink besides the console: the tests' error trap, which fails a test on errors nobody asserted.</summary>
+    public ILoggerProvider? AlsoLogTo { get; init; }
 }
 
 /// <summary>
@@ -59,6 +62,7 @@ public static class PortalHost
         if (options.JsonLogs) builder.Logging.AddJsonConsole();
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (options.AlsoLogTo is { } sink) builder.Logging.AddProvider(sink);
 
         builder.Services.AddSingleton(workspace);
         builder.Services.AddSingleton(store);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
+using DinoFlow.TestKit;
 using DinoFlow.Web.Dashboard;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -22,22 +23,27 @@ public sealed class DashboardTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private DashboardTestHost(WebApplication app, LogCapture logs)
+    private DashboardTestHost(WebApplication app, LogCapture logs, ErrorTrap trap)
     {
         _app = app;
         Logs = logs;
+        Trap = trap;
         Url = app.Urls.First();
     }
 
     public string Url { get; }
     public LogCapture Logs { get; }
 
+    /// <summary>Fails the test, when the host stops, on an error the host logged that the test did not expect.</summary>
+    public ErrorTrap Trap { get; }
+
     public static async Task<DashboardTestHost> StartAsync(DashboardSources sources)
     {
         var logs = new LogCapture();
+        var trap = new ErrorTrap();
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Debug).AddProvider(logs);
+        builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Debug).AddProvider(logs).AddProvider(trap);
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
         {
             o.LoginPath = "/login";
@@ -67,13 +73,14 @@ public sealed class DashboardTestHost : IAsyncDisposable
             Results.Json(new { user = context.User.Identity?.Name, csrfToken = antiforgery.GetAndStoreTokens(context).RequestToken })).RequireAuthorization();
         app.MapDashboard(sources);
         await app.StartAsync();
-        return new DashboardTestHost(app, logs);
+        return new DashboardTestHost(app, logs, trap);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Trap.Dispose();
     }
 
     public sealed class LogCapture : ILoggerProvider

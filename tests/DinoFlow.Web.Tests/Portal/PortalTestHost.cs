@@ -6,7 +6,6 @@ using DinoFlow.Web;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.TestKit;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoFlow.Web.Tests.Portal;
 
@@ -15,14 +14,18 @@ public sealed class PortalTestHost : IAsyncDisposable
 {
     private readonly TempDir _dir;
 
-    private PortalTestHost(TempDir dir, LocalWorkspace workspace, PortalStore store, WebApplication app)
+    private PortalTestHost(TempDir dir, ErrorTrap trap, LocalWorkspace workspace, PortalStore store, WebApplication app)
     {
         _dir = dir;
+        Trap = trap;
         Workspace = workspace;
         Store = store;
         App = app;
         BaseUrl = PortalHost.BaseUrl(app);
     }
+
+    /// <summary>Fails the test, when the host stops, on an error the host logged that the test did not expect.</summary>
+    public ErrorTrap Trap { get; }
 
     public LocalWorkspace Workspace { get; }
     public PortalStore Store { get; }
@@ -33,11 +36,12 @@ public sealed class PortalTestHost : IAsyncDisposable
     public static async Task<PortalTestHost> StartAsync(int passwordIterations = PasswordHasher.DefaultIterations, int loginAttemptsPerMinute = 10)
     {
         var dir = new TempDir();
-        var workspace = new LocalWorkspace(dir.Path, NullLoggerFactory.Instance);
+        var trap = new ErrorTrap();
+        var workspace = new LocalWorkspace(dir.Path, trap.Loggers);
         var store = new PortalStore(Path.Combine(workspace.Root, "portal.db"), null, passwordIterations);
-        var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = loginAttemptsPerMinute });
+        var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = loginAttemptsPerMinute, AlsoLogTo = trap });
         await app.StartAsync();
-        return new PortalTestHost(dir, workspace, store, app);
+        return new PortalTestHost(dir, trap, workspace, store, app);
     }
 
     /// <summary>Writes <paramref name="count"/> PNGs as <c>images/&lt;label&gt;/img_NNN.png</c> (labels in turn) and returns them as job images.</summary>
@@ -96,5 +100,6 @@ public sealed class PortalTestHost : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         _dir.Dispose();
+        Trap.Dispose();
     }
 }
