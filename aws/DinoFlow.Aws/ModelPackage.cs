@@ -1,6 +1,6 @@
-using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DinoFlow.Pipeline.Models;
 
 namespace DinoFlow.Aws;
 
@@ -65,21 +65,5 @@ public static class ModelPackage
     }
 
     /// <summary>A zip of the package files in a fixed order with fixed times, so the same model gives the same bytes.</summary>
-    public static byte[] ModelPackageZip(IReadOnlyDictionary<string, byte[]> files)
-    {
-        ArgumentNullException.ThrowIfNull(files);
-        using var buffer = new MemoryStream();
-        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            foreach (var (name, bytes) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
-            {
-                var entry = zip.CreateEntry(name, CompressionLevel.Optimal);
-                entry.LastWriteTime = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
-                using var stream = entry.Open();
-                stream.Write(bytes);
-            }
-        }
-
-        return buffer.ToArray();
-    }
+    public static byte[] ModelPackageZip(IReadOnlyDictionary<string, byte[]> files) => PackageZip.Create(files);
 }

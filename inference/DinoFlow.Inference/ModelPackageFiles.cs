@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using DinoFlow.Pipeline.Models;
 
@@ -61,28 +60,9 @@ public static class ModelPackageFiles
         return new LoadedPackage(full, final, model);
     }
 
-    /// <summary>Zips a package folder for transport; returns the zip's SHA-256.</summary>
-    public static string Zip(string directory, string zipPath)
-    {
-        if (File.Exists(zipPath)) File.Delete(zipPath);
-        ZipFile.CreateFromDirectory(directory, zipPath, CompressionLevel.Optimal, includeBaseDirectory: false);
-        return Sha256OfFile(zipPath);
-    }
+    /// <summary>Zips a package folder for transport (<see cref="PackageZip"/>); returns the zip's SHA-256.</summary>
+    public static string Zip(string directory, string zipPath) => PackageZip.CreateFromDirectory(directory, zipPath);
 
-    /// <summary>Unzips a package, refusing entries that would land outside <paramref name="directory"/> (zip slip).</summary>
-    public static void Unzip(string zipPath, string directory)
-    {
-        var root = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(root);
-        using var archive = ZipFile.OpenRead(zipPath);
-        foreach (var entry in archive.Entries)
-        {
-            var target = Path.GetFullPath(Path.Combine(root, entry.FullName));
-            if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                throw new ModelPackageException($"{zipPath}: entry '{entry.FullName}' would be written outside the package folder");
-            if (entry.FullName.EndsWith('/')) continue;
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            entry.ExtractToFile(target, overwrite: true);
-        }
-    }
+    /// <summary>Unzips a package (<see cref="PackageZip"/>: refuses entries that would land outside <paramref name="directory"/>).</summary>
+    public static void Unzip(string zipPath, string directory) => PackageZip.Extract(zipPath, directory);
 }

@@ -41,8 +41,8 @@ public class DependencyRuleTests
     {
         ProjectNode[] wrong =
         [
-            Node("pipeline/DinoFlow.Pipeline/DinoFlow.Pipeline.csproj", references: ["deployment/DinoFlow.Deployment/DinoFlow.Deployment.csproj"], packages: ["Microsoft.Data.Sqlite", "MQTTnet", "System.Numerics.Tensors"]),
-            Node("deployment/DinoFlow.Deployment/DinoFlow.Deployment.csproj"),
+            Node("pipeline/DinoFlow.Pipeline/DinoFlow.Pipeline.csproj", references: ["imaging/DinoFlow.Imaging/DinoFlow.Imaging.csproj"], packages: ["Microsoft.Data.Sqlite", "MQTTnet", "System.Numerics.Tensors"]),
+            Node("imaging/DinoFlow.Imaging/DinoFlow.Imaging.csproj"),
             Node("edge/DinoFlow.Edge/DinoFlow.Edge.csproj", exe: true),
             Node("local/DinoFlow.Fake/DinoFlow.Fake.csproj", references: ["edge/DinoFlow.Edge/DinoFlow.Edge.csproj", "tests/DinoFlow.TestKit/DinoFlow.TestKit.csproj"]),
             Node("tests/DinoFlow.TestKit/DinoFlow.TestKit.csproj"),
@@ -54,7 +54,7 @@ public class DependencyRuleTests
         var violations = DependencyRules.Violations(wrong, new HashSet<(string, string)>());
 
         Assert.Equal(5, violations.Count);
-        Assert.Contains(violations, v => v.StartsWith("DinoFlow.Pipeline (the core) references DinoFlow.Deployment", StringComparison.Ordinal));
+        Assert.Contains(violations, v => v.StartsWith("DinoFlow.Pipeline (the core) references DinoFlow.Imaging", StringComparison.Ordinal));
         Assert.Contains(violations, v => v.StartsWith("DinoFlow.Pipeline (the core) references the package Microsoft.Data.Sqlite", StringComparison.Ordinal));
         Assert.Contains(violations, v => v.StartsWith("DinoFlow.Pipeline (the core) references the package MQTTnet", StringComparison.Ordinal));
         Assert.Contains(violations, v => v.StartsWith("DinoFlow.Fake (production) references DinoFlow.Edge, an executable", StringComparison.Ordinal));

@@ -275,7 +275,7 @@ public sealed class HandlerTests
         var artifacts = recipe["Manifests"]![0]!["Artifacts"]!.AsArray();
         // No Neo: the devices run model.onnx with ONNX Runtime; the package zip is the only artifact.
         Assert.Single(artifacts);
-        // The same builder as the local deploy stage (DinoFlow.Deployment): the package zip's digest, checked by Greengrass on download.
+        // The same builder as the local deploy stage (DinoFlow.Pipeline.Deployment): the package zip's digest, checked by Greengrass on download.
         Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(zip)), artifacts[0]!["Digest"]!.GetValue<string>());
         Assert.Equal(output["componentVersion"]!.GetValue<string>(), output["components"]!["com.dinoflow.Model"]!["ComponentVersion"]!.GetValue<string>());
     }

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using DinoFlow.Pipeline.Storage;
-using DinoFlow.Deployment;
+using DinoFlow.Pipeline.Deployment;
 
 namespace DinoFlow.Aws.Steps;
 

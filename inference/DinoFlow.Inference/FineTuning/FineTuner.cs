@@ -46,7 +46,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         var model = BackboneNetwork.Create(backbone, recipe.InputSize, recipe.FrozenUntil, recipe.LastTap, classes, recipe.Seed);
         var parameters = model.Network.Parameters;
         using var runner = new NetworkRunner(model, recipe.Execution);
-        var optimizer = new AdamW(parameters, recipe.WeightDecay);
+        var optimizer = new AdamW([.. parameters.Select(p => new OptimizedBuffer(p.Value, p.Length / (int)p.Shape[0], p.RowScale, p.IsHead))], recipe.WeightDecay);
         var gradients = parameters.Select(p => new float[p.Length]).ToArray();
         var average = recipe.AverageDecay > 0 ? new WeightAverage(parameters, recipe.AverageDecay) : null;
 

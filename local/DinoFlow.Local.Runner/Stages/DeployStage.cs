@@ -1,7 +1,7 @@
 using System.Globalization;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
-using DinoFlow.Deployment;
+using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Inference;
 using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Runner;

@@ -25,7 +25,7 @@ public sealed record HeadTrainingOptions
 public sealed record EpochProgress(int Epoch, int Epochs, double Loss, double ValidationAccuracy);
 
 /// <summary>
-/// Trains a softmax head (linear or one hidden ReLU layer) on backbone features with Adam, in plain C# with
+/// Trains a softmax head (linear or one hidden ReLU layer) on backbone features with AdamW (the one <see cref="AdamW"/>), in plain C# with
 /// hand-written gradients (System.Numerics.Tensors for the inner loops). Features are standardised per dimension;
 /// the standardisation is folded into the first layer of the returned model. Deterministic for a seed.
 /// </summary>
@@ -78,7 +78,7 @@ public static class HeadTrainer
         var random = new Random(options.Seed);
         var network = new Network(dim, options.HiddenUnits, classes, random);
         var order = Enumerable.Range(0, n).ToArray();
-        var step = 0;
+        var optimizer = new AdamW(network.Buffers, options.WeightDecay);
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -97,8 +97,7 @@ public static class HeadTrainer
                     lossSum += network.Backward(x[index], labels[index], w, options.InputDropout, random) * (end - start) / n;
                 }
 
-                step++;
-                network.AdamStep(options.LearningRate, options.WeightDecay, step);
+                optimizer.Step(network.Gradients, options.LearningRate, options.LearningRate, 0.9f);
             }
 
             if (progress is not null)
@@ -181,10 +180,11 @@ public static class HeadTrainer
             return loss;
         }
 
-        public void AdamStep(float learningRate, float weightDecay, int step)
-        {
-            foreach (var l in _layers) l.AdamStep(learningRate, weightDecay, step);
-        }
+        /// <summary>The weights and biases, for the optimiser (biases without weight decay).</summary>
+        public IReadOnlyList<OptimizedBuffer> Buffers => [.. _layers.SelectMany(l => new[] { new OptimizedBuffer(l.W, l.Inputs), new OptimizedBuffer(l.B, 1, Decays: false) })];
+
+        /// <summary>The gradients, in the order of <see cref="Buffers"/>.</summary>
+        public IReadOnlyList<float[]> Gradients => [.. _layers.SelectMany(l => new[] { l.WeightGradients, l.BiasGradients })];
 
         public HeadModel Export(float[] mean, float[] std)
         {
@@ -204,7 +204,7 @@ public static class HeadTrainer
 
     private sealed class Layer
     {
-        private readonly float[] _gw, _gb, _mw, _vw, _mb, _vb;
+        private readonly float[] _gw, _gb;
 
         public Layer(int inputs, int outputs, Random random)
         {
@@ -217,16 +217,14 @@ public static class HeadTrainer
             for (var i = 0; i < W.Length; i++) W[i] = (float)(NextGaussian(random) * scale);
             _gw = new float[W.Length];
             _gb = new float[outputs];
-            _mw = new float[W.Length];
-            _vw = new float[W.Length];
-            _mb = new float[outputs];
-            _vb = new float[outputs];
         }
 
         public int Inputs { get; }
         public int Outputs { get; }
         public float[] W { get; }
         public float[] B { get; }
+        public float[] WeightGradients => _gw;
+        public float[] BiasGradients => _gb;
 
         public void Forward(float[] input, float[] output)
         {
@@ -255,26 +253,6 @@ public static class HeadTrainer
         {
             Array.Clear(_gw);
             Array.Clear(_gb);
-        }
-
-        public void AdamStep(float learningRate, float weightDecay, int step)
-        {
-            const float Beta1 = 0.9f, Beta2 = 0.999f, Epsilon = 1e-8f;
-            var correction1 = 1 - MathF.Pow(Beta1, step);
-            var correction2 = 1 - MathF.Pow(Beta2, step);
-            Update(W, _gw, _mw, _vw, weightDecay);
-            Update(B, _gb, _mb, _vb, 0);
-
-            void Update(float[] p, float[] g, float[] m, float[] v, float decay)
-            {
-                for (var i = 0; i < p.Length; i++)
-                {
-                    m[i] = Beta1 * m[i] + (1 - Beta1) * g[i];
-                    v[i] = Beta2 * v[i] + (1 - Beta2) * g[i] * g[i];
-                    // AdamW: decoupled weight decay.
-                    p[i] -= learningRate * (m[i] / correction1 / (MathF.Sqrt(v[i] / correction2) + Epsilon) + decay * p[i]);
-                }
-            }
         }
 
         private static double NextGaussian(Random random) =>

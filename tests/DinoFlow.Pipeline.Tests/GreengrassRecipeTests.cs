@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using DinoFlow.Deployment;
+using DinoFlow.Pipeline.Deployment;
 
-namespace DinoFlow.Deployment.Tests;
+namespace DinoFlow.Pipeline.Tests;
 
 public sealed class GreengrassRecipeTests
 {

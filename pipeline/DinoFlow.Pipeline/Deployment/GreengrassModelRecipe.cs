@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace DinoFlow.Deployment;
+namespace DinoFlow.Pipeline.Deployment;
 
 /// <summary>One artifact of the model component: an S3 object Greengrass downloads (and unzips when <see cref="Unarchive"/>).</summary>
 /// <param name="Uri">s3://BUCKET/KEY of a real bucket (a placeholder such as YOUR-BUCKET is refused).</param>

@@ -1,20 +1,31 @@
-namespace DinoFlow.Inference.FineTuning;
+namespace DinoFlow.Pipeline.Training;
 
 /// <summary>
-/// AdamW (decoupled weight decay) over the network's parameter buffers, updated in place: the training session reads
-/// the same buffers, so nothing is copied between steps. A parameter's <see cref="NetworkParameter.RowScale"/>
-/// multiplies the step of each row (see <see cref="BackboneNetwork"/>).
+/// One buffer the optimiser updates in place, as rows of <paramref name="RowLength"/> values (a dense layer's or a
+/// convolution's output channels). <paramref name="RowScale"/>, when given, multiplies the step of each row;
+/// <paramref name="IsHead"/> picks the head's learning rate; <paramref name="Decays"/> is false where weight decay would
+/// only pull a value to zero for nothing (a bias).
+/// </summary>
+public sealed record OptimizedBuffer(float[] Value, int RowLength, float[]? RowScale = null, bool IsHead = false, bool Decays = true)
+{
+    public int Length => Value.Length;
+}
+
+/// <summary>
+/// AdamW (decoupled weight decay) over parameter buffers, updated in place: a training session that reads the same
+/// buffers needs nothing copied between steps. The one optimiser of both trainers: the fine-tuner's network and the
+/// head trainer's dense layers.
 /// </summary>
 public sealed class AdamW
 {
     private const int ChunkElements = 1 << 16;
-    private readonly IReadOnlyList<NetworkParameter> _parameters;
+    private readonly IReadOnlyList<OptimizedBuffer> _parameters;
     private readonly float[][] _first;
     private readonly float[][] _second;
     private readonly (int Parameter, int Start, int End)[] _chunks;
     private int _step;
 
-    public AdamW(IReadOnlyList<NetworkParameter> parameters, float weightDecay, float beta2 = 0.999f, float epsilon = 1e-8f)
+    public AdamW(IReadOnlyList<OptimizedBuffer> parameters, float weightDecay, float beta2 = 0.999f, float epsilon = 1e-8f)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         _parameters = parameters;
@@ -27,7 +38,7 @@ public sealed class AdamW
         var chunks = new List<(int, int, int)>();
         for (var i = 0; i < parameters.Count; i++)
         {
-            var rowLength = parameters[i].Length / (int)parameters[i].Shape[0];
+            var rowLength = Math.Max(1, parameters[i].RowLength);
             var rowsPerChunk = Math.Max(1, ChunkElements / Math.Max(1, rowLength));
             for (var start = 0; start < parameters[i].Length; start += rowsPerChunk * rowLength)
                 chunks.Add((i, start, Math.Min(parameters[i].Length, start + rowsPerChunk * rowLength)));
@@ -58,8 +69,8 @@ public sealed class AdamW
             var g = gradients[index];
             var m = _first[index];
             var v = _second[index];
-            var rowLength = p.Length / (int)p.Shape[0];
-            var decay = 1 - learningRate * WeightDecay;
+            var rowLength = Math.Max(1, p.RowLength);
+            var decay = p.Decays ? 1 - learningRate * WeightDecay : 1;
             for (var i = start; i < end; i++)
             {
                 var stepSize = learningRate / correction1 * (p.RowScale is { } scale ? scale[i / rowLength] : 1f);
