@@ -4,7 +4,7 @@ using DinoFlow.Pipeline.Models;
 namespace DinoFlow.Inference;
 
 /// <summary>A verified model package ready to classify images: shared preprocessing, then the packaged graph.</summary>
-public sealed class Classifier : IDisposable
+public sealed class Classifier : IDisposable, IImageClassifier
 {
     private readonly BatchRunner _runner;
     private readonly Preprocessor _preprocessor;
@@ -31,6 +31,15 @@ public sealed class Classifier : IDisposable
 
     /// <summary>Probabilities plus the unknown verdict (none for a package without an unknown score).</summary>
     public ModelAnswer Answer(BgrImage image) => AnswerTensors([_preprocessor.Run(image)])[0];
+
+    /// <summary>The top class with its probability and the unknown verdict: the core's port (<see cref="IImageClassifier"/>).</summary>
+    public ImageGuess Guess(BgrImage image)
+    {
+        var answer = Answer(image);
+        var p = answer.Probabilities;
+        var best = Array.IndexOf(p, p.Max());
+        return new ImageGuess(Labels[best], p[best], answer.IsUnknown, p);
+    }
 
     public ModelAnswer[] AnswerTensors(IReadOnlyList<float[]> tensors)
     {

@@ -3,9 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using DinoFlow.Local.Runner;
 using DinoFlow.Fleet;
+using DinoFlow.Imaging;
+using DinoFlow.Inference;
 using DinoFlow.Labeling;
 using DinoFlow.Web;
 using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Cli;
@@ -197,6 +200,13 @@ public static class PortalCommands
         return workers;
     }
 
+    /// <summary>The package's guesses for the job's images: the ONNX classifier and the OpenCV decoder behind the portal's ports.</summary>
+    private static IReadOnlyDictionary<string, Prediction> ModelGuesses(IObjectStore data, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
+    {
+        using var classifier = new Classifier(ModelPackageFiles.Load(modelPackage));
+        return PortalJobs.Guesses(data, classifier, new OpenCvImageDecoder(), images, categories);
+    }
+
     private static Command Jobs()
     {
         var jobs = new Command("job", "Manage labeling jobs");
@@ -222,7 +232,7 @@ public static class PortalCommands
                 : PortalJobs.FolderLabels(images);
             if (parse.GetValue(threshold) is not null && parse.GetValue(model) is null) throw new PortalException("--auto-label-threshold needs --model");
             if (parse.GetValue(preselect) && parse.GetValue(model) is null) throw new PortalException("--preselect-guesses needs --model");
-            var guesses = parse.GetValue(model) is { } m ? PortalJobs.Guesses(workspace.Data, m.FullName, images, categories) : null;
+            var guesses = parse.GetValue(model) is { } m ? ModelGuesses(workspace.Data, m.FullName, images, categories) : null;
             var imported = parse.GetValue(manifest) is { } file ? PortalJobs.ImportedLabels(file.FullName, parse.GetValue(attribute)!, categories, images) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
                 null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy), parse.GetValue(preselect));

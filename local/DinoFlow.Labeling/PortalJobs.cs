@@ -1,8 +1,8 @@
-using DinoFlow.Imaging;
-using DinoFlow.Inference;
 using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Imaging;
 using DinoFlow.Pipeline.Labels;
 using DinoFlow.Pipeline.Manifests;
+using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Storage;
 
 namespace DinoFlow.Labeling;
@@ -60,23 +60,25 @@ public static class PortalJobs
         images.Select(i => i.ImageKey.Split('/')).Where(s => s.Length > 1).Select(s => s[^2])
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>The model's top guess for each image (model-assisted labeling), marked for review when the model calls it unknown.</summary>
-    public static IReadOnlyDictionary<string, Prediction> Guesses(IObjectStore data, string modelPackage, IReadOnlyList<JobImage> images, IReadOnlyList<string> categories)
+    /// <summary>
+    /// The model's top guess for each image (model-assisted labeling), marked for review when the model calls it
+    /// unknown. The classifier and the decoder are ports: the program that creates the job passes the model package's.
+    /// </summary>
+    public static IReadOnlyDictionary<string, Prediction> Guesses(IObjectStore data, IImageClassifier classifier, IImageDecoder decoder, IReadOnlyList<JobImage> images,
+        IReadOnlyList<string> categories)
     {
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(images);
-        using var classifier = new Classifier(ModelPackageFiles.Load(modelPackage));
         var unknown = classifier.Labels.Except(categories, StringComparer.Ordinal).ToList();
         if (unknown.Count > 0) throw new PortalException($"the model's labels {string.Join(", ", unknown)} are not labels of the job");
-        var decoder = new OpenCvImageDecoder();
         var guesses = new Dictionary<string, Prediction>(StringComparer.Ordinal);
         foreach (var image in images)
         {
             var path = data.Describe(DatasetIndex.ImageKey(image.ImageKey));
-            var answer = classifier.Answer(decoder.Decode(File.ReadAllBytes(path)));
-            var p = answer.Probabilities;
-            var best = Array.IndexOf(p, p.Max());
-            guesses[image.ImageKey] = new Prediction(classifier.Labels[best], p[best], answer.IsUnknown);
+            var guess = classifier.Guess(decoder.Decode(File.ReadAllBytes(path)));
+            guesses[image.ImageKey] = new Prediction(guess.Label, guess.Confidence, guess.IsUnknown);
         }
 
         return guesses;

@@ -32,7 +32,7 @@ public static class Engine
 
     public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact)
     {
-        var substitutions = AwsRequestRenderer.Substitutions(Settings);
+        var substitutions = StateMachineDefinitions.Substitutions(Settings);
         return new JsonObject
         {
             ["bucket"] = Settings.DataBucket,
@@ -44,9 +44,9 @@ public static class Engine
             ["batchSize"] = 100,
             ["machines"] = new JsonObject
             {
-                [PipelineName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
-                [TriggerName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
-                [WaitName] = new JsonObject { ["definition"] = AwsRequestRenderer.Substitute(AwsRequestRenderer.LoadDefinition(AwsRequestRenderer.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
+                [PipelineName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
+                [TriggerName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
+                [WaitName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
             },
             ["iam"] = Iam(),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
@@ -119,7 +119,7 @@ public static class Engine
     }
 
     /// <summary>What CreateTrainingJob's container leaves in S3: the model, its labels and the evaluation report.</summary>
-    public static byte[] TrainedModelTarGz(double accuracy) => HandlerTests.TarGz(new()
+    public static byte[] TrainedModelTarGz(double accuracy) => Build.TarGz(new()
     {
         ["model.onnx"] = [1, 2, 3],
         ["model.json"] = Encoding.UTF8.GetBytes(new JsonObject { ["labels"] = new JsonArray(Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()) }.ToJsonString()),

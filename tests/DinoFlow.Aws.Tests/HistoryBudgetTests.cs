@@ -150,8 +150,8 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
     [Fact]
     public void No_execution_of_the_pipeline_or_of_its_waits_can_reach_half_the_history_limit()
     {
-        var pipeline = Load(AwsRequestRenderer.PipelineDefinition);
-        var wait = Load(AwsRequestRenderer.WaitDefinition);
+        var pipeline = Load(StateMachineDefinitions.PipelineDefinition);
+        var wait = Load(StateMachineDefinitions.WaitDefinition);
         var waits = WaitTasks(pipeline).ToList();
         Assert.Equal(3, waits.Count);
         Assert.All(waits, w => Assert.Equal("${WaitStateMachineArn}", w["Parameters"]!["StateMachineArn"]!.GetValue<string>()));
@@ -183,7 +183,7 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
     [Fact]
     public async Task The_waits_last_as_long_as_the_work_labeling_30_days_training_its_MaxRuntime_and_the_rollout_its_in_progress_timeout()
     {
-        var pipeline = Load(AwsRequestRenderer.PipelineDefinition);
+        var pipeline = Load(StateMachineDefinitions.PipelineDefinition);
         var states = pipeline["States"]!.AsObject();
         var loops = Bound(pipeline, _ => 0).Loops;
         var rendered = await AwsRequestRenderer.RenderAsync(new AwsSettings());
@@ -208,7 +208,7 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         Assert.True(pipeline["TimeoutSeconds"]!.GetValue<long>() >= labeling + training + rollout, "the pipeline's TimeoutSeconds ends a run before its waits do");
 
         // One child outlasts its checks, at the slowest interval; redriven and repeated waits never reuse a child's name.
-        var wait = Load(AwsRequestRenderer.WaitDefinition);
+        var wait = Load(StateMachineDefinitions.WaitDefinition);
         var longest = WaitTasks(pipeline).Max(w => (long)w["Parameters"]!["Input"]!["maxChecks"]!.GetValue<int>() * w["Parameters"]!["Input"]!["intervalSeconds"]!.GetValue<int>());
         Assert.True(wait["TimeoutSeconds"]!.GetValue<long>() >= longest, "the wait state machine's TimeoutSeconds is shorter than its checks");
         Assert.All(WaitTasks(pipeline), w =>

@@ -23,7 +23,7 @@ public sealed class SharedWritesAndGateTests
     private static async Task<JsonNode> CollectAsync(string classesJson, double accuracy = 0.95, string? unknownJson = null)
     {
         var bucket = Build.Bucket();
-        await bucket.PutBytesAsync($"runs/{Build.RunName}/training/train-{Build.RunName}-r0/output/model.tar.gz", HandlerTests.TarGz(new()
+        await bucket.PutBytesAsync($"runs/{Build.RunName}/training/train-{Build.RunName}-r0/output/model.tar.gz", Build.TarGz(new()
         {
             ["model.onnx"] = [1, 2, 3],
             ["model.json"] = Encoding.UTF8.GetBytes("""{"labels":["0_Empty","1_Stegosaurus"]}"""),

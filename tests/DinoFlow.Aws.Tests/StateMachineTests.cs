@@ -8,7 +8,7 @@ namespace DinoFlow.Aws.Tests;
 /// <summary>The ASL files: asl-validator accepts them; every Task retries and catches; every ${…} has a substitution.</summary>
 public sealed partial class StateMachineTests
 {
-    public static TheoryData<string> Definitions() => new() { AwsRequestRenderer.PipelineDefinition, AwsRequestRenderer.TriggerDefinition, AwsRequestRenderer.WaitDefinition };
+    public static TheoryData<string> Definitions() => new() { StateMachineDefinitions.PipelineDefinition, StateMachineDefinitions.TriggerDefinition, StateMachineDefinitions.WaitDefinition };
 
     /// <summary>
     /// The one Task without a Catch: "Stopped for a fix" fails on purpose so that the execution ends FAILED at a state a
@@ -56,7 +56,7 @@ public sealed partial class StateMachineTests
     [MemberData(nameof(Definitions))]
     public void The_renderer_fills_every_placeholder(string file)
     {
-        var values = AwsRequestRenderer.Substitutions(new AwsSettings());
+        var values = StateMachineDefinitions.Substitutions(new AwsSettings());
         var used = Placeholder().Matches(File.ReadAllText(Repo.Path("statemachine", file))).Select(m => m.Groups[1].Value);
         Assert.All(used, name => Assert.True(values.ContainsKey(name), $"the renderer has no value for ${{{name}}}"));
     }
@@ -93,7 +93,7 @@ public sealed partial class StateMachineTests
         // States.TaskFailed in a Catch matches every error but States.Timeout (AWS: "Handling errors in Step Functions
         // workflows"): a .sync step that caught it also caught AccessDenied and quota errors and ended the run in a Fail
         // state, which a redrive re-enters instead of the step.
-        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", AwsRequestRenderer.PipelineDefinition)))!["States"]!.AsObject();
+        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", StateMachineDefinitions.PipelineDefinition)))!["States"]!.AsObject();
         foreach (var (name, state) in states)
         {
             var resource = state!["Resource"]?.GetValue<string>() ?? "";
@@ -108,7 +108,7 @@ public sealed partial class StateMachineTests
     [Fact]
     public void Every_new_SageMaker_job_name_carries_the_redrive_count_so_a_redriven_step_does_not_collide()
     {
-        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", AwsRequestRenderer.PipelineDefinition)))!["States"]!.AsObject();
+        var states = JsonNode.Parse(File.ReadAllText(Repo.Path("statemachine", StateMachineDefinitions.PipelineDefinition)))!["States"]!.AsObject();
         foreach (var (name, state) in states)
         {
             var resource = state!["Resource"]?.GetValue<string>() ?? "";

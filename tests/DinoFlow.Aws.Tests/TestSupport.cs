@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text;
 using DinoFlow.Aws.Functions;
 using DinoFlow.Aws;
@@ -96,13 +98,16 @@ public static class Build
 {
     public const string RunName = "batch-20250602t093000-2ddb51837be8f675";
 
+    /// <summary>The sample stack's data bucket (the events' and <see cref="Settings"/>' bucket).</summary>
+    public const string BucketUri = "s3://dinoflow-data-123456789012-us-east-1/";
+
     public static AwsSettings Settings(Func<AwsSettings, AwsSettings>? change = null) =>
         change is null ? new AwsSettings() : change(new AwsSettings());
 
     public static FunctionServices Services(MemoryObjectStore bucket, AwsSettings? settings = null) =>
         new(settings ?? Settings(), bucket, NullLoggerFactory.Instance);
 
-    public static MemoryObjectStore Bucket() => new("s3://dinoflow-data-123456789012-us-east-1/");
+    public static MemoryObjectStore Bucket() => new(BucketUri);
 
     /// <summary>A small PNG of one colour; different colours give different bytes.</summary>
     public static byte[] Image(int seed)
@@ -119,5 +124,19 @@ public static class Build
     {
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return await reader.ReadToEndAsync();
+    }
+
+    /// <summary>A model.tar.gz as a SageMaker training job leaves it.</summary>
+    public static byte[] TarGz(Dictionary<string, byte[]> files)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new TarWriter(gzip, TarEntryFormat.Pax))
+        {
+            foreach (var (name, bytes) in files)
+                tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(bytes) });
+        }
+
+        return buffer.ToArray();
     }
 }

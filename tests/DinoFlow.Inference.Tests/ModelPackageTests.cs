@@ -27,6 +27,24 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
     }
 
     [Fact]
+    public void Through_the_cores_port_the_classifier_guesses_the_top_class_of_its_answer()
+    {
+        using var classifier = new Classifier(trained.Package);
+        var probe = trained.Package.Manifest.Probe!;
+        var image = new OpenCvImageDecoder().Decode(File.ReadAllBytes(Path.Combine(trained.Package.Directory, probe.Image)));
+        var answer = classifier.Answer(image);
+        var best = Array.IndexOf(answer.Probabilities, answer.Probabilities.Max());
+
+        var guess = ((IImageClassifier)classifier).Guess(image);
+
+        Assert.Equal(probe.ExpectedLabel, guess.Label);
+        Assert.Equal(classifier.Labels[best], guess.Label);
+        Assert.Equal(answer.Probabilities[best], guess.Confidence);
+        Assert.Equal(answer.IsUnknown, guess.IsUnknown);
+        Assert.Equal(answer.Probabilities, guess.Probabilities);
+    }
+
+    [Fact]
     public void A_corrupted_model_onnx_is_refused_by_name()
     {
         var copy = trained.CopyPackage();
