@@ -70,26 +70,27 @@ public sealed class FleetClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Reconnects from a timer loop, never from the Disconnected event (which can deadlock, MQTTnet warns), with a
-    /// backoff that doubles up to <see cref="FleetClientOptions.ReconnectMaxDelay"/>.
+    /// Reconnects from a timer loop, never from the Disconnected event (which can deadlock, MQTTnet warns), with the
+    /// device's backoff rule (<see cref="ReconnectBackoff"/>): doubling up to <see cref="FleetClientOptions.ReconnectMaxDelay"/>.
     /// </summary>
     private async Task KeepConnectedAsync(CancellationToken stop)
     {
-        var delay = _options.ReconnectMinDelay;
+        var backoff = new ReconnectBackoff(_options.ReconnectMinDelay, _options.ReconnectMaxDelay);
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(delay, stop).ConfigureAwait(false);
+                // While connected this is the check interval (the minimum); while the broker is away, the backoff.
+                await Task.Delay(backoff.Delay, stop).ConfigureAwait(false);
                 if (_client.IsConnected)
                 {
-                    delay = _options.ReconnectMinDelay;
+                    backoff.Succeeded();
                     continue;
                 }
 
                 await ConnectOnceAsync(stop).ConfigureAwait(false);
                 Interlocked.Increment(ref _reconnects);
-                delay = _options.ReconnectMinDelay;
+                backoff.Succeeded();
             }
             catch (Exception) when (stop.IsCancellationRequested)
             {
@@ -99,7 +100,7 @@ public sealed class FleetClient : IAsyncDisposable
                                            or System.Net.Sockets.SocketException)
             {
                 // The broker is still away: try again later.
-                delay = TimeSpan.FromTicks(Math.Min(_options.ReconnectMaxDelay.Ticks, delay.Ticks * 2));
+                backoff.Failed();
             }
         }
     }

@@ -3,10 +3,10 @@ namespace DinoFlow.Architecture.Tests;
 public class DependencyRuleTests
 {
     /// <summary>
-    /// Known wrong arrows, each with its reason. `dinoflow edge` hosts the edge worker in-process; it goes once the
-    /// edge is a library with a thin program beside it.
+    /// Known wrong arrows, each with its reason: none. The last one, `dinoflow edge` (Cli) → the edge program, went
+    /// when the edge became a library with a thin device program beside it (issue 21). Add one only with its reason.
     /// </summary>
-    private static readonly HashSet<(string From, string To)> Allowed = [("DinoFlow.Cli", "DinoFlow.Edge")];
+    private static readonly HashSet<(string From, string To)> Allowed = [];
 
     private static readonly IReadOnlyList<ProjectNode> Repository = ProjectGraph.Load(ProjectGraph.RepositoryRoot);
 
@@ -17,18 +17,24 @@ public class DependencyRuleTests
     }
 
     [Fact]
-    public void Every_allowed_exception_still_exists_so_that_a_fixed_one_is_removed_from_the_list()
+    public void The_cli_hosts_the_edge_library_and_no_production_project_references_the_edge_program()
     {
-        var names = Repository.ToDictionary(p => p.Path, p => p.Name, StringComparer.Ordinal);
-        var arrows = Repository.SelectMany(p => p.References.Select(r => (p.Name, names.GetValueOrDefault(r, r)))).ToHashSet();
-        Assert.All(Allowed, allowed => Assert.Contains(allowed, arrows));
+        // Was the check that the Cli → Edge exception was still needed; the split made it the rule.
+        var edge = Assert.Single(Repository, p => p.Name == "DinoFlow.Edge");
+        var device = Assert.Single(Repository, p => p.Name == "DinoFlow.Edge.Device");
+        var cli = Assert.Single(Repository, p => p.Name == "DinoFlow.Cli");
+        Assert.False(edge.IsExe);
+        Assert.True(device.IsExe);
+        Assert.Contains(edge.Path, cli.References);
+        Assert.Equal([edge.Path], device.References);
+        Assert.DoesNotContain(Repository, p => p.IsProduction && p.References.Contains(device.Path));
     }
 
     [Fact]
     public void The_repository_is_read_whole_core_edge_contracts_and_programs_included()
     {
         Assert.Contains(Repository, p => p.Name == DependencyRules.Core && p.IsProduction);
-        Assert.Contains(Repository, p => p.Name == "DinoFlow.Edge" && p.IsExe);
+        Assert.Contains(Repository, p => p.Name == "DinoFlow.Edge.Device" && p.IsExe);
         Assert.Contains(Repository, p => p.Name == "DinoFlow.Cli" && p.IsExe);
         Assert.Contains(Repository, p => p.Name == "DinoFlow.Architecture.Tests" && p.IsTest);
         var fleet = Assert.Single(Repository, p => p.Name == "DinoFlow.Fleet");
@@ -64,6 +70,7 @@ public class DependencyRuleTests
     [Fact]
     public void An_allowed_exception_silences_only_its_own_arrow()
     {
+        HashSet<(string From, string To)> allowed = [("DinoFlow.Cli", "DinoFlow.Edge")];
         ProjectNode[] graph =
         [
             Node("edge/DinoFlow.Edge/DinoFlow.Edge.csproj", exe: true),
@@ -71,7 +78,7 @@ public class DependencyRuleTests
             Node("local/DinoFlow.Web/DinoFlow.Web.csproj", references: ["edge/DinoFlow.Edge/DinoFlow.Edge.csproj"]),
         ];
 
-        var violations = DependencyRules.Violations(graph, Allowed);
+        var violations = DependencyRules.Violations(graph, allowed);
 
         Assert.Equal(["DinoFlow.Web (production) references DinoFlow.Edge, an executable (OutputType Exe)"], violations);
     }

@@ -60,7 +60,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
 
     private static Task<string> WaitForAsync(string what, Func<string?> probe) => Eventually.ValueAsync(probe, Eventually.DefaultTimeout, what);
 
-    /// <summary>The edge app (DinoFlow.Edge.dll) as its own process, device cam-k, looping the sample clip.</summary>
+    /// <summary>The edge app (the device program, dinoflow-edge.dll) as its own process, device cam-k, looping the sample clip.</summary>
     private sealed class EdgeApp
     {
         private readonly Process _process;
@@ -81,7 +81,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         private static string EdgeAppPath()
         {
             var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)); // …/bin/<Configuration>/<framework>
-            var path = Path.Combine(TrainedModelFixture.RepositoryRoot, "edge", "DinoFlow.Edge", "bin", output.Parent!.Name, output.Name, "DinoFlow.Edge.dll");
+            var path = Path.Combine(TrainedModelFixture.RepositoryRoot, "edge", "DinoFlow.Edge.Device", "bin", output.Parent!.Name, output.Name, "dinoflow-edge.dll");
             Assert.True(File.Exists(path), $"the edge app is not built at {path}");
             return path;
         }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using DinoFlow.Edge.Contracts.Mqtt;
 
 namespace DinoFlow.Edge.Mqtt;
 
@@ -47,9 +48,7 @@ public abstract class SpoolLink : IMessageLink
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var min = TimeSpan.FromSeconds(Options.ReconnectMinSeconds);
-        var max = TimeSpan.FromSeconds(Options.ReconnectMaxSeconds);
-        var backoff = min;
+        var backoff = new ReconnectBackoff(TimeSpan.FromSeconds(Options.ReconnectMinSeconds), TimeSpan.FromSeconds(Options.ReconnectMaxSeconds));
         var everConnected = false;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -60,7 +59,7 @@ public abstract class SpoolLink : IMessageLink
                     await ConnectAsync(cancellationToken).ConfigureAwait(false);
                     if (everConnected) Interlocked.Increment(ref _reconnects);
                     everConnected = true;
-                    backoff = min;
+                    backoff.Succeeded();
                     OnConnected(Spool.Count);
                 }
                 catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -70,9 +69,8 @@ public abstract class SpoolLink : IMessageLink
                 catch (Exception e)
                 {
                     await DisconnectAsync().ConfigureAwait(false);
-                    OnConnectFailed(backoff.TotalSeconds, e.Message);
-                    await Task.Delay(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
+                    OnConnectFailed(backoff.Delay.TotalSeconds, e.Message);
+                    await backoff.WaitAfterFailureAsync(TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250)), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
             }

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using DinoFlow.Edge.Contracts.Events;
+using Microsoft.Extensions.Logging;
+
+namespace DinoFlow.Edge;
+
+/// <summary>
+/// The health message (frames, fps since the last message, latency percentiles, source, link, spool, memory) and the
+/// timer that sends it every Edge:HealthIntervalSeconds. The counters themselves live where they change.
+/// </summary>
+internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop frames, ModelHolder models, EdgeOutbox outbox, ILogger logger)
+{
+    private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private long _lastFrames;
+    private double _lastSeconds;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.HealthIntervalSeconds));
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false)) Publish();
+    }
+
+    /// <summary>The health message now; its fps counts the frames since the previous one.</summary>
+    public HealthMessage Health()
+    {
+        var now = _uptime.Elapsed.TotalSeconds;
+        var frameCount = frames.FramesProcessed;
+        var fps = now - _lastSeconds > 0 ? (frameCount - _lastFrames) / (now - _lastSeconds) : 0;
+        _lastFrames = frameCount;
+        _lastSeconds = now;
+        var (p50, p99) = frames.Latencies.Percentiles();
+        using var process = Process.GetCurrentProcess();
+        return new HealthMessage
+        {
+            EventId = Guid.CreateVersion7().ToString("N"),
+            DeviceId = options.DeviceId,
+            ModelVersion = models.ActiveVersion,
+            Timestamp = DateTimeOffset.UtcNow,
+            UptimeSeconds = Math.Round(now, 1),
+            FramesProcessed = frameCount,
+            FramesDropped = frames.FramesDropped,
+            Fps = Math.Round(fps, 2),
+            LatencyP50Ms = Math.Round(p50, 2),
+            LatencyP99Ms = Math.Round(p99, 2),
+            SourceState = frames.SourceState,
+            SourceReopens = frames.SourceReopens,
+            ExecutionProvider = models.Current?.Provider ?? "",
+            MqttConnected = outbox.Link?.IsConnected ?? false,
+            SpoolSize = outbox.Spool?.Count ?? 0,
+            SpoolDropped = outbox.Spool?.Dropped ?? 0,
+            Detections = frames.Detections,
+            UnknownFrames = frames.UnknownFrames,
+            WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
+            ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
+        };
+    }
+
+    public void Publish()
+    {
+        var health = Health();
+        LogHealth(logger, health.FramesProcessed, health.Fps, health.LatencyP50Ms, health.SourceState, health.SpoolSize);
+        outbox.Send(health);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Health: {Frames} frames, {Fps:0.0} fps, latency p50 {P50:0.0} ms, source {SourceState}, spool {Spool}")]
+    private static partial void LogHealth(ILogger logger, long frames, double fps, double p50, string sourceState, int spool);
+}
