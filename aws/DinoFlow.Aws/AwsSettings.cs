@@ -23,8 +23,8 @@ public static class TrainingModes
 [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed partial record AwsSettings
 {
-    public const string ModelComponentName = Deployment.GreengrassModelRecipe.ComponentName;
-    public const string EdgeComponentName = Deployment.GreengrassModelRecipe.EdgeComponentName;
+    public const string ModelComponentName = Pipeline.Deployment.GreengrassModelRecipe.ComponentName;
+    public const string EdgeComponentName = Pipeline.Deployment.GreengrassModelRecipe.EdgeComponentName;
 
     public string Region { get; init; } = "us-east-1";
     public string AccountId { get; init; } = "123456789012";

@@ -36,7 +36,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _loggers = loggers;
         _outbox = new EdgeOutbox(options);
         _models = new ModelHolder(options, _logger);
-        _frames = new FrameLoop(options, _models, _outbox, openSource ?? OpenCvFrameSource.Open, _logger);
+        _frames = new FrameLoop(options, _models, _outbox, openSource ?? OpenSource, _logger);
         _deployments = new DeploymentHandler(options, _models, _outbox, downloads, _logger);
         _health = new HealthReporter(options, _frames, _models, _outbox, _logger);
     }
@@ -111,6 +111,17 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The default source: an MJPEG file or stream is decoded at reduced size straight from its JPEGs when the model's
+    /// input is much smaller than the frame (<see cref="ReducedMjpegFrameSource"/>); anything else as OpenCV decodes it.
+    /// </summary>
+    private IFrameSource OpenSource(SourceSpec spec)
+    {
+        var source = ReducedMjpegFrameSource.Open(spec, () => _models.Current?.Package.Manifest.Preprocess is { } p ? Math.Max(p.Width, p.Height) : 0, out var decode);
+        LogSourceDecode(_logger, spec.Location, decode);
+        return source;
+    }
+
     /// <summary>Makes <paramref name="model"/> the one new frames use; the old one is freed after its last frame.</summary>
     public void Swap(EdgeModel model) => _models.Swap(model);
 
@@ -127,6 +138,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _models.Dispose();
         _deployments.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Source {Source}: frames decoded at {Decode}")]
+    private static partial void LogSourceDecode(ILogger logger, string source, string decode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping with {Count} messages not yet acknowledged; they stay in the spool for the next start")]
     private static partial void LogNotDrained(ILogger logger, int count);

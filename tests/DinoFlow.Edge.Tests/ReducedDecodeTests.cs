@@ -45,14 +45,15 @@ public sealed class ReducedDecodeTests(TrainedModelFixture model) : IDisposable
         using var edgeModel = EdgeModel.Load(model.Package.Directory, new ExecutionOptions(), warmupRuns: 0);
         var side = model.Package.Manifest.Preprocess.Width;
         var full = Labels(OpenCvFrameSource.Open(new SourceSpec(SourceKind.File, clip)), edgeModel, out var fullSize);
-        using var reducedSource = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, clip), side, out var decode);
+        using var reducedSource = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, clip), () => side, out var decode);
         Assert.True(reducedSource is ReducedMjpegFrameSource, decode);
-        var reducedScale = ((ReducedMjpegFrameSource)reducedSource).Scale;
+        const int reducedScale = 2; // 1080 / 2 ≥ 448 > 1080 / 4
         Assert.StartsWith($"1/{reducedScale} size from the JPEG (1920x1080 MJPEG", decode, StringComparison.Ordinal);
         var reduced = Labels(reducedSource, edgeModel, out var reducedSize);
 
         Assert.Equal(new Size(1920, 1080), fullSize);
         Assert.Equal(new Size(1920 / reducedScale, 1080 / reducedScale), reducedSize);
+        Assert.Equal(reducedScale, ((ReducedMjpegFrameSource)reducedSource).Scale);
         Assert.True(1080 / reducedScale >= side, $"decoded below the model's {side} px");
         Assert.Equal(100, full.Count);
         Assert.Equal(full.Count, reduced.Count);

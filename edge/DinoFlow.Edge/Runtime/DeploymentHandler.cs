@@ -132,7 +132,7 @@ internal sealed partial class DeploymentHandler : IDisposable
             var sha = ModelPackageFiles.Sha256OfFile(part);
             if (!string.Equals(sha, request.Sha256, StringComparison.OrdinalIgnoreCase))
                 throw new ModelPackageException($"package {request.Url}: its SHA-256 is {sha}, the deployment says {request.Sha256}");
-            PackageArchive.Extract(part, staging, _options.MaxUnpackedMegabytes * 1048576L);
+            PackageZip.Extract(part, staging, _options.MaxUnpackedMegabytes * 1048576L, "Edge:MaxUnpackedMegabytes");
             CheckFiles(staging, request.Files!);
             var model = await Task.Run(() => _models.Load(staging), cancellationToken).ConfigureAwait(false);
             if (model.Version != request.Version)

@@ -5,23 +5,26 @@ namespace DinoFlow.Edge;
 /// <summary>
 /// An MJPEG file or stream decoded at 1/2, 1/4 or 1/8 of its size straight from each JPEG (libjpeg's scaled inverse
 /// DCT): the decode does a fraction of the work, and the model, whose input is much smaller than the frame, sees the
-/// same picture. OpenCV hands over each packet undecoded (<c>CAP_PROP_FORMAT = -1</c>); each is one JPEG.
+/// same picture. OpenCV hands over each packet undecoded (<c>CAP_PROP_FORMAT = -1</c>); each is one JPEG. The scale
+/// follows the model in use, frame by frame: a model with a larger input, deployed while the source is open, gets
+/// larger frames at once.
 /// </summary>
 public sealed class ReducedMjpegFrameSource : IFrameSource
 {
     private readonly VideoCapture _capture;
-    private readonly ImreadModes _mode;
     private readonly Mat _packet = new();
+    private readonly (int Width, int Height) _size;
+    private readonly Func<int> _modelSide;
 
-    private ReducedMjpegFrameSource(VideoCapture capture, int scale)
+    private ReducedMjpegFrameSource(VideoCapture capture, (int Width, int Height) size, Func<int> modelSide)
     {
         _capture = capture;
-        Scale = scale;
-        _mode = scale switch { 2 => ImreadModes.ReducedColor2, 4 => ImreadModes.ReducedColor4, _ => ImreadModes.ReducedColor8 };
+        _size = size;
+        _modelSide = modelSide;
     }
 
-    /// <summary>The frame's side is divided by this (2, 4 or 8).</summary>
-    public int Scale { get; }
+    /// <summary>The last frame's side was divided by this (1, 2, 4 or 8).</summary>
+    public int Scale { get; private set; } = 1;
 
     /// <summary>
     /// The largest of 8, 4 and 2 that keeps the frame's short side at or above the model's input side (so the model
@@ -38,10 +41,12 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
     /// <summary>
     /// Opens <paramref name="spec"/> decoded at reduced size when it is MJPEG read through FFmpeg (a file or URL) and a
     /// scale above 1 fits <paramref name="modelSide"/>; otherwise the plain <see cref="OpenCvFrameSource"/>.
-    /// <paramref name="decode"/> says which, and why (for the health message).
+    /// <paramref name="decode"/> says which, and why (the edge logs it when the source opens).
     /// </summary>
-    public static IFrameSource Open(SourceSpec spec, int modelSide, out string decode)
+    /// <param name="modelSide">The input side of the model in use (0 while there is none), read at every frame.</param>
+    public static IFrameSource Open(SourceSpec spec, Func<int> modelSide, out string decode)
     {
+        ArgumentNullException.ThrowIfNull(modelSide);
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Kind is not (SourceKind.File or SourceKind.Url) || (spec.Kind == SourceKind.File && !File.Exists(spec.Location)))
         {
@@ -52,7 +57,7 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
         var capture = new VideoCapture(spec.Location, VideoCaptureAPIs.FFMPEG);
         var fourCc = capture.IsOpened() ? FourCc(capture.Get(VideoCaptureProperties.FourCC)) : "";
         var (width, height) = ((int)capture.Get(VideoCaptureProperties.FrameWidth), (int)capture.Get(VideoCaptureProperties.FrameHeight));
-        var scale = ScaleFor(width, height, modelSide);
+        var scale = ScaleFor(width, height, modelSide());
         // Without raw packets (another backend, another codec) the plain decode is the only honest one.
         string? fallback = !string.Equals(fourCc, "MJPG", StringComparison.OrdinalIgnoreCase) ? $"codec '{fourCc}', not MJPEG"
             : scale == 1 ? $"{width}x{height} frames, model input {modelSide}"
@@ -66,14 +71,16 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
         }
 
         decode = $"1/{scale} size from the JPEG ({width}x{height} MJPEG → {width / scale}x{height / scale})";
-        return new ReducedMjpegFrameSource(capture, scale);
+        return new ReducedMjpegFrameSource(capture, (width, height), modelSide);
     }
 
     public bool Read(Mat frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
         if (!_capture.Read(_packet) || _packet.Empty()) return false;
-        using var decoded = Cv2.ImDecode(_packet, _mode);
+        Scale = ScaleFor(_size.Width, _size.Height, _modelSide());
+        var mode = Scale switch { 1 => ImreadModes.Color, 2 => ImreadModes.ReducedColor2, 4 => ImreadModes.ReducedColor4, _ => ImreadModes.ReducedColor8 };
+        using var decoded = Cv2.ImDecode(_packet, mode);
         if (decoded.Empty()) return false;
         decoded.CopyTo(frame);
         return true;
