@@ -17,6 +17,7 @@ return name switch
     "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
     "unknown" => UnknownBenchmark.Run(args),
     "levers" => LeverBenchmark.Run(args),
+    "int8" => Int8Benchmark.Run(args),
     _ => Usage(),
 };
 

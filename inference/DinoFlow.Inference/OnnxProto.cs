@@ -31,6 +31,23 @@ internal static class OnnxProto
         return t;
     }
 
+    public static TensorProto Int8Tensor(long[] dims, ReadOnlySpan<sbyte> values) =>
+        RawTensor(TensorProto.Types.DataType.Int8, dims, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+
+    public static TensorProto Int32Tensor(long[] dims, ReadOnlySpan<int> values) =>
+        RawTensor(TensorProto.Types.DataType.Int32, dims, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+
+    /// <summary>A scalar (no dimensions) of one-byte values, e.g. a uint8 zero point.</summary>
+    public static TensorProto ScalarTensor(TensorProto.Types.DataType type, ReadOnlySpan<byte> value) => RawTensor(type, [], value);
+
+    private static TensorProto RawTensor(TensorProto.Types.DataType type, long[] dims, ReadOnlySpan<byte> bytes)
+    {
+        var t = new TensorProto { DataType = (int)type };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(bytes);
+        return t;
+    }
+
     /// <summary>The values of a float initializer (raw or typed storage).</summary>
     public static float[] Floats(TensorProto tensor)
     {
@@ -119,6 +136,9 @@ internal sealed class GraphWriter
         Graph.Initializer.Add(OnnxProto.FloatTensor(name, [], [value]));
         return _constants[key] = name;
     }
+
+    /// <summary>A unique name for a tensor the caller adds itself (an initializer).</summary>
+    public string ReserveName(string name) => Unique(name);
 
     private string Unique(string name)
     {

@@ -143,18 +143,38 @@ public static class ModelCommands
     {
         var model = ModelOption();
         var output = new Option<DirectoryInfo>("--out") { Description = "Compiled package folder to write", Required = true };
-        var target = new Option<string>("--target") { Description = "cpu, cuda, tensorrt or jetson-nano", DefaultValueFactory = _ => "cpu" };
-        var data = new Option<string?>("--data") { Description = "Images (folder or manifest) for the parity check; default: the package's probe" };
-        var command = new Command("compile", "Optimise a package for a target; refuses if any answer changes (parity check)");
-        foreach (var o in new Option[] { model, output, target, data, RunCommands.JsonOption }) command.Options.Add(o);
+        var target = new Option<string>("--target") { Description = "cpu, cpu-int8, cuda, tensorrt or jetson-nano", DefaultValueFactory = _ => "cpu" };
+        var data = new Option<string?>("--data")
+        {
+            Description = "Images (folder or manifest) for the parity check; default: the package's probe. cpu-int8 needs labeled images here: it is refused below 99 % top-1 agreement with FP32 or when accuracy drops by more than 1 point",
+        };
+        var calibration = new Option<string?>("--calibration") { Description = "cpu-int8: images (folder or manifest) to calibrate activation ranges on; default: the --data images" };
+        var command = new Command("compile", "Optimise a package for a target; refuses if any answer changes (parity check; for cpu-int8, agreement with FP32)");
+        foreach (var o in new Option[] { model, output, target, data, calibration, RunCommands.JsonOption }) command.Options.Add(o);
         command.SetAction((parse, _) => Guard(() =>
         {
             var package = ModelPackageFiles.Load(parse.GetValue(model)!.FullName);
-            var images = parse.GetValue(data) is { } d ? TrainingData.Load(d).Paths.Values : (IEnumerable<string>)[];
-            var result = ModelWorkflow.Compile(package, parse.GetValue(target)!, images, parse.GetValue(output)!.FullName);
+            var name = parse.GetValue(target)!;
+            var outputDirectory = parse.GetValue(output)!.FullName;
+            CompileResult result;
+            if (name == CompileTarget.CpuInt8)
+            {
+                var check = parse.GetValue(data) is { } d ? TrainingData.Load(d)
+                    : throw new StageValidationException($"--target {CompileTarget.CpuInt8} needs --data: labeled images to check the int8 model against FP32");
+                result = ModelWorkflow.CompileInt8(package, check, outputDirectory, parse.GetValue(calibration) is { } c ? TrainingData.Load(c) : null);
+            }
+            else
+            {
+                var images = parse.GetValue(data) is { } d ? TrainingData.Load(d).Paths.Values : (IEnumerable<string>)[];
+                result = ModelWorkflow.Compile(package, name, images, outputDirectory);
+            }
+
             var i = result.Info;
             if (parse.GetValue(RunCommands.JsonOption))
                 Console.WriteLine(JsonSerializer.Serialize(i, Indented));
+            else if (i.Quantization is { } q)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Compiled for {i.Target} ({i.ExecutionProvider}, {i.Precision}): on {q.CheckImages} images top-1 agreement with FP32 {q.Top1Agreement:0.000}, accuracy {q.AccuracyFp32:0.000} → {q.AccuracyInt8:0.000}; calibration: {q.Calibration}; batch-1 latency {i.LatencyBeforeMs:0.0} ms (FP32) → {i.LatencyAfterMs:0.0} ms. Package: {result.Package.Directory}"));
             else
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"Compiled for {i.Target} ({i.ExecutionProvider}{(i.Fp16 ? ", FP16" : "")}): parity on {i.ParityImages} images, max probability difference {i.MaxProbabilityDifference:0.########}; batch-1 latency {i.LatencyBeforeMs:0.0} ms → {i.LatencyAfterMs:0.0} ms. Package: {result.Package.Directory}"));

@@ -113,6 +113,8 @@ public static class ModelWorkflow
     public static CompileResult Compile(LoadedPackage package, string target, IEnumerable<string> parityImages, string output)
     {
         ArgumentNullException.ThrowIfNull(package);
+        if (target == CompileTarget.CpuInt8)
+            throw new StageValidationException($"target {CompileTarget.CpuInt8} needs labeled images to calibrate on and to check against: dinoflow compile --target {CompileTarget.CpuInt8} --data <labeled folder or manifest>");
         var decoder = new OpenCvImageDecoder();
         var preprocessor = new Preprocessor(package.Manifest.Preprocess);
         var tensors = parityImages.Select(p => preprocessor.Run(decoder.Decode(File.ReadAllBytes(p)))).ToList();
@@ -122,6 +124,33 @@ public static class ModelWorkflow
             return ModelCompiler.Compile(package, CompileTarget.Parse(target), tensors, output);
         }
         catch (ArgumentException e)
+        {
+            throw new StageValidationException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Compiles to <c>cpu-int8</c>: activation ranges are calibrated on <paramref name="calibration"/> (default: the
+    /// check images), and the int8 package is refused unless it agrees with FP32 on <paramref name="check"/>'s labeled
+    /// images (see <see cref="ModelCompiler.CompileInt8"/>).
+    /// </summary>
+    public static CompileResult CompileInt8(LoadedPackage package, TrainingData check, string output, TrainingData? calibration = null)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(check);
+        var spec = package.Manifest.Preprocess;
+        var decoder = new OpenCvImageDecoder();
+        var preprocessor = new Preprocessor(spec);
+        float[] Tensor(string path) => preprocessor.Run(decoder.Decode(File.ReadAllBytes(path)));
+        var labeled = check.Images.Select(i => new LabeledTensor(Tensor(check.Paths[i.Image.Key]), check.Example(i, package.Manifest.Labels).Label)).ToList();
+        var calibrationTensors = calibration is null ? labeled.Select(l => l.Tensor).ToList() : calibration.Paths.Values.Select(Tensor).ToList();
+        var probe = package.Manifest.Probe is { } p ? Tensor(Path.Combine(package.Directory, p.Image)) : null;
+        try
+        {
+            var ranges = Int8Quantizer.Calibrate(package.Model, calibrationTensors, spec.Height, spec.Width);
+            return ModelCompiler.CompileInt8(package, ranges, labeled, probe, output);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
             throw new StageValidationException(e.Message, e);
         }

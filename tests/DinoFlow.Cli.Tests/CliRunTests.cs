@@ -44,6 +44,35 @@ public sealed class CliRunTests : IDisposable
         Assert.InRange(gate.GetProperty("output").GetProperty("unknownRate").GetDouble(), 0, 0.05);
         Assert.Contains("unknown rate on validation", gate.GetProperty("summary").GetString(), StringComparison.Ordinal);
         await PredictAndEvaluateAnswerUnknown(compiled);
+        await CompileToInt8(steps[3].GetProperty("output").GetProperty("packageDirectory").GetString()!);
+    }
+
+    /// <summary>compile --target cpu-int8 on the run's trained package: it needs labeled images, then calibrates and checks against FP32.</summary>
+    private async Task CompileToInt8(string package)
+    {
+        var output = Path.Combine(_work.Path, "int8");
+        var withoutData = await DinoflowCli.RunAsync(_work.Path, "compile", "--model", package, "--out", output, "--target", "cpu-int8");
+        Assert.Equal(2, withoutData.ExitCode);
+        Assert.Contains("needs --data", withoutData.Stderr, StringComparison.Ordinal);
+
+        var result = await DinoflowCli.RunAsync(_work.Path, "compile", "--model", package, "--out", output, "--target", "cpu-int8", "--data", DinoflowCli.Samples, "--json");
+
+        // A 2-epoch model's probabilities are flat, so int8 rounding may flip a near-tie and the check may refuse it:
+        // either outcome must come with the agreement and accuracy numbers.
+        if (result.ExitCode == 0)
+        {
+            using var info = JsonDocument.Parse(result.Stdout);
+            Assert.Equal("int8", info.RootElement.GetProperty("precision").GetString());
+            Assert.Equal(79, info.RootElement.GetProperty("quantization").GetProperty("checkImages").GetInt32());
+            Assert.Contains("\"precision\": \"int8\"", File.ReadAllText(Path.Combine(output, "model.json")), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.True(result.ExitCode == 2, result.Stderr);
+            Assert.Contains("top-1 agreement with FP32", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains("accuracy", result.Stderr, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(output, "model.json")));
+        }
     }
 
     /// <summary>predict and evaluate on the run's package: a sample it trained on is known, noise is unknown.</summary>

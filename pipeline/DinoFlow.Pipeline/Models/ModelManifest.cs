@@ -43,7 +43,31 @@ public sealed record CompileInfo(
     int ParityImages,
     double LatencyBeforeMs,
     double LatencyAfterMs,
-    IReadOnlyDictionary<string, string> ProviderOptions);
+    IReadOnlyDictionary<string, string> ProviderOptions)
+{
+    /// <summary>"fp32", "fp16" or "int8", so a device can check it runs the arithmetic the package needs; null in packages compiled before it was recorded (then <see cref="Fp16"/> says which).</summary>
+    public string? Precision { get; init; }
+
+    /// <summary>For int8 packages: how it was quantised and what the agreement check measured.</summary>
+    public QuantizationInfo? Quantization { get; init; }
+
+    [JsonIgnore]
+    public string EffectivePrecision => Precision ?? (Fp16 ? "fp16" : "fp32");
+}
+
+/// <summary>
+/// How an int8 package was quantised (<see cref="Scheme"/>, <see cref="Calibration"/>) and how it compared with the FP32
+/// package on labeled check images: top-1 agreement, accuracy of both, and agreement of the unknown verdicts.
+/// </summary>
+public sealed record QuantizationInfo(
+    string Scheme,
+    string Calibration,
+    int CheckImages,
+    double Top1Agreement,
+    double AccuracyFp32,
+    double AccuracyInt8,
+    double? UnknownAgreement,
+    double? MaxUnknownScoreDifference);
 
 /// <summary>
 /// <c>model.json</c>: everything a consumer needs to use <c>model.onnx</c> correctly and to trust it.
