@@ -17,6 +17,7 @@ public sealed class ErrorTrap : ILoggerProvider
 {
     // Unobserved task exceptions surface on the finalizer thread, not on the test's: one process-wide handler keeps
     // them until a trap is disposed, which then fails its test (with a note that a parallel test may be the cause).
+    // Best effort: a faulted task is found once it is garbage, and a thread-pool thread can hold the last task it ran.
     private static readonly ConcurrentQueue<Exception> Unobserved = new();
 
     private readonly ConcurrentQueue<string> _errors = new();
