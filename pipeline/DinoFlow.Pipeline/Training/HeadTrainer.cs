@@ -139,6 +139,8 @@ public static class HeadTrainer
             _activations = [new float[inputs], .. _layers.Select(l => new float[l.Outputs])];
             _deltas = _layers.Select(l => new float[l.Outputs]).ToArray();
             _dropMask = new float[inputs];
+            Buffers = [.. _layers.SelectMany(l => new[] { new OptimizedBuffer(l.W, l.Inputs), new OptimizedBuffer(l.B, 1, Decays: false) })];
+            Gradients = [.. _layers.SelectMany(l => new[] { l.WeightGradients, l.BiasGradients })];
         }
 
         public void ZeroGradients()
@@ -181,10 +183,10 @@ public static class HeadTrainer
         }
 
         /// <summary>The weights and biases, for the optimiser (biases without weight decay).</summary>
-        public IReadOnlyList<OptimizedBuffer> Buffers => [.. _layers.SelectMany(l => new[] { new OptimizedBuffer(l.W, l.Inputs), new OptimizedBuffer(l.B, 1, Decays: false) })];
+        public IReadOnlyList<OptimizedBuffer> Buffers { get; }
 
-        /// <summary>The gradients, in the order of <see cref="Buffers"/>.</summary>
-        public IReadOnlyList<float[]> Gradients => [.. _layers.SelectMany(l => new[] { l.WeightGradients, l.BiasGradients })];
+        /// <summary>The gradients, in the order of <see cref="Buffers"/> (the same arrays every step: listed once).</summary>
+        public IReadOnlyList<float[]> Gradients { get; }
 
         public HeadModel Export(float[] mean, float[] std)
         {
