@@ -1,0 +1,68 @@
+using DinoFlow.Edge.Contracts.Learning;
+using DinoFlow.Pipeline.Deployment;
+using Mat = OpenCvSharp.Mat;
+
+namespace DinoFlow.Edge.Learning;
+
+/// <summary>
+/// A canary's candidate model, run in shadow beside the model the device serves: it sees the same frames, its answers
+/// are only counted (<see cref="ShadowTally"/>), never published. The reader preprocesses each frame for it with its own
+/// preprocessing (<see cref="Prepare"/>), since a candidate may use another input size; the classifier thread runs it
+/// right after the current model (<see cref="Compare"/>). Owns the candidate until disposed.
+/// </summary>
+public sealed class ShadowRunner(EdgeModel candidate, string currentVersion) : IDisposable
+{
+    private readonly ShadowTally _tally = new();
+    private readonly Lock _gate = new();
+
+    public EdgeModel Candidate => candidate;
+
+    public string CurrentVersion => currentVersion;
+
+    public long Frames
+    {
+        get
+        {
+            lock (_gate) return _tally.Frames;
+        }
+    }
+
+    /// <summary>Reader thread: the candidate's own tensor for <paramref name="frame"/>.</summary>
+    public FrameSlot Prepare(Mat frame, long frameIndex)
+    {
+        var slot = candidate.Rent();
+        slot.FrameIndex = frameIndex;
+        FramePreprocessing.Run(candidate.Preprocessor, frame, slot.Tensor);
+        return slot;
+    }
+
+    /// <summary>Classifier thread: runs the candidate on its slot, counts it against the current model's answer, and returns the slot.</summary>
+    public ShadowAnswer Compare(ShadowAnswer current, FrameSlot candidateSlot)
+    {
+        ArgumentNullException.ThrowIfNull(candidateSlot);
+        try
+        {
+            var probabilities = candidate.Run(candidateSlot);
+            var top = 0;
+            for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
+            var answer = new ShadowAnswer(candidate.Labels[top], probabilities[top], candidate.LastUnknown);
+            lock (_gate) _tally.Add(current, answer);
+            return answer;
+        }
+        finally
+        {
+            candidate.Return(candidateSlot);
+        }
+    }
+
+    public ShadowReportMessage Report(string deviceId, DateTimeOffset timestamp)
+    {
+        ShadowSummary s;
+        lock (_gate) s = _tally.Summarize(deviceId, currentVersion, candidate.Version);
+        return new ShadowReportMessage(s.DeviceId, s.CurrentVersion, s.CandidateVersion, timestamp, s.Frames, s.Agreement,
+            s.CurrentMeanConfidence, s.CandidateMeanConfidence, s.CurrentUnknownRate, s.CandidateUnknownRate,
+            s.CurrentClassMix, s.CandidateClassMix, s.CandidateConfidenceHistogram);
+    }
+
+    public void Dispose() => candidate.Dispose();
+}
