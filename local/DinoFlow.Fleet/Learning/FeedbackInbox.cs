@@ -1,0 +1,125 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DinoFlow.Edge.Contracts.Learning;
+
+namespace DinoFlow.Fleet.Learning;
+
+/// <summary>An uncertain frame as stored on the host: its JPEG beside this record (<see cref="FeedbackInbox.ImagePath"/>).</summary>
+public sealed record FeedbackFrame(
+    string FrameId, string DeviceId, string ModelVersion, DateTimeOffset Timestamp, long FrameIndex,
+    IReadOnlyList<string> Labels, IReadOnlyList<double> Probabilities, string Guess, bool Unknown, string Reasons, double Priority,
+    string? Job = null);
+
+/// <summary>
+/// The host's half of the closed loop's first step: the frames devices were unsure of, one JPEG and one JSON record
+/// each under <c>.dinoflow/feedback/&lt;device&gt;/</c>, until a labeling job takes them (<see cref="MarkQueued"/>).
+/// A message delivered twice (MQTT QoS 1) is stored once. A message that is not a frame is refused with the reason and
+/// nothing is written.
+/// </summary>
+public sealed partial class FeedbackInbox
+{
+    /// <summary>The largest JPEG accepted: a model input crop is tens of kilobytes.</summary>
+    public const int MaxImageBytes = 1 << 20;
+
+    private readonly Lock _gate = new();
+
+    public FeedbackInbox(string directory) => Directory = System.IO.Directory.CreateDirectory(directory).FullName;
+
+    public string Directory { get; }
+
+    public static FeedbackInbox ForWorkspace(string dinoflowRoot) => new(Path.Combine(dinoflowRoot, "feedback"));
+
+    /// <summary>Stores a frame sent on <paramref name="topicDevice"/>'s topic; false when it was stored before.</summary>
+    /// <exception cref="InvalidDataException">The payload is not a frame of that device; the message says which field.</exception>
+    public bool Accept(string topicDevice, byte[] payload)
+    {
+        UncertainFrameMessage? message;
+        try
+        {
+            message = JsonSerializer.Deserialize(payload, LearningJson.Default.UncertainFrameMessage);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"uncertain frame from '{topicDevice}' is not valid JSON: {e.Message}", e);
+        }
+
+        var m = message ?? throw new InvalidDataException($"uncertain frame from '{topicDevice}' is empty");
+        Require(m.DeviceId == topicDevice, "deviceId", $"'{m.DeviceId}' is not the topic's device '{topicDevice}'");
+        Require(SafeName().IsMatch(m.DeviceId), "deviceId", $"'{m.DeviceId}' is not a safe folder name");
+        Require(m.FrameId is { Length: > 0 and <= 128 } && SafeName().IsMatch(m.FrameId), "frameId", $"'{m.FrameId}' is not a safe file name");
+        IReadOnlyList<double> probabilities = m.Probabilities ?? [];
+        Require(m.Labels is { Count: >= 2 } && probabilities.Count == m.Labels.Count, "probabilities", "must give one value per label");
+        Require(m.Labels.Contains(m.Guess, StringComparer.Ordinal), "guess", $"'{m.Guess}' is not one of the labels");
+        byte[] image;
+        try
+        {
+            image = Convert.FromBase64String(m.JpegBase64 ?? "");
+        }
+        catch (FormatException)
+        {
+            throw new InvalidDataException($"uncertain frame {m.FrameId} from '{topicDevice}': field jpegBase64 is not base64");
+        }
+
+        Require(image.Length is > 2 and <= MaxImageBytes && image[0] == 0xFF && image[1] == 0xD8, "jpegBase64", $"is not a JPEG of at most {MaxImageBytes} bytes");
+
+        lock (_gate)
+        {
+            var record = RecordPath(m.DeviceId, m.FrameId);
+            if (File.Exists(record)) return false;
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(record)!);
+            // The image first, the record last (renamed into place): a record always has its image.
+            WriteAtomically(ImagePath(m.DeviceId, m.FrameId), image);
+            var frame = new FeedbackFrame(m.FrameId, m.DeviceId, m.ModelVersion, m.Timestamp, m.FrameIndex, m.Labels, probabilities, m.Guess, m.Unknown, m.Reasons, m.Priority);
+            WriteAtomically(record, JsonSerializer.SerializeToUtf8Bytes(frame, FeedbackJson.Options));
+            return true;
+        }
+    }
+
+    /// <summary>Frames no labeling job has taken yet, most uncertain first.</summary>
+    public IReadOnlyList<FeedbackFrame> Pending() => All().Where(f => f.Job is null).OrderByDescending(f => f.Priority).ThenBy(f => f.Timestamp).ToList();
+
+    public IReadOnlyList<FeedbackFrame> All()
+    {
+        lock (_gate)
+        {
+            return System.IO.Directory.EnumerateFiles(Directory, "*.json", SearchOption.AllDirectories)
+                .Select(p => JsonSerializer.Deserialize<FeedbackFrame>(File.ReadAllBytes(p), FeedbackJson.Options)!)
+                .ToList();
+        }
+    }
+
+    /// <summary>Records that <paramref name="job"/> took these frames, so the next job does not take them again.</summary>
+    public void MarkQueued(IEnumerable<FeedbackFrame> frames, string job)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        lock (_gate)
+        {
+            foreach (var frame in frames)
+                WriteAtomically(RecordPath(frame.DeviceId, frame.FrameId), JsonSerializer.SerializeToUtf8Bytes(frame with { Job = job }, FeedbackJson.Options));
+        }
+    }
+
+    public string ImagePath(string device, string frameId) => Path.Combine(Directory, device, frameId + ".jpg");
+
+    private string RecordPath(string device, string frameId) => Path.Combine(Directory, device, frameId + ".json");
+
+    private static void Require(bool ok, string field, string problem)
+    {
+        if (!ok) throw new InvalidDataException($"uncertain frame: field {field} {problem}");
+    }
+
+    private static void WriteAtomically(string path, byte[] bytes)
+    {
+        var temp = path + ".tmp";
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex SafeName();
+
+    private static class FeedbackJson
+    {
+        public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    }
+}
