@@ -67,7 +67,7 @@ internal static class EdgeBenchmark
         // pipeline's gain is the decode, and how much the overlap.
         watch.Restart();
         var reducedFrames = 0;
-        var side = Math.Max(model.Preprocessor.Spec.Width, model.Preprocessor.Spec.Height);
+        var side = ReducedMjpegFrameSource.ModelSide(model.Preprocessor.Spec);
         string decode;
         using (var source = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, video), () => side, out decode))
         using (var frame = new Mat())
