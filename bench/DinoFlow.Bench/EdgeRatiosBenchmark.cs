@@ -59,7 +59,7 @@ internal static class EdgeRatiosBenchmark
                     };
                     (fps.TryGetValue((name, mode), out var list) ? list : fps[(name, mode)] = []).Add(rate);
                     if (check is not null) quality.TryAdd((name, mode), check);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: {name} {mode} {rate:0.00} fps"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: {name} {mode} {rate:0.00} fps{(check is null ? "" : "; frame accuracy " + check)}"));
                 }
             }
         }

@@ -68,10 +68,11 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
         var capture = new VideoCapture(spec.Location, VideoCaptureAPIs.FFMPEG);
         var fourCc = capture.IsOpened() ? FourCc(capture.Get(VideoCaptureProperties.FourCC)) : "";
         var (width, height) = ((int)capture.Get(VideoCaptureProperties.FrameWidth), (int)capture.Get(VideoCaptureProperties.FrameHeight));
-        var scale = ScaleFor(width, height, modelSide());
+        var side = modelSide();
+        var scale = ScaleFor(width, height, side);
         // Without raw packets (another backend, another codec) the plain decode is the only honest one.
         string? fallback = !string.Equals(fourCc, "MJPG", StringComparison.OrdinalIgnoreCase) ? $"codec '{fourCc}', not MJPEG"
-            : scale == 1 ? $"{width}x{height} frames, model input {modelSide}"
+            : scale == 1 ? $"{width}x{height} frames, model input {side}"
             : !capture.Set(VideoCaptureProperties.Format, -1) ? "OpenCV gives no undecoded packets"
             : null;
         if (fallback is not null)
