@@ -16,7 +16,9 @@ public sealed record ArrangementChoice(FrameArrangement Arrangement, string Reas
     /// overlaps the GPU's work for free.</item>
     /// <item>Inference on the CPU with at most 2 cores: sequential. ONNX Runtime already runs one intra-op thread per
     /// core, so a reader thread only takes cores from inference and adds a hand-over per frame: on 2 cores the pipeline
-    /// measured 0.76x the one-thread loop with INT8 and 0.93x with FP32 (bench/results/2026-12-06.md).</item>
+    /// measured 0.76x the one-thread loop with INT8 and 0.93x with FP32 (bench/results/2026-12-06.md). A later run on
+    /// the machine at twice that load found the pipeline ahead: with dozens of runnable threads the scheduler gives the
+    /// arrangement with more threads more of the machine, which a device that runs only the edge does not see.</item>
     /// <item>Inference on the CPU with more cores: the pipeline. The reader's share of the cores shrinks as they grow,
     /// and decode overlaps inference; this has not been measured here (2 cores), so the reason says so and
     /// <c>Edge:Arrangement</c> overrides it.</item>
