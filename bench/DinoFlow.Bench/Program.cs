@@ -12,6 +12,7 @@ return name switch
     "finetune-profile" => FineTuneProfile.Run(args),
     "edge" => await EdgeBenchmark.RunAsync(args).ConfigureAwait(false),
     "edge-profile" => await EdgeProfile.RunAsync(args).ConfigureAwait(false),
+    "edge-ratios" => await EdgeRatiosBenchmark.RunAsync(args).ConfigureAwait(false),
     "edge-soak" => await EdgeBenchmark.SoakOnlyAsync(args).ConfigureAwait(false),
     "portal" => await PortalBenchmark.RunAsync(args).ConfigureAwait(false),
     "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
@@ -23,6 +24,6 @@ return name switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

@@ -45,7 +45,13 @@ public sealed class EdgeOptions
     public string? EventsFile { get; set; }
     public string? PredictionsFile { get; set; }
 
-    /// <summary>Frames decoded and preprocessed ahead of inference. Live sources drop the oldest when full; files wait.</summary>
+    /// <summary>
+    /// auto, pipeline or sequential: whether a reader thread decodes ahead of inference or one thread does a frame at a
+    /// time. auto decides from the execution provider and the core count (<see cref="ArrangementChoice.Choose"/>).
+    /// </summary>
+    public FrameArrangement Arrangement { get; set; } = FrameArrangement.Auto;
+
+    /// <summary>Pipeline arrangement: frames decoded and preprocessed ahead of inference. Live sources drop the oldest when full; files wait.</summary>
     public int QueueCapacity { get; set; } = 4;
 
     public double HealthIntervalSeconds { get; set; } = 10;
@@ -130,6 +136,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
 
         if (options.MaxPackageMegabytes < 1) errors.Add("Edge:MaxPackageMegabytes must be at least 1");
         if (options.MaxUnpackedMegabytes < 1) errors.Add("Edge:MaxUnpackedMegabytes must be at least 1");
+        if (!Enum.IsDefined(options.Arrangement)) errors.Add($"Edge:Arrangement must be auto, pipeline or sequential, got '{options.Arrangement}'");
         if (options.QueueCapacity is < 1 or > 256) errors.Add($"Edge:QueueCapacity must be 1..256, got {options.QueueCapacity}");
         if (options.HealthIntervalSeconds <= 0) errors.Add("Edge:HealthIntervalSeconds must be positive");
         if (options.SourceReconnectMinSeconds <= 0 || options.SourceReconnectMaxSeconds < options.SourceReconnectMinSeconds)

@@ -48,6 +48,10 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     public long UnknownFrames => _frames.UnknownFrames;
     public long SourceReopens => _frames.SourceReopens;
     public LatencyWindow Latencies => _frames.Latencies;
+
+    /// <summary>From the first model being ready (the source about to open) to the last frame classified: what a frame
+    /// rate divides by, without the model's load, probe and warm-up.</summary>
+    public TimeSpan StreamingTime => _frames.StreamingTime;
     public DiskSpool? Spool => _outbox.Spool;
     public IMessageLink? Link => _outbox.Link;
 
@@ -117,7 +121,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     /// </summary>
     private IFrameSource OpenSource(SourceSpec spec)
     {
-        var source = ReducedMjpegFrameSource.Open(spec, () => _models.Current?.Package.Manifest.Preprocess is { } p ? Math.Max(p.Width, p.Height) : 0, out var decode);
+        var source = ReducedMjpegFrameSource.Open(spec, () => _models.Current?.Package.Manifest.Preprocess is { } p ? ReducedMjpegFrameSource.ModelSide(p) : 0, out var decode);
         LogSourceDecode(_logger, spec.Location, decode);
         return source;
     }

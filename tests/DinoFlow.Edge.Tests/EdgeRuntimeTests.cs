@@ -16,7 +16,8 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, TrainedModelFixture.Clip);
         options.EventsFile = Path.Combine(dir, "events.jsonl");
         options.PredictionsFile = Path.Combine(dir, "predictions.csv");
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var trap = new ErrorTrap();
+        await using var runtime = new EdgeRuntime(options, trap.Loggers);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await runtime.RunAsync(timeout.Token);
 
@@ -37,7 +38,8 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
     {
         var opens = 0;
         var options = EdgeBuilder.Options(model.NewDirectory("live"), model.Package.Directory, "rtsp://camera.invalid/stream");
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ =>
+        using var trap = new ErrorTrap();
+        await using var runtime = new EdgeRuntime(options, trap.Loggers, _ =>
         {
             // The second open fails outright (camera still down), the others stream 8 frames then die.
             if (Interlocked.Increment(ref opens) == 2) throw new SourceUnavailableException("camera still down");
@@ -65,7 +67,9 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         using var packages = new SignedPackages(dir);
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, "rtsp://camera.invalid/stream");
         options.TrustedKey = packages.TrustedKey;
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
+        // The refusal is logged as an error on purpose; any other error fails the test.
+        using var trap = new ErrorTrap().Expect($"Deployment d-{damage} ");
+        await using var runtime = new EdgeRuntime(options, trap.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run = runtime.RunAsync(stop.Token);
         await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
@@ -121,7 +125,8 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         using var packages = new SignedPackages(dir);
         var options = EdgeBuilder.Options(state, model.Package.Directory, "rtsp://camera.invalid/stream");
         options.TrustedKey = packages.TrustedKey;
-        await using (var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource()))
+        using var trap = new ErrorTrap();
+        await using (var runtime = new EdgeRuntime(options, trap.Loggers, _ => new LoopingLiveSource()))
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             var run = runtime.RunAsync(stop.Token);
@@ -138,7 +143,7 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         // What a kill -9 during a later download leaves behind is cleaned, and the deployed model is the one that starts.
         Directory.CreateDirectory(Path.Combine(state, "models", ".v3.staging-123456"));
         File.WriteAllText(Path.Combine(state, "downloads", "v3-x.zip.part"), "partial");
-        await using var restarted = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
+        await using var restarted = new EdgeRuntime(options, trap.Loggers, _ => new LoopingLiveSource());
         using var stop2 = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run2 = restarted.RunAsync(stop2.Token);
         await Eventually.UntilAsync(() => restarted.FramesProcessed >= 1, Eventually.DefaultTimeout, "a frame after the restart", () => $"{restarted.FramesProcessed} frames", run2);
@@ -162,7 +167,8 @@ public sealed class EdgeRuntimeTests(TrainedModelFixture model)
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), copy, TrainedModelFixture.Clip);
         options.EventsFile = Path.Combine(dir, "events.jsonl");
         options.PredictionsFile = Path.Combine(dir, "predictions.csv");
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var trap = new ErrorTrap();
+        await using var runtime = new EdgeRuntime(options, trap.Loggers);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await runtime.RunAsync(timeout.Token);
 

@@ -28,6 +28,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
     {
         var dir = model.NewDirectory("forged");
         await using var fleet = await HostFleet.StartAsync(dir);
+        fleet.Trap.Expect("Deployment evil-2 "); // refused on purpose, below
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         Assert.Null((await fleet.Client.DeployGroupAsync(["cam-a"], fleet.Package("d-v1", model.Package.Directory, "v1"), new Dictionary<string, DeploymentRequest?>(),
             Timeout, CancellationToken.None)).Failure);
@@ -96,7 +97,10 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
         using var packages = new SignedPackages(dir);
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, "rtsp://camera.invalid/stream");
         options.TrustedKey = packages.TrustedKey;
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource());
+        // Every refusal is logged as an error on purpose (each deployment id below); any other error fails the test.
+        using var trap = new ErrorTrap();
+        foreach (var id in new[] { "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "s1", "s2", "d-old", "d-good", "n1" }) trap.Expect($"Deployment {id} ");
+        await using var runtime = new EdgeRuntime(options, trap.Loggers, _ => new LoopingLiveSource());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var run = runtime.RunAsync(stop.Token);
         await Eventually.UntilAsync(() => runtime.FramesProcessed >= 3, Eventually.DefaultTimeout, "3 frames on v1", () => $"{runtime.FramesProcessed} frames", run);
@@ -150,7 +154,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
 
         // Without a pinned key nothing is accepted.
         var unpinned = EdgeBuilder.Options(Path.Combine(dir, "state2"), model.Package.Directory, "rtsp://camera.invalid/stream");
-        await using var open = new EdgeRuntime(unpinned, EdgeBuilder.Loggers);
+        await using var open = new EdgeRuntime(unpinned, trap.Loggers);
         var refused = await open.DeployAsync(packages.Sign(v2 with { DeploymentId = "n1" }), CancellationToken.None);
         Assert.Contains("Edge:TrustedKey", refused.Reason, StringComparison.Ordinal);
     }
@@ -159,6 +163,7 @@ public sealed class FleetSecurityTests(TrainedModelFixture model)
     public async Task A_probe_that_does_not_decode_is_reported_as_failed_and_the_next_deployment_is_still_answered()
     {
         await using var fleet = await HostFleet.StartAsync(model.NewDirectory("probe-decode"));
+        fleet.Trap.Expect("Deployment d-broken "); // refused on purpose, below
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var broken = model.Copy(model.PackageV2);
         File.WriteAllBytes(Path.Combine(broken, model.PackageV2.Manifest.Probe!.Image), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4]);

@@ -42,6 +42,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     public async Task A_device_that_refuses_the_package_fails_the_group_and_the_devices_that_switched_are_rolled_back()
     {
         await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-bad"));
+        fleet.Trap.Expect("Deployment d-v2 "); // cam-b refuses the damaged download on purpose
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var b = fleet.StartDevice("cam-b", model.Package.Directory, new CorruptingHandler());
         var v1 = fleet.Package("d-v1", model.Package.Directory, "v1");
@@ -70,6 +71,7 @@ public sealed class GroupDeploymentTests(TrainedModelFixture model)
     public async Task A_package_whose_probe_fails_is_refused_by_every_device_with_the_reason()
     {
         await using var fleet = await HostFleet.StartAsync(model.NewDirectory("group-probe"));
+        fleet.Trap.Expect("Deployment d-probe "); // refused on purpose, below
         var a = fleet.StartDevice("cam-a", model.Package.Directory);
         var package = model.Copy(model.PackageV2);
         var json = Path.Combine(package, ModelManifest.FileName);

@@ -22,7 +22,8 @@ public sealed class MqttTests(TrainedModelFixture model)
         var options = EdgeBuilder.Options(Path.Combine(dir, "state"), model.Package.Directory, TrainedModelFixture.Clip);
         options.Mqtt = deviceMqtt;
         var produced = new List<DetectionEvent>();
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var trap = new ErrorTrap();
+        await using var runtime = new EdgeRuntime(options, trap.Loggers);
         runtime.Detected += produced.Add;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await runtime.RunAsync(timeout.Token); // returns after the spool drained
@@ -70,7 +71,8 @@ public sealed class MqttTests(TrainedModelFixture model)
         options.Loop = true;
         options.Mqtt = settings;
         var produced = new System.Collections.Concurrent.ConcurrentQueue<DetectionEvent>();
-        await using var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers);
+        using var trap = new ErrorTrap();
+        await using var runtime = new EdgeRuntime(options, trap.Loggers);
         runtime.Detected += produced.Enqueue;
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         var run = runtime.RunAsync(stop.Token);

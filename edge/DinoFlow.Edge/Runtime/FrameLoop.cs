@@ -9,9 +9,11 @@ using OpenCVException = OpenCvSharp.OpenCVException;
 namespace DinoFlow.Edge;
 
 /// <summary>
-/// The frame pipeline: a reader thread (decode + shared preprocessing into the current model's pre-allocated slots)
-/// → a bounded queue → an inference thread (ONNX Runtime → smoothing → detection events). Live sources drop the
-/// oldest frame when the queue is full and are reopened with backoff; files wait, and end the loop when they end.
+/// The frame loop, in the arrangement <see cref="ArrangementChoice.Choose"/> picks. Pipeline: a reader thread (decode +
+/// shared preprocessing into the current model's pre-allocated slots) → a bounded queue → an inference thread (ONNX
+/// Runtime → smoothing → detection events); live sources drop the oldest frame when the queue is full. Sequential: one
+/// thread reads, decodes, preprocesses and classifies a frame before it reads the next (one frame buffer, slots from
+/// the model's pool). Either way live sources are reopened with backoff, and files end the loop when they end.
 /// </summary>
 internal sealed partial class FrameLoop
 {
@@ -28,7 +30,10 @@ internal sealed partial class FrameLoop
     private long _sourceReopens;
     private long _detections;
     private long _unknownFrames;
+    private long _startedAt;
+    private long _lastFrameAt;
     private volatile string _sourceState = "starting";
+    private volatile ArrangementChoice? _arrangement;
 
     public FrameLoop(EdgeOptions options, ModelHolder models, EdgeOutbox outbox, Func<SourceSpec, IFrameSource> openSource, ILogger logger)
     {
@@ -48,6 +53,14 @@ internal sealed partial class FrameLoop
     /// <summary>starting, streaming, reconnecting or ended.</summary>
     public string SourceState => _sourceState;
 
+    /// <summary>The arrangement in use; null until the first model is in place.</summary>
+    public ArrangementChoice? Arrangement => _arrangement;
+
+    /// <summary>From the first model being ready (the source about to open) to the last frame classified.</summary>
+    public TimeSpan StreamingTime => Interlocked.Read(ref _startedAt) is var start and > 0 && Interlocked.Read(ref _lastFrameAt) is var last and > 0
+        ? Stopwatch.GetElapsedTime(start, last)
+        : TimeSpan.Zero;
+
     public LatencyWindow Latencies { get; } = new(10_000);
 
     /// <summary>Raised on the inference thread for every detection event (after it is spooled and written).</summary>
@@ -58,6 +71,33 @@ internal sealed partial class FrameLoop
     {
         var spec = SourceSpec.Parse(_options.Source);
         await _models.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var choice = ArrangementChoice.Choose(_options.Arrangement, _models.Current!.Provider, Environment.ProcessorCount);
+        _arrangement = choice;
+        LogArrangement(_logger, choice.Name, choice.Reason);
+        Interlocked.Exchange(ref _startedAt, Stopwatch.GetTimestamp());
+        if (choice.Arrangement == FrameArrangement.Sequential) await RunSequentialAsync(spec, cancellationToken).ConfigureAwait(false);
+        else await RunPipelinedAsync(spec, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One thread does everything: no queue, no hand-over, every core left to ONNX Runtime's intra-op threads.</summary>
+    private async Task RunSequentialAsync(SourceSpec spec, CancellationToken cancellationToken)
+    {
+        using var results = new Results(_options);
+        try
+        {
+            await Task.Factory.StartNew(() => ReadFrames(spec, slot =>
+            {
+                Classify(slot, results);
+                return ValueTask.CompletedTask;
+            }, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunPipelinedAsync(SourceSpec spec, CancellationToken cancellationToken)
+    {
         var queue = spec.IsLive
             ? Channel.CreateBounded<FrameSlot>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
                 dropped =>
@@ -67,7 +107,7 @@ internal sealed partial class FrameLoop
                 })
             : Channel.CreateBounded<FrameSlot>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reader = Task.Factory.StartNew(() => ReadFrames(spec, queue.Writer, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        var reader = Task.Factory.StartNew(() => ReadIntoQueue(spec, queue.Writer, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         var inference = Task.Factory.StartNew(() => ClassifyFrames(queue.Reader, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         var first = await Task.WhenAny(reader, inference).ConfigureAwait(false);
         if (first.IsFaulted) await stop.CancelAsync().ConfigureAwait(false);
@@ -83,64 +123,16 @@ internal sealed partial class FrameLoop
         while (queue.Reader.TryRead(out var left)) left.Owner.Return(left);
     }
 
-    private async Task ReadFrames(SourceSpec spec, ChannelWriter<FrameSlot> queue, CancellationToken cancellationToken)
+    private async Task ReadIntoQueue(SourceSpec spec, ChannelWriter<FrameSlot> queue, CancellationToken cancellationToken)
     {
-        var min = TimeSpan.FromSeconds(_options.SourceReconnectMinSeconds);
-        var max = TimeSpan.FromSeconds(_options.SourceReconnectMaxSeconds);
-        var backoff = min;
-        long frameIndex = 0;
-        using var frame = new Mat();
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            await ReadFrames(spec, slot =>
             {
-                IFrameSource source;
-                try
-                {
-                    source = _openSource(spec);
-                }
-                catch (Exception e) when (spec.IsLive && e is SourceUnavailableException or OpenCVException)
-                {
-                    _sourceState = "reconnecting";
-                    LogSourceRetry(_logger, spec.Location, backoff.TotalSeconds, e.Message);
-                    await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
-                    continue;
-                }
-
-                _sourceState = "streaming";
-                var framesThisOpen = 0L;
-                using (source)
-                {
-                    while (!cancellationToken.IsCancellationRequested && source.Read(frame))
-                    {
-                        var slot = _models.Rent();
-                        slot.FrameIndex = frameIndex++;
-                        slot.CapturedAt = Stopwatch.GetTimestamp();
-                        FramePreprocessing.Run(slot.Owner.Preprocessor, frame, slot.Tensor);
-                        if (spec.IsLive) queue.TryWrite(slot); // drop-oldest keeps latency bounded
-                        else await queue.WriteAsync(slot, cancellationToken).ConfigureAwait(false);
-                        framesThisOpen++;
-                        if (framesThisOpen == 1) backoff = min;
-                    }
-                }
-
-                if (cancellationToken.IsCancellationRequested) break;
-                if (!spec.IsLive)
-                {
-                    if (_options.Loop && framesThisOpen > 0) continue;
-                    if (framesThisOpen == 0 && frameIndex == 0) throw new SourceUnavailableException($"Edge:Source: '{spec.Location}' has no readable frames");
-                    _sourceState = "ended";
-                    break;
-                }
-
-                // A live source that stops delivering is reopened with backoff.
-                _sourceState = "reconnecting";
-                Interlocked.Increment(ref _sourceReopens);
-                LogSourceRetry(_logger, spec.Location, backoff.TotalSeconds, "the stream stopped");
-                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
-                backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
-            }
+                if (!spec.IsLive) return queue.WriteAsync(slot, cancellationToken);
+                queue.TryWrite(slot); // drop-oldest keeps latency bounded
+                return ValueTask.CompletedTask;
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -148,55 +140,133 @@ internal sealed partial class FrameLoop
         }
     }
 
-    private async Task ClassifyFrames(ChannelReader<FrameSlot> queue, CancellationToken cancellationToken)
+    /// <summary>Opens (and reopens) the source and hands each frame, preprocessed into a slot of the current model, to <paramref name="onFrame"/>.</summary>
+    private async Task ReadFrames(SourceSpec spec, Func<FrameSlot, ValueTask> onFrame, CancellationToken cancellationToken)
     {
-        using var events = _options.EventsFile is { Length: > 0 } e ? new EventsFileWriter(e) : null;
-        using var predictions = _options.PredictionsFile is { Length: > 0 } p ? new PredictionsFileWriter(p) : null;
-        EventSmoother? smoother = null;
-        IReadOnlyList<string>? labels = null;
-        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var min = TimeSpan.FromSeconds(_options.SourceReconnectMinSeconds);
+        var max = TimeSpan.FromSeconds(_options.SourceReconnectMaxSeconds);
+        var backoff = min;
+        long frameIndex = 0;
+        using var frame = new Mat();
+        while (!cancellationToken.IsCancellationRequested)
         {
-            while (queue.TryRead(out var slot))
+            IFrameSource source;
+            try
             {
-                var model = slot.Owner;
-                try
-                {
-                    // A swapped model with the same labels keeps the smoothing state (no spurious event at the swap).
-                    if (labels is null || !labels.SequenceEqual(model.Labels))
-                    {
-                        labels = model.Labels;
-                        smoother = new EventSmoother(_options.Smoothing, labels.Count);
-                    }
+                source = _openSource(spec);
+            }
+            catch (Exception e) when (spec.IsLive && e is SourceUnavailableException or OpenCVException)
+            {
+                _sourceState = "reconnecting";
+                LogSourceRetry(_logger, spec.Location, backoff.TotalSeconds, e.Message);
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
+                continue;
+            }
 
-                    var probabilities = model.Run(slot);
-                    var unknown = model.LastUnknown;
-                    if (unknown) Interlocked.Increment(ref _unknownFrames);
-                    var detection = smoother!.Push(probabilities, slot.FrameIndex, unknown);
-                    // An unknown state ends the product event before it; it is no product detection, so nothing is published.
-                    if (detection is { Unknown: false } d)
-                    {
-                        var evt = new DetectionEvent(Guid.CreateVersion7().ToString("N"), _options.DeviceId, model.Version, labels[d.Label],
-                            Math.Round(d.Confidence, 4), DateTimeOffset.UtcNow, slot.FrameIndex, d.StartFrame);
-                        _outbox.Send(evt);
-                        events?.Write(evt);
-                        Interlocked.Increment(ref _detections);
-                        LogDetection(_logger, evt.Label, evt.Confidence, evt.FrameIndex);
-                        Detected?.Invoke(evt);
-                    }
-
-                    var latency = Stopwatch.GetElapsedTime(slot.CapturedAt).TotalMilliseconds;
-                    Latencies.Add(latency);
-                    predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version,
-                        unknown ? UnknownLabel : null);
-                    Interlocked.Increment(ref _framesProcessed);
-                }
-                finally
+            _sourceState = "streaming";
+            var framesThisOpen = 0L;
+            using (source)
+            {
+                while (!cancellationToken.IsCancellationRequested && source.Read(frame))
                 {
-                    model.Return(slot);
+                    var slot = _models.Rent();
+                    slot.FrameIndex = frameIndex++;
+                    slot.CapturedAt = Stopwatch.GetTimestamp();
+                    FramePreprocessing.Run(slot.Owner.Preprocessor, frame, slot.Tensor);
+                    await onFrame(slot).ConfigureAwait(false);
+                    framesThisOpen++;
+                    if (framesThisOpen == 1) backoff = min;
                 }
             }
+
+            if (cancellationToken.IsCancellationRequested) break;
+            if (!spec.IsLive)
+            {
+                if (_options.Loop && framesThisOpen > 0) continue;
+                if (framesThisOpen == 0 && frameIndex == 0) throw new SourceUnavailableException($"Edge:Source: '{spec.Location}' has no readable frames");
+                _sourceState = "ended";
+                break;
+            }
+
+            // A live source that stops delivering is reopened with backoff.
+            _sourceState = "reconnecting";
+            Interlocked.Increment(ref _sourceReopens);
+            LogSourceRetry(_logger, spec.Location, backoff.TotalSeconds, "the stream stopped");
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(max.Ticks, backoff.Ticks * 2));
         }
     }
+
+    private async Task ClassifyFrames(ChannelReader<FrameSlot> queue, CancellationToken cancellationToken)
+    {
+        using var results = new Results(_options);
+        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (queue.TryRead(out var slot)) Classify(slot, results);
+        }
+    }
+
+    /// <summary>Inference, smoothing, events and the audit files for one frame; the slot goes back to its model.</summary>
+    private void Classify(FrameSlot slot, Results results)
+    {
+        var model = slot.Owner;
+        try
+        {
+            // A swapped model with the same labels keeps the smoothing state (no spurious event at the swap).
+            if (results.Labels is null || !results.Labels.SequenceEqual(model.Labels))
+            {
+                results.Labels = model.Labels;
+                results.Smoother = new EventSmoother(_options.Smoothing, model.Labels.Count);
+            }
+
+            var (labels, smoother) = (results.Labels, results.Smoother!);
+            var probabilities = model.Run(slot);
+            var unknown = model.LastUnknown;
+            if (unknown) Interlocked.Increment(ref _unknownFrames);
+            var detection = smoother.Push(probabilities, slot.FrameIndex, unknown);
+            // An unknown state ends the product event before it; it is no product detection, so nothing is published.
+            if (detection is { Unknown: false } d)
+            {
+                var evt = new DetectionEvent(Guid.CreateVersion7().ToString("N"), _options.DeviceId, model.Version, labels[d.Label],
+                    Math.Round(d.Confidence, 4), DateTimeOffset.UtcNow, slot.FrameIndex, d.StartFrame);
+                _outbox.Send(evt);
+                results.Events?.Write(evt);
+                Interlocked.Increment(ref _detections);
+                LogDetection(_logger, evt.Label, evt.Confidence, evt.FrameIndex);
+                Detected?.Invoke(evt);
+            }
+
+            var latency = Stopwatch.GetElapsedTime(slot.CapturedAt).TotalMilliseconds;
+            Latencies.Add(latency);
+            results.Predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version,
+                unknown ? UnknownLabel : null);
+            Interlocked.Increment(ref _framesProcessed);
+            Interlocked.Exchange(ref _lastFrameAt, Stopwatch.GetTimestamp());
+        }
+        finally
+        {
+            model.Return(slot);
+        }
+    }
+
+    /// <summary>What the classifying thread keeps between frames: the audit files and the smoothing state.</summary>
+    private sealed class Results(EdgeOptions options) : IDisposable
+    {
+        public EventsFileWriter? Events { get; } = options.EventsFile is { Length: > 0 } e ? new EventsFileWriter(e) : null;
+        public PredictionsFileWriter? Predictions { get; } = options.PredictionsFile is { Length: > 0 } p ? new PredictionsFileWriter(p) : null;
+        public IReadOnlyList<string>? Labels { get; set; }
+        public EventSmoother? Smoother { get; set; }
+
+        public void Dispose()
+        {
+            Events?.Dispose();
+            Predictions?.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Frames run {Arrangement}: {Reason}")]
+    private static partial void LogArrangement(ILogger logger, string arrangement, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Source {Source} unavailable, reopening in {BackoffSeconds:0.0} s: {Reason}")]
     private static partial void LogSourceRetry(ILogger logger, string source, double backoffSeconds, string reason);

@@ -45,6 +45,8 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             SourceState = frames.SourceState,
             SourceReopens = frames.SourceReopens,
             ExecutionProvider = models.Current?.Provider ?? "",
+            Arrangement = frames.Arrangement?.Name ?? "",
+            ArrangementReason = frames.Arrangement?.Reason ?? "",
             MqttConnected = outbox.Link?.IsConnected ?? false,
             SpoolSize = outbox.Spool?.Count ?? 0,
             SpoolDropped = outbox.Spool?.Dropped ?? 0,

@@ -56,6 +56,12 @@ public sealed class OpenCvFrameSource : IFrameSource
             SourceKind.GStreamer => new VideoCapture(spec.Location, VideoCaptureAPIs.GSTREAMER),
             _ => new VideoCapture(spec.Location, VideoCaptureAPIs.FFMPEG),
         };
+        return Adopt(capture, spec);
+    }
+
+    /// <summary>Wraps a capture opened for <paramref name="spec"/>; disposes it and throws <see cref="SourceUnavailableException"/> when it did not open.</summary>
+    internal static OpenCvFrameSource Adopt(VideoCapture capture, SourceSpec spec)
+    {
         if (!capture.IsOpened())
         {
             capture.Dispose();

@@ -1,3 +1,4 @@
+using DinoFlow.Pipeline.Models;
 using OpenCvSharp;
 
 namespace DinoFlow.Edge;
@@ -25,6 +26,16 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
 
     /// <summary>The last frame's side was divided by this (1, 2, 4 or 8).</summary>
     public int Scale { get; private set; } = 1;
+
+    /// <summary>
+    /// The side of the model's input that the decode must not go below: the larger of its width and height (the
+    /// preprocessing crops and resizes from the frame, so neither may need upscaling).
+    /// </summary>
+    public static int ModelSide(PreprocessSpec input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return Math.Max(input.Width, input.Height);
+    }
 
     /// <summary>
     /// The largest of 8, 4 and 2 that keeps the frame's short side at or above the model's input side (so the model
@@ -57,17 +68,18 @@ public sealed class ReducedMjpegFrameSource : IFrameSource
         var capture = new VideoCapture(spec.Location, VideoCaptureAPIs.FFMPEG);
         var fourCc = capture.IsOpened() ? FourCc(capture.Get(VideoCaptureProperties.FourCC)) : "";
         var (width, height) = ((int)capture.Get(VideoCaptureProperties.FrameWidth), (int)capture.Get(VideoCaptureProperties.FrameHeight));
-        var scale = ScaleFor(width, height, modelSide());
+        var side = modelSide();
+        var scale = ScaleFor(width, height, side);
         // Without raw packets (another backend, another codec) the plain decode is the only honest one.
         string? fallback = !string.Equals(fourCc, "MJPG", StringComparison.OrdinalIgnoreCase) ? $"codec '{fourCc}', not MJPEG"
-            : scale == 1 ? $"{width}x{height} frames, model input {modelSide}"
+            : scale == 1 ? $"{width}x{height} frames, model input {side}"
             : !capture.Set(VideoCaptureProperties.Format, -1) ? "OpenCV gives no undecoded packets"
             : null;
         if (fallback is not null)
         {
-            capture.Dispose();
+            // The capture already open decodes as the plain source would: no second open of the file or stream.
             decode = $"full size ({fallback})";
-            return OpenCvFrameSource.Open(spec);
+            return OpenCvFrameSource.Adopt(capture, spec);
         }
 
         decode = $"1/{scale} size from the JPEG ({width}x{height} MJPEG → {width / scale}x{height / scale})";

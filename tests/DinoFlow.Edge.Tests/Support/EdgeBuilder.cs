@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
 namespace DinoFlow.Edge.Tests.Support;
@@ -19,8 +17,6 @@ public static class EdgeBuilder
         Inference = new InferenceOptions { WarmupRuns = 1 },
         Mqtt = new MqttOptions { ReconnectMinSeconds = 0.2, ReconnectMaxSeconds = 1, ConnectTimeoutSeconds = 2 },
     };
-
-    public static ILoggerFactory Loggers => NullLoggerFactory.Instance;
 }
 
 /// <summary>A "live" source made of the sample clip's real frames that dies after <c>framesPerOpen</c> frames.</summary>

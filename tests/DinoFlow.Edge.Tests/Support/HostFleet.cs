@@ -34,6 +34,8 @@ public sealed class HostFleet : IAsyncDisposable
     public EdgeStore Store { get; }
     public PackageServer Server { get; }
     public FleetClient Client { get; }
+    /// <summary>The devices' logs: an error no test expected fails the test when the fleet is disposed.</summary>
+    public ErrorTrap Trap { get; } = new();
 
     public static async Task<HostFleet> StartAsync(string directory)
     {
@@ -53,7 +55,7 @@ public sealed class HostFleet : IAsyncDisposable
         options.Mqtt.Broker = Broker.Url;
         options.Mqtt.Password = Credentials.AddDevice(id);
         options.TrustedKey = Credentials.TrustedKeyPath;
-        var runtime = new EdgeRuntime(options, EdgeBuilder.Loggers, _ => new LoopingLiveSource(), downloads);
+        var runtime = new EdgeRuntime(options, Trap.Loggers, _ => new LoopingLiveSource(), downloads);
         var stop = new CancellationTokenSource();
         _devices.Add((runtime, stop, runtime.RunAsync(stop.Token)));
         return runtime;
@@ -88,6 +90,7 @@ public sealed class HostFleet : IAsyncDisposable
         Server.Dispose();
         await Broker.DisposeAsync();
         Signer.Dispose();
+        Trap.Dispose();
     }
 }
 
