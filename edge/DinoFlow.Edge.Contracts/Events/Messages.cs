@@ -32,6 +32,9 @@ public sealed record HealthMessage
     public long UnknownFrames { get; init; }
     public double WorkingSetMb { get; init; }
     public double ManagedHeapMb { get; init; }
+
+    /// <summary>What the device can run (architecture, glibc, ONNX Runtime and its providers, GPU, JetPack); null from devices older than it.</summary>
+    public DevicePlatform? Platform { get; init; }
 }
 
 /// <summary>
