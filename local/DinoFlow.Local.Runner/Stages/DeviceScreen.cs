@@ -21,6 +21,6 @@ public static class DeviceScreen
     public static DeviceProfile Profile(string device, DevicePlatform platform)
     {
         ArgumentNullException.ThrowIfNull(platform);
-        return new DeviceProfile(device, platform.Architecture, platform.OnnxRuntimeVersion, platform.ExecutionProviders, platform.CpuFeatures, platform.Gpu?.Name, platform.Gpu?.FastFp16);
+        return new DeviceProfile(device, platform.Architecture, platform.Glibc, platform.OnnxRuntimeVersion, platform.ExecutionProviders, platform.CpuFeatures, platform.Gpu?.Name, platform.Gpu?.FastFp16);
     }
 }

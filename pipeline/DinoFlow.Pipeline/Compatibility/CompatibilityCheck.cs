@@ -21,7 +21,10 @@ public static class CompatibilityCheck
         var refusals = new List<string>();
         var notes = new List<string>();
         if (device.OnnxRuntimeVersion is null || device.ExecutionProviders.Count == 0)
-            return new CompatibilityVerdict(device.Device, ["ONNX Runtime did not load on the device (no version or providers reported)"], notes);
+        {
+            var glibc = device.Glibc is null ? "" : $"; its glibc is {device.Glibc}";
+            return new CompatibilityVerdict(device.Device, [$"ONNX Runtime did not load on the device (no version or providers reported{glibc})"], notes);
+        }
 
         var runtime = $"ONNX Runtime {device.OnnxRuntimeVersion}";
         if (ProviderName(package.ExecutionProvider) is { } provider && !device.ExecutionProviders.Contains(provider, StringComparer.Ordinal))
@@ -30,7 +33,8 @@ public static class CompatibilityCheck
                          + $"(it has {string.Join(", ", device.ExecutionProviders)}); the edge would fall back to the CPU, which is not what the package was made and checked for");
         }
 
-        if (package.Precision == "fp16" && package.ExecutionProvider is "cuda" or "tensorrt")
+        // Without the provider the FP16 question does not arise: the provider's refusal says it.
+        if (refusals.Count == 0 && package.Precision == "fp16" && package.ExecutionProvider is "cuda" or "tensorrt")
         {
             if (device.Gpu is null) refusals.Add("the package runs in FP16 on an NVIDIA GPU and the device reported none");
             else if (device.GpuFp16 == false) refusals.Add($"the package runs in FP16 and the device's GPU ({device.Gpu}) has no fast FP16");

@@ -6,6 +6,7 @@ namespace DinoFlow.Pipeline.Compatibility;
 /// </summary>
 /// <param name="Device">Its name, for messages.</param>
 /// <param name="Architecture">X64, Arm64, …</param>
+/// <param name="Glibc">glibc's version, e.g. "2.27" (ONNX Runtime's NuGet build needs 2.28).</param>
 /// <param name="OnnxRuntimeVersion">e.g. "1.31.1".</param>
 /// <param name="ExecutionProviders">ONNX Runtime's available providers (CPUExecutionProvider, CUDAExecutionProvider, TensorrtExecutionProvider).</param>
 /// <param name="CpuFeatures">avx2, avx512-vnni, avx-vnni, neon, dotprod, …</param>
@@ -14,6 +15,7 @@ namespace DinoFlow.Pipeline.Compatibility;
 public sealed record DeviceProfile(
     string Device,
     string? Architecture,
+    string? Glibc,
     string? OnnxRuntimeVersion,
     IReadOnlyList<string> ExecutionProviders,
     IReadOnlyList<string> CpuFeatures,
