@@ -33,7 +33,7 @@ internal static class NvidiaProbe
         if (!File.Exists(release)) return null;
         var l4t = L4tRelease(File.ReadLines(release).FirstOrDefault() ?? "");
         var model = ReadTrimmed(PlatformProbe.Under(root, "proc/device-tree/model"));
-        var jetpack = PlatformProbe.FirstVersion(dpkg, "nvidia-jetpack") ?? (l4t is not null && JetPackOfL4t.TryGetValue(l4t, out var j) ? j : null);
+        var jetpack = PlatformProbe.FirstVersion(dpkg, "nvidia-jetpack")?.Split('+')[0] ?? (l4t is not null && JetPackOfL4t.TryGetValue(l4t, out var j) ? j : null);
         return new JetsonInfo(model, l4t, jetpack);
     }
 
