@@ -50,7 +50,8 @@ public static class ModelPackageFiles
         var full = Path.GetFullPath(directory);
         var staging = full.TrimEnd(Path.DirectorySeparatorChar) + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         System.IO.Directory.CreateDirectory(staging);
-        var final = manifest with { ModelSha256 = Sha256Hex(model) };
+        // The opset is read from the graph itself, so a device can be checked against it before anything is sent.
+        var final = manifest with { ModelSha256 = Sha256Hex(model), OnnxOpset = OnnxOpsetReader.DefaultDomain(model) };
         File.WriteAllBytes(Path.Combine(staging, ModelManifest.ModelFileName), model);
         foreach (var (name, bytes) in extraFiles ?? new Dictionary<string, byte[]>())
             File.WriteAllBytes(Path.Combine(staging, Path.GetFileName(name)), bytes);

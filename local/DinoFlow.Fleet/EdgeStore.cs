@@ -110,6 +110,16 @@ public sealed class EdgeStore
         return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize(json, EdgeJson.Default.HealthMessage) : null;
     }
 
+    /// <summary>The platform the device last reported (its newest health message that carries one); null when it never did.</summary>
+    public DevicePlatform? LastPlatform(string device)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT json FROM health WHERE device = $device AND json_extract(json, '$.platform') IS NOT NULL ORDER BY timestamp DESC LIMIT 1";
+        command.Parameters.AddWithValue("$device", device);
+        return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize(json, EdgeJson.Default.HealthMessage)?.Platform : null;
+    }
+
     /// <summary>
     /// Detections per class in time buckets of <paramref name="bucketSeconds"/> (by the device's event time, so events
     /// delivered late from a device's spool land where they happened), for events in [from, to).

@@ -12,7 +12,8 @@ public sealed record HealthMessage
 {
     public required string EventId { get; init; }
     public required string DeviceId { get; init; }
-    public required string? ModelVersion { get; init; }
+    /// <summary>Null while the device runs no model; not required, since a null is not written and the host must still read the message (its platform says why).</summary>
+    public string? ModelVersion { get; init; }
     public required DateTimeOffset Timestamp { get; init; }
     public double UptimeSeconds { get; init; }
     public long FramesProcessed { get; init; }
@@ -38,6 +39,9 @@ public sealed record HealthMessage
     public long UnknownFrames { get; init; }
     public double WorkingSetMb { get; init; }
     public double ManagedHeapMb { get; init; }
+
+    /// <summary>What the device can run (architecture, glibc, ONNX Runtime and its providers, GPU, JetPack); null from devices older than it.</summary>
+    public DevicePlatform? Platform { get; init; }
 }
 
 /// <summary>

@@ -14,9 +14,14 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
     private long _lastFrames;
     private double _lastSeconds;
 
+    // Probed once: what the device can run does not change while it runs.
+    private readonly Lazy<DevicePlatform> _platform = new(() => PlatformProbe.Read());
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.HealthIntervalSeconds));
+        // The first message goes out at start (spooled until the first connect), so the host knows the platform before any deployment.
+        Publish();
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false)) Publish();
     }
 
@@ -54,6 +59,7 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             UnknownFrames = frames.UnknownFrames,
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
+            Platform = _platform.Value,
         };
     }
 

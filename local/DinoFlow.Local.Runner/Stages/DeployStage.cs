@@ -4,16 +4,21 @@ using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Inference;
 using DinoFlow.Fleet;
+using DinoFlow.Pipeline.Compatibility;
 using DinoFlow.Pipeline.Runner;
 
 namespace DinoFlow.Local.Runner.Stages;
 
-public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack, string? GreengrassRecipe = null);
+/// <param name="Refused">Devices refused before anything was sent, each as "device: reason" (see <see cref="DeviceScreen"/>).</param>
+/// <param name="CompatibilityNotes">What the compatibility check could not check, or warns of, per device that got the package.</param>
+public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack, string? GreengrassRecipe = null,
+    IReadOnlyList<string>? Refused = null, IReadOnlyList<string>? CompatibilityNotes = null);
 
 /// <summary>
 /// Zips the compiled package, serves it over HTTP, publishes the deployment (retained) to each device of the group,
 /// waits for their status, and when any device fails or times out, rolls the others back to their last good model.
-/// Without --devices the stage only packages (nothing to deploy to).
+/// Before anything is sent, a device whose last reported platform cannot run the package (provider, FP16, opset) is
+/// refused, named with the reason; the others still get it. Without --devices the stage only packages (nothing to deploy to).
 /// </summary>
 /// <param name="files">Where this step's folder and earlier runs' packages are.</param>
 /// <param name="openEdgeStore">The workspace's edge store (last good deployment per device; statuses).</param>
@@ -59,6 +64,14 @@ public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeSt
         var broker = context.Input.Option(BrokerOption, "mqtt://127.0.0.1:1883");
         var timeout = TimeSpan.FromSeconds(double.Parse(context.Input.Option(TimeoutOption, "120"), CultureInfo.InvariantCulture));
         var store = openEdgeStore();
+        var requirements = PackageRequirements.Of(package.Manifest, OnnxOpsetReader.DefaultDomain(package.Model));
+        var verdicts = DeviceScreen.Check(store, devices, requirements);
+        var refused = verdicts.Where(v => !v.CanRun).Select(v => v.Describe()).ToList();
+        var notes = verdicts.Where(v => v.CanRun && v.Notes.Count > 0).Select(v => v.Describe()).ToList();
+        if (refused.Count == devices.Length)
+            throw new StageValidationException($"no device can run model {package.Manifest.Version} ({requirements}): {string.Join(" | ", refused)}");
+        devices = [.. verdicts.Where(v => v.CanRun).Select(v => v.Device)];
+        var refusedText = refused.Count == 0 ? "" : $"; refused before download: {string.Join(" | ", refused)}";
         await using var server = new PackageServer(context.Input.Option(HostOption, "127.0.0.1"));
         var url = server.Add(Path.GetFileName(zip), zip);
         var previous = devices.ToDictionary(d => d, store.LastSucceeded, StringComparer.Ordinal);
@@ -77,9 +90,9 @@ public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeSt
         using var signer = fleetOptions.Signer;
         await using var fleet = await FleetClient.ConnectAsync(broker, store, fleetOptions, cancellationToken).ConfigureAwait(false);
         var request = new DeploymentRequest($"{context.RunId}-{context.Attempt}", package.Manifest.Version, url, sha) { Files = DeploymentSignature.FilesOfZip(zip) };
-        context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}");
+        context.Report(0, devices.Length, $"deploying {request.Version} to {devices.Length} device(s) via {broker}{refusedText}");
         var group = await fleet.DeployGroupAsync(devices, request, previous, timeout, cancellationToken).ConfigureAwait(false);
-        if (group.Failure is { } failure) throw new StageValidationException(failure);
-        return (new DeployOutput(request.Version, zip, sha, devices, [], recipe), $"model {request.Version} running on {string.Join(", ", devices)}");
+        if (group.Failure is { } failure) throw new StageValidationException(failure + refusedText);
+        return (new DeployOutput(request.Version, zip, sha, devices, [], recipe, refused, notes), $"model {request.Version} running on {string.Join(", ", devices)}{refusedText}");
     }
 }

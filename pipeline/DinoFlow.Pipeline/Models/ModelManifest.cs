@@ -110,6 +110,9 @@ public sealed record ModelManifest
     public ProbeInfo? Probe { get; init; }
     public CompileInfo? Compiled { get; init; }
 
+    /// <summary>The ONNX opset model.onnx imports for the default domain, read from the graph when the package is saved; null in packages made before it.</summary>
+    public int? OnnxOpset { get; init; }
+
     /// <summary>The unknown-input score and its calibrated threshold; null in packages made before it (no unknown answer).</summary>
     public UnknownScoreInfo? Unknown { get; init; }
 
