@@ -37,8 +37,16 @@ internal static class DriftBenchmark
         using var classifier = new Classifier(package);
         Console.WriteLine($"model {package.Manifest.Version} ({package.Manifest.Compiled?.EffectivePrecision ?? "fp32"}), recording {Path.GetFileName(recording)}, {loops} loops");
         var (stable, fps) = Classify(classifier, recording, 1.0, 0);
-        var shifts = new[] { ("darker (x0.6)", 0.6, 0.0), ("brighter (+60)", 1.0, 60.0), ("slightly darker (x0.85)", 0.85, 0.0) };
+        var shifts = new[] { ("darker (x0.6)", 0.6, 0.0), ("brighter (+60)", 1.0, 60.0), ("much darker (x0.3)", 0.3, 0.0) };
         var shifted = shifts.Select(s => (s.Item1, Frames: Classify(classifier, recording, s.Item2, s.Item3).Frames)).ToList();
+        // Another product mix on the same line: only the frames the recording's labels call brown boxes or no box.
+        var labelsFile = Path.ChangeExtension(recording, ".labels.csv");
+        if (File.Exists(labelsFile))
+        {
+            var truth = File.ReadLines(labelsFile).Skip(1).Select(l => l.Split(',')).ToDictionary(p => int.Parse(p[0], CultureInfo.InvariantCulture), p => p[1]);
+            shifted.Add(("mix: brown boxes only", stable.Where((_, i) => truth.TryGetValue(i, out var t) && !t.StartsWith("red", StringComparison.Ordinal)).ToList()));
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"classified {stable.Count} frames x {1 + shifts.Length} variants in {watch.Elapsed.TotalSeconds:0} s ({fps:0.#} fps recording)"));
 
         var events = Replay(stable, loops, package.Manifest.Labels.Count);
