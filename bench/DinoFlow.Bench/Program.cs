@@ -19,11 +19,12 @@ return name switch
     "unknown" => UnknownBenchmark.Run(args),
     "levers" => LeverBenchmark.Run(args),
     "int8" => Int8Benchmark.Run(args),
+    "drift" => DriftBenchmark.Run(args),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS] | drift [DATA_DIR] [PACKAGE] [LOOPS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

@@ -63,6 +63,9 @@ public sealed class EdgeOptions
     public InferenceOptions Inference { get; set; } = new();
     public SmoothingOptions Smoothing { get; set; } = new();
     public MqttOptions Mqtt { get; set; } = new();
+
+    /// <summary>Edge:Snapshots: small JPEGs with detections, within a size and rate budget (off by default).</summary>
+    public SnapshotOptions Snapshots { get; set; } = new();
 }
 
 public sealed class InferenceOptions
@@ -167,6 +170,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             if (string.IsNullOrEmpty(m.CertFile) != string.IsNullOrEmpty(m.KeyFile)) errors.Add("Edge:Mqtt:CertFile and Edge:Mqtt:KeyFile go together");
         }
 
+        errors.AddRange(options.Snapshots.Problems());
         if (m.SpoolMaxMessages < 1) errors.Add("Edge:Mqtt:SpoolMaxMessages must be at least 1");
         if (m.ReconnectMinSeconds <= 0 || m.ReconnectMaxSeconds < m.ReconnectMinSeconds) errors.Add("Edge:Mqtt:ReconnectMinSeconds must be positive and ≤ ReconnectMaxSeconds");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -37,6 +37,7 @@ public static class CliApp
         ModelCommands.Register(root);
         EdgeCommands.Register(root);
         root.Subcommands.Add(DemoCommand.Build());
+        root.Subcommands.Add(TraceCommand.Build());
         PortalCommands.Register(root);
         FleetCommands.Register(root);
         root.Subcommands.Add(AwsCommands.Build());

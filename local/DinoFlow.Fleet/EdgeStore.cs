@@ -8,7 +8,7 @@ namespace DinoFlow.Fleet;
 
 /// <summary>Detections, device health and deployments in <c>.dinoflow/edge.db</c> (<see cref="SqliteDatabase"/>) for the dashboard.
 /// Detections are keyed by event id, so a re-delivered event is stored once.</summary>
-public sealed class EdgeStore
+public sealed partial class EdgeStore
 {
     private readonly SqliteDatabase _database;
 
@@ -48,6 +48,7 @@ public sealed class EdgeStore
     public bool AddDetection(DetectionEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
+        if (e.Snapshot is not null) Snapshots.Add(e);
         return Execute("INSERT OR IGNORE INTO detections VALUES ($id, $device, $version, $label, $confidence, $ts, $frame, $received)",
             ("$id", e.EventId), ("$device", e.DeviceId), ("$version", e.ModelVersion), ("$label", e.Label), ("$confidence", e.Confidence),
             ("$ts", Time(e.Timestamp)), ("$frame", e.FrameIndex), ("$received", Time(DateTimeOffset.UtcNow))) > 0;

@@ -5,7 +5,11 @@ namespace DinoFlow.Edge.Contracts.Events;
 
 /// <summary>A stable detection (after smoothing). <see cref="EventId"/> is unique per device: receivers drop duplicates by it.</summary>
 public sealed record DetectionEvent(
-    string EventId, string DeviceId, string ModelVersion, string Label, double Confidence, DateTimeOffset Timestamp, long FrameIndex, long StartFrame);
+    string EventId, string DeviceId, string ModelVersion, string Label, double Confidence, DateTimeOffset Timestamp, long FrameIndex, long StartFrame)
+{
+    /// <summary>A small JPEG of what the model saw (its input after the crop), base64; only within the device's snapshot budget (Edge:Snapshots), else null.</summary>
+    public string? Snapshot { get; init; }
+}
 
 /// <summary>Device health, published every Edge:HealthIntervalSeconds on dinoflow/{device}/health.</summary>
 public sealed record HealthMessage

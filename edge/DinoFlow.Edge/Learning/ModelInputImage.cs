@@ -13,6 +13,13 @@ public static class ModelInputImage
 {
     public static byte[] Jpeg(PreprocessSpec spec, ReadOnlySpan<float> tensor, int quality = 85)
     {
+        using var image = ToMat(spec, tensor);
+        return image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, quality));
+    }
+
+    /// <summary>pixel = value · std + mean, per channel (CHW, in the spec's colour order), into a new BGR image the caller disposes.</summary>
+    public static Mat ToMat(PreprocessSpec spec, ReadOnlySpan<float> tensor)
+    {
         ArgumentNullException.ThrowIfNull(spec);
         int width = spec.Width, height = spec.Height, plane = width * height;
         if (tensor.Length != spec.TensorLength) throw new ArgumentException($"The tensor has {tensor.Length} values; a {width}x{height} input has {spec.TensorLength}.", nameof(tensor));
@@ -26,7 +33,8 @@ public static class ModelInputImage
             for (var i = 0; i < plane; i++) bgr[(i * 3) + target] = (byte)Math.Clamp(MathF.Round((channel[i] * std) + mean), 0, 255);
         }
 
-        using var image = Mat.FromPixelData(height, width, MatType.CV_8UC3, bgr);
-        return image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, quality));
+        var image = new Mat(height, width, MatType.CV_8UC3);
+        System.Runtime.InteropServices.Marshal.Copy(bgr, 0, image.Data, bgr.Length);
+        return image;
     }
 }

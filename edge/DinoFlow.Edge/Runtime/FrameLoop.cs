@@ -63,6 +63,11 @@ internal sealed partial class FrameLoop
 
     public LatencyWindow Latencies { get; } = new(10_000);
 
+    /// <summary>Which detections carry a snapshot (Edge:Snapshots); the inference thread's alone.</summary>
+    public SnapshotBudget Snapshots => _snapshots ??= new SnapshotBudget(_options.Snapshots, TimeProvider.System);
+
+    private SnapshotBudget? _snapshots;
+
     /// <summary>Raised on the inference thread for every detection event (after it is spooled and written).</summary>
     public event Action<DetectionEvent>? Detected;
 
@@ -229,7 +234,10 @@ internal sealed partial class FrameLoop
             if (detection is { Unknown: false } d)
             {
                 var evt = new DetectionEvent(Guid.CreateVersion7().ToString("N"), _options.DeviceId, model.Version, labels[d.Label],
-                    Math.Round(d.Confidence, 4), DateTimeOffset.UtcNow, slot.FrameIndex, d.StartFrame);
+                    Math.Round(d.Confidence, 4), DateTimeOffset.UtcNow, slot.FrameIndex, d.StartFrame)
+                {
+                    Snapshot = Snapshots.Take(slot.Tensor, model.Preprocessor.Spec),
+                };
                 _outbox.Send(evt);
                 results.Events?.Write(evt);
                 Interlocked.Increment(ref _detections);

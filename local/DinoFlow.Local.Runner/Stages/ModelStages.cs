@@ -60,11 +60,13 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
             ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
             : await ReadAsync(prepare.ValidationManifestKey).ConfigureAwait(false);
         var train = await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false);
+        var jobs = (await PreparedSplit.ReadAsync(context, prepare.TrainManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => o.JobName).Distinct(StringComparer.Ordinal).ToList();
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         var result = new ModelTrainer(ModelWorkflow.Backbone, new DinoFlow.Imaging.OpenCvImageDecoder()).Train(
             "dinoflow", context.RunId, prepare.Categories, train, validation, recipe, output,
             new SynchronousProgress<TrainingProgress>(p => context.Report(p.Done, p.Total, $"{p.Phase}: {p.Text}")), cancellationToken);
         var m = result.Validation;
+        PackageLineage.Record(output, new LineageInfo(context.RunId, jobs, context.Input.Source));
         return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
             string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}"));
     }

@@ -35,6 +35,7 @@ public static class DashboardEndpoints
         var dashboard = app.MapGroup("").RequireAuthorization(policies);
 
         dashboard.MapGet("/dashboard", () => Assets.Result(Assets.Dashboard, "dashboard.html"));
+        InsightEndpoints.Map(dashboard, sources);
         // Its script and stylesheet; any other path under /dashboard is a 404 page with the way back.
         dashboard.MapGet("/dashboard/{**path}", (string path) => path is "dashboard.js" or "dashboard.css" ? Assets.Result(Assets.Dashboard, path) : NotFoundPage(path));
         dashboard.MapMethods("/api/dashboard/{**path}", ["GET", "POST"], (string path) =>

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace DinoFlow.Web.Dashboard;
 
 /// <summary>Everything the page shows, as one document: what the refresh channel sends.</summary>
-public sealed record DashboardSnapshot(DetectionChart Detections, IReadOnlyList<DeviceView> Devices, IReadOnlyList<RunView> Runs);
+public sealed record DashboardSnapshot(DetectionChart Detections, IReadOnlyList<DeviceView> Devices, IReadOnlyList<RunView> Runs, FleetInsights? Insights = null);
 
 /// <summary>Detections per class in equal buckets from <see cref="From"/> to <see cref="To"/>; each series has one count per bucket.</summary>
 public sealed record DetectionChart(DateTimeOffset From, DateTimeOffset To, int BucketSeconds, IReadOnlyList<DetectionSeries> Series);

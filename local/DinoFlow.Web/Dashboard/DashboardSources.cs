@@ -1,5 +1,6 @@
 using DinoFlow.Local.Runner;
 using DinoFlow.Fleet;
+using DinoFlow.Fleet.Drift;
 
 namespace DinoFlow.Web.Dashboard;
 
@@ -20,4 +21,13 @@ public sealed record DashboardSources(LocalWorkspace Workspace, EdgeStore Edge)
 
     /// <summary>How many of the newest runs the page lists.</summary>
     public int RunLimit { get; init; } = 20;
+
+    /// <summary>How each device's detections are compared with its baseline (docs/drift.md).</summary>
+    public DriftOptions Drift { get; init; } = DriftOptions.Default;
+
+    /// <summary>How many of the newest detections the page lists, each with its lineage link.</summary>
+    public int LatestDetections { get; init; } = 20;
+
+    /// <summary>How many of the newest snapshots per device and class the page shows.</summary>
+    public int SnapshotsPerClass { get; init; } = 3;
 }

@@ -116,6 +116,9 @@ public sealed record ModelManifest
     /// <summary>The unknown-input score and its calibrated threshold; null in packages made before it (no unknown answer).</summary>
     public UnknownScoreInfo? Unknown { get; init; }
 
+    /// <summary>The run and labeling jobs behind the package (<c>dinoflow trace</c>); null in packages made before it or outside a run.</summary>
+    public LineageInfo? Lineage { get; init; }
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,

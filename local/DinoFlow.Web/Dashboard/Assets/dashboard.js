@@ -198,10 +198,44 @@
     }));
   }
 
+  const driftText = { stable: 'Stable', shifted: 'Shifted', collecting: 'Collecting' };
+  const modelReport = (version) => `/dashboard/models/${encodeURIComponent(version)}/report`;
+
+  // Drift per device (a badge and its reasons), the model timeline, the latest detections with their lineage and
+  // report links, and the latest snapshots per device and class.
+  function renderInsights(insights) {
+    if (!insights) return;
+    const timelines = new Map(insights.timelines.map((t) => [t.deviceId, t.periods]));
+    $('drift-rows').replaceChildren(...insights.drift.map((d) => el('tr', { 'data-device': d.deviceId, 'data-drift': d.state },
+      el('td', {}, d.deviceId),
+      el('td', { class: 'drift' },
+        el('span', { class: `badge status-${d.state === 'shifted' ? 'warn' : d.state === 'stable' ? 'ok' : 'stale'}` }, driftText[d.state] ?? d.state),
+        d.reasons.length ? el('div', { class: 'problems' }, d.reasons.join('; ')) : null),
+      el('td', { class: 'num' }, `${d.baselineCount} → ${d.windowCount} detections, mean confidence ${number(d.baselineMeanConfidence, 3)} → ${number(d.windowMeanConfidence, 3)}`),
+      el('td', { class: 'timeline' }, ...(timelines.get(d.deviceId) || []).map((p) =>
+        el('span', { class: 'period', 'data-version': p.version, title: `${dateTime(p.from)} – ${dateTime(p.to)}, ${p.detections} detections` },
+          `${p.version} (${time(p.from)}–${time(p.to)})`))))));
+    $('latest-rows').replaceChildren(...insights.latest.map((x) => el('tr', { 'data-event': x.eventId },
+      el('td', { title: dateTime(x.timestamp) }, ago(x.timestamp)),
+      el('td', {}, x.deviceId),
+      el('td', {}, x.label),
+      el('td', { class: 'num' }, number(x.confidence, 3)),
+      el('td', {}, x.modelVersion),
+      el('td', {},
+        el('a', { class: 'trace-link', href: `/dashboard/trace/${encodeURIComponent(x.eventId)}` }, 'lineage'), ' · ',
+        el('a', { class: 'report-link', href: modelReport(x.modelVersion) }, 'report')))));
+    $('no-snapshots').hidden = insights.snapshots.length > 0;
+    $('snapshots').replaceChildren(...insights.snapshots.map((s) => el('figure', { class: 'snapshot', 'data-event': s.eventId },
+      el('img', { src: `/api/dashboard/snapshots/${encodeURIComponent(s.eventId)}`, alt: `${s.label} on ${s.deviceId}`, width: '112', height: '112' }),
+      el('figcaption', {}, `${s.deviceId} · ${s.label} · ${ago(s.timestamp)} · `,
+        el('a', { href: `/dashboard/trace/${encodeURIComponent(s.eventId)}` }, 'lineage')))));
+  }
+
   function render() {
     if (!snapshot) return;
     renderChart(snapshot.detections);
     renderDevices(snapshot.devices);
+    renderInsights(snapshot.insights);
     renderRuns(snapshot.runs);
   }
 
