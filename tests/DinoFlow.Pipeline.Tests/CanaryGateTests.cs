@@ -1,4 +1,5 @@
 using DinoFlow.Pipeline.Deployment;
+using DinoFlow.Pipeline.Monitoring;
 
 namespace DinoFlow.Pipeline.Tests;
 
@@ -29,17 +30,17 @@ public sealed class CanaryGateTests
     }
 
     [Fact]
-    public void Jensen_shannon_is_zero_for_equal_mixes_one_for_disjoint_and_symmetric_between()
+    public void The_class_mix_distance_is_zero_for_equal_mixes_one_for_disjoint_and_symmetric_between()
     {
         var p = new Dictionary<string, double> { ["a"] = 0.5, ["b"] = 0.5 };
         var q = new Dictionary<string, double> { ["c"] = 1 };
         var r = new Dictionary<string, double> { ["a"] = 1 };
 
-        Assert.Equal(0, Divergence.JensenShannon(p, p), 12);
-        Assert.Equal(1, Divergence.JensenShannon(p, q), 12);
-        // JS({½,½},{1,0}) = H(¾,¼) − ½·H(½,½) = 0.8113 − 0.5.
-        Assert.Equal(0.311278, Divergence.JensenShannon(p, r), 5);
-        Assert.Equal(Divergence.JensenShannon(p, r), Divergence.JensenShannon(r, p), 12);
+        Assert.Equal(0, DriftStatistics.JensenShannonDistance(p, p), 12);
+        Assert.Equal(1, DriftStatistics.JensenShannonDistance(p, q), 12);
+        // JS divergence({½,½},{1,0}) = H(¾,¼) − ½·H(½,½) = 0.311278; the distance is its square root.
+        Assert.Equal(Math.Sqrt(0.311278), DriftStatistics.JensenShannonDistance(p, r), 5);
+        Assert.Equal(DriftStatistics.JensenShannonDistance(p, r), DriftStatistics.JensenShannonDistance(r, p), 12);
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using DinoFlow.Pipeline.Monitoring;
+
 namespace DinoFlow.Fleet.Drift;
 
 /// <summary>

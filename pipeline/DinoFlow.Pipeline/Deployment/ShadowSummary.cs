@@ -1,3 +1,5 @@
+using DinoFlow.Pipeline.Monitoring;
+
 namespace DinoFlow.Pipeline.Deployment;
 
 /// <summary>
@@ -20,6 +22,6 @@ public sealed record ShadowSummary(
     IReadOnlyDictionary<string, double> CandidateClassMix,
     IReadOnlyList<long> CandidateConfidenceHistogram)
 {
-    /// <summary>Jensen–Shannon divergence (base 2, 0…1) between the two class mixes: how far the candidate moves what the line "sees".</summary>
-    public double ClassMixDivergence => Divergence.JensenShannon(CurrentClassMix, CandidateClassMix);
+    /// <summary>Jensen–Shannon distance (base 2, 0…1) between the two class mixes: how far the candidate moves what the line "sees".</summary>
+    public double ClassMixDistance => DriftStatistics.JensenShannonDistance(CurrentClassMix, CandidateClassMix);
 }

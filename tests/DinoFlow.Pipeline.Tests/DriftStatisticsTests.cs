@@ -1,6 +1,6 @@
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Monitoring;
 
-namespace DinoFlow.Fleet.Tests.Drift;
+namespace DinoFlow.Pipeline.Tests;
 
 /// <summary>The drift statistics against values SciPy gives (scipy.stats.chi2.sf, chi2_contingency without correction, jensenshannon base 2).</summary>
 public sealed class DriftStatisticsTests

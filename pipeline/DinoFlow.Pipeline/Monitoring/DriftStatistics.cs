@@ -1,4 +1,4 @@
-namespace DinoFlow.Fleet.Drift;
+namespace DinoFlow.Pipeline.Monitoring;
 
 /// <summary>
 /// The two-sample tests and distances the drift check uses, in closed form (no statistics package): Pearson's chi²
@@ -47,6 +47,22 @@ public static class DriftStatistics
     public static double JensenShannonDistance(IReadOnlyList<long> baseline, IReadOnlyList<long> window)
     {
         var (p, q) = Shares(baseline, window);
+        return JensenShannonDistance(p, q);
+    }
+
+    /// <summary>The same over two mixes given as shares, label → share (each normalised to sum 1; labels on one side only count as 0 on the other).</summary>
+    public static double JensenShannonDistance(IReadOnlyDictionary<string, double> baseline, IReadOnlyDictionary<string, double> window)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        ArgumentNullException.ThrowIfNull(window);
+        var labels = baseline.Keys.Union(window.Keys, StringComparer.Ordinal).ToList();
+        double nb = labels.Sum(l => baseline.GetValueOrDefault(l)), nw = labels.Sum(l => window.GetValueOrDefault(l));
+        if (nb <= 0 || nw <= 0) return nb <= 0 && nw <= 0 ? 0 : 1;
+        return JensenShannonDistance([.. labels.Select(l => baseline.GetValueOrDefault(l) / nb)], [.. labels.Select(l => window.GetValueOrDefault(l) / nw)]);
+    }
+
+    private static double JensenShannonDistance(double[] p, double[] q)
+    {
         var divergence = 0.0;
         for (var i = 0; i < p.Length; i++)
         {
