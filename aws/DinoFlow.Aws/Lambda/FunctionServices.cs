@@ -1,10 +1,8 @@
 using Amazon.S3;
-using DinoFlow.Aws;
-using DinoFlow.Aws.Steps;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace DinoFlow.Aws.Functions;
+namespace DinoFlow.Aws.Lambda;
 
 /// <summary>What every handler uses: the stack's settings, the data bucket and logging. Built once per Lambda instance.</summary>
 public sealed class FunctionServices(AwsSettings settings, IObjectStore bucket, ILoggerFactory loggers)
