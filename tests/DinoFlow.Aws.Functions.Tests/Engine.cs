@@ -13,6 +13,11 @@ namespace DinoFlow.Aws.Functions.Tests;
 /// </summary>
 public static class Engine
 {
+    // Each engine run is a moto server and the handlers on a 2-core CI machine: the test classes that run the engine
+    // share these two collections, so at most two runs go at once (more made every run miss its deadline).
+    public const string Scenarios = "engine scenarios";
+    public const string Checks = "engine checks";
+
     /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs).</summary>
     public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker" };
 
@@ -95,7 +100,8 @@ public static class Engine
         var planFile = Path.Combine(work, "plan.json");
         var reportFile = Path.Combine(work, "report.json");
         await File.WriteAllTextAsync(planFile, plan.ToJsonString());
-        var result = await Repo.PythonCheckAsync("sfn_engine.py", [planFile, reportFile], TimeSpan.FromMinutes(4));
+        // A generous deadline: a run takes about a minute alone, several on a shared 2-core machine under load.
+        var result = await Repo.PythonCheckAsync("sfn_engine.py", [planFile, reportFile], TimeSpan.FromMinutes(8));
         // DINOFLOW_ENGINE_KEEP=DIR keeps the last plan and report there, to read or to rerun with sfn_engine.py.
         if (Environment.GetEnvironmentVariable("DINOFLOW_ENGINE_KEEP") is { Length: > 0 } keep)
         {

@@ -10,6 +10,7 @@ namespace DinoFlow.Aws.Functions.Tests;
 /// with the real C# handlers, SageMaker training jobs are moto's, SNS notifications reach an SQS queue the test reads.
 /// Skips, naming what to install, when python3 lacks moto.
 /// </summary>
+[Collection(Engine.Scenarios)]
 public sealed class EngineScenarioTests
 {
     internal static List<JsonObject> Uploads(string work, int count, int seed = 0)

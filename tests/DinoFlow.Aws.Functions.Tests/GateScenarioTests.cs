@@ -4,6 +4,7 @@ using static DinoFlow.Aws.Functions.Tests.EngineScenarioTests;
 namespace DinoFlow.Aws.Functions.Tests;
 
 /// <summary>The quality gate in the engine: a model below the stack's minimum accuracy is described and never deployed.</summary>
+[Collection(Engine.Scenarios)]
 public sealed class GateScenarioTests
 {
     [SkippableFact]

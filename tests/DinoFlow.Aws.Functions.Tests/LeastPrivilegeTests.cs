@@ -9,6 +9,7 @@ namespace DinoFlow.Aws.Functions.Tests;
 /// run stops there with AccessDenied, and the report names the refused action and resource. Every scenario of
 /// <see cref="EngineScenarioTests"/> asserts the opposite on the template as it is.
 /// </summary>
+[Collection(Engine.Checks)]
 public sealed class LeastPrivilegeTests
 {
     private static JsonObject Run(JsonObject report) => Assert.Single(report["phases"]![0]!["pipeline"]!.AsArray())!.AsObject();

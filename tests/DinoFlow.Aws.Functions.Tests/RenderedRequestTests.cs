@@ -7,6 +7,7 @@ namespace DinoFlow.Aws.Functions.Tests;
 /// Every AWS API request a run sends, as moto's Step Functions interpreter made them from the shipped state machines
 /// and the real handlers' outputs (<see cref="RenderedRun"/>), validated against botocore 1.40+'s service models.
 /// </summary>
+[Collection(Engine.Checks)]
 public sealed class RenderedRequestTests(RenderedRun run) : IClassFixture<RenderedRun>
 {
     private static Task<ProcessResult> ValidateAsync(string directory) => Repo.PythonCheckAsync("validate_requests.py", [directory]);
