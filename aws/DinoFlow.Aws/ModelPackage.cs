@@ -63,7 +63,4 @@ public static class ModelPackage
         var labels = JsonNode.Parse(metadata)?["labels"] as JsonArray ?? throw new AwsRequestException(name + ":model.json.labels", "is missing");
         return labels.Select(l => l?.GetValue<string>() ?? "").ToList();
     }
-
-    /// <summary>A zip of the package files in a fixed order with fixed times, so the same model gives the same bytes.</summary>
-    public static byte[] ModelPackageZip(IReadOnlyDictionary<string, byte[]> files) => PackageZip.Create(files);
 }

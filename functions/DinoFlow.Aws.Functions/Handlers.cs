@@ -1,43 +1,14 @@
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using DinoFlow.Aws;
 using DinoFlow.Aws.Steps;
+using DinoFlow.Aws.Lambda;
 using DinoFlow.Pipeline.Imaging;
 using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Aws.Functions;
 
 // The Lambda handlers named in template.yaml ("DinoFlow.Aws.Functions::DinoFlow.Aws.Functions.<Class>::HandleAsync").
-// Each takes the state machine's payload as a Stream and returns its result as a Stream: map, run the Task state's step (DinoFlow.Aws.Steps), map back.
-
-/// <summary>Reads the request with source-generated JSON, runs the step, writes the result.</summary>
-public abstract class StreamHandler<TInput, TOutput>(FunctionServices? services, JsonTypeInfo<TInput> input, JsonTypeInfo<TOutput> output)
-    where TInput : class
-{
-    protected FunctionServices Services { get; } = services ?? FunctionServices.Default;
-
-    protected async Task<Stream> HandleCoreAsync(Stream request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        TInput? value;
-        try
-        {
-            value = await JsonSerializer.DeserializeAsync(request, input).ConfigureAwait(false);
-        }
-        catch (JsonException e)
-        {
-            throw new AwsRequestException(e.Path ?? "$", $"the request is not a valid {typeof(TInput).Name}: {e.Message}");
-        }
-
-        var result = await RunAsync(value ?? throw new AwsRequestException("$", "the request is empty"), CancellationToken.None).ConfigureAwait(false);
-        var response = new MemoryStream();
-        await JsonSerializer.SerializeAsync(response, result, output).ConfigureAwait(false);
-        response.Position = 0;
-        return response;
-    }
-
-    protected abstract Task<TOutput> RunAsync(TInput request, CancellationToken cancellationToken);
-}
+// Each takes the state machine's payload as a Stream and returns its result as a Stream (StreamHandler, in DinoFlow.Aws.Lambda):
+// map, run the Task state's step (DinoFlow.Aws.Steps), map back.
 
 /// <summary>Upload trigger: one batch of S3 upload events → the execution name and input.</summary>
 public sealed class PlanBatchFunction(FunctionServices? services = null)

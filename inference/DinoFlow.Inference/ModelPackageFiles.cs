@@ -60,10 +60,4 @@ public static class ModelPackageFiles
         System.IO.Directory.Move(staging, full);
         return new LoadedPackage(full, final, model);
     }
-
-    /// <summary>Zips a package folder for transport (<see cref="PackageZip"/>); returns the zip's SHA-256.</summary>
-    public static string Zip(string directory, string zipPath) => PackageZip.CreateFromDirectory(directory, zipPath);
-
-    /// <summary>Unzips a package (<see cref="PackageZip"/>: refuses entries that would land outside <paramref name="directory"/>).</summary>
-    public static void Unzip(string zipPath, string directory) => PackageZip.Extract(zipPath, directory);
 }

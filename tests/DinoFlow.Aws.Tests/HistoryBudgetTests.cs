@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using DinoFlow.Aws.Tools;
 using Xunit.Abstractions;
 
 namespace DinoFlow.Aws.Tests;
@@ -181,14 +180,14 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_waits_last_as_long_as_the_work_labeling_30_days_training_its_MaxRuntime_and_the_rollout_its_in_progress_timeout()
+    public void The_waits_last_as_long_as_the_work_labeling_30_days_training_its_MaxRuntime_and_the_rollout_its_in_progress_timeout()
     {
         var pipeline = Load(StateMachineDefinitions.PipelineDefinition);
         var states = pipeline["States"]!.AsObject();
         var loops = Bound(pipeline, _ => 0).Loops;
-        var rendered = await AwsRequestRenderer.RenderAsync(new AwsSettings());
-        var maxRuntime = rendered.Requests.Single(r => r.Operation == "CreateTrainingJob").Request["StoppingCondition"]!["MaxRuntimeInSeconds"]!.GetValue<int>();
-        var inProgressTimeout = 60 * rendered.Requests.Single(r => r.Operation == "CreateDeployment").Request["iotJobConfiguration"]!["timeoutConfig"]!["inProgressTimeoutInMinutes"]!.GetValue<int>();
+        // What the steps put in CreateTrainingJob's StoppingCondition and CreateDeployment's timeoutConfig.
+        var maxRuntime = DinoFlow.Aws.Steps.TrainingJobStep.MaxRuntimeSeconds;
+        var inProgressTimeout = 60 * DinoFlow.Aws.Steps.GreengrassStep.InProgressTimeoutMinutes;
 
         long Lasts(string waitState)
         {

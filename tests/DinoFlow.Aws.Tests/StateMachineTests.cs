@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using DinoFlow.Aws;
-using DinoFlow.Aws.Tools;
 
 namespace DinoFlow.Aws.Tests;
 

@@ -6,7 +6,7 @@ namespace DinoFlow.Cli.Tests;
 
 /// <summary>
 /// `dinoflow aws preflight` as a user runs it: the command's options. The checks themselves, against a moto server, are
-/// tested in DinoFlow.Aws.Tests (PreflightTests).
+/// tested in DinoFlow.Aws.Preflight.Tests (PreflightTests).
 /// </summary>
 public sealed class AwsPreflightCliTests
 {

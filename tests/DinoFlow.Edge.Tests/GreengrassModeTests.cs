@@ -31,7 +31,7 @@ public sealed class GreengrassModeTests(TrainedModelFixture model)
     {
         var dir = model.NewDirectory("gg-good");
         var artifact = Path.Combine(dir, "artifacts", "model");
-        ModelPackageFiles.Unzip(Zip(model.PackageV2.Directory, dir), artifact);
+        PackageZip.Extract(Zip(model.PackageV2.Directory, dir), artifact);
         await using var runtime = FromConfiguration(Path.Combine(dir, "state"), artifact, model.Package.Directory);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await runtime.RunAsync(timeout.Token);
@@ -74,7 +74,7 @@ public sealed class GreengrassModeTests(TrainedModelFixture model)
     private static string Zip(string package, string dir)
     {
         var zip = Path.Combine(dir, "model.zip");
-        ModelPackageFiles.Zip(package, zip);
+        PackageZip.CreateFromDirectory(package, zip);
         return zip;
     }
 }

@@ -20,7 +20,7 @@ public sealed class KillRestartTests(TrainedModelFixture model)
         var state = Path.Combine(dir, "state");
         await using var fleet = await HostFleet.StartAsync(dir);
         var zip = Path.Combine(dir, "v2.zip");
-        var sha = Inference.ModelPackageFiles.Zip(model.PackageV2.Directory, zip);
+        var sha = Pipeline.Models.PackageZip.CreateFromDirectory(model.PackageV2.Directory, zip);
         using var server = new StallingServer(zip) { Stall = true };
         var request = new DeploymentRequest("d-v2", "v2", server.Url, sha) { Files = DeploymentSignature.FilesOfZip(zip) };
         var password = fleet.Credentials.AddDevice("cam-k");

@@ -79,15 +79,15 @@ public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFix
     public void Zipping_and_unzipping_keeps_a_valid_package_and_a_zip_slip_entry_is_refused()
     {
         var zip = Path.Combine(trained.Root, "p.zip");
-        ModelPackageFiles.Zip(trained.Package.Directory, zip);
+        PackageZip.CreateFromDirectory(trained.Package.Directory, zip);
         var unzipped = Path.Combine(trained.Root, "unzipped");
-        ModelPackageFiles.Unzip(zip, unzipped);
+        PackageZip.Extract(zip, unzipped);
         Assert.Equal(trained.Package.Manifest.ModelSha256, ModelPackageFiles.Load(unzipped).Manifest.ModelSha256);
 
         var evil = Path.Combine(trained.Root, "evil.zip");
         using (var archive = System.IO.Compression.ZipFile.Open(evil, System.IO.Compression.ZipArchiveMode.Create))
             archive.CreateEntry("../outside.txt");
-        Assert.Throws<ModelPackageException>(() => ModelPackageFiles.Unzip(evil, Path.Combine(trained.Root, "evil")));
+        Assert.Throws<ModelPackageException>(() => PackageZip.Extract(evil, Path.Combine(trained.Root, "evil")));
         Assert.False(File.Exists(Path.Combine(trained.Root, "outside.txt")));
     }
 

@@ -5,7 +5,7 @@ jobs, SNS and SQS.
 
     sfn_engine.py PLAN.json REPORT.json
 
-The plan (written by tests/DinoFlow.Aws.Tests/EngineScenarioTests.cs) gives the definitions (trigger, pipeline, and the
+The plan (written by tests/DinoFlow.Aws.Functions.Tests/Engine.cs) gives the definitions (trigger, pipeline, and the
 wait state machine the pipeline starts with states:startExecution.sync:2) with their
 DefinitionSubstitutions filled, the uploads, the recorded responses and what to do; the report lists every execution
 with its status, error, cause and the states it entered, the SNS messages, the bucket's keys and every recorded call.
@@ -67,7 +67,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/dinoflow-states"
 
-log = {"recorded": [], "waits": [], "invocations": []}
+log = {"recorded": [], "waits": [], "invocations": [], "calls": []}
 recorded = {}
 lock = threading.Lock()
 # Least privilege (plan["iam"]): each function's and machine's calls are authorized against its own translated role.
@@ -255,8 +255,17 @@ def patch_clients():
         # Before a recorded answer: a call moto does not implement is still authorized against the machine's role.
         ENFORCER.authorize(machine(), model.service_model.service_name, model.name, params)
 
+    def _log_call(params, model, **kwargs):
+        # What botocore is handed (the API's names, after the interpreter's normalisation): the request AWS would get.
+        if model.service_model.service_name == "lambda":
+            return  # the handlers' payloads, not a service integration's request
+        with lock:
+            log["calls"].append({"machine": machine(), "call": f"{model.service_model.service_name}.{model.name}",
+                                 "request": json.loads(json.dumps(params, default=str))})
+
     def boto_client_for(region, service, state_credentials=None):
         client = original(region=region, service=service, state_credentials=state_credentials)
+        client.meta.events.register("before-parameter-build.*.*", _log_call)
         if ENFORCER:
             client.meta.events.register("before-parameter-build.*.*", _authorize)
         client.meta.events.register("before-call.*.*", _recorded_answer)
@@ -653,12 +662,43 @@ def run(plan):
         report["recorded"] = log["recorded"]
         report["waits"] = log["waits"]
         report["invocations"] = log["invocations"]
+        report["calls"] = log["calls"]
+        if plan.get("renderTo"):
+            render_requests(plan, log["calls"], scenario, plan["renderTo"])
         if ENFORCER:
             report["iam"] = ENFORCER.report()
         report["seconds"] = round(time.time() - started, 1)
         return report
     finally:
         server.stop()
+
+
+def render_requests(plan, calls, scenario, directory):
+    """The first request of each kind of call, one file each (<service>.<Operation>[.<label>].json, what
+    validate_requests.py reads), and the bucket's text documents under s3/ (label categories, the worker template, the
+    manifests). A StartExecution of a machine other than the pipeline is labeled with that machine's name (the waits)."""
+    stack = plan.get("stackName", "dinoflow")
+    os.makedirs(directory, exist_ok=True)
+    written = set()
+    for call in calls:
+        service, operation = call["call"].split(".")
+        label = None
+        if operation == "StartExecution":
+            started = call["request"].get("stateMachineArn", "").split(":")[-1]
+            label = None if started == plan["pipeline"] else started.removeprefix(stack + "-")
+        name = f"{service}.{operation}.json" if label is None else f"{service}.{operation}.{label}.json"
+        if name in written:
+            continue
+        written.add(name)
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            json.dump(call["request"], f, indent=2, ensure_ascii=False)
+            f.write("\n")
+    for key in scenario.keys():
+        if key.endswith((".json", ".jsonl", ".html", ".manifest")):
+            path = os.path.join(directory, "s3", *key.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(scenario.s3.get_object(Bucket=scenario.bucket, Key=key)["Body"].read())
 
 
 def main():

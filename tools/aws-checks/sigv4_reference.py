@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Signs one request with botocore's SigV4Auth, to check the project's own signer (aws/DinoFlow.Aws.Tools/Preflight/SigV4.cs).
+"""Signs one request with botocore's SigV4Auth, to check the project's own signer (aws/DinoFlow.Aws.Preflight/SigV4.cs).
 
 Reads a JSON file (the one argument): {"method", "url", "headers": {name: value}, "body", "region", "service", "timestamp": "YYYYMMDDTHHMMSSZ",
 "accessKey", "secretKey", "token"?}; prints the Authorization header botocore computes for it at that time.

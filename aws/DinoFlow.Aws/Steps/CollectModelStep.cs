@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using DinoFlow.Pipeline.Storage;
+using DinoFlow.Pipeline.Models;
 
 namespace DinoFlow.Aws.Steps;
 
@@ -42,7 +43,7 @@ public sealed class CollectModelStep(IObjectStore bucket, AwsSettings settings) 
         var report = ModelPackage.ParseReport(reportBytes, $"{artifacts}:{BucketLayout.EvaluationFileName}");
         var categories = ModelPackage.ReadLabels(files, artifacts.ToString());
         files.Remove(BucketLayout.EvaluationFileName);
-        var zip = ModelPackage.ModelPackageZip(files);
+        var zip = PackageZip.Create(files);
         await bucket.PutBytesAsync(BucketLayout.ModelPackageKey(input.RunName), zip, cancellationToken).ConfigureAwait(false);
         await bucket.PutBytesAsync(BucketLayout.ReportKey(input.RunName), reportBytes, cancellationToken).ConfigureAwait(false);
         return new TrainingStepOutput(settings.S3Uri(BucketLayout.ModelPackageKey(input.RunName)), settings.S3Uri(BucketLayout.ReportKey(input.RunName)), categories, report, ModelPackage.Gate(report, settings));

@@ -10,6 +10,9 @@ namespace DinoFlow.Aws.Steps;
 /// <summary>Task state BuildGreengrassDocuments: the model component recipe and the deployment to the thing group.</summary>
 public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : IAwsStep<GreengrassStepInput, GreengrassStepOutput>
 {
+    /// <summary>How long a device may take to apply a deployment before IoT times it out (the rollout wait outlasts it).</summary>
+    public const int InProgressTimeoutMinutes = 60;
+
     /// <summary>
     /// The Greengrass model component recipe and the deployment to the thing group: rollback on failure, an
     /// exponential rollout that aborts when too many devices fail or time out. The component version comes from the
@@ -88,7 +91,7 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
                         new JsonObject { ["FailureType"] = "FAILED", ["Action"] = "CANCEL", ["ThresholdPercentage"] = 10.0, ["MinNumberOfExecutedThings"] = 2 },
                         new JsonObject { ["FailureType"] = "TIMED_OUT", ["Action"] = "CANCEL", ["ThresholdPercentage"] = 20.0, ["MinNumberOfExecutedThings"] = 2 }),
                 },
-                ["TimeoutConfig"] = new JsonObject { ["InProgressTimeoutInMinutes"] = 60 },
+                ["TimeoutConfig"] = new JsonObject { ["InProgressTimeoutInMinutes"] = InProgressTimeoutMinutes },
             });
     }
 

@@ -5,6 +5,9 @@ namespace DinoFlow.Aws.Steps;
 /// <summary>Task state BuildTrainingJob: the run's parts of SageMaker's CreateTrainingJob.</summary>
 public sealed class TrainingJobStep(AwsSettings settings) : IAwsStep<TrainingJobStepInput, TrainingJobStepOutput>
 {
+    /// <summary>The job's StoppingCondition: SageMaker stops a training job after 4 hours (the training wait outlasts it).</summary>
+    public const int MaxRuntimeSeconds = 14400;
+
     /// <summary>The run-dependent parts of CreateTrainingJob for the DinoFlow trainer container (see trainer/).</summary>
     public Task<TrainingJobStepOutput> RunAsync(TrainingJobStepInput input, CancellationToken cancellationToken = default) => Task.FromResult(Build(input));
 
@@ -45,7 +48,7 @@ public sealed class TrainingJobStep(AwsSettings settings) : IAwsStep<TrainingJob
                 Channel(BucketLayout.ValidationChannel, $"s3://{validation.Bucket}/{ParentPrefix(validation.Key)}", "application/jsonlines"),
                 Channel(BucketLayout.ImagesChannel, input.Dataset.ImagesUri, "application/x-image")),
             new JsonObject { ["S3OutputPath"] = settings.S3Uri($"{AwsSettings.RunPrefix(input.RunName)}/training/") },
-            new JsonObject { ["MaxRuntimeInSeconds"] = 14400 });
+            new JsonObject { ["MaxRuntimeInSeconds"] = MaxRuntimeSeconds });
     }
 
     private static string ParentPrefix(string key) => key[..(key.LastIndexOf('/') + 1)];

@@ -130,7 +130,7 @@ internal sealed partial class ModelHolder : IDisposable
         if (!Directory.Exists(target))
         {
             var staging = target + ".staging-" + Guid.NewGuid().ToString("N")[..6];
-            ModelPackageFiles.Unzip(zip, staging);
+            PackageZip.Extract(zip, staging);
             Directory.Move(staging, target);
         }
 

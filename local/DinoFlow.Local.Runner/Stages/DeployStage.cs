@@ -6,6 +6,7 @@ using DinoFlow.Inference;
 using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Compatibility;
 using DinoFlow.Pipeline.Runner;
+using DinoFlow.Pipeline.Models;
 
 namespace DinoFlow.Local.Runner.Stages;
 
@@ -44,7 +45,7 @@ public sealed class DeployStage(WorkspaceFiles files, Func<EdgeStore> openEdgeSt
         var root = files.StepFolder(context.RunId, context.StageName);
         Directory.CreateDirectory(root);
         var zip = Path.Combine(root, $"model-{package.Manifest.Version}.zip");
-        var sha = ModelPackageFiles.Zip(package.Directory, zip);
+        var sha = PackageZip.CreateFromDirectory(package.Directory, zip);
         // For a Greengrass fleet: the model component recipe whose version follows this run, for the zip uploaded as
         // <deploy-greengrass-artifacts>/<version>/model.zip. Without that location there is no recipe: a placeholder bucket would not deploy.
         string? recipe = null;

@@ -65,7 +65,7 @@ public sealed class HostFleet : IAsyncDisposable
     public DeploymentRequest Package(string deploymentId, string packageDirectory, string version)
     {
         var zip = Path.Combine(Directory, deploymentId + ".zip");
-        var sha = Inference.ModelPackageFiles.Zip(packageDirectory, zip);
+        var sha = Pipeline.Models.PackageZip.CreateFromDirectory(packageDirectory, zip);
         return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha) { Files = DeploymentSignature.FilesOfZip(zip) };
     }
 

@@ -23,7 +23,7 @@ public sealed class SignedPackages : IDisposable
     public DeploymentRequest Package(string deploymentId, string packageDirectory, string version)
     {
         var zip = Path.Combine(_directory, deploymentId + ".zip");
-        var sha = Inference.ModelPackageFiles.Zip(packageDirectory, zip);
+        var sha = Pipeline.Models.PackageZip.CreateFromDirectory(packageDirectory, zip);
         return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha) { Files = DeploymentSignature.FilesOfZip(zip) };
     }
 
