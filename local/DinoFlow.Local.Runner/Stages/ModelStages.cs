@@ -24,9 +24,6 @@ public sealed record CompileOutput(string PackageDirectory, string Target, doubl
 public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 {
     public const string StageName = "train";
-    public const string EpochsOption = "epochs";
-    public const string RecipeOption = "recipe";
-    public const string RefitOption = "refit";
 
     public override string Name => StageName;
     public override string Description => "fine-tune the backbone's last blocks and a head (or train a head on frozen features), refit on train + validation, package as one ONNX graph";
@@ -43,20 +40,11 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
             .Select(o => new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
             .ToArray();
 
-        var seed = context.Input.Options.TryGetValue(PrepareStage.SeedOption, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed;
-        var epochs = context.Input.Options.TryGetValue(EpochsOption, out var e) ? int.Parse(e, CultureInfo.InvariantCulture) : (int?)null;
-        ModelRecipe recipe;
-        try
-        {
-            recipe = ModelWorkflow.Recipe(seed, epochs, context.Input.Option(RecipeOption, "finetune"), context.Input.Option(RefitOption, "true") != "false");
-        }
-        catch (ArgumentException ex)
-        {
-            throw new StageValidationException(ex.Message, ex);
-        }
+        var settings = context.Input.Settings;
+        var recipe = ModelWorkflow.Recipe(settings.Split.Seed, settings.Epochs, settings.Recipe, settings.Refit);
 
         // The validation channel (an explicit validation set) when the run has one, else the prepare stage's held-out recordings.
-        var validation = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
+        var validation = settings.Validation is { } channel
             ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
             : await ReadAsync(prepare.ValidationManifestKey).ConfigureAwait(false);
         var train = await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false);
@@ -74,8 +62,6 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 public sealed class GateStage : Stage<GateOutput>
 {
     public const string StageName = "gate";
-    public const string MinAccuracyOption = "min-accuracy";
-    public const string MinClassRecallOption = "min-class-recall";
 
     public override string Name => StageName;
     public override string Description => "refuse a model below the minimum accuracy or per-class recall";
@@ -83,11 +69,7 @@ public sealed class GateStage : Stage<GateOutput>
     protected override Task<(GateOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
-        var options = new GateOptions
-        {
-            MinAccuracy = context.Input.Options.TryGetValue(MinAccuracyOption, out var accuracy) ? double.Parse(accuracy, CultureInfo.InvariantCulture) : GateOptions.DefaultMinAccuracy,
-            MinClassRecall = context.Input.Options.TryGetValue(MinClassRecallOption, out var recall) ? double.Parse(recall, CultureInfo.InvariantCulture) : GateOptions.DefaultMinClassRecall,
-        };
+        var options = context.Input.Settings.Gate;
         var verdict = QualityGate.Check(trained.Validation, options);
         if (!verdict.Passed) throw new StageValidationException("the model is below the bar: " + string.Join("; ", verdict.Failures));
         // The unknown rate is reported, not gated: calibration fixes it near 5 % of known validation frames by design.
@@ -104,7 +86,6 @@ public sealed class GateStage : Stage<GateOutput>
 public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
 {
     public const string StageName = "compile";
-    public const string TargetOption = "target";
 
     public override string Name => StageName;
     public override string Description => "optimise the model for the target with ONNX Runtime; refuse it if answers change";
@@ -113,10 +94,10 @@ public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var images = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
+        var images = context.Input.Settings.Validation is { } channel
             ? TrainingData.Load(channel).Paths.Values
             : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef));
-        var target = context.Input.Option(TargetOption, "cpu");
+        var target = context.Input.Settings.Target;
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         CompileResult result;
         try
