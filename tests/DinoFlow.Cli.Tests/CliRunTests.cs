@@ -203,4 +203,18 @@ public sealed class CliRunTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("does-not-exist", result.Stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--validation-fraction", "1.5", "--validation-fraction: must be more than 0 and less than 1 (got 1.5)")]
+    [InlineData("--recipe", "finetune-all", "--recipe: 'finetune-all' is not one of finetune, frozen-head")]
+    [InlineData("--labels", "crowd", "--labels: 'crowd' is not known")]
+    public async Task A_bad_run_option_is_refused_before_the_run_starts_naming_it(string option, string value, string message)
+    {
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, option, value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
+        // Nothing ran: no run was recorded.
+        Assert.Contains("No runs", (await DinoflowCli.RunAsync(_work.Path, "runs")).Stdout, StringComparison.Ordinal);
+    }
 }
