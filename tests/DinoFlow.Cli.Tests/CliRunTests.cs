@@ -39,6 +39,12 @@ public sealed class CliRunTests : IDisposable
         Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));
         Assert.Contains("\"compiled\"", File.ReadAllText(Path.Combine(compiled, "model.json")), StringComparison.Ordinal);
 
+        // The compile stage checks parity on the files the train stage validated on (in the train output), and the probe.
+        var validated = steps[3].GetProperty("output").GetProperty("validationImages");
+        Assert.Equal(prepare.GetProperty("validation").GetInt32(), validated.GetArrayLength());
+        Assert.All(validated.EnumerateArray(), p => Assert.True(File.Exists(p.GetString()), p.GetString()));
+        Assert.Contains($"parity on {validated.GetArrayLength() + 1} images", steps[5].GetProperty("summary").GetString(), StringComparison.Ordinal);
+
         // The gate reports the unknown rate on validation (calibrated: at most 5 % of the known frames).
         var gate = steps[4];
         Assert.InRange(gate.GetProperty("output").GetProperty("unknownRate").GetDouble(), 0, 0.05);

@@ -13,7 +13,9 @@ using DinoFlow.Pipeline.Storage;
 namespace DinoFlow.Local.Runner.Stages;
 
 /// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
-public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit);
+/// <param name="ValidationImages">The files validated on, so the compile stage checks parity on them without reading the manifest or the channel again (null: a run trained before they were recorded).</param>
+public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit,
+    IReadOnlyList<string>? ValidationImages = null);
 
 /// <param name="UnknownRate">The share of known validation frames the unknown score rejects (null: the package has none).</param>
 public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall, double? UnknownRate = null);
@@ -36,8 +38,8 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
             : throw new StageValidationException($"label '{className}' of '{source}' is not one of the prepared categories ({string.Join(", ", prepare.Categories)})");
 
         // The trainer reads each image when it needs it, from the data folder (a path: the decoder wants bytes, not a stream).
-        async Task<LabeledExample[]> ReadAsync(string manifestKey) => (await PreparedSplit.ReadAsync(context, manifestKey, cancellationToken).ConfigureAwait(false))
-            .Select(o => new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
+        async Task<(LabeledExample Example, string Path)[]> ReadAsync(string manifestKey) => (await PreparedSplit.ReadAsync(context, manifestKey, cancellationToken).ConfigureAwait(false))
+            .Select(o => files.DataFile(o.SourceRef) is var path ? (new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(path)), path) : default)
             .ToArray();
 
         var settings = context.Input.Settings;
@@ -45,15 +47,16 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 
         // The validation channel (an explicit validation set) when the run has one, else the prepare stage's held-out recordings.
         var validation = settings.Validation is { } channel
-            ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
+            ? TrainingData.Load(channel) is var v ? v.Images.Select(i => (Example: v.Example(i, prepare.Categories), Path: v.Paths[i.Image.Key])).ToArray() : []
             : await ReadAsync(prepare.ValidationManifestKey).ConfigureAwait(false);
-        var train = await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false);
+        var train = (await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false)).Select(t => t.Example).ToArray();
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         var result = new ModelTrainer(ModelWorkflow.Backbone, new DinoFlow.Imaging.OpenCvImageDecoder()).Train(
-            "dinoflow", context.RunId, prepare.Categories, train, validation, recipe, output,
+            "dinoflow", context.RunId, prepare.Categories, train, [.. validation.Select(v => v.Example)], recipe, output,
             new SynchronousProgress<TrainingProgress>(p => context.Report(p.Done, p.Total, $"{p.Phase}: {p.Text}")), cancellationToken);
         var m = result.Validation;
-        return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
+        return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false,
+                [.. validation.Select(v => v.Path)]),
             string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}"));
     }
 }
@@ -94,9 +97,11 @@ public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var images = context.Input.Settings.Validation is { } channel
-            ? TrainingData.Load(channel).Paths.Values
-            : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef));
+        // The train stage's validation files; a run trained before it recorded them reads its validation set again.
+        var images = trained.ValidationImages
+            ?? (context.Input.Settings.Validation is { } channel
+                ? TrainingData.Load(channel).Paths.Values
+                : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef)));
         var target = context.Input.Settings.Target;
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         CompileResult result;
