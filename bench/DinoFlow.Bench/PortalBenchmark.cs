@@ -70,7 +70,7 @@ internal static partial class PortalBenchmark
         try
         {
             var workspace = new LocalWorkspace(dir, NullLoggerFactory.Instance);
-            var store = workspace.Portal();
+            var store = PortalStore.ForWorkspace(workspace.Root);
             var app = PortalHost.Build(workspace, store, new PortalHostOptions { Port = 0, LoginAttemptsPerMinute = 1000 });
             await app.StartAsync().ConfigureAwait(false);
             var result = await body(workspace, store, PortalHost.BaseUrl(app)).ConfigureAwait(false);

@@ -14,13 +14,14 @@ namespace DinoFlow.Inference;
 internal sealed class ModelPackageWriter(IImageDecoder decoder)
 {
     public LoadedPackage Write(string name, string version, IReadOnlyList<string> labels, IReadOnlyList<LabeledExample> trainedOn,
-        IReadOnlyList<LabeledExample> validation, PreprocessSpec spec, byte[] modelBytes, UnknownScoreInfo unknown, string outputDirectory, BackboneInfo backboneInfo, string head, TrainingInfo training,
+        PreprocessedImages validation, PreprocessSpec spec, byte[] modelBytes, UnknownScoreInfo unknown, string outputDirectory, BackboneInfo backboneInfo, string head, TrainingInfo training,
         EvaluationMetrics metrics)
     {
         using var classifier = new BatchRunner(OnnxSessions.Create(modelBytes, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
-        var probeExample = validation.Count > 0 ? validation[0] : trainedOn[0];
+        // The probe's tensor is the validation set's (decoded once per training), else the first training image's.
+        var probeExample = validation.Count > 0 ? validation.Examples[0] : trainedOn[0];
         var probeBytes = probeExample.Read();
-        var probeOutput = classifier.Run([new Preprocessor(spec).Run(decoder.Decode(probeBytes))])[0];
+        var probeOutput = classifier.Run([validation.Count > 0 ? validation.Tensor(0) : new Preprocessor(spec).Run(decoder.Decode(probeBytes))])[0];
         var probeName = "probe" + ImageExtension(probeBytes);
 
         var manifest = new ModelManifest

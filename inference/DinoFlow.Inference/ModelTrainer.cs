@@ -84,12 +84,14 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
             progress?.Report(new TrainingProgress("features", ++done, train.Count + validation.Count, example.Key));
         }
 
+        // Decoded once here; the calibration, the score and the probe read the same tensors.
+        var validationImages = new PreprocessedImages(validation, spec, decoder);
         var validationTensors = new List<float[]>();
-        foreach (var example in validation)
+        for (var i = 0; i < validation.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            validationTensors.Add(new Preprocessor(spec).Run(Decode(example)));
-            progress?.Report(new TrainingProgress("features", ++done, train.Count + validation.Count, example.Key));
+            validationTensors.Add(validationImages.Tensor(i));
+            progress?.Report(new TrainingProgress("features", ++done, train.Count + validation.Count, validation[i].Key));
         }
 
         var validationFeatures = extractor.Run(validationTensors);
@@ -104,9 +106,9 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
 
         // The packaged graph is scored with ONNX Runtime, so the metrics are the shipped model's, not the C# head's.
         var headBytes = OnnxGraphs.Serialize(OnnxGraphs.PackageGraph(extractor.Graph, head, labels.Count));
-        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(headBytes, train, headBytes, train, validation);
-        var metrics = Score(modelBytes, labels, validation, spec);
-        var package = new ModelPackageWriter(decoder).Write(name, version, labels, train, validation, spec, modelBytes, unknown, outputDirectory,
+        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(headBytes, train, headBytes, train, validationImages);
+        var metrics = Score(modelBytes, labels, validationImages);
+        var package = new ModelPackageWriter(decoder).Write(name, version, labels, train, validationImages, spec, modelBytes, unknown, outputDirectory,
             new BackboneInfo(backbone.Name, backbone.Source, recipe.Taps, recipe.Pooling), head.Describe() + "; " + recipe.Describe(),
             new TrainingInfo(recipe.Name, train.Count, validation.Count, Refit: false, recipe.Head.Epochs, featureWatch.Elapsed.TotalSeconds + headWatch.Elapsed.TotalSeconds), metrics);
         var timing = string.Create(CultureInfo.InvariantCulture, $"features {featureWatch.Elapsed.TotalSeconds:0.0} s, head {headWatch.Elapsed.TotalSeconds:0.0} s");
@@ -136,33 +138,35 @@ public sealed class ModelTrainer(BackboneSpec backbone, IImageDecoder decoder)
         IProgress<FineTuning.FineTuneEpoch> EpochProgress(string phase) => new SynchronousProgress<FineTuning.FineTuneEpoch>(e => progress?.Report(new TrainingProgress(phase, e.Epoch, e.Epochs,
             string.Create(CultureInfo.InvariantCulture, $"epoch {e.Epoch}/{e.Epochs} loss {e.Loss:0.000} train acc {e.TrainAccuracy:0.000} val acc {(double.IsNaN(e.ValidationAccuracy) ? "-" : e.ValidationAccuracy.ToString("0.000", CultureInfo.InvariantCulture))} ({e.Seconds:0.0} s)"))));
 
-        var validated = tuner.Train(labels.Count, train, validation, recipe, EpochProgress("fine-tune"), cancellationToken);
+        // The validation images are decoded once for the whole training: the epochs, the score, the calibration and the probe share them.
+        var validationImages = new PreprocessedImages(validation, spec, decoder);
+        var validated = tuner.Train(labels.Count, train, validationImages, recipe, EpochProgress("fine-tune"), cancellationToken);
         var validatedBytes = OnnxGraphs.Serialize(validated.Model.Network.InferenceGraph(validated.Model.FrozenPrefix));
-        var metrics = Score(validatedBytes, labels, validation, spec);
+        var metrics = Score(validatedBytes, labels, validationImages);
         var shipped = validated;
         if (refit)
             shipped = tuner.Train(labels.Count, [.. train, .. validation], [], recipe, EpochProgress("refit"), cancellationToken);
 
         var shippedBytes = refit ? OnnxGraphs.Serialize(shipped.Model.Network.InferenceGraph(shipped.Model.FrozenPrefix)) : validatedBytes;
         IReadOnlyList<LabeledExample> trainedOn = refit ? [.. train, .. validation] : train;
-        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(shippedBytes, trainedOn, validatedBytes, train, validation);
+        var (modelBytes, unknown) = new UnknownCalibration(decoder, spec).Attach(shippedBytes, trainedOn, validatedBytes, train, validationImages);
         var timing = validated.Times.Describe() + (refit ? "; refit: " + shipped.Times.Describe() : "");
-        var package = new ModelPackageWriter(decoder).Write(name, version, labels, trainedOn, validation, spec, modelBytes, unknown, outputDirectory,
+        var package = new ModelPackageWriter(decoder).Write(name, version, labels, trainedOn, validationImages, spec, modelBytes, unknown, outputDirectory,
             new BackboneInfo(backbone.Name, backbone.Source, [recipe.FrozenUntil, recipe.LastTap], PoolingMode.Avg), recipe.Describe(),
             new TrainingInfo(recipe.Name, train.Count, validation.Count, refit, recipe.Epochs, watch.Elapsed.TotalSeconds), metrics);
         return new TrainingResult(package, metrics, watch.Elapsed, timing, FineTuned: shipped.Model);
     }
 
     /// <summary>Validation metrics of a packaged graph, scored with ONNX Runtime on the edge's preprocessing.</summary>
-    private EvaluationMetrics Score(byte[] modelBytes, IReadOnlyList<string> labels, IReadOnlyList<LabeledExample> validation, PreprocessSpec spec)
+    private static EvaluationMetrics Score(byte[] modelBytes, IReadOnlyList<string> labels, PreprocessedImages validation)
     {
+        var spec = validation.Spec;
         using var classifier = new BatchRunner(OnnxSessions.Create(modelBytes, ExecutionOptions.Cpu), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, spec.Height, spec.Width);
-        var preprocessor = new Preprocessor(spec);
         var predictions = new List<Prediction>();
-        foreach (var chunk in validation.Chunk(16))
+        foreach (var chunk in Enumerable.Range(0, validation.Count).Chunk(16))
         {
-            var probabilities = classifier.Run(chunk.Select(v => preprocessor.Run(Decode(v))).ToList());
-            predictions.AddRange(chunk.Select((v, i) => new Prediction(v.Key, v.Label, probabilities[i])));
+            var probabilities = classifier.Run(validation.Tensors(chunk));
+            predictions.AddRange(chunk.Select((v, i) => new Prediction(validation.Examples[v].Key, validation.Examples[v].Label, probabilities[i])));
         }
 
         return Evaluator.Evaluate(labels, predictions);

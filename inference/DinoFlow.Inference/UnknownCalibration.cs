@@ -34,7 +34,7 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
     /// a package without a refit: the shipped model and the same images).
     /// </summary>
     public (byte[] Model, UnknownScoreInfo Info) Attach(byte[] shippedModel, IReadOnlyList<LabeledExample> shippedOn,
-        byte[] validatedModel, IReadOnlyList<LabeledExample> validatedOn, IReadOnlyList<LabeledExample> validation)
+        byte[] validatedModel, IReadOnlyList<LabeledExample> validatedOn, PreprocessedImages validation)
     {
         ArgumentNullException.ThrowIfNull(validation);
         var bank = UnknownScore.Normalise(Features(shippedModel, shippedOn));
@@ -48,7 +48,8 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
             // Scored by the graph itself, one frame per run (float32 as the edge computes it; rounding depends on the
             // batch), so a frame at the percentile lands on the same side of the threshold on the device as here.
             var validatedScored = ReferenceEquals(validatedBank, bank) ? shippedScored : UnknownScore.AddToGraph(validatedModel, validatedBank);
-            scores = [.. Run(validatedScored, UnknownScore.Output, validation, batchSize: 1).Select(s => (double)s[0])];
+            using var runner = new BatchRunner(OnnxSessions.Create(validatedScored, ExecutionOptions.Cpu), OnnxGraphs.InputName, UnknownScore.Output, 3, spec.Height, spec.Width);
+            scores = [.. Enumerable.Range(0, validation.Count).Chunk(16).SelectMany(chunk => runner.Run(validation.Tensors(chunk), 1)).Select(s => (double)s[0])];
             calibratedOn = ReferenceEquals(validatedModel, shippedModel) ? "validation" : "validation (the model validated before the refit)";
         }
         else

@@ -1,5 +1,9 @@
 using System.CommandLine;
+using DinoFlow.Fleet;
+using DinoFlow.Labeling;
 using DinoFlow.Local.Runner;
+using DinoFlow.Pipeline.Ingest;
+using DinoFlow.Pipeline.Runner;
 using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Cli;
@@ -75,6 +79,17 @@ public static class CliApp
                 builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
+    }
+
+    /// <summary>
+    /// The workspace's runner with its stages' ports filled: the labeling portal in <c>portal.db</c> (its links point at
+    /// the portal serving the workspace, 'dinoflow serve' or the one a run starts) and the workspace's device fleet.
+    /// </summary>
+    public static PipelineRunner Runner(LocalWorkspace workspace, IngestOptions ingestOptions)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var portal = new LocalLabelingPortal(PortalStore.ForWorkspace(workspace.Root), () => PortalCommands.RunningUrl(workspace) ?? PortalCommands.DefaultUrl);
+        return workspace.Runner(new StagePorts(portal, FleetRollout.ForWorkspace(workspace.Root)), ingestOptions);
     }
 
     public static LocalWorkspace Workspace(ParseResult parse, ILoggerFactory loggerFactory)

@@ -4,6 +4,7 @@ using System.Globalization;
 using DinoFlow.Local.Runner;
 using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Fleet;
+using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Ingest;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
@@ -75,19 +76,17 @@ public static class DemoCommand
             using var edge = StartEdge(broker.Url, devicePassword, credentials.TrustedKeyPath, clip, Path.Combine(demo, "edge-state"), events, predictions, Path.Combine(demo, "edge.log"));
             Console.WriteLine($"Edge: process {edge.Id} ({Device}) started, waiting for a model on dinoflow/{Device}/deployment; log {Path.Combine(demo, "edge.log")}");
 
-            var options = new Dictionary<string, string>(StringComparer.Ordinal)
+            var settings = new RunSettings
             {
-                [LabelStage.LabelsOption] = "folders",
-                [PrepareStage.ValidationChannelOption] = validation,
-                [TrainStage.RefitOption] = "false",
-                [TrainStage.EpochsOption] = DemoEpochs.ToString(CultureInfo.InvariantCulture),
-                [GateStage.MinAccuracyOption] = accuracy.ToString(CultureInfo.InvariantCulture),
-                [GateStage.MinClassRecallOption] = recall.ToString(CultureInfo.InvariantCulture),
-                [DeployStage.DevicesOption] = Device,
-                [DeployStage.BrokerOption] = broker.Url,
-                [DeployStage.TimeoutOption] = "120",
-            };
-            var run = await workspace.Runner(new IngestOptions()).StartAsync(new RunInput(images, options), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+                Validation = validation,
+                Refit = false,
+                Epochs = DemoEpochs,
+                Gate = new GateOptions { MinAccuracy = accuracy, MinClassRecall = recall },
+                Devices = [Device],
+                Broker = broker.Url,
+                DeployTimeout = TimeSpan.FromSeconds(120),
+            }.Validate();
+            var run = await CliApp.Runner(workspace, new IngestOptions()).StartAsync(new RunInput(images, settings), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
             await RunCommands.Print(workspace, run, json: false, cancellationToken).ConfigureAwait(false);
             var trained = await TrainedMetricsAsync(workspace, run, cancellationToken).ConfigureAwait(false);
             if (trained is not null)

@@ -71,7 +71,7 @@ public static class PortalCommands
                 (parse.GetValue(brokerCa), parse.GetValue(brokerCert), parse.GetValue(brokerKey))).ConfigureAwait(false);
             Console.WriteLine($"Portal: {host.Url}/  Dashboard: {host.Url}/dashboard  (Ctrl+C stops it)");
             Console.WriteLine(fleet.Description);
-            var workers = workspace.Portal().ListWorkers();
+            var workers = PortalStore.ForWorkspace(workspace.Root).ListWorkers();
             if (workers.Count == 0)
                 Console.WriteLine("No workers yet: add one with 'dinoflow portal worker add NAME'");
             if (!workers.Any(w => w.Role == PortalRoles.Admin))
@@ -116,13 +116,16 @@ public static class PortalCommands
             MinimumLogLevel = parse.GetValue(CliApp.VerboseOption) ? LogLevel.Information : LogLevel.Warning,
             JsonLogs = parse.GetValue(CliApp.LogJsonOption),
         };
-        var app = PortalHost.Build(workspace, workspace.Portal(), options);
+        var app = PortalHost.Build(workspace, PortalStore.ForWorkspace(workspace.Root), options);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var url = PortalHost.BaseUrl(app);
         var urlFile = Path.Combine(workspace.Root, "portal.url");
         await File.WriteAllTextAsync(urlFile, $"{url}\n{Environment.ProcessId}\n", cancellationToken).ConfigureAwait(false);
         return new RunningHost(app, url, urlFile);
     }
+
+    /// <summary>Where 'dinoflow serve' listens by default: links point here when no portal runs.</summary>
+    internal const string DefaultUrl = "http://127.0.0.1:5080";
 
     /// <summary>The URL of a portal serving this workspace now (a running 'dinoflow serve'), or null.</summary>
     internal static string? RunningUrl(LocalWorkspace workspace)
@@ -150,8 +153,8 @@ public static class PortalCommands
         add.SetAction(parse => Guard(parse, workspace =>
         {
             var password = parse.GetValue(passwordStdin) ? ReadPassword() : null;
-            var token = workspace.Portal().AddWorker(parse.GetValue(name)!, password, parse.GetValue(admin) ? PortalRoles.Admin : PortalRoles.Worker);
-            var baseUrl = parse.GetValue(url) ?? RunningUrl(workspace) ?? "http://127.0.0.1:5080";
+            var token = PortalStore.ForWorkspace(workspace.Root).AddWorker(parse.GetValue(name)!, password, parse.GetValue(admin) ? PortalRoles.Admin : PortalRoles.Worker);
+            var baseUrl = parse.GetValue(url) ?? RunningUrl(workspace) ?? DefaultUrl;
             var invite = token is null ? null : $"{baseUrl.TrimEnd('/')}/invite/{token}";
             if (parse.GetValue(RunCommands.JsonOption))
                 Console.WriteLine(JsonSerializer.Serialize(new { worker = parse.GetValue(name), inviteUrl = invite }, Indented));
@@ -166,7 +169,7 @@ public static class PortalCommands
         passwd.Arguments.Add(passwdName);
         passwd.SetAction(parse => Guard(parse, workspace =>
         {
-            workspace.Portal().SetPassword(parse.GetValue(passwdName)!, ReadPassword());
+            PortalStore.ForWorkspace(workspace.Root).SetPassword(parse.GetValue(passwdName)!, ReadPassword());
             Console.WriteLine($"Password of {parse.GetValue(passwdName)} set.");
             return 0;
         }));
@@ -179,7 +182,7 @@ public static class PortalCommands
         role.Arguments.Add(roleValue);
         role.SetAction(parse => Guard(parse, workspace =>
         {
-            workspace.Portal().SetRole(parse.GetValue(roleName)!, parse.GetValue(roleValue)!);
+            PortalStore.ForWorkspace(workspace.Root).SetRole(parse.GetValue(roleName)!, parse.GetValue(roleValue)!);
             Console.WriteLine($"{parse.GetValue(roleName)} is now {parse.GetValue(roleValue)}.");
             return 0;
         }));
@@ -189,7 +192,7 @@ public static class PortalCommands
         list.Options.Add(RunCommands.JsonOption);
         list.SetAction(parse => Guard(parse, workspace =>
         {
-            var all = workspace.Portal().ListWorkers();
+            var all = PortalStore.ForWorkspace(workspace.Root).ListWorkers();
             if (parse.GetValue(RunCommands.JsonOption))
                 Console.WriteLine(JsonSerializer.Serialize(all.Select(w => new { name = w.Name, role = w.Role, hasPassword = w.HasPassword, invitePending = w.InvitePending }), Indented));
             else
@@ -236,8 +239,8 @@ public static class PortalCommands
             var imported = parse.GetValue(manifest) is { } file ? PortalJobs.ImportedLabels(file.FullName, parse.GetValue(attribute)!, categories, images) : null;
             var spec = new JobSpec(parse.GetValue(name)!, categories, parse.GetValue(instructions)!, parse.GetValue(annotators), parse.GetValue(attribute)!,
                 null, parse.GetValue(threshold), parse.GetValue(after), parse.GetValue(minAccuracy), parse.GetValue(preselect));
-            var job = workspace.Portal().CreateJob(spec, images, guesses, imported);
-            var link = $"{RunningUrl(workspace) ?? "http://127.0.0.1:5080"}/label/{Uri.EscapeDataString(job.Name)}";
+            var job = PortalStore.ForWorkspace(workspace.Root).CreateJob(spec, images, guesses, imported);
+            var link = $"{RunningUrl(workspace) ?? DefaultUrl}/label/{Uri.EscapeDataString(job.Name)}";
             var importedCount = imported?.Count ?? 0;
             if (parse.GetValue(RunCommands.JsonOption))
                 Console.WriteLine(JsonSerializer.Serialize(new { job = job.Name, images = job.Items, imported = importedCount, toLabel = job.Items - importedCount, categories, url = link }, Indented));
@@ -251,7 +254,7 @@ public static class PortalCommands
         list.Options.Add(RunCommands.JsonOption);
         list.SetAction(parse => Guard(parse, workspace =>
         {
-            var store = workspace.Portal();
+            var store = PortalStore.ForWorkspace(workspace.Root);
             var all = store.ListJobs().Select(j => store.Progress(j.Name)).ToList();
             if (parse.GetValue(RunCommands.JsonOption)) Console.WriteLine(JsonSerializer.Serialize(all, Indented));
             else foreach (var p in all) Console.WriteLine($"{p.Job,-24} {p.Completed}/{p.Items} images done{(p.Complete ? " (complete)" : "")}");
@@ -265,7 +268,7 @@ public static class PortalCommands
         progress.Options.Add(RunCommands.JsonOption);
         progress.SetAction(parse => Guard(parse, workspace =>
         {
-            var p = workspace.Portal().Progress(parse.GetValue(progressName)!);
+            var p = PortalStore.ForWorkspace(workspace.Root).Progress(parse.GetValue(progressName)!);
             if (parse.GetValue(RunCommands.JsonOption))
             {
                 Console.WriteLine(JsonSerializer.Serialize(p, Indented));
@@ -297,7 +300,7 @@ public static class PortalCommands
         export.Options.Add(RunCommands.JsonOption);
         export.SetAction((parse, cancellationToken) => GuardAsync(parse, async workspace =>
         {
-            var store = workspace.Portal();
+            var store = PortalStore.ForWorkspace(workspace.Root);
             var job = parse.GetValue(exportName)!;
             var (labeled, pending) = store.Output(job);
             var text = GroundTruthManifest.WriteOutputManifest(labeled, store.GetJob(job).Spec.LabelAttribute);

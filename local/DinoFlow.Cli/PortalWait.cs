@@ -1,7 +1,7 @@
 using System.CommandLine;
+using DinoFlow.Labeling;
 using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Stages;
 
 namespace DinoFlow.Cli;
 
@@ -17,7 +17,9 @@ internal static class PortalWait
     public static async Task<RunRecord> RunAsync(LocalWorkspace workspace, PipelineRunner runner, RunInput input, ParseResult parse,
         Func<Task<RunRecord>> start, CancellationToken cancellationToken)
     {
-        if (input.Option(LabelStage.LabelsOption, "folders") != "portal") return await start().ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Settings.Labels != LabelSource.Portal) return await start().ConfigureAwait(false);
+        var portal = PortalStore.ForWorkspace(workspace.Root);
         var output = parse.GetValue(RunCommands.JsonOption) ? Console.Error : Console.Out;
         PortalCommands.RunningHost? host = null;
         RunRecord? run = null;
@@ -33,18 +35,17 @@ internal static class PortalWait
                 host.Stopping.Register(stop.Cancel);
             }
 
-            workspace.PortalUrl = url;
             run = await start().ConfigureAwait(false);
-            while (run.Status == RunStatus.WaitingForInput && workspace.Portal().FindJobForRun(run.Id) is { } job)
+            while (run.Status == RunStatus.WaitingForInput && portal.FindJobForRun(run.Id) is { } job)
             {
                 await output.WriteLineAsync($"Labeling job {job.Name}: {job.Items} images. Label them at {url}/label/{Uri.EscapeDataString(job.Name)}").ConfigureAwait(false);
-                if (workspace.Portal().ListWorkers().Count == 0)
+                if (portal.ListWorkers().Count == 0)
                     await output.WriteLineAsync("No workers yet: add one with 'dinoflow portal worker add NAME'").ConfigureAwait(false);
                 await output.WriteLineAsync($"Waiting for the job to complete (Ctrl+C stops waiting; 'dinoflow retry {run.Id}' resumes).").ConfigureAwait(false);
                 var reported = -1;
                 while (true)
                 {
-                    var progress = workspace.Portal().Progress(job.Name);
+                    var progress = portal.Progress(job.Name);
                     if (progress.Completed != reported)
                     {
                         await Console.Error.WriteLineAsync($"label: {progress.Completed}/{progress.Items} images labeled").ConfigureAwait(false);

@@ -90,7 +90,7 @@ public static class RunCommands
         Description = "An explicit validation set (a <label>/<image> folder or a Ground Truth output manifest), as SageMaker's validation channel; every other image then trains",
     };
 
-    private static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
+    internal static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
     internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
         MinAccuracyOption, MinClassRecallOption, TargetOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
@@ -109,8 +109,17 @@ public static class RunCommands
             if (!source.Exists) return Fail($"source folder '{source.FullName}' does not exist");
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
-            var runner = workspace.Runner(IngestOptionsOf(parse));
-            var input = ReadRunInput(parse, source.FullName, null);
+            RunInput input;
+            try
+            {
+                input = ReadRunInput(parse, source.FullName, null);
+            }
+            catch (ArgumentException e)
+            {
+                return Fail(e.Message);
+            }
+
+            var runner = CliApp.Runner(workspace, IngestOptionsOf(parse));
             RunRecord run;
             try
             {
@@ -193,7 +202,7 @@ public static class RunCommands
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
             var found = await workspace.FindRunAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
-            var runner = workspace.Runner(IngestOptionsOf(parse));
+            var runner = CliApp.Runner(workspace, IngestOptionsOf(parse));
             try
             {
                 var run = await PortalWait.RunAsync(workspace, runner, found.Input, parse,
@@ -213,44 +222,39 @@ public static class RunCommands
         var command = new Command("stages", "List the local pipeline's stages in order");
         command.SetAction(_ =>
         {
-            foreach (var stage in LocalWorkspace.Pipeline(new WorkspaceFiles(LocalWorkspace.FolderName), new IngestOptions()).Stages)
+            foreach (var stage in LocalWorkspace.Pipeline(new WorkspaceFiles(LocalWorkspace.FolderName), new IngestOptions(), StagePorts.None).Stages)
                 Console.WriteLine($"{stage.Name,-10} {stage.Description}");
             return 0;
         });
         return command;
     }
 
+    /// <summary>The run's typed settings, made and checked here once; an ArgumentException names the option that is wrong.</summary>
     internal static RunInput ReadRunInput(ParseResult parse, string source, IReadOnlyList<string>? onlyKeys)
     {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal)
+        var settings = new RunSettings
         {
-            [LabelStage.LabelsOption] = ResolveLabels(parse.GetValue(LabelsOption)!),
-            [LabelStage.LabelAttributeOption] = parse.GetValue(LabelAttributeOption)!,
-            [PrepareStage.SeedOption] = parse.GetValue(SeedOption).ToString(CultureInfo.InvariantCulture),
-            [PrepareStage.ValidationFractionOption] = parse.GetValue(ValidationFractionOption).ToString(CultureInfo.InvariantCulture),
-            [GateStage.MinAccuracyOption] = parse.GetValue(MinAccuracyOption).ToString(CultureInfo.InvariantCulture),
-            [GateStage.MinClassRecallOption] = parse.GetValue(MinClassRecallOption).ToString(CultureInfo.InvariantCulture),
-            [CompileStage.TargetOption] = parse.GetValue(TargetOption)!,
-        };
-        if (parse.GetValue(LabelCategoriesOption) is { } categories) options[LabelStage.CategoriesOption] = categories;
-        if (parse.GetValue(GreengrassArtifactsOption) is { } artifacts) options[DeployStage.GreengrassArtifactsOption] = artifacts;
-        if (parse.GetValue(InstructionsOption) is { } instructions) options[LabelStage.InstructionsOption] = instructions;
-        options[LabelStage.AnnotatorsOption] = parse.GetValue(AnnotatorsOption).ToString(CultureInfo.InvariantCulture);
-        if (parse.GetValue(EpochsOption) is { } epochs) options[TrainStage.EpochsOption] = epochs.ToString(CultureInfo.InvariantCulture);
-        options[TrainStage.RecipeOption] = parse.GetValue(RecipeOption)!;
-        if (parse.GetValue(NoRefitOption)) options[TrainStage.RefitOption] = "false";
+            LabelAttribute = parse.GetValue(LabelAttributeOption)!,
+            LabelCategories = parse.GetValue(LabelCategoriesOption)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            Annotators = parse.GetValue(AnnotatorsOption),
+            Instructions = parse.GetValue(InstructionsOption) ?? RunSettings.DefaultInstructions,
+            Split = new SplitOptions { Seed = parse.GetValue(SeedOption), ValidationFraction = parse.GetValue(ValidationFractionOption) },
+            Epochs = parse.GetValue(EpochsOption),
+            Recipe = parse.GetValue(RecipeOption)!,
+            Refit = !parse.GetValue(NoRefitOption),
+            Gate = new GateOptions { MinAccuracy = parse.GetValue(MinAccuracyOption), MinClassRecall = parse.GetValue(MinClassRecallOption) },
+            Target = parse.GetValue(TargetOption)!,
+            GreengrassArtifacts = parse.GetValue(GreengrassArtifactsOption),
+        }.WithLabels(parse.GetValue(LabelsOption)!);
         if (parse.GetValue(ValidationOption) is { } validation)
         {
             // Checked now, so a wrong path fails before ingest rather than at the train stage.
             Models.TrainingData.Load(validation);
-            options[PrepareStage.ValidationChannelOption] = Path.GetFullPath(validation);
+            settings = settings with { Validation = Path.GetFullPath(validation) };
         }
-        return new RunInput(source, options, onlyKeys, parse.GetValue(UntilOption));
-    }
 
-    // A relative manifest path is resolved now, so retrying from another directory still finds it.
-    private static string ResolveLabels(string labels) =>
-        labels.StartsWith("manifest:", StringComparison.Ordinal) ? "manifest:" + Path.GetFullPath(labels["manifest:".Length..]) : labels;
+        return new RunInput(source, settings.Validate(), onlyKeys, parse.GetValue(UntilOption));
+    }
 
     internal static IngestOptions IngestOptionsOf(ParseResult parse) =>
         new() { MaxFileBytes = (long)(parse.GetValue(MaxFileMbOption) * 1024 * 1024) };

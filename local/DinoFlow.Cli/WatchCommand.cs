@@ -34,6 +34,17 @@ public static class WatchCommand
         {
             var source = parse.GetValue(directory)!;
             if (!source.Exists) return RunCommands.Fail($"folder '{source.FullName}' does not exist");
+            RunSettings settings;
+            try
+            {
+                // Made and checked once, before watching: every batch's run gets the same settings.
+                settings = RunCommands.ReadRunInput(parse, source.FullName, null).Settings;
+            }
+            catch (ArgumentException e)
+            {
+                return RunCommands.Fail(e.Message);
+            }
+
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
             var batcher = new QuietPeriodBatcher(TimeSpan.FromSeconds(parse.GetValue(quiet)));
@@ -58,8 +69,8 @@ public static class WatchCommand
                     {
                         runs++;
                         Console.Error.WriteLine($"Batch of {batch.Count} new files: starting a run");
-                        var runner = workspace.Runner(RunCommands.IngestOptionsOf(parse));
-                        var run = await runner.StartAsync(RunCommands.ReadRunInput(parse, source.FullName, batch), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
+                        var runner = CliApp.Runner(workspace, RunCommands.IngestOptionsOf(parse));
+                        var run = await runner.StartAsync(new RunInput(source.FullName, settings, batch, parse.GetValue(RunCommands.UntilOption)), ConsoleProgress.ForStandardError(), cancellationToken).ConfigureAwait(false);
                         await RunCommands.Print(workspace, run, parse.GetValue(RunCommands.JsonOption), cancellationToken).ConfigureAwait(false);
                         continue;
                     }

@@ -49,6 +49,9 @@ public sealed class PortalStore
 
     public string DatabasePath { get; }
 
+    /// <summary>The portal of a workspace (<c>.dinoflow/portal.db</c>): workers, jobs, assignments, labels.</summary>
+    public static PortalStore ForWorkspace(string dinoflowRoot) => new(Path.Combine(dinoflowRoot, "portal.db"));
+
     // ---- workers -------------------------------------------------------------------------------------------
 
     /// <summary>Adds a worker with a password, or (password null) with a one-time invite token, which is returned.</summary>

@@ -1,11 +1,8 @@
-using DinoFlow.Fleet;
 using DinoFlow.Imaging;
-using DinoFlow.Labeling;
 using DinoFlow.Local.Runner.Runs;
 using DinoFlow.Local.Runner.Storage;
 using DinoFlow.Local.Runner.Stages;
 using DinoFlow.Pipeline.Ingest;
-using DinoFlow.Pipeline.Labeling;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.Pipeline.Stages;
 using Microsoft.Extensions.Logging;
@@ -43,38 +40,30 @@ public sealed class LocalWorkspace
     public ILoggerFactory LoggerFactory { get; }
     public RetryPolicy RetryPolicy { get; }
 
-    /// <summary>The labeling portal's store (<c>.dinoflow/portal.db</c>): workers, jobs, assignments, labels.</summary>
-    public PortalStore Portal() => _portal ??= new PortalStore(Path.Combine(Root, "portal.db"));
-
-    private PortalStore? _portal;
-
-    /// <summary>Where the portal serving this workspace listens; the label stage prints links to it.</summary>
-    public string? PortalUrl { get; set; }
-
     /// <summary>
     /// The local pipeline, in order: the core's stages (shared with the AWS functions) over folder stores, then the
     /// local implementations of the stages AWS runs as services, each given the ports it needs. Building it touches no disk.
     /// </summary>
-    public static PipelineDefinition Pipeline(WorkspaceFiles files, IngestOptions ingestOptions, ILabelingPortal? portal = null)
+    public static PipelineDefinition Pipeline(WorkspaceFiles files, IngestOptions ingestOptions, StagePorts ports)
     {
         ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(ports);
         return new("local", [
             new IngestStage(path => new FolderObjectStore(path), new OpenCvImageDecoder(), ingestOptions),
-            new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), portal),
+            new LabelStage(async (path, ct) => await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), ports.Labeling),
             new PrepareStage(),
             new TrainStage(files),
             new GateStage(),
             new CompileStage(files),
-            new DeployStage(files, () => EdgeStore.ForWorkspace(files.Root), () => FleetClientOptions.ForWorkspace(files.Root)),
+            new DeployStage(files, ports.Devices),
         ]);
     }
 
-    /// <summary>A runner over this workspace; first removes what writers killed mid-write left behind.</summary>
-    public PipelineRunner Runner(IngestOptions? ingestOptions = null)
+    /// <summary>A runner over this workspace, its stages given the host's <paramref name="ports"/>; first removes what writers killed mid-write left behind.</summary>
+    public PipelineRunner Runner(StagePorts ports, IngestOptions? ingestOptions = null)
     {
         Data.RemoveTemporaryFilesOfDeadWriters();
-        var portal = new LocalLabelingPortal(Portal(), () => PortalUrl ?? "http://127.0.0.1:5080");
-        return new(Pipeline(Files, ingestOptions ?? new IngestOptions(), portal), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
+        return new(Pipeline(Files, ingestOptions ?? new IngestOptions(), ports), Store, Data, Artifacts, RetryPolicy, TimeProvider.System,
             LoggerFactory.CreateLogger<PipelineRunner>());
     }
 

@@ -116,7 +116,10 @@ public static class PortalHost
         ArgumentNullException.ThrowIfNull(app);
         AuthEndpoints.Map(app);
         PortalEndpoints.Map(app);
-        app.MapDashboard(new DashboardSources(app.Services.GetRequiredService<LocalWorkspace>(), app.Services.GetRequiredService<EdgeStore>()), AdminPolicy);
+        var workspace = app.Services.GetRequiredService<LocalWorkspace>();
+        // A run retried from the dashboard labels in this host's portal and deploys through the workspace's fleet.
+        var ports = new StagePorts(new LocalLabelingPortal(app.Services.GetRequiredService<PortalStore>(), () => BaseUrl(app)), FleetRollout.ForWorkspace(workspace.Root));
+        app.MapDashboard(new DashboardSources(workspace, app.Services.GetRequiredService<EdgeStore>()) { Ports = ports }, AdminPolicy);
     }
 
     /// <summary>The address the started host listens on, e.g. <c>http://127.0.0.1:5080</c>.</summary>

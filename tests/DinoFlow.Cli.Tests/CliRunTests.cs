@@ -39,6 +39,12 @@ public sealed class CliRunTests : IDisposable
         Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));
         Assert.Contains("\"compiled\"", File.ReadAllText(Path.Combine(compiled, "model.json")), StringComparison.Ordinal);
 
+        // The compile stage checks parity on the files the train stage validated on (in the train output), and the probe.
+        var validated = steps[3].GetProperty("output").GetProperty("validationImages");
+        Assert.Equal(prepare.GetProperty("validation").GetInt32(), validated.GetArrayLength());
+        Assert.All(validated.EnumerateArray(), p => Assert.True(File.Exists(p.GetString()), p.GetString()));
+        Assert.Contains($"parity on {validated.GetArrayLength() + 1} images", steps[5].GetProperty("summary").GetString(), StringComparison.Ordinal);
+
         // The gate reports the unknown rate on validation (calibrated: at most 5 % of the known frames).
         var gate = steps[4];
         Assert.InRange(gate.GetProperty("output").GetProperty("unknownRate").GetDouble(), 0, 0.05);
@@ -202,5 +208,19 @@ public sealed class CliRunTests : IDisposable
         var result = await DinoflowCli.RunAsync(_work.Path, "run", Path.Combine(_work.Path, "does-not-exist"));
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("does-not-exist", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--validation-fraction", "1.5", "--validation-fraction: must be more than 0 and less than 1 (got 1.5)")]
+    [InlineData("--recipe", "finetune-all", "--recipe: 'finetune-all' is not one of finetune, frozen-head")]
+    [InlineData("--labels", "crowd", "--labels: 'crowd' is not known")]
+    public async Task A_bad_run_option_is_refused_before_the_run_starts_naming_it(string option, string value, string message)
+    {
+        var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, option, value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
+        // Nothing ran: no run was recorded.
+        Assert.Contains("No runs", (await DinoflowCli.RunAsync(_work.Path, "runs")).Stdout, StringComparison.Ordinal);
     }
 }

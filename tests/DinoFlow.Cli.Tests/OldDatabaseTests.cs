@@ -1,7 +1,7 @@
-using System.Text.Json;
 using DinoFlow.Fleet;
 using DinoFlow.Labeling;
 using DinoFlow.Local.Runner.Runs;
+using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.TestKit;
 using Microsoft.Data.Sqlite;
@@ -40,7 +40,8 @@ public sealed class OldDatabaseTests : IDisposable
     [Fact]
     public async Task An_old_run_database_keeps_its_runs()
     {
-        var input = JsonSerializer.Serialize(new RunInput("samples", new Dictionary<string, string> { ["seed"] = "7" }), StageJson.Options);
+        // A run stored before settings were typed: its options were strings.
+        const string input = """{"source":"samples","options":{"seed":"7","labels":"manifest:/data/gt.manifest","deploy-devices":"cam-1, cam-2","deploy-timeout":"30","refit":"false"}}""";
         var path = OldDatabase("dinoflow.db", """
             CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, input_json TEXT NOT NULL,
                 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner_pid INTEGER, error TEXT);
@@ -58,7 +59,13 @@ public sealed class OldDatabaseTests : IDisposable
         var run = await store.GetRunAsync("run1");
         Assert.NotNull(run);
         Assert.Equal(RunStatus.Succeeded, run.Status);
-        Assert.Equal("7", run.Input.Option("seed", ""));
+        Assert.Equal(7, run.Input.Settings.Split.Seed);
+        Assert.Equal(LabelSource.Manifest, run.Input.Settings.Labels);
+        Assert.Equal("/data/gt.manifest", run.Input.Settings.LabelManifest);
+        Assert.Equal(["cam-1", "cam-2"], run.Input.Settings.Devices);
+        Assert.Equal(TimeSpan.FromSeconds(30), run.Input.Settings.DeployTimeout);
+        Assert.False(run.Input.Settings.Refit);
+        Assert.Equal(GateOptions.DefaultMinAccuracy, run.Input.Settings.Gate.MinAccuracy);
         Assert.Equal(new DateTimeOffset(2026, 11, 30, 3, 7, 51, TimeSpan.Zero).AddTicks(1_234_567), run.CreatedAt);
         Assert.Equal("ingest", Assert.Single(await store.GetStepsAsync("run1")).Name);
         Assert.Equal(1L, Read<long>(path, "PRAGMA user_version"));

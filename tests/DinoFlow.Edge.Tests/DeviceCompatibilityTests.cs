@@ -101,11 +101,11 @@ public sealed class DeviceCompatibilityTests(TrainedModelFixture model)
     private static async Task<StageResult> DeployAsync(HostFleet fleet, string packageDirectory, string devices)
     {
         var files = new WorkspaceFiles(fleet.Directory);
-        var stage = new DeployStage(files, () => new EdgeStore(Path.Combine(fleet.Directory, "edge.db")), () => FleetClientOptions.ForWorkspace(fleet.Directory));
+        var stage = new DeployStage(files, new FleetRollout(() => new EdgeStore(Path.Combine(fleet.Directory, "edge.db")), () => FleetClientOptions.ForWorkspace(fleet.Directory)));
         var compiled = JsonSerializer.Serialize(new CompileOutput(packageDirectory, "cpu", 0, 1, 1), StageJson.Options);
-        var input = new RunInput("samples", new Dictionary<string, string>
+        var input = new RunInput("samples", new RunSettings
         {
-            [DeployStage.DevicesOption] = devices, [DeployStage.BrokerOption] = fleet.Broker.Url, [DeployStage.TimeoutOption] = "90",
+            Devices = devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), Broker = fleet.Broker.Url, DeployTimeout = TimeSpan.FromSeconds(90),
         });
         var store = new MemoryObjectStore();
         var context = new StageContext("run-compat", DeployStage.StageName, 1, input, new Dictionary<string, string> { [CompileStage.StageName] = compiled },

@@ -41,7 +41,7 @@ public sealed class RunnerTests : IDisposable
         return (runner, store);
     }
 
-    private static readonly RunInput Input = new("/nowhere", new Dictionary<string, string>());
+    private static readonly RunInput Input = new("/nowhere", new RunSettings());
     private static readonly Progress<StageProgress> NoProgress = new();
 
     [Fact]

@@ -24,14 +24,20 @@ public sealed record FineTuneEpoch(int Epoch, int Epochs, double Loss, double Tr
 /// each (<see cref="RandomViewOptions"/>) through the one <see cref="Preprocessor"/>, and runs one ONNX Runtime session
 /// that computes the frozen prefix, the trainable layers, the loss and every gradient; AdamW then updates the weights
 /// in place. The next batch is decoded while the current one trains. Memory is bounded by the batch: nothing is cached
-/// per image but the validation tensors (up to <see cref="ValidationCacheBytes"/>).
+/// per image but the validation tensors (up to <see cref="PreprocessedImages.DefaultCacheBytes"/>).
 /// </summary>
 public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
 {
-    private const long ValidationCacheBytes = 512L << 20;
-
     /// <summary>Trains and returns the network with its trained weights and, per epoch, the validation probabilities.</summary>
     public FineTuneResult Train(int classes, IReadOnlyList<LabeledExample> train, IReadOnlyList<LabeledExample> validation, FineTuneRecipe recipe,
+        IProgress<FineTuneEpoch>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        return Train(classes, train, new PreprocessedImages(validation, recipe.Preprocess(backbone), decoder), recipe, progress, cancellationToken);
+    }
+
+    /// <summary>As above, over validation tensors the caller shares (decoded once per training, see <see cref="ModelTrainer"/>).</summary>
+    public FineTuneResult Train(int classes, IReadOnlyList<LabeledExample> train, PreprocessedImages validation, FineTuneRecipe recipe,
         IProgress<FineTuneEpoch>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -43,6 +49,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         if (recipe.InputSize is < 64 or > 1024) throw new ArgumentException($"input size {recipe.InputSize} is outside 64–1024 pixels");
         var total = Stopwatch.StartNew();
         var spec = recipe.Preprocess(backbone);
+        if ((validation.Spec.Width, validation.Spec.Height) != (spec.Width, spec.Height)) throw new ArgumentException("the validation tensors were preprocessed for another input than the recipe's");
         var model = BackboneNetwork.Create(backbone, recipe.InputSize, recipe.FrozenUntil, recipe.LastTap, classes, recipe.Seed);
         var parameters = model.Network.Parameters;
         using var runner = new NetworkRunner(model, recipe.Execution);
@@ -55,7 +62,6 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         // Smaller batches give noisier gradients: the learning rates shrink with the square root of the batch.
         var learningRateScale = MathF.Sqrt(batchSize / (float)recipe.BatchSize);
         var totalSteps = stepsPerEpoch * recipe.Epochs;
-        var validationSet = new ValidationSet(validation, spec, decoder, ValidationCacheBytes);
         TimeSpan steps = default, optimizerTime = default, viewTime = default, validationTime = default;
         float[][] validationProbabilities = [];
         var step = 0;
@@ -96,8 +102,8 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             double validationAccuracy = double.NaN;
             if (validation.Count > 0)
             {
-                validationProbabilities = validationSet.Predict(runner, cancellationToken);
-                validationAccuracy = validationProbabilities.Where((p, i) => HeadTrainer.ArgMax(p) == validation[i].Label).Count() / (double)validation.Count;
+                validationProbabilities = Predict(validation, runner, cancellationToken);
+                validationAccuracy = validationProbabilities.Where((p, i) => HeadTrainer.ArgMax(p) == validation.Examples[i].Label).Count() / (double)validation.Count;
             }
 
             validationTime += validationWatch.Elapsed;
@@ -110,7 +116,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         {
             average.CopyInto(parameters);
             var validationWatch = Stopwatch.StartNew();
-            if (validation.Count > 0) validationProbabilities = validationSet.Predict(runner, cancellationToken);
+            if (validation.Count > 0) validationProbabilities = Predict(validation, runner, cancellationToken);
             validationTime += validationWatch.Elapsed;
         }
 
@@ -168,43 +174,16 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
 
     private sealed record Batch(float[] Pixels, float[] Targets, int[] Labels, int Count, TimeSpan Elapsed);
 
-    /// <summary>The validation images as the edge preprocesses them; kept in memory when they fit the budget.</summary>
-    private sealed class ValidationSet(IReadOnlyList<LabeledExample> examples, PreprocessSpec spec, IImageDecoder decoder, long cacheBytes)
+    private static float[][] Predict(PreprocessedImages validation, NetworkRunner runner, CancellationToken cancellationToken)
     {
-        private readonly List<float[]>? _cache = (long)examples.Count * spec.TensorLength * sizeof(float) <= cacheBytes ? [] : null;
-
-        public float[][] Predict(NetworkRunner runner, CancellationToken cancellationToken)
+        var results = new List<float[]>(validation.Count);
+        foreach (var chunk in Enumerable.Range(0, validation.Count).Chunk(16))
         {
-            var results = new List<float[]>(examples.Count);
-            var preprocessor = new Preprocessor(spec);
-            foreach (var chunk in Enumerable.Range(0, examples.Count).Chunk(16))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var tensors = chunk.Select(i => Tensor(i, preprocessor)).ToList();
-                results.AddRange(runner.Predict(tensors));
-            }
-
-            return [.. results];
+            cancellationToken.ThrowIfCancellationRequested();
+            results.AddRange(runner.Predict(validation.Tensors(chunk)));
         }
 
-        private float[] Tensor(int index, Preprocessor preprocessor)
-        {
-            if (_cache is not null && index < _cache.Count) return _cache[index];
-            var example = examples[index];
-            BgrImage image;
-            try
-            {
-                image = decoder.Decode(example.Read());
-            }
-            catch (ImageDecodeException e)
-            {
-                throw new ModelPackageException($"validation image '{example.Key}' cannot be decoded: {e.Message}");
-            }
-
-            var tensor = preprocessor.Run(image);
-            if (_cache is not null && index == _cache.Count) _cache.Add(tensor);
-            return tensor;
-        }
+        return [.. results];
     }
 }
 

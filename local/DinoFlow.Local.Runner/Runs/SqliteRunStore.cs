@@ -186,7 +186,7 @@ public sealed class SqliteRunStore : IRunStore
                 reader.GetString(reader.GetOrdinal("id")),
                 reader.GetString(reader.GetOrdinal("pipeline")),
                 Enum.Parse<RunStatus>(reader.GetString(reader.GetOrdinal("status"))),
-                JsonSerializer.Deserialize<RunInput>(reader.GetString(reader.GetOrdinal("input_json")), StageJson.Options)!,
+                StoredRunInput.Read(reader.GetString(reader.GetOrdinal("input_json")), reader.GetString(reader.GetOrdinal("id"))),
                 NullableTime(reader, reader.GetOrdinal("created_at"))!.Value,
                 NullableTime(reader, reader.GetOrdinal("updated_at"))!.Value,
                 reader.IsDBNull(reader.GetOrdinal("owner_pid")) ? null : reader.GetInt32(reader.GetOrdinal("owner_pid")),

@@ -13,7 +13,9 @@ using DinoFlow.Pipeline.Storage;
 namespace DinoFlow.Local.Runner.Stages;
 
 /// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
-public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit);
+/// <param name="ValidationImages">The files validated on, so the compile stage checks parity on them without reading the manifest or the channel again (null: a run trained before they were recorded).</param>
+public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit,
+    IReadOnlyList<string>? ValidationImages = null);
 
 /// <param name="UnknownRate">The share of known validation frames the unknown score rejects (null: the package has none).</param>
 public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall, double? UnknownRate = null);
@@ -24,9 +26,6 @@ public sealed record CompileOutput(string PackageDirectory, string Target, doubl
 public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 {
     public const string StageName = "train";
-    public const string EpochsOption = "epochs";
-    public const string RecipeOption = "recipe";
-    public const string RefitOption = "refit";
 
     public override string Name => StageName;
     public override string Description => "fine-tune the backbone's last blocks and a head (or train a head on frozen features), refit on train + validation, package as one ONNX graph";
@@ -39,35 +38,29 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
             : throw new StageValidationException($"label '{className}' of '{source}' is not one of the prepared categories ({string.Join(", ", prepare.Categories)})");
 
         // The trainer reads each image when it needs it, from the data folder (a path: the decoder wants bytes, not a stream).
-        async Task<LabeledExample[]> ReadAsync(string manifestKey) => (await PreparedSplit.ReadAsync(context, manifestKey, cancellationToken).ConfigureAwait(false))
-            .Select(o => new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(files.DataFile(o.SourceRef))))
+        (LabeledExample Example, string Path)[] Examples(IEnumerable<LabeledObject> objects) => objects
+            .Select(o => files.DataFile(o.SourceRef) is var path ? (new LabeledExample(o.SourceRef, ClassOf(o.ClassName, o.SourceRef), () => File.ReadAllBytes(path)), path) : default)
             .ToArray();
 
-        var seed = context.Input.Options.TryGetValue(PrepareStage.SeedOption, out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed;
-        var epochs = context.Input.Options.TryGetValue(EpochsOption, out var e) ? int.Parse(e, CultureInfo.InvariantCulture) : (int?)null;
-        ModelRecipe recipe;
-        try
-        {
-            recipe = ModelWorkflow.Recipe(seed, epochs, context.Input.Option(RecipeOption, "finetune"), context.Input.Option(RefitOption, "true") != "false");
-        }
-        catch (ArgumentException ex)
-        {
-            throw new StageValidationException(ex.Message, ex);
-        }
+        var settings = context.Input.Settings;
+        var recipe = ModelWorkflow.Recipe(settings.Split.Seed, settings.Epochs, settings.Recipe, settings.Refit);
 
         // The validation channel (an explicit validation set) when the run has one, else the prepare stage's held-out recordings.
-        var validation = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
-            ? TrainingData.Load(channel) is var v ? v.Images.Select(i => v.Example(i, prepare.Categories)).ToArray() : []
-            : await ReadAsync(prepare.ValidationManifestKey).ConfigureAwait(false);
-        var train = await ReadAsync(prepare.TrainManifestKey).ConfigureAwait(false);
-        var jobs = (await PreparedSplit.ReadAsync(context, prepare.TrainManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => o.JobName).Distinct(StringComparer.Ordinal).ToList();
+        var validation = settings.Validation is { } channel
+            ? TrainingData.Load(channel) is var v ? v.Images.Select(i => (Example: v.Example(i, prepare.Categories), Path: v.Paths[i.Image.Key])).ToArray() : []
+            : Examples(await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false));
+        // The train manifest, read once: its examples, and the labeling jobs they came from (the model's lineage).
+        var trainObjects = await PreparedSplit.ReadAsync(context, prepare.TrainManifestKey, cancellationToken).ConfigureAwait(false);
+        var train = Examples(trainObjects).Select(t => t.Example).ToArray();
+        var jobs = trainObjects.Select(o => o.JobName).Distinct(StringComparer.Ordinal).ToList();
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         var result = new ModelTrainer(ModelWorkflow.Backbone, new DinoFlow.Imaging.OpenCvImageDecoder()).Train(
-            "dinoflow", context.RunId, prepare.Categories, train, validation, recipe, output,
+            "dinoflow", context.RunId, prepare.Categories, train, [.. validation.Select(v => v.Example)], recipe, output,
             new SynchronousProgress<TrainingProgress>(p => context.Report(p.Done, p.Total, $"{p.Phase}: {p.Text}")), cancellationToken);
         var m = result.Validation;
         PackageLineage.Record(output, new LineageInfo(context.RunId, jobs, context.Input.Source));
-        return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false),
+        return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false,
+                [.. validation.Select(v => v.Path)]),
             string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}"));
     }
 }
@@ -76,8 +69,6 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
 public sealed class GateStage : Stage<GateOutput>
 {
     public const string StageName = "gate";
-    public const string MinAccuracyOption = "min-accuracy";
-    public const string MinClassRecallOption = "min-class-recall";
 
     public override string Name => StageName;
     public override string Description => "refuse a model below the minimum accuracy or per-class recall";
@@ -85,11 +76,7 @@ public sealed class GateStage : Stage<GateOutput>
     protected override Task<(GateOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
-        var options = new GateOptions
-        {
-            MinAccuracy = context.Input.Options.TryGetValue(MinAccuracyOption, out var accuracy) ? double.Parse(accuracy, CultureInfo.InvariantCulture) : GateOptions.DefaultMinAccuracy,
-            MinClassRecall = context.Input.Options.TryGetValue(MinClassRecallOption, out var recall) ? double.Parse(recall, CultureInfo.InvariantCulture) : GateOptions.DefaultMinClassRecall,
-        };
+        var options = context.Input.Settings.Gate;
         var verdict = QualityGate.Check(trained.Validation, options);
         if (!verdict.Passed) throw new StageValidationException("the model is below the bar: " + string.Join("; ", verdict.Failures));
         // The unknown rate is reported, not gated: calibration fixes it near 5 % of known validation frames by design.
@@ -106,7 +93,6 @@ public sealed class GateStage : Stage<GateOutput>
 public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
 {
     public const string StageName = "compile";
-    public const string TargetOption = "target";
 
     public override string Name => StageName;
     public override string Description => "optimise the model for the target with ONNX Runtime; refuse it if answers change";
@@ -115,10 +101,12 @@ public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
     {
         var trained = context.OutputOf<TrainOutput>(TrainStage.StageName);
         var prepare = context.OutputOf<PrepareOutput>(PrepareStage.StageName);
-        var images = context.Input.Options.TryGetValue(PrepareStage.ValidationChannelOption, out var channel)
-            ? TrainingData.Load(channel).Paths.Values
-            : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef));
-        var target = context.Input.Option(TargetOption, "cpu");
+        // The train stage's validation files; a run trained before it recorded them reads its validation set again.
+        var images = trained.ValidationImages
+            ?? (context.Input.Settings.Validation is { } channel
+                ? TrainingData.Load(channel).Paths.Values
+                : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef)));
+        var target = context.Input.Settings.Target;
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
         CompileResult result;
         try

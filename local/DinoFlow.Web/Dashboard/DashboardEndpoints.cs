@@ -29,7 +29,7 @@ public static class DashboardEndpoints
         ArgumentNullException.ThrowIfNull(sources);
         var stopping = app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         var workspace = sources.Workspace;
-        var retrier = new RunRetrier(workspace.Store, (id, ct) => workspace.Runner().RetryAsync(id, NoProgress, ct),
+        var retrier = new RunRetrier(workspace.Store, (id, ct) => workspace.Runner(sources.Ports).RetryAsync(id, NoProgress, ct),
             workspace.LoggerFactory.CreateLogger<RunRetrier>(), stopping);
         var queries = new DashboardQueries(sources, retrier, sources.Clock);
         var dashboard = app.MapGroup("").RequireAuthorization(policies);

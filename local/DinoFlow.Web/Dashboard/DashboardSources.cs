@@ -19,6 +19,9 @@ public sealed record DashboardSources(LocalWorkspace Workspace, EdgeStore Edge)
     /// <summary>The clock the health badges and the chart's window are read against (tests move their own).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>What a retried run's stages reach (the host's portal and fleet); none where the dashboard only watches.</summary>
+    public StagePorts Ports { get; init; } = StagePorts.None;
+
     /// <summary>How many of the newest runs the page lists.</summary>
     public int RunLimit { get; init; } = 20;
 

@@ -29,12 +29,9 @@ public enum ErrorKind
     Interrupted,
 }
 
-/// <summary>What a run was started with: the source folder and the options of its stages.</summary>
+/// <summary>What a run was started with: the source folder and its stages' settings (typed, checked where the run entered).</summary>
 /// <param name="Until">Stop after this stage (later stages are skipped); null runs the whole pipeline.</param>
-public sealed record RunInput(string Source, IReadOnlyDictionary<string, string> Options, IReadOnlyList<string>? OnlyKeys = null, string? Until = null)
-{
-    public string Option(string name, string fallback) => Options.TryGetValue(name, out var value) ? value : fallback;
-}
+public sealed record RunInput(string Source, RunSettings Settings, IReadOnlyList<string>? OnlyKeys = null, string? Until = null);
 
 public sealed record RunRecord(
     string Id,

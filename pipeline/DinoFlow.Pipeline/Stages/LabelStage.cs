@@ -26,11 +26,6 @@ public sealed class LabelStage(Func<string, CancellationToken, Task<string>> rea
 {
     public const string StageName = "label";
     public const string OutputManifestKey = "output.manifest";
-    public const string LabelsOption = "labels";
-    public const string LabelAttributeOption = "label-attribute";
-    public const string CategoriesOption = "label-categories";
-    public const string AnnotatorsOption = "annotators";
-    public const string InstructionsOption = "instructions";
 
     public override string Name => StageName;
     public override string Description => "label the images from folder names, an imported Ground Truth output manifest, or people in the labeling portal";
@@ -38,20 +33,20 @@ public sealed class LabelStage(Func<string, CancellationToken, Task<string>> rea
     protected override async Task<(LabelOutput Output, string Summary)> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var mode = context.Input.Option(LabelsOption, "folders");
-        var attribute = context.Input.Option(LabelAttributeOption, GroundTruthManifest.DefaultLabelAttribute);
+        var settings = context.Input.Settings;
+        var attribute = settings.LabelAttribute;
         var index = await DatasetIndex.LoadAsync(context.Data, cancellationToken).ConfigureAwait(false);
 
         LabelSet labels;
         string jobName;
-        if (mode == "folders")
+        if (settings.Labels == LabelSource.Folders)
         {
             labels = Labeler.FromFolderNames(index.Images);
             jobName = "labeling-job/dinoflow-folder-labels";
         }
-        else if (mode.StartsWith("manifest:", StringComparison.Ordinal))
+        else if (settings.Labels == LabelSource.Manifest)
         {
-            var path = mode["manifest:".Length..];
+            var path = settings.LabelManifest!;
             string text;
             try
             {
@@ -66,40 +61,35 @@ public sealed class LabelStage(Func<string, CancellationToken, Task<string>> rea
             labels = Labeler.FromManifest(manifest, index.Images, path);
             jobName = manifest.Labeled[0].JobName;
         }
-        else if (mode == "portal")
+        else
         {
-            var state = await AskPortalAsync(context, index, attribute, cancellationToken).ConfigureAwait(false);
+            var state = await AskPortalAsync(context, index, cancellationToken).ConfigureAwait(false);
             var manifest = GroundTruthManifest.ReadOutputManifest(state.OutputManifest!, state.JobName, attribute);
             labels = Labeler.FromManifest(manifest, index.Images, state.JobName);
             jobName = "labeling-job/" + state.JobName;
         }
-        else
-        {
-            throw new StageValidationException($"option labels='{mode}' is not known: use 'folders', 'manifest:PATH' or 'portal'");
-        }
 
         var objects = labels.ToManifestObjects(i => DatasetIndex.ImageKey(i.Key), jobName);
         await context.Artifacts.PutTextAsync(OutputManifestKey, GroundTruthManifest.WriteOutputManifest(objects, attribute), cancellationToken).ConfigureAwait(false);
-        var output = new LabelOutput(mode, labels.Categories, labels.Images.Count, labels.Unlabeled, attribute, OutputManifestKey);
+        var output = new LabelOutput(settings.LabelsText, labels.Categories, labels.Images.Count, labels.Unlabeled, attribute, OutputManifestKey);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{labels.Images.Count} images labeled in {labels.Categories.Count} classes ({string.Join(", ", labels.Categories)}); {labels.Unlabeled.Count} unlabeled");
         return (output, summary);
     }
 
     /// <summary>Creates (or finds) the run's portal job; while it is not complete the step waits (the run pauses).</summary>
-    private async Task<PortalJobState> AskPortalAsync(StageContext context, DatasetIndex index, string attribute, CancellationToken cancellationToken)
+    private async Task<PortalJobState> AskPortalAsync(StageContext context, DatasetIndex index, CancellationToken cancellationToken)
     {
         if (portal is null) throw new StageValidationException("labels=portal needs a labeling portal, and this back end has none");
         var images = index.Images.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => new PortalImage(i.Key, DatasetIndex.ImageKey(i.Key))).ToList();
         if (images.Count == 0) throw new StageValidationException("the data set has no images to label");
-        var categories = context.Input.Options.TryGetValue(CategoriesOption, out var list)
-            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList()
+        var settings = context.Input.Settings;
+        var categories = settings.LabelCategories is { } given
+            ? given.ToList()
             : images.Select(i => i.Key.Split('/')).Where(s => s.Length > 1).Select(s => s[^2]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (categories.Count < 2)
             throw new StageValidationException("labels=portal needs at least two labels: give --label-categories A,B,… (or images in <label>/ folders)");
-        var annotators = int.Parse(context.Input.Option(AnnotatorsOption, "1"), CultureInfo.InvariantCulture);
-        var request = new PortalJobRequest("run-" + context.RunId, context.RunId, categories, images, attribute, annotators,
-            context.Input.Option(InstructionsOption, "Choose the label that fits the image best."));
+        var request = new PortalJobRequest("run-" + context.RunId, context.RunId, categories, images, settings.LabelAttribute, settings.Annotators, settings.Instructions);
         var state = await portal.EnsureJobAsync(request, cancellationToken).ConfigureAwait(false);
         context.Report(state.Completed, state.Total, $"labeling job {state.JobName}: {state.Completed}/{state.Total} images");
         return state.Complete ? state

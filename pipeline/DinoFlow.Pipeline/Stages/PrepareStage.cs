@@ -1,4 +1,3 @@
-using System.Globalization;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Labels;
 using DinoFlow.Pipeline.Manifests;
@@ -21,12 +20,6 @@ public sealed class PrepareStage : Stage<PrepareOutput>
     public const string StageName = "prepare";
     public const string TrainManifestKey = "train.manifest";
     public const string ValidationManifestKey = "validation.manifest";
-    public const string SeedOption = "seed";
-    public const string ValidationFractionOption = "validation-fraction";
-
-    /// <summary>An explicit validation set (a folder or manifest outside the run's data, as SageMaker's validation channel): every labeled image then trains.</summary>
-    public const string ValidationChannelOption = "validation";
-
     public override string Name => StageName;
     public override string Description => "split the labeled images into train and validation, grouped by recording and stratified by class";
 
@@ -41,13 +34,9 @@ public sealed class PrepareStage : Stage<PrepareOutput>
         var index = await DatasetIndex.LoadAsync(context.Data, cancellationToken).ConfigureAwait(false);
         var labels = Labeler.FromManifest(manifest, index.Images, manifestName);
 
-        var options = new SplitOptions
-        {
-            Seed = context.Input.Options.TryGetValue(SeedOption, out var seed) ? int.Parse(seed, CultureInfo.InvariantCulture) : SplitOptions.DefaultSeed,
-            ValidationFraction = double.Parse(context.Input.Option(ValidationFractionOption, "0.25"), CultureInfo.InvariantCulture),
-        };
-        var channel = context.Input.Options.GetValueOrDefault(ValidationChannelOption);
-        var split = channel is null ? DatasetSplitter.Split(labels.Images, options) : DatasetSplitter.AllTrain(labels.Images, channel);
+        // An explicit validation set (outside the run's data, as SageMaker's validation channel): every labeled image then trains.
+        var channel = context.Input.Settings.Validation;
+        var split = channel is null ? DatasetSplitter.Split(labels.Images, context.Input.Settings.Split) : DatasetSplitter.AllTrain(labels.Images, channel);
         var byKey = labels.Images.ToDictionary(l => l.Image.Key, l => l.Annotation!, StringComparer.Ordinal);
         await context.Artifacts.PutTextAsync(TrainManifestKey, Write(split.Train, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);
         await context.Artifacts.PutTextAsync(ValidationManifestKey, Write(split.Validation, byKey, labelOutput.LabelAttribute), cancellationToken).ConfigureAwait(false);

@@ -142,7 +142,7 @@ public sealed class DashboardQueriesTests : IDisposable
         await AddRunAsync("run-low", "boxes-v1", 0.82, 0.7, ["cam-1"]); // its gate was lowered to 0.7: deployed below 0.9
         await AddRunAsync("run-good", "boxes-v2", 0.95, 0.9, ["cam-1", "cam-2"]);
         await AddRunAsync("run-stopped", "boxes-v3", 0.6, 0.9, null); // stopped at the gate: not deployed, nothing to flag
-        await _workspace.Store.CreateRunAsync(new RunRecord("run-new", "local", RunStatus.Running, new RunInput("src", new Dictionary<string, string>()), Now, Now, null, null), ["train"]);
+        await _workspace.Store.CreateRunAsync(new RunRecord("run-new", "local", RunStatus.Running, new RunInput("src", new RunSettings()), Now, Now, null, null), ["train"]);
 
         var runs = (await _queries.RunsAsync(CancellationToken.None)).ToDictionary(r => r.Id);
 

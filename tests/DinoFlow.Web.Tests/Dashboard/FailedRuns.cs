@@ -2,7 +2,6 @@ using DinoFlow.Local.Runner;
 using DinoFlow.TestKit;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
-using DinoFlow.Pipeline.Stages;
 
 namespace DinoFlow.Web.Tests.Dashboard;
 
@@ -12,9 +11,9 @@ public static class FailedRuns
     /// <summary>Runs ingest → label over the samples with labels from <paramref name="manifest"/>, which does not exist: label fails.</summary>
     public static async Task<RunRecord> StartWithMissingManifestAsync(LocalWorkspace workspace, string manifest)
     {
-        var input = new RunInput(Repository.Samples, new Dictionary<string, string>(StringComparer.Ordinal) { [LabelStage.LabelsOption] = "manifest:" + manifest },
+        var input = new RunInput(Repository.Samples, new RunSettings().WithLabels("manifest:" + manifest),
             Until: "label");
-        var run = await workspace.Runner().StartAsync(input, new Progress<StageProgress>());
+        var run = await workspace.Runner(StagePorts.None).StartAsync(input, new Progress<StageProgress>());
         Assert.Equal(RunStatus.Failed, run.Status);
         return run;
     }

@@ -88,7 +88,7 @@ public sealed class RunRetrierTests : IDisposable
     private async Task AddRunAsync(string id, RunStatus status, int? owner)
     {
         var now = DateTimeOffset.UtcNow;
-        await _store.CreateRunAsync(new RunRecord(id, "local", RunStatus.Pending, new RunInput("src", new Dictionary<string, string>()), now, now, null, null), ["ingest"]);
+        await _store.CreateRunAsync(new RunRecord(id, "local", RunStatus.Pending, new RunInput("src", new RunSettings()), now, now, null, null), ["ingest"]);
         await _store.UpdateRunAsync(id, status, owner, null);
     }
 }

@@ -14,7 +14,7 @@ public static class TrainedRuns
         ArgumentNullException.ThrowIfNull(store);
         string[] steps = devices is null ? ["train", "gate"] : ["train", "gate", "deploy"];
         await store.CreateRunAsync(new RunRecord(id, "local", devices is null ? RunStatus.Failed : RunStatus.Succeeded,
-            new RunInput("samples/product-boxes", new Dictionary<string, string>()), at, at, null, null), steps);
+            new RunInput("samples/product-boxes", new RunSettings()), at, at, null, null), steps);
         async Task Complete(string step, object output)
         {
             await store.StartAttemptAsync(id, step, at);

@@ -1,11 +1,10 @@
 using DinoFlow.Edge.Contracts.Events;
-using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Compatibility;
 
-namespace DinoFlow.Local.Runner.Stages;
+namespace DinoFlow.Fleet;
 
 /// <summary>
-/// The deploy stage's compatibility check: each device against the platform it last reported in its health (stored
+/// The fleet's compatibility check before a rollout: each device against the platform it last reported in its health (stored
 /// in <c>edge.db</c>), through the core's <see cref="CompatibilityCheck"/>.
 /// </summary>
 public static class DeviceScreen
