@@ -1,6 +1,6 @@
 using System.CommandLine;
 using DinoFlow.Fleet;
-using DinoFlow.Local.Runner.Lineage;
+using DinoFlow.Fleet.Lineage;
 
 namespace DinoFlow.Cli;
 
@@ -15,7 +15,7 @@ public static class TraceCommand
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
-            var tracer = new LineageTracer(workspace.Files, workspace.Store, EdgeStore.ForWorkspace(workspace.Root));
+            var tracer = new LineageTracer(workspace.Files.RunsFolder, workspace.Store, EdgeStore.ForWorkspace(workspace.Root), Path.Combine(workspace.Root, "edge.db"));
             LineageTrace trace;
             try
             {

@@ -1,5 +1,5 @@
 using System.Net;
-using DinoFlow.Local.Runner.Lineage;
+using DinoFlow.Fleet.Lineage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,7 +16,7 @@ internal static class InsightEndpoints
 {
     public static void Map(RouteGroupBuilder dashboard, DashboardSources sources)
     {
-        var tracer = new LineageTracer(sources.Workspace.Files, sources.Workspace.Store, sources.Edge);
+        var tracer = new LineageTracer(sources.Workspace.Files.RunsFolder, sources.Workspace.Store, sources.Edge, Path.Combine(sources.Workspace.Root, "edge.db"));
         dashboard.MapGet("/dashboard/trace/{eventId}", async (string eventId, CancellationToken ct) =>
         {
             LineageTrace trace;

@@ -28,8 +28,8 @@ public sealed class DriftOverMqttTests : IDisposable
 
         var random = new Random(11);
         var start = DateTimeOffset.UtcNow.AddHours(-1);
-        var stable = DriftStatisticsTests.Stream(random, 100, [0.5, 0.3, 0.2], 0.9);
-        var shifted = DriftStatisticsTests.Stream(random, 60, [0.5, 0.3, 0.2], 0.9).Concat(DriftStatisticsTests.Stream(random, 40, [0.1, 0.3, 0.6], 0.9)).ToList();
+        var stable = DriftCheckTests.Stream(random, 100, [0.5, 0.3, 0.2], 0.9);
+        var shifted = DriftCheckTests.Stream(random, 60, [0.5, 0.3, 0.2], 0.9).Concat(DriftCheckTests.Stream(random, 40, [0.1, 0.3, 0.6], 0.9)).ToList();
         await PublishAsync(broker.Port, "cam-stable", passwords["cam-stable"], stable, start);
         await PublishAsync(broker.Port, "cam-shifted", passwords["cam-shifted"], shifted, start);
         await Eventually.UntilAsync(() => fleet.DetectionsReceived == 200, Eventually.DefaultTimeout, "200 detections stored", () => $"{fleet.DetectionsReceived} stored");

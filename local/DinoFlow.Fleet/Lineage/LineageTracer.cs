@@ -1,16 +1,17 @@
-using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Runner.Lineage;
+namespace DinoFlow.Fleet.Lineage;
 
 /// <summary>
 /// Follows a detection back to where it came from: the event in <c>edge.db</c> → the device and its deployments of the
 /// model → the model's package in the workspace (model.json) → the run that trained it → the data set hash, the
 /// labeling jobs and the compile target. <c>dinoflow trace</c> and the dashboard's lineage page print it.
 /// </summary>
-public sealed class LineageTracer(WorkspaceFiles files, IRunStore runs, EdgeStore edge)
+/// <param name="runsFolder">The workspace's runs folder (<c>.dinoflow/runs</c>), where each run keeps its packages.</param>
+/// <param name="edgeDatabase">The path of <paramref name="edge"/>'s file, for the message when an event is not there.</param>
+public sealed class LineageTracer(string runsFolder, IRunStore runs, EdgeStore edge, string edgeDatabase)
 {
     /// <summary>Where a package's own evaluation report is (<c>dinoflow evaluate</c> writes it beside the package).</summary>
     public const string ReportFolder = "evaluation";
@@ -20,7 +21,7 @@ public sealed class LineageTracer(WorkspaceFiles files, IRunStore runs, EdgeStor
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(eventId);
         var detection = edge.Detection(eventId)
-            ?? throw new KeyNotFoundException($"no detection with event id '{eventId}' in {Path.Combine(files.Root, "edge.db")} (the dashboard lists the latest detections with their ids)");
+            ?? throw new KeyNotFoundException($"no detection with event id '{eventId}' in {edgeDatabase} (the dashboard lists the latest detections with their ids)");
         var package = FindPackage(detection.ModelVersion);
         // A package trained before lineage was recorded: local runs name their model after the run.
         var runId = package?.Manifest.Lineage?.RunId ?? detection.ModelVersion;
@@ -50,8 +51,8 @@ public sealed class LineageTracer(WorkspaceFiles files, IRunStore runs, EdgeStor
     public (string Directory, ModelManifest Manifest)? FindPackage(string version)
     {
         ArgumentNullException.ThrowIfNull(version);
-        if (!Directory.Exists(files.RunsFolder)) return null;
-        var candidates = Directory.EnumerateDirectories(files.RunsFolder)
+        if (!Directory.Exists(runsFolder)) return null;
+        var candidates = Directory.EnumerateDirectories(runsFolder)
             .OrderBy(run => Path.GetFileName(run) == version ? 0 : 1)
             .SelectMany(run => new[] { Path.Combine(run, "compile", "model"), Path.Combine(run, "train", "model") });
         foreach (var directory in candidates)

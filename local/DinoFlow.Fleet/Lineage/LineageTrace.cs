@@ -1,9 +1,8 @@
 using System.Globalization;
-using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
 
-namespace DinoFlow.Local.Runner.Lineage;
+namespace DinoFlow.Fleet.Lineage;
 
 /// <summary>
 /// A detection's chain: event → device (its deployments of the model) → model version → run → data set hash → labeling
