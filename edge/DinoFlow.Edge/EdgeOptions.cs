@@ -66,6 +66,9 @@ public sealed class EdgeOptions
 
     /// <summary>Edge:Snapshots: small JPEGs with detections, within a size and rate budget (off by default).</summary>
     public SnapshotOptions Snapshots { get; set; } = new();
+
+    /// <summary>Edge:Learning: frames the model was unsure of, sent for labeling (the closed loop).</summary>
+    public LearningOptions Learning { get; set; } = new();
 }
 
 public sealed class InferenceOptions
@@ -171,6 +174,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         }
 
         errors.AddRange(options.Snapshots.Problems());
+        errors.AddRange(options.Learning.Problems());
         if (m.SpoolMaxMessages < 1) errors.Add("Edge:Mqtt:SpoolMaxMessages must be at least 1");
         if (m.ReconnectMinSeconds <= 0 || m.ReconnectMaxSeconds < m.ReconnectMinSeconds) errors.Add("Edge:Mqtt:ReconnectMinSeconds must be positive and ≤ ReconnectMaxSeconds");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

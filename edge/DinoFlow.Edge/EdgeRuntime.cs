@@ -46,6 +46,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     public long FramesProcessed => _frames.FramesProcessed;
     public long FramesDropped => _frames.FramesDropped;
     public long UnknownFrames => _frames.UnknownFrames;
+
+    /// <summary>Frames sent for labeling because the model was unsure of them (Edge:Learning).</summary>
+    public long UncertainFramesSent => _frames.UncertainFramesSent;
     public long SourceReopens => _frames.SourceReopens;
     public LatencyWindow Latencies => _frames.Latencies;
 

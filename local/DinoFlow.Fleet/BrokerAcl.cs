@@ -1,4 +1,5 @@
 using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Learning;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -35,7 +36,8 @@ internal sealed class BrokerAcl(FleetCredentials credentials)
         var allowed = e.UserName == FleetCredentials.HostUser && e.ClientId.StartsWith(HostClientPrefix, StringComparison.Ordinal)
             ? topic.StartsWith("dinoflow/", StringComparison.Ordinal)
             : !string.IsNullOrEmpty(e.UserName) && e.ClientId == e.UserName && !e.ApplicationMessage.Retain
-              && (topic == Topics.Detections(e.UserName) || topic == Topics.Health(e.UserName) || topic == Topics.DeploymentStatus(e.UserName));
+              && (topic == Topics.Detections(e.UserName) || topic == Topics.Health(e.UserName) || topic == Topics.DeploymentStatus(e.UserName)
+                  || topic == LearningTopics.Uncertain(e.UserName) || topic == LearningTopics.Shadow(e.UserName));
         if (!allowed)
         {
             e.ProcessPublish = false;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Edge.Contracts.Mqtt;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -25,6 +26,8 @@ public sealed class FleetClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _keepConnected = Task.CompletedTask;
     private long _detections;
+    private long _uncertainFrames;
+    private long _uncertainRejected;
     private long _reconnects;
 
     private FleetClient(string broker, EdgeStore store, FleetClientOptions options)
@@ -41,6 +44,12 @@ public sealed class FleetClient : IAsyncDisposable
     }
 
     public long DetectionsReceived => Interlocked.Read(ref _detections);
+
+    /// <summary>Uncertain frames stored in <see cref="FleetClientOptions.Feedback"/> (a redelivered one counts once).</summary>
+    public long UncertainFramesReceived => Interlocked.Read(ref _uncertainFrames);
+
+    /// <summary>Messages on an uncertain-frame topic that were not a valid frame of that device (nothing of them is stored).</summary>
+    public long UncertainFramesRejected => Interlocked.Read(ref _uncertainRejected);
 
     /// <summary>How often the connection to the broker was lost and made again.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
@@ -63,10 +72,12 @@ public sealed class FleetClient : IAsyncDisposable
         var result = await _client.ConnectAsync(_clientOptions, cancellationToken).ConfigureAwait(false);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
             throw new MQTTnet.Exceptions.MqttCommunicationException($"the broker {_broker} refused the host's connection: {result.ResultCode}");
-        await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+        var subscription = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter("dinoflow/+/detections", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("dinoflow/+/health", MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithTopicFilter("dinoflow/+/deployment/status", MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancellationToken).ConfigureAwait(false);
+            .WithTopicFilter("dinoflow/+/deployment/status", MqttQualityOfServiceLevel.AtLeastOnce);
+        if (_options.Feedback is not null) subscription.WithTopicFilter(LearningTopics.Uncertain("+"), MqttQualityOfServiceLevel.AtLeastOnce);
+        await _client.SubscribeAsync(subscription.Build(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -124,6 +135,17 @@ public sealed class FleetClient : IAsyncDisposable
             else if (kind == "health")
             {
                 if (JsonSerializer.Deserialize(payload, EdgeJson.Default.HealthMessage) is { EventId: not null } h) _store.AddHealth(h with { DeviceId = device });
+            }
+            else if (kind == "uncertain" && _options.Feedback is { } feedback)
+            {
+                try
+                {
+                    if (feedback.Accept(device, payload)) Interlocked.Increment(ref _uncertainFrames);
+                }
+                catch (InvalidDataException)
+                {
+                    Interlocked.Increment(ref _uncertainRejected);
+                }
             }
             else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s
                      && s.Status.IsFinal())

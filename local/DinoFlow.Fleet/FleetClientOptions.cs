@@ -22,6 +22,9 @@ public sealed class FleetClientOptions
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Where the frames devices were unsure of are kept for labeling (the closed loop); without it they are not subscribed to.</summary>
+    public Learning.FeedbackInbox? Feedback { get; init; }
+
     /// <summary>The host of a workspace: its MQTT login and its signing key (both created on first use).</summary>
     public static FleetClientOptions ForWorkspace(string dinoflowRoot)
     {

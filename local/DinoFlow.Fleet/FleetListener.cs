@@ -28,7 +28,7 @@ public sealed class FleetListener : IAsyncDisposable
     public static async Task<FleetListener> StartAsync(string workspaceRoot, string? externalBroker, int embeddedPort, CancellationToken cancellationToken,
         System.Net.IPAddress? bind = null, (string? Ca, string? Cert, string? Key) tls = default)
     {
-                var store = EdgeStore.ForWorkspace(workspaceRoot);
+        var store = EdgeStore.ForWorkspace(workspaceRoot);
         var credentials = FleetCredentials.ForWorkspace(workspaceRoot);
         // The listener only reads: it gets the host's login but no signing key.
         using (credentials.Signer())
@@ -36,7 +36,11 @@ public sealed class FleetListener : IAsyncDisposable
             // Creates the deployment key on first use, so the public key devices pin exists.
         }
 
-        var options = new FleetClientOptions { UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), CaFile = tls.Ca, CertFile = tls.Cert, KeyFile = tls.Key };
+        var options = new FleetClientOptions
+        {
+            UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), CaFile = tls.Ca, CertFile = tls.Cert, KeyFile = tls.Key,
+            Feedback = Learning.FeedbackInbox.ForWorkspace(workspaceRoot),
+        };
         if (externalBroker is not null)
         {
             try

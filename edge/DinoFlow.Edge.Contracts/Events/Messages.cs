@@ -41,6 +41,12 @@ public sealed record HealthMessage
 
     /// <summary>Frames the model's unknown score called none of its classes (no product detection comes from them).</summary>
     public long UnknownFrames { get; init; }
+
+    /// <summary>Frames sent for labeling because the model was unsure of them (Edge:Learning).</summary>
+    public long UncertainFramesSent { get; init; }
+
+    /// <summary>Frames the model was unsure of that the rate limits kept back.</summary>
+    public long UncertainFramesLimited { get; init; }
     public double WorkingSetMb { get; init; }
     public double ManagedHeapMb { get; init; }
 

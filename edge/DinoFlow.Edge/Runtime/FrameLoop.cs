@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Events;
+using DinoFlow.Edge.Learning;
 using Microsoft.Extensions.Logging;
 using Mat = OpenCvSharp.Mat;
 using OpenCVException = OpenCvSharp.OpenCVException;
@@ -67,6 +68,15 @@ internal sealed partial class FrameLoop
     public SnapshotBudget Snapshots => _snapshots ??= new SnapshotBudget(_options.Snapshots, TimeProvider.System);
 
     private SnapshotBudget? _snapshots;
+
+    /// <summary>Frames sent for labeling because the model was unsure of them (Edge:Learning).</summary>
+    public long UncertainFramesSent => Volatile.Read(ref _learning)?.Kept ?? 0;
+
+    /// <summary>Frames the model was unsure of that the rate limits kept back.</summary>
+    public long UncertainFramesLimited => Volatile.Read(ref _learning)?.RateLimited ?? 0;
+
+    // Made on the inference thread at its first frame (the device id is read then, as the outbox reads it at each send).
+    private UncertainFrameCollector? _learning;
 
     /// <summary>Raised on the inference thread for every detection event (after it is spooled and written).</summary>
     public event Action<DetectionEvent>? Detected;
@@ -229,6 +239,9 @@ internal sealed partial class FrameLoop
             var probabilities = model.Run(slot);
             var unknown = model.LastUnknown;
             if (unknown) Interlocked.Increment(ref _unknownFrames);
+            if (_options.Learning.Enabled && _learning is null)
+                Volatile.Write(ref _learning, new UncertainFrameCollector(_options.Learning.Policy(), _options.DeviceId, (topic, payload) => _outbox.Spool?.Enqueue(topic, payload), _options.Learning.JpegQuality));
+            _learning?.Consider(model.Version, model.Preprocessor.Spec, slot.FrameIndex, DateTimeOffset.UtcNow, probabilities, slot.Tensor, labels, unknown);
             var detection = smoother.Push(probabilities, slot.FrameIndex, unknown);
             // An unknown state ends the product event before it; it is no product detection, so nothing is published.
             if (detection is { Unknown: false } d)

@@ -57,6 +57,8 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             SpoolDropped = outbox.Spool?.Dropped ?? 0,
             Detections = frames.Detections,
             UnknownFrames = frames.UnknownFrames,
+            UncertainFramesSent = frames.UncertainFramesSent,
+            UncertainFramesLimited = frames.UncertainFramesLimited,
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
             Platform = _platform.Value,

@@ -30,7 +30,7 @@ public sealed class HostFleet : IAsyncDisposable
     public FleetCredentials Credentials { get; }
     /// <summary>The host's deployment key; devices pin its public half.</summary>
     public DeploymentSigner Signer { get; }
-    public EmbeddedBroker Broker { get; }
+    public EmbeddedBroker Broker { get; private set; }
     public EdgeStore Store { get; }
     public PackageServer Server { get; }
     public FleetClient Client { get; }
@@ -48,13 +48,14 @@ public sealed class HostFleet : IAsyncDisposable
     }
 
     /// <summary>Starts a device on <paramref name="model"/> that takes deployments from the broker; frames come from the looped sample clip.</summary>
-    public EdgeRuntime StartDevice(string id, string model, HttpMessageHandler? downloads = null)
+    public EdgeRuntime StartDevice(string id, string model, HttpMessageHandler? downloads = null, Action<EdgeOptions>? configure = null)
     {
         var options = EdgeBuilder.Options(Path.Combine(Directory, id), model, "rtsp://camera.invalid/stream");
         options.DeviceId = id;
         options.Mqtt.Broker = Broker.Url;
         options.Mqtt.Password = Credentials.AddDevice(id);
         options.TrustedKey = Credentials.TrustedKeyPath;
+        configure?.Invoke(options);
         var runtime = new EdgeRuntime(options, Trap.Loggers, _ => new LoopingLiveSource(), downloads);
         var stop = new CancellationTokenSource();
         _devices.Add((runtime, stop, runtime.RunAsync(stop.Token)));
@@ -67,6 +68,16 @@ public sealed class HostFleet : IAsyncDisposable
         var zip = Path.Combine(Directory, deploymentId + ".zip");
         var sha = Pipeline.Models.PackageZip.CreateFromDirectory(packageDirectory, zip);
         return new DeploymentRequest(deploymentId, version, Server.Add(Path.GetFileName(zip), zip), sha) { Files = DeploymentSignature.FilesOfZip(zip) };
+    }
+
+    /// <summary>A broker outage: the broker goes away until <paramref name="outage"/> completes, then comes back on the same port.</summary>
+    public async Task RestartBrokerAsync(Func<Task> outage)
+    {
+        ArgumentNullException.ThrowIfNull(outage);
+        var port = Broker.Port;
+        await Broker.DisposeAsync();
+        await outage();
+        Broker = await EmbeddedBroker.StartAsync(Credentials, port);
     }
 
     public static async Task WaitForFramesAsync(EdgeRuntime device, long more)
