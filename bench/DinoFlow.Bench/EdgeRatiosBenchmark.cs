@@ -102,12 +102,18 @@ internal static class EdgeRatiosBenchmark
     /// <summary>Inference alone: every frame decoded (as the edge decodes it) and preprocessed before the clock starts.</summary>
     private static double ModelOnly(EdgeModel model, string video)
     {
-        var slots = new List<FrameSlot>();
         var side = ReducedMjpegFrameSource.ModelSide(model.Preprocessor.Spec);
-        using (var source = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, video), () => side, out _))
+        using var source = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, video), () => side, out _);
+        return ModelOnlyRate(model, source.Read);
+    }
+
+    /// <summary>Frames per second of inference alone: <paramref name="read"/> fills every frame and each is preprocessed before the clock starts.</summary>
+    internal static double ModelOnlyRate(EdgeModel model, Func<Mat, bool> read)
+    {
+        var slots = new List<FrameSlot>();
         using (var frame = new Mat())
         {
-            while (source.Read(frame))
+            while (read(frame))
             {
                 var slot = model.Rent();
                 FramePreprocessing.Run(model.Preprocessor, frame, slot.Tensor);
