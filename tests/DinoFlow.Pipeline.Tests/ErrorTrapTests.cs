@@ -44,6 +44,23 @@ public sealed class ErrorTrapTests
         trap.Verify(); // reported once, then gone
     }
 
+    [Fact]
+    public void Only_the_known_MQTTnet_send_loop_leak_is_let_pass()
+    {
+        var leak = new LeakedException("at MQTTnet.Server.Internal.MqttConnectedClient.SendPacketsLoop(CancellationToken cancellationToken)");
+        var ours = new LeakedException("at DinoFlow.Edge.SpoolLink.PublishAsync(CancellationToken cancellationToken)");
+
+        Assert.True(ErrorTrap.IsKnownLibraryDefect(new AggregateException(leak)));
+        Assert.False(ErrorTrap.IsKnownLibraryDefect(new AggregateException(ours)));
+        Assert.False(ErrorTrap.IsKnownLibraryDefect(new AggregateException(leak, ours)));
+        Assert.False(ErrorTrap.IsKnownLibraryDefect(new InvalidOperationException("never thrown, no stack")));
+    }
+
+    private sealed class LeakedException(string stackTrace) : Exception("Broken pipe")
+    {
+        public override string StackTrace => stackTrace;
+    }
+
     // A task faulted without a thread (a thread-pool thread may hold the last task it ran until it picks up the next
     // one), and not inlined, so it is garbage once this returns and the trap's collection finds it.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

@@ -58,10 +58,25 @@ public sealed class ErrorTrap : ILoggerProvider
         lock (_expected) expected = [.. _expected];
         var problems = _errors.Where(line => !expected.Any(f => line.Contains(f, StringComparison.Ordinal))).ToList();
         while (Unobserved.TryDequeue(out var exception))
-            problems.Add($"unobserved task exception (this test's or one running beside it): {exception}");
+            if (!IsKnownLibraryDefect(exception)) problems.Add($"unobserved task exception (this test's or one running beside it): {exception}");
         if (problems.Count > 0)
             throw new TrappedErrorException($"{problems.Count} error(s) happened where no assertion looked:{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
     }
+
+    /// <summary>
+    /// An unobserved exception that a library we use leaks on its own threads, known upstream and harmless to us.
+    /// MQTTnet 5.2's server faults a queued packet's completion task that nothing awaits when it writes to a client
+    /// whose socket has gone (a broker stopped under connected clients does that); fixed upstream in
+    /// dotnet/MQTTnet pull request 2267 (issue 2271), not yet released. Only that send loop's frame lets one pass.
+    /// </summary>
+    public static bool IsKnownLibraryDefect(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var causes = exception is AggregateException aggregate ? aggregate.Flatten().InnerExceptions : [exception];
+        return causes.Count > 0 && causes.All(cause => (cause.StackTrace ?? "").Contains(MqttServerSendLoop, StringComparison.Ordinal));
+    }
+
+    private const string MqttServerSendLoop = "MQTTnet.Server.Internal.MqttConnectedClient.SendPacketsLoop";
 
     /// <summary>Verifies: a test that disposes its trap fails on what the trap caught.</summary>
     public void Dispose()
