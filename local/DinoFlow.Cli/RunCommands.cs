@@ -73,7 +73,11 @@ public static class RunCommands
     private static readonly Option<double> MinClassRecallOption = new("--min-class-recall") { Description = "Gate: minimum validation recall of every class", DefaultValueFactory = _ => GateOptions.DefaultMinClassRecall };
 
     private static readonly Option<string?> GreengrassArtifactsOption = new("--greengrass-artifacts") { Description = "s3://BUCKET/PREFIX the model zips are uploaded to: the deploy stage then writes the Greengrass model component recipe" };
-    private static readonly Option<string> TargetOption = new("--target") { Description = "Compile target: cpu, cuda, tensorrt, jetson-nano", DefaultValueFactory = _ => "cpu" };
+    private static readonly Option<string> TargetOption = new("--target")
+    {
+        Description = "Compile target: auto (cpu-int8 on a CPU with VNNI, else cpu), cpu, cpu-int8 (FP32 shipped when int8 fails its parity check), cuda, tensorrt, jetson-nano",
+        DefaultValueFactory = _ => "auto",
+    };
 
     internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 10 for finetune, 100 head epochs for frozen-head)" };
 

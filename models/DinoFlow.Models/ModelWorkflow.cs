@@ -138,12 +138,24 @@ public static class ModelWorkflow
     {
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(check);
+        var labeled = check.Images.Select(i => (check.Paths[i.Image.Key], check.Example(i, package.Manifest.Labels).Label)).ToList();
+        return CompileInt8(package, labeled, output, calibration?.Paths.Values.ToList());
+    }
+
+    /// <summary>
+    /// <see cref="CompileInt8(LoadedPackage, TrainingData, string, TrainingData?)"/> on image files and their class
+    /// indices (into the package's labels), as a run's train stage records its validation images.
+    /// </summary>
+    public static CompileResult CompileInt8(LoadedPackage package, IReadOnlyList<(string Path, int Label)> check, string output, IReadOnlyList<string>? calibration = null)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(check);
         var spec = package.Manifest.Preprocess;
         var decoder = new OpenCvImageDecoder();
         var preprocessor = new Preprocessor(spec);
         float[] Tensor(string path) => preprocessor.Run(decoder.Decode(File.ReadAllBytes(path)));
-        var labeled = check.Images.Select(i => new LabeledTensor(Tensor(check.Paths[i.Image.Key]), check.Example(i, package.Manifest.Labels).Label)).ToList();
-        var calibrationTensors = calibration is null ? labeled.Select(l => l.Tensor).ToList() : calibration.Paths.Values.Select(Tensor).ToList();
+        var labeled = check.Select(c => new LabeledTensor(Tensor(c.Path), c.Label)).ToList();
+        var calibrationTensors = calibration is null ? labeled.Select(l => l.Tensor).ToList() : calibration.Select(Tensor).ToList();
         var probe = package.Manifest.Probe is { } p ? Tensor(Path.Combine(package.Directory, p.Image)) : null;
         try
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DinoFlow.Cli.Tests.Support;
+using DinoFlow.Inference;
 using DinoFlow.Pipeline.Manifests;
 using DinoFlow.TestKit;
 
@@ -39,11 +40,12 @@ public sealed class CliRunTests : IDisposable
         Assert.True(File.Exists(Path.Combine(compiled, "model.onnx")));
         Assert.Contains("\"compiled\"", File.ReadAllText(Path.Combine(compiled, "model.json")), StringComparison.Ordinal);
 
-        // The compile stage checks parity on the files the train stage validated on (in the train output), and the probe.
+        // The compile stage checks on the files the train stage validated on (in the train output, with their classes).
         var validated = steps[3].GetProperty("output").GetProperty("validationImages");
         Assert.Equal(prepare.GetProperty("validation").GetInt32(), validated.GetArrayLength());
+        Assert.Equal(validated.GetArrayLength(), steps[3].GetProperty("output").GetProperty("validationClasses").GetArrayLength());
         Assert.All(validated.EnumerateArray(), p => Assert.True(File.Exists(p.GetString()), p.GetString()));
-        Assert.Contains($"parity on {validated.GetArrayLength() + 1} images", steps[5].GetProperty("summary").GetString(), StringComparison.Ordinal);
+        AssertTheBestPackageThatPassedShips(steps[5], compiled, validated.GetArrayLength());
 
         // The gate reports the unknown rate on validation (calibrated: at most 5 % of the known frames).
         var gate = steps[4];
@@ -51,6 +53,42 @@ public sealed class CliRunTests : IDisposable
         Assert.Contains("unknown rate on validation", gate.GetProperty("summary").GetString(), StringComparison.Ordinal);
         await PredictAndEvaluateAnswerUnknown(compiled);
         await CompileToInt8(steps[3].GetProperty("output").GetProperty("packageDirectory").GetString()!);
+    }
+
+    /// <summary>
+    /// The default target (auto) on this CPU: int8 where it has VNNI, when int8 agrees with FP32 on the validation
+    /// images; else FP32, with the reason int8 was not shipped. FP32's parity check covers the validation images and the probe.
+    /// </summary>
+    private static void AssertTheBestPackageThatPassedShips(JsonElement compile, string package, int validationImages)
+    {
+        var output = compile.GetProperty("output");
+        var shipped = output.GetProperty("target").GetString();
+        var refused = output.TryGetProperty("int8Refused", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+        var summary = compile.GetProperty("summary").GetString()!;
+        var manifest = File.ReadAllText(Path.Combine(package, "model.json"));
+        if (shipped == CompileTarget.CpuInt8)
+        {
+            Assert.Equal(CompileTarget.CpuInt8, CompileTarget.ForThisCpu());
+            Assert.Null(refused);
+            Assert.Contains("\"precision\": \"int8\"", manifest, StringComparison.Ordinal);
+            Assert.Contains($"top-1 agreement with FP32", summary, StringComparison.Ordinal);
+            Assert.Contains($"on {validationImages} images", summary, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Equal("cpu", shipped);
+        Assert.DoesNotContain("\"precision\": \"int8\"", manifest, StringComparison.Ordinal);
+        Assert.Contains($"parity on {validationImages + 1} images", summary, StringComparison.Ordinal);
+        // On a VNNI CPU, FP32 ships only when int8 was refused, and the run says why with the numbers.
+        if (CompileTarget.ForThisCpu() == CompileTarget.CpuInt8)
+        {
+            Assert.Contains("top-1 agreement with FP32", refused, StringComparison.Ordinal);
+            Assert.Contains("int8 not shipped: int8 refused", summary, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(refused);
+        }
     }
 
     /// <summary>compile --target cpu-int8 on the run's trained package: it needs labeled images, then calibrates and checks against FP32.</summary>

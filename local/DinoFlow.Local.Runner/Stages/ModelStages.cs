@@ -14,13 +14,17 @@ namespace DinoFlow.Local.Runner.Stages;
 
 /// <param name="Validation">Validation metrics (with a refit, of the model validated before it).</param>
 /// <param name="ValidationImages">The files validated on, so the compile stage checks parity on them without reading the manifest or the channel again (null: a run trained before they were recorded).</param>
+/// <param name="ValidationClasses">Each validation file's class (index into the package's labels), so cpu-int8 can check accuracy on them (null: a run trained before they were recorded).</param>
 public sealed record TrainOutput(string PackageDirectory, string Version, EvaluationMetrics Validation, double Seconds, string Recipe, bool Refit,
-    IReadOnlyList<string>? ValidationImages = null);
+    IReadOnlyList<string>? ValidationImages = null, IReadOnlyList<int>? ValidationClasses = null);
 
 /// <param name="UnknownRate">The share of known validation frames the unknown score rejects (null: the package has none).</param>
 public sealed record GateOutput(bool Passed, double Accuracy, double MinAccuracy, double MinClassRecall, double? UnknownRate = null);
 
-public sealed record CompileOutput(string PackageDirectory, string Target, double MaxProbabilityDifference, double LatencyBeforeMs, double LatencyAfterMs);
+/// <param name="Target">The target shipped (auto resolved; cpu when int8 was refused).</param>
+/// <param name="Int8Refused">Why the int8 package was not shipped, when cpu-int8 was asked for and FP32 ships instead.</param>
+public sealed record CompileOutput(string PackageDirectory, string Target, double MaxProbabilityDifference, double LatencyBeforeMs, double LatencyAfterMs,
+    string? Int8Refused = null);
 
 /// <summary>Trains on the prepare stage's train manifest, validates on its validation manifest, writes the package.</summary>
 public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
@@ -60,7 +64,7 @@ public sealed class TrainStage(WorkspaceFiles files) : Stage<TrainOutput>
         var m = result.Validation;
         PackageLineage.Record(output, new LineageInfo(context.RunId, jobs, context.Input.Source));
         return (new TrainOutput(output, context.RunId, m, result.Elapsed.TotalSeconds, result.Package.Manifest.Training?.Recipe ?? "", result.Package.Manifest.Training?.Refit ?? false,
-                [.. validation.Select(v => v.Path)]),
+                [.. validation.Select(v => v.Path)], [.. validation.Select(v => v.Example.Label)]),
             string.Create(CultureInfo.InvariantCulture, $"{recipe.Name}: validation accuracy {m.Accuracy:0.000} on {m.Count} images; min class recall {m.PerClass.Min(c => c.Recall):0.000}{(result.Package.Manifest.Training?.Refit == true ? "; shipped model refit on train + validation" : "")}"));
     }
 }
@@ -106,12 +110,37 @@ public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
             ?? (context.Input.Settings.Validation is { } channel
                 ? TrainingData.Load(channel).Paths.Values
                 : (await PreparedSplit.ReadAsync(context, prepare.ValidationManifestKey, cancellationToken).ConfigureAwait(false)).Select(o => files.DataFile(o.SourceRef)));
-        var target = context.Input.Settings.Target;
+        var requested = context.Input.Settings.Target;
+        var target = requested == CompileTarget.Auto ? CompileTarget.ForThisCpu() : requested;
         var output = Path.Combine(files.StepFolder(context.RunId, context.StageName), "model");
+        var package = ModelPackageFiles.Load(trained.PackageDirectory);
+        string? int8Refused = null;
+        if (target == CompileTarget.CpuInt8)
+        {
+            // The best package that passes: int8 when it agrees with FP32 on the validation images, else FP32.
+            try
+            {
+                var labeled = trained.ValidationClasses is { } classes && trained.ValidationImages is { } paths
+                    ? paths.Zip(classes).ToList()
+                    : throw new ParityException("this run's train stage did not record its validation classes (train again)");
+                var int8 = ModelWorkflow.CompileInt8(package, labeled, output);
+                return (new CompileOutput(output, target, int8.Info.MaxProbabilityDifference, int8.Info.LatencyBeforeMs, int8.Info.LatencyAfterMs),
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"{target}{(requested == target ? "" : $" ({requested})")}: top-1 agreement with FP32 {int8.Info.Quantization!.Top1Agreement:0.000} on {int8.Info.ParityImages} images, accuracy {int8.Info.Quantization.AccuracyFp32:0.000} → {int8.Info.Quantization.AccuracyInt8:0.000}; latency {int8.Info.LatencyBeforeMs:0.0} → {int8.Info.LatencyAfterMs:0.0} ms"));
+            }
+            catch (Exception e) when (e is ParityException or StageValidationException)
+            {
+                int8Refused = e.Message;
+                context.Report(0, 1, "int8 refused, shipping FP32: " + e.Message);
+                if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+                target = "cpu";
+            }
+        }
+
         CompileResult result;
         try
         {
-            result = ModelWorkflow.Compile(ModelPackageFiles.Load(trained.PackageDirectory), target, images, output);
+            result = ModelWorkflow.Compile(package, target, images, output);
         }
         catch (ParityException e)
         {
@@ -119,8 +148,9 @@ public sealed class CompileStage(WorkspaceFiles files) : Stage<CompileOutput>
         }
 
         var i = result.Info;
-        return (new CompileOutput(output, target, i.MaxProbabilityDifference, i.LatencyBeforeMs, i.LatencyAfterMs),
-            string.Create(CultureInfo.InvariantCulture, $"{target}: parity on {i.ParityImages} images (max Δp {i.MaxProbabilityDifference:0.######}); latency {i.LatencyBeforeMs:0.0} → {i.LatencyAfterMs:0.0} ms"));
+        return (new CompileOutput(output, target, i.MaxProbabilityDifference, i.LatencyBeforeMs, i.LatencyAfterMs, int8Refused),
+            string.Create(CultureInfo.InvariantCulture, $"{target}{(requested == target ? "" : $" ({requested})")}: parity on {i.ParityImages} images (max Δp {i.MaxProbabilityDifference:0.######}); latency {i.LatencyBeforeMs:0.0} → {i.LatencyAfterMs:0.0} ms")
+            + (int8Refused is null ? "" : "; int8 not shipped: " + int8Refused));
     }
 }
 

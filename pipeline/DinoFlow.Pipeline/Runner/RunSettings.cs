@@ -18,8 +18,12 @@ public sealed record RunSettings
     /// <summary>The recipes the local trainer knows (<c>--recipe</c>).</summary>
     public static readonly IReadOnlyList<string> Recipes = ["finetune", "frozen-head"];
 
-    /// <summary>The compile targets of the local compile stage (<c>--target</c>; cpu-int8 needs labeled images, so only <c>dinoflow compile</c> takes it).</summary>
-    public static readonly IReadOnlyList<string> Targets = ["cpu", "cuda", "tensorrt", "jetson-nano"];
+    /// <summary>
+    /// The compile targets of the local compile stage (<c>--target</c>). "auto" (the default) is cpu-int8 on a CPU with
+    /// int8 dot products and cpu elsewhere; cpu-int8 calibrates and checks on the run's validation images and ships the
+    /// FP32 package, saying why, when int8 fails its parity check.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Targets = ["auto", "cpu", "cpu-int8", "cuda", "tensorrt", "jetson-nano"];
 
     /// <summary><c>--labels</c>.</summary>
     public LabelSource Labels { get; init; } = LabelSource.Folders;
@@ -58,7 +62,7 @@ public sealed record RunSettings
     public GateOptions Gate { get; init; } = new();
 
     /// <summary><c>--target</c>: one of <see cref="Targets"/>.</summary>
-    public string Target { get; init; } = "cpu";
+    public string Target { get; init; } = "auto";
 
     /// <summary>The devices the deploy stage rolls the model out to; none: it only packages.</summary>
     public IReadOnlyList<string> Devices { get; init; } = [];
