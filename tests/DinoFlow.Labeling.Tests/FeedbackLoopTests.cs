@@ -128,7 +128,7 @@ public sealed class FeedbackLoopTests : IDisposable
     }
 
     [Fact]
-    public async Task A_label_that_cannot_be_a_folder_or_a_job_the_portal_lacks_is_named_and_nothing_of_it_is_written()
+    public async Task A_label_that_cannot_be_a_folder_a_job_the_portal_lacks_or_a_frame_already_in_the_data_is_named_and_nothing_of_it_is_written()
     {
         var data = Directory.CreateDirectory(Path.Combine(_dir.Path, "data")).FullName;
         Send("cam-3", "f-9", 2.0, "unknown", seed: 9, labels: ["a/b", ".hidden"]);
@@ -136,14 +136,18 @@ public sealed class FeedbackLoopTests : IDisposable
         LabelAll(job, a => a.ImageKey.Contains("f-9", StringComparison.Ordinal) ? "a/b" : "box-a");
         Send("cam-3", "f-10", 0.1, "small-margin", seed: 10);
         _inbox.MarkQueued(_inbox.Pending(), "deleted-job");
+        // f-1 was added before under another label, and its record of that was lost.
+        var earlier = _dir.Write("data/box-b/feedback_cam-1_f-1.jpg", TestImages.Jpeg(1));
 
         var report = await FeedbackMerger.MergeAsync(_store, _inbox, data, minLabels: 1, Now, CancellationToken.None);
 
-        Assert.Equal(2, report.Problems.Count);
+        Assert.Equal(3, report.Problems.Count);
+        Assert.Contains(report.Problems, p => p.Contains("frame f-1 of cam-1", StringComparison.Ordinal) && p.Contains($"already in the data as {earlier}", StringComparison.Ordinal));
         Assert.Contains(report.Problems, p => p.Contains("frame f-9 of cam-3", StringComparison.Ordinal) && p.Contains("label 'a/b'", StringComparison.Ordinal));
         Assert.Contains(report.Problems, p => p.Contains("frame f-10 of cam-3", StringComparison.Ordinal) && p.Contains("no job 'deleted-job'", StringComparison.Ordinal));
-        Assert.Equal(3, report.Merged.Count);
+        Assert.Equal(["f-2", "f-3"], report.Merged.Select(f => f.FrameId).Order());
         Assert.Empty(Directory.EnumerateFiles(data, "feedback_cam-3_*", SearchOption.AllDirectories));
+        Assert.False(File.Exists(Path.Combine(data, "box-a", "feedback_cam-1_f-1.jpg")));
         Assert.Null(_inbox.All().Single(f => f.FrameId == "f-9").Merged);
     }
 }

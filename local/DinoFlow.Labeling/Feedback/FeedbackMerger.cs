@@ -38,6 +38,8 @@ public static partial class FeedbackMerger
         var ready = new List<Ready>();
         var problems = new List<string>();
         var waiting = 0;
+        // The feedback files already in the data folder, by name: read once, not once per frame.
+        var present = Directory.EnumerateFiles(folder, "feedback_*", SearchOption.AllDirectories).ToLookup(Path.GetFileName, StringComparer.Ordinal);
         foreach (var frame in inbox.All().Where(f => f.Job is not null && f.Merged is null).OrderBy(f => f.Job, StringComparer.Ordinal).ThenByDescending(f => f.Priority))
         {
             var job = frame.Job!;
@@ -77,7 +79,7 @@ public static partial class FeedbackMerger
 
             var target = Path.Combine(folder, labeled.ClassName, FileName(frame));
             // Labeled once under another label (its record lost): the data keeps the first, and says so.
-            var elsewhere = Directory.EnumerateFiles(folder, FileName(frame), SearchOption.AllDirectories).FirstOrDefault(p => p != target);
+            var elsewhere = present[FileName(frame)].FirstOrDefault(p => p != target);
             if (elsewhere is not null)
             {
                 problems.Add($"{where}: it is already in the data as {elsewhere}; labeled '{labeled.ClassName}' now, not added again");
