@@ -44,6 +44,7 @@ public static class CliApp
         root.Subcommands.Add(TraceCommand.Build());
         PortalCommands.Register(root);
         FleetCommands.Register(root);
+        FeedbackCommands.Register(root);
         root.Subcommands.Add(AwsCommands.Build());
         return root;
     }

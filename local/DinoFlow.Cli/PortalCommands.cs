@@ -61,6 +61,7 @@ public static class PortalCommands
         command.Options.Add(brokerCa);
         command.Options.Add(brokerCert);
         command.Options.Add(brokerKey);
+        command.Options.Add(FeedbackCommands.JobAtOption);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
@@ -77,6 +78,7 @@ public static class PortalCommands
             if (!workers.Any(w => w.Role == PortalRoles.Admin))
                 Console.WriteLine("No admin yet: the dashboard and job creation need one ('dinoflow portal worker add NAME --admin')");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.Stopping);
+            var feedbackJobs = FeedbackCommands.RunJobLoopAsync(workspace, parse.GetValue(FeedbackCommands.JobAtOption), host.Url, stop.Token);
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
@@ -85,6 +87,8 @@ public static class PortalCommands
             {
                 // Ctrl+C: stop cleanly.
             }
+
+            await feedbackJobs.ConfigureAwait(false);
 
             return 0;
         });

@@ -86,7 +86,7 @@ internal sealed class AssignmentQueue(PortalDatabase database, JobCatalog jobs)
     private static List<Assignment> QueryAssignments(SqliteConnection connection, string where, string job, string worker)
     {
         using var command = Command(connection, $"""
-            SELECT a.item_id, i.image_key, a.label, i.guess_label, i.guess_confidence, i.guess_unknown FROM assignments a
+            SELECT a.item_id, i.image_key, a.label, i.guess_label, i.guess_confidence, i.guess_unknown, i.origin FROM assignments a
             JOIN items i ON i.job = a.job AND i.item_id = a.item_id
             WHERE a.job = $job AND a.worker = $w AND {where}
             """, ("$job", job), ("$w", worker));
@@ -95,7 +95,7 @@ internal sealed class AssignmentQueue(PortalDatabase database, JobCatalog jobs)
         while (reader.Read())
         {
             var guess = reader.IsDBNull(3) ? null : new Prediction(reader.GetString(3), Math.Round(reader.GetDouble(4), 4), reader.GetInt64(5) != 0);
-            list.Add(new Assignment(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), guess));
+            list.Add(new Assignment(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), guess, reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
 
         return list;

@@ -40,8 +40,8 @@ internal sealed class JobCatalog(PortalDatabase database)
         }
 
         using var insert = Command(connection, """
-            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, guess_unknown, auto_label, imported_line)
-            VALUES ($job, $id, $key, $ref, $guess, $conf, $unknown, $label, $line)
+            INSERT INTO items (job, item_id, image_key, source_ref, guess_label, guess_confidence, guess_unknown, auto_label, imported_line, origin)
+            VALUES ($job, $id, $key, $ref, $guess, $conf, $unknown, $label, $line, $origin)
             """);
         var id = 0L;
         foreach (var image in images)
@@ -54,7 +54,7 @@ internal sealed class JobCatalog(PortalDatabase database)
             // what the export writes.
             SetParameters(insert, ("$job", spec.Name), ("$id", ++id), ("$key", image.ImageKey), ("$ref", image.SourceRef),
                 ("$guess", guess?.Label), ("$conf", guess?.Confidence), ("$unknown", guess?.Unknown == true ? 1 : 0), ("$label", label?.ClassName),
-                ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)));
+                ("$line", label is null ? null : label.Raw?.ToJsonString() ?? GroundTruthManifest.WriteOutputLine(label, spec.LabelAttribute)), ("$origin", image.Origin));
             try
             {
                 insert.ExecuteNonQuery();
@@ -103,6 +103,12 @@ internal sealed class JobCatalog(PortalDatabase database)
     {
         using var connection = database.Open();
         return Scalar<long?>(connection, "SELECT item_id FROM items WHERE job = $job AND image_key = $key", ("$job", job), ("$key", imageKey)) is not null;
+    }
+
+    public string? JobOfImage(string imageKey)
+    {
+        using var connection = database.Open();
+        return Scalar<string>(connection, "SELECT job FROM items WHERE image_key = $key ORDER BY job LIMIT 1", ("$key", imageKey));
     }
 
     private static List<PortalJob> QueryJobs(SqliteConnection connection, string where, params (string, object?)[] parameters)

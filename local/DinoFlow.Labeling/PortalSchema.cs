@@ -47,5 +47,11 @@ internal static class PortalSchema
         }),
         // The model's unknown verdict on its guess (1: none of its classes, review): no auto-label, no preselection.
         new("the model's unknown verdict", connection => AddColumnIfMissing(connection, "items", "guess_unknown", "INTEGER NOT NULL DEFAULT 0")),
+        // Where an image came from, shown to the annotator (a frame a device's model was unsure of: device, model, why).
+        new("the image's origin", connection =>
+        {
+            AddColumnIfMissing(connection, "items", "origin", "TEXT");
+            Execute(connection, "CREATE INDEX IF NOT EXISTS items_by_image ON items (image_key)");
+        }),
     ];
 }

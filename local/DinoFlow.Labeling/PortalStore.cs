@@ -102,6 +102,9 @@ public sealed class PortalStore
 
     public bool IsImageOfJob(string job, string imageKey) => _jobs.IsImageOfJob(job, imageKey);
 
+    /// <summary>A job that has this image, or null: an image meant for one job only is never given to a second.</summary>
+    public string? JobOfImage(string imageKey) => _jobs.JobOfImage(imageKey);
+
     // ---- assignment and labels -----------------------------------------------------------------------------
 
     /// <summary>

@@ -128,6 +128,7 @@ public static partial class PortalEndpoints
         imageUrl = $"/api/portal/jobs/{Uri.EscapeDataString(job)}/images/{string.Join('/', a.ImageKey.Split('/').Select(Uri.EscapeDataString))}",
         label = a.Label,
         guess = a.Guess,
+        origin = a.Origin,
     };
 
     private static object JobJson(PortalJob job, JobProgress progress) => new

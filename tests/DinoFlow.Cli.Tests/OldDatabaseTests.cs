@@ -96,9 +96,10 @@ public sealed class OldDatabaseTests : IDisposable
         Assert.Equal(PortalRoles.Worker, store.RoleOf("ana"));
         Assert.Equal("2026-11-30T03:07:51.1234560Z", Read<string>(path, "SELECT created_at FROM workers"));
         Assert.Equal(28L, Read<long>(path, "SELECT length(invite_expires_at) FROM workers"));
-        // Version 3 added the model's unknown verdict on each guess (old rows: known).
-        Assert.Equal(3L, Read<long>(path, "PRAGMA user_version"));
+        // Version 3 added the model's unknown verdict on each guess (old rows: known); version 4 the image's origin.
+        Assert.Equal(4L, Read<long>(path, "PRAGMA user_version"));
         Assert.Equal(1L, Read<long>(path, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'guess_unknown'"));
+        Assert.Equal(1L, Read<long>(path, "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'origin'"));
         Assert.Equal("ana", store.RedeemInvite(token, "a long password 1"));
         Assert.True(store.VerifyPassword("ana", "a long password 1"));
     }

@@ -1,23 +1,21 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DinoFlow.Edge.Contracts.Learning;
+using DinoFlow.Pipeline.ActiveLearning;
 
 namespace DinoFlow.Fleet.Learning;
-
-/// <summary>An uncertain frame as stored on the host: its JPEG beside this record (<see cref="FeedbackInbox.ImagePath"/>).</summary>
-public sealed record FeedbackFrame(
-    string FrameId, string DeviceId, string ModelVersion, DateTimeOffset Timestamp, long FrameIndex,
-    IReadOnlyList<string> Labels, IReadOnlyList<double> Probabilities, string Guess, bool Unknown, string Reasons, double Priority,
-    string? Job = null);
 
 /// <summary>
 /// The host's half of the closed loop's first step: the frames devices were unsure of, one JPEG and one JSON record
 /// each under <c>.dinoflow/feedback/&lt;device&gt;/</c>, until a labeling job takes them (<see cref="MarkQueued"/>).
 /// A message delivered twice (MQTT QoS 1) is stored once. A message that is not a frame is refused with the reason and
-/// nothing is written.
+/// nothing is written. Implements the core's <see cref="IFeedbackInbox"/>, through which labeling takes the frames.
 /// </summary>
-public sealed partial class FeedbackInbox
+public sealed partial class FeedbackInbox : IFeedbackInbox
 {
+    /// <summary>How long a process waits for another one that takes or merges frames (they take seconds).</summary>
+    public static readonly TimeSpan LockWait = TimeSpan.FromSeconds(60);
+
     /// <summary>The largest JPEG accepted: a model input crop is tens of kilobytes.</summary>
     public const int MaxImageBytes = 1 << 20;
 
@@ -96,6 +94,44 @@ public sealed partial class FeedbackInbox
         {
             foreach (var frame in frames)
                 WriteAtomically(RecordPath(frame.DeviceId, frame.FrameId), JsonSerializer.SerializeToUtf8Bytes(frame with { Job = job }, FeedbackJson.Options));
+        }
+    }
+
+    public void MarkMerged(FeedbackFrame frame, FeedbackLabel label)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        lock (_gate)
+        {
+            WriteAtomically(RecordPath(frame.DeviceId, frame.FrameId), JsonSerializer.SerializeToUtf8Bytes(frame with { Merged = label }, FeedbackJson.Options));
+        }
+    }
+
+    public async Task<T> ExclusivelyAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        // An OS file lock (flock on Linux): held by one process at a time, released when the process dies.
+        var path = Path.Combine(Directory, ".lock");
+        var deadline = DateTimeOffset.UtcNow + LockWait;
+        FileStream? held = null;
+        while (held is null)
+        {
+            try
+            {
+                held = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTimeOffset.UtcNow < deadline)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"another dinoflow process has held {path} for {(int)LockWait.TotalSeconds} s; try again", e);
+            }
+        }
+
+        await using (held.ConfigureAwait(false))
+        {
+            return await action().ConfigureAwait(false);
         }
     }
 

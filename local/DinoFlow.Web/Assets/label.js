@@ -137,6 +137,8 @@
     $('guess').textContent = !current?.guess ? '' : current.guess.unknown ? `Model's guess: ${current.guess.display}` :
       `Model's guess: ${current.guess.label} (${Math.round(current.guess.confidence * 100)}%)` +
       (mine.preselectGuesses ? ' · preselected' : ' · not preselected: choose what you see');
+    // Why the image is here, when the job says (a frame a device's model was unsure of: device, model, reasons).
+    $('origin').textContent = current?.origin ? `Why: ${current.origin}` : '';
     $('progress').textContent = back >= 0 ? `Reviewing ${history.length - back} back` : '';
     renderProgress();
   }

@@ -262,12 +262,15 @@ public sealed class PortalBrowserTests
     [Fact]
     public async Task An_image_the_model_calls_unknown_shows_unknown_review_and_preselects_no_class_even_in_a_trusted_job()
     {
-        // The job preselects guesses from the start, but the model calls every image none of its classes.
+        // The job preselects guesses from the start, but the model calls every image none of its classes. The images
+        // came from a device (a feedback job): the page says why each is here.
         await using var ux = await PortalPage.StartAsync(new JobSpec("colours", Colours, PreselectGuesses: true), 3,
-            guesses: images => images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.95, Unknown: true)));
+            guesses: images => images.ToDictionary(i => i.ImageKey, i => new Prediction(i.ImageKey.Split('/')[0], 0.95, Unknown: true)),
+            origin: i => i with { Origin = $"sent by cam-1 (model m7): unknown; {i.ImageKey}" });
         var page = ux.Page;
 
         Assert.Equal($"Model's guess: {Prediction.ReviewMark}", await page.TextContentAsync("#guess"));
+        Assert.StartsWith("Why: sent by cam-1 (model m7): unknown; ", await page.TextContentAsync("#origin"), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("#labels [aria-checked=true]").CountAsync());
         Assert.Equal(0, await page.Locator("#labels .guess").CountAsync());
         // Enter asks for a label instead of accepting a class nobody chose.

@@ -35,7 +35,7 @@ internal sealed class PortalPage : IAsyncDisposable
     /// <param name="arrange">More to set up before the worker logs in (other workers, labels).</param>
     public static async Task<PortalPage> StartAsync(JobSpec job, int images, string user = "alice", string role = PortalRoles.Worker, string? path = null,
         BrowserNewContextOptions? screen = null, Func<IReadOnlyList<JobImage>, IReadOnlyDictionary<string, Prediction>>? guesses = null,
-        Action<PortalTestHost>? arrange = null)
+        Action<PortalTestHost>? arrange = null, Func<JobImage, JobImage>? origin = null)
     {
         ArgumentNullException.ThrowIfNull(job);
         var host = await PortalTestHost.StartAsync();
@@ -44,6 +44,7 @@ internal sealed class PortalPage : IAsyncDisposable
         try
         {
             var added = host.AddImages(images, job.Categories);
+            if (origin is not null) added = [.. added.Select(origin)];
             host.Store.CreateJob(job, added, guesses?.Invoke(added));
             host.Store.AddWorker(user, Password, role);
             arrange?.Invoke(host);
