@@ -22,6 +22,8 @@ public sealed class FleetRollout(Func<EdgeStore> openEdgeStore, Func<FleetClient
     public IReadOnlyList<CompatibilityVerdict> Screen(IReadOnlyList<string> devices, PackageRequirements package) =>
         DeviceScreen.Check(openEdgeStore(), devices, package);
 
+    public string? CanaryDecision(string deploymentId) => openEdgeStore().CanaryDecisions(1, deploymentId) is [var decision] ? decision.Describe() : null;
+
     public async Task<string?> RollOutAsync(Rollout rollout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rollout);

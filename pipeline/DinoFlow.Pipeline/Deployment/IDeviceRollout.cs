@@ -29,6 +29,9 @@ public interface IDeviceRollout
     /// <summary>Each device against what it last reported of its platform: can it run a package with these needs? Nothing is sent.</summary>
     IReadOnlyList<CompatibilityVerdict> Screen(IReadOnlyList<string> devices, PackageRequirements package);
 
-    /// <returns>Null when every device runs the package, else why the group was rolled back.</returns>
+    /// <returns>Null when every device runs the package, else why the group was rolled back (or the canary gate stopped it).</returns>
     Task<string?> RollOutAsync(Rollout rollout, CancellationToken cancellationToken);
+
+    /// <summary>The canary gate's recorded decision on a rollout with canaries, in words; null when it had none.</summary>
+    string? CanaryDecision(string deploymentId);
 }
