@@ -53,7 +53,7 @@ public sealed class FleetClient : IAsyncDisposable
     /// <summary>Messages on an uncertain-frame topic that were not a valid frame of that device (nothing of them is stored).</summary>
     public long UncertainFramesRejected => Interlocked.Read(ref _uncertainRejected);
 
-    /// <summary>Canary shadow reports stored (the latest per device and deployment is kept).</summary>
+    /// <summary>Valid canary shadow reports received (the latest per device and deployment is kept; an older one changes nothing).</summary>
     public long ShadowReportsReceived => Interlocked.Read(ref _shadowReports);
 
     /// <summary>Messages on a shadow topic that were not a valid report of that device (nothing of them is stored).</summary>
