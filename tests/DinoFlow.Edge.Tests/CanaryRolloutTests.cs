@@ -50,22 +50,30 @@ public sealed class CanaryRolloutTests(TrainedModelFixture model)
     }
 
     [Fact]
-    public async Task The_same_weights_clear_the_gate_on_the_canary_and_reach_the_whole_fleet()
+    public async Task Through_the_deploy_stages_port_the_same_weights_clear_the_gate_on_the_canary_and_reach_the_whole_fleet()
     {
         await using var fleet = await HostFleet.StartAsync(model.NewDirectory("canary-good"));
         var a = await StartServingV1Async(fleet, "cam-a");
         var b = await StartServingV1Async(fleet, "cam-b");
+        var zip = Path.Combine(fleet.Directory, "model-v2.zip");
+        var sha = Pipeline.Models.PackageZip.CreateFromDirectory(model.PackageV2.Directory, zip);
 
-        var request = fleet.Package("d-v2", model.PackageV2.Directory, "v2");
-        var result = await Canary(fleet).RunAsync(["cam-a", "cam-b"], ["cam-a"], request, Previous(fleet, "cam-a", "cam-b"), Policy, Timeout, CancellationToken.None);
+        // What the deploy stage hands the fleet port for a run whose settings name a canary.
+        var rollout = new Rollout("run-1-1", "v2", zip, sha, ["cam-a", "cam-b"], fleet.Directory, fleet.Broker.Url, "127.0.0.1", Timeout)
+        {
+            Canaries = ["cam-a"], CanaryPolicy = Policy,
+        };
+        var port = new FleetRollout(() => fleet.Store, () => FleetClientOptions.ForWorkspace(fleet.Directory), TimeSpan.FromMilliseconds(500));
+        var failure = await port.RollOutAsync(rollout, CancellationToken.None);
 
-        Assert.Null(result.Failure);
-        Assert.Equal(CanaryOutcome.Promote, result.Decision.Outcome);
-        Assert.StartsWith("cam-a: agreement 1.000", Assert.Single(result.Decision.Findings), StringComparison.Ordinal);
+        Assert.Null(failure);
         Assert.Equal(("v2", "v2"), (a.ActiveVersion, b.ActiveVersion));
         Assert.Null(a.ShadowVersion);
+        Assert.Equal(1.0, Assert.Single(fleet.Store.ShadowReports(CanaryRollout.ShadowId("run-1-1"))).Agreement);
         var recorded = Assert.Single(fleet.Store.CanaryDecisions(10));
-        Assert.Equal(("d-v2", "v2", CanaryOutcome.Promote, 40), (recorded.DeploymentId, recorded.Version, recorded.Outcome, recorded.Policy.MinFrames));
+        Assert.Equal(("run-1-1", "v2", CanaryOutcome.Promote, 40), (recorded.DeploymentId, recorded.Version, recorded.Outcome, recorded.Policy.MinFrames));
+        Assert.StartsWith("cam-a: agreement 1.000", Assert.Single(recorded.Findings), StringComparison.Ordinal);
+        Assert.StartsWith("Promote v2 on cam-a: cam-a: agreement 1.000", port.CanaryDecision("run-1-1"), StringComparison.Ordinal);
     }
 
     [Fact]
