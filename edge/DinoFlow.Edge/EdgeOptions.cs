@@ -56,6 +56,9 @@ public sealed class EdgeOptions
 
     public double HealthIntervalSeconds { get; set; } = 10;
 
+    /// <summary>A canary in shadow mode reports its side-by-side counts every this many frames (and when the shadow ends).</summary>
+    public int ShadowReportFrames { get; set; } = 100;
+
     /// <summary>Live sources: reopen delay grows from min to max seconds.</summary>
     public double SourceReconnectMinSeconds { get; set; } = 0.5;
     public double SourceReconnectMaxSeconds { get; set; } = 30;
@@ -145,6 +148,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         if (!Enum.IsDefined(options.Arrangement)) errors.Add($"Edge:Arrangement must be auto, pipeline or sequential, got '{options.Arrangement}'");
         if (options.QueueCapacity is < 1 or > 256) errors.Add($"Edge:QueueCapacity must be 1..256, got {options.QueueCapacity}");
         if (options.HealthIntervalSeconds <= 0) errors.Add("Edge:HealthIntervalSeconds must be positive");
+        if (options.ShadowReportFrames < 1) errors.Add($"Edge:ShadowReportFrames must be at least 1, got {options.ShadowReportFrames}");
         if (options.SourceReconnectMinSeconds <= 0 || options.SourceReconnectMaxSeconds < options.SourceReconnectMinSeconds)
             errors.Add("Edge:SourceReconnectMinSeconds must be positive and ≤ Edge:SourceReconnectMaxSeconds");
         if (options.Inference.Provider is not ("cpu" or "cuda" or "tensorrt")) errors.Add($"Edge:Inference:Provider must be cpu, cuda or tensorrt, got '{options.Inference.Provider}'");

@@ -1,5 +1,6 @@
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Greengrass;
+using DinoFlow.Edge.Learning;
 using DinoFlow.Edge.Mqtt;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +22,7 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly EdgeOutbox _outbox;
     private readonly ModelHolder _models;
+    private readonly ShadowDeployment _shadow;
     private readonly FrameLoop _frames;
     private readonly DeploymentHandler _deployments;
     private readonly HealthReporter _health;
@@ -36,9 +38,10 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
         _loggers = loggers;
         _outbox = new EdgeOutbox(options);
         _models = new ModelHolder(options, _logger);
-        _frames = new FrameLoop(options, _models, _outbox, openSource ?? OpenSource, _logger);
-        _deployments = new DeploymentHandler(options, _models, _outbox, downloads, _logger);
-        _health = new HealthReporter(options, _frames, _models, _outbox, _logger);
+        _shadow = new ShadowDeployment(options, _outbox, _logger);
+        _frames = new FrameLoop(options, _models, _outbox, openSource ?? OpenSource, _shadow, _logger);
+        _deployments = new DeploymentHandler(options, _models, _shadow, _outbox, downloads, _logger);
+        _health = new HealthReporter(options, _frames, _models, _shadow, _outbox, _logger);
     }
 
     public string StateDirectory => Path.GetFullPath(_options.StateDirectory);
@@ -50,6 +53,12 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     /// <summary>Frames sent for labeling because the model was unsure of them (Edge:Learning).</summary>
     public long UncertainFramesSent => _frames.UncertainFramesSent;
     public long SourceReopens => _frames.SourceReopens;
+
+    /// <summary>The candidate a shadow deployment runs beside the serving model (a canary); null when none.</summary>
+    public string? ShadowVersion => _shadow.CandidateVersion;
+
+    /// <summary>Frames the shadow candidate has been compared on.</summary>
+    public long ShadowFrames => _shadow.Frames;
     public LatencyWindow Latencies => _frames.Latencies;
 
     /// <summary>From the first model being ready (the source about to open) to the last frame classified: what a frame
@@ -141,6 +150,8 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The last counts go to the spool (sent at the next start when the link is gone by now).
+        _shadow.End("the device stops");
         if (_outbox.Link is not null) await _outbox.Link.DisposeAsync().ConfigureAwait(false);
         _models.Dispose();
         _deployments.Dispose();

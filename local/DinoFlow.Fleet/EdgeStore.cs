@@ -40,6 +40,18 @@ public sealed partial class EdgeStore
             UPDATE health SET timestamp = substr(timestamp, 1, length(timestamp) - 6) || 'Z' WHERE timestamp LIKE '%+00:00';
             UPDATE deployments SET updated_at = substr(updated_at, 1, length(updated_at) - 6) || 'Z' WHERE updated_at LIKE '%+00:00';
             """),
+        new("canary rollouts: deployment modes, shadow reports, gate decisions", connection =>
+        {
+            // A shadow deployment never becomes a device's last good one (a rollback must not return it to a candidate).
+            AddColumnIfMissing(connection, "deployments", "mode", "TEXT");
+            Sql.Execute(connection, """
+                CREATE TABLE IF NOT EXISTS shadow_reports (device TEXT NOT NULL, deployment_id TEXT NOT NULL, candidate_version TEXT NOT NULL,
+                    current_version TEXT NOT NULL, frames INTEGER NOT NULL, timestamp TEXT NOT NULL, json TEXT NOT NULL, received_at TEXT NOT NULL,
+                    PRIMARY KEY (device, deployment_id));
+                CREATE TABLE IF NOT EXISTS canary_decisions (deployment_id TEXT PRIMARY KEY, version TEXT NOT NULL, canaries TEXT NOT NULL,
+                    outcome TEXT NOT NULL, findings TEXT NOT NULL, policy TEXT NOT NULL, decided_at TEXT NOT NULL);
+                """);
+        }),
     ];
 
     public static EdgeStore ForWorkspace(string dinoflowRoot) => new(Path.Combine(dinoflowRoot, "edge.db"));
@@ -65,20 +77,20 @@ public sealed partial class EdgeStore
     {
         ArgumentNullException.ThrowIfNull(request);
         Execute("""
-            INSERT INTO deployments (deployment_id, device, version, url, sha256, status, reason, updated_at, files) VALUES ($id, $device, $version, $url, $sha, $status, $reason, $now, $files)
+            INSERT INTO deployments (deployment_id, device, version, url, sha256, status, reason, updated_at, files, mode) VALUES ($id, $device, $version, $url, $sha, $status, $reason, $now, $files, $mode)
             ON CONFLICT(deployment_id, device) DO UPDATE SET status = $status, reason = $reason, updated_at = $now, files = COALESCE($files, files)
             """,
             ("$id", request.DeploymentId), ("$device", device), ("$version", request.Version), ("$url", request.Url), ("$sha", request.Sha256),
             ("$status", status.ToWire()), ("$reason", reason), ("$now", Time(DateTimeOffset.UtcNow)),
-            ("$files", request.Files is null ? null : JsonSerializer.Serialize(request.Files)));
+            ("$files", request.Files is null ? null : JsonSerializer.Serialize(request.Files)), ("$mode", request.Mode));
     }
 
-    /// <summary>The last deployment that succeeded on a device (what a rollback returns it to).</summary>
+    /// <summary>The last deployment that succeeded on a device (what a rollback returns it to); shadow deployments never count.</summary>
     public DeploymentRequest? LastSucceeded(string device)
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = $succeeded ORDER BY updated_at DESC LIMIT 1";
+        command.CommandText = "SELECT deployment_id, version, url, sha256, files FROM deployments WHERE device = $device AND status = $succeeded AND (mode IS NULL OR mode = 'serve') ORDER BY updated_at DESC LIMIT 1";
         command.Parameters.AddWithValue("$succeeded", DeploymentState.Succeeded.ToWire());
         command.Parameters.AddWithValue("$device", device);
         using var reader = command.ExecuteReader();

@@ -28,6 +28,8 @@ public sealed class FleetClient : IAsyncDisposable
     private long _detections;
     private long _uncertainFrames;
     private long _uncertainRejected;
+    private long _shadowReports;
+    private long _shadowRejected;
     private long _reconnects;
 
     private FleetClient(string broker, EdgeStore store, FleetClientOptions options)
@@ -50,6 +52,12 @@ public sealed class FleetClient : IAsyncDisposable
 
     /// <summary>Messages on an uncertain-frame topic that were not a valid frame of that device (nothing of them is stored).</summary>
     public long UncertainFramesRejected => Interlocked.Read(ref _uncertainRejected);
+
+    /// <summary>Valid canary shadow reports received (the latest per device and deployment is kept; an older one changes nothing).</summary>
+    public long ShadowReportsReceived => Interlocked.Read(ref _shadowReports);
+
+    /// <summary>Messages on a shadow topic that were not a valid report of that device (nothing of them is stored).</summary>
+    public long ShadowReportsRejected => Interlocked.Read(ref _shadowRejected);
 
     /// <summary>How often the connection to the broker was lost and made again.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
@@ -75,7 +83,8 @@ public sealed class FleetClient : IAsyncDisposable
         var subscription = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter("dinoflow/+/detections", MqttQualityOfServiceLevel.AtLeastOnce)
             .WithTopicFilter("dinoflow/+/health", MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithTopicFilter("dinoflow/+/deployment/status", MqttQualityOfServiceLevel.AtLeastOnce);
+            .WithTopicFilter("dinoflow/+/deployment/status", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter(LearningTopics.Shadow("+"), MqttQualityOfServiceLevel.AtLeastOnce);
         if (_options.Feedback is not null) subscription.WithTopicFilter(LearningTopics.Uncertain("+"), MqttQualityOfServiceLevel.AtLeastOnce);
         await _client.SubscribeAsync(subscription.Build(), cancellationToken).ConfigureAwait(false);
     }
@@ -147,6 +156,10 @@ public sealed class FleetClient : IAsyncDisposable
                     Interlocked.Increment(ref _uncertainRejected);
                 }
             }
+            else if (kind == "shadow")
+            {
+                AcceptShadowReport(device, payload);
+            }
             else if (kind == "deployment/status" && JsonSerializer.Deserialize(payload, EdgeJson.Default.DeploymentStatus) is { DeploymentId: not null } s
                      && s.Status.IsFinal())
             {
@@ -159,6 +172,20 @@ public sealed class FleetClient : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    private void AcceptShadowReport(string device, byte[] payload)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize(payload, LearningJson.Default.ShadowReportMessage) is not { } report) throw new InvalidDataException("an empty shadow report");
+            _store.AddShadowReport(device, report);
+            Interlocked.Increment(ref _shadowReports);
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException)
+        {
+            Interlocked.Increment(ref _shadowRejected);
+        }
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace DinoFlow.Fleet;
 /// </summary>
 /// <param name="openEdgeStore">The workspace's edge store (last good deployment per device; statuses).</param>
 /// <param name="hostOptions">The host's MQTT login and signing key; asked for only when a rollout starts.</param>
-public sealed class FleetRollout(Func<EdgeStore> openEdgeStore, Func<FleetClientOptions> hostOptions) : IDeviceRollout
+/// <param name="canaryPoll">How often a canary rollout's gate reads the shadow reports.</param>
+public sealed class FleetRollout(Func<EdgeStore> openEdgeStore, Func<FleetClientOptions> hostOptions, TimeSpan? canaryPoll = null) : IDeviceRollout
 {
     /// <summary>The fleet of a workspace (<c>.dinoflow/</c>): its edge.db and its fleet/ keys.</summary>
     public static FleetRollout ForWorkspace(string dinoflowRoot) =>
@@ -20,6 +21,8 @@ public sealed class FleetRollout(Func<EdgeStore> openEdgeStore, Func<FleetClient
 
     public IReadOnlyList<CompatibilityVerdict> Screen(IReadOnlyList<string> devices, PackageRequirements package) =>
         DeviceScreen.Check(openEdgeStore(), devices, package);
+
+    public string? CanaryDecision(string deploymentId) => openEdgeStore().CanaryDecisions(1, deploymentId) is [var decision] ? decision.Describe() : null;
 
     public async Task<string?> RollOutAsync(Rollout rollout, CancellationToken cancellationToken)
     {
@@ -42,6 +45,13 @@ public sealed class FleetRollout(Func<EdgeStore> openEdgeStore, Func<FleetClient
         using var signer = fleetOptions.Signer;
         await using var fleet = await FleetClient.ConnectAsync(rollout.Broker, store, fleetOptions, cancellationToken).ConfigureAwait(false);
         var request = new DeploymentRequest(rollout.DeploymentId, rollout.Version, url, rollout.Sha256) { Files = DeploymentSignature.FilesOfZip(rollout.PackageZip) };
+        if (rollout.Canaries.Count > 0)
+        {
+            var canary = await new CanaryRollout(fleet, store, canaryPoll ?? TimeSpan.FromSeconds(2))
+                .RunAsync(rollout.Devices, rollout.Canaries, request, previous, rollout.CanaryPolicy, rollout.Timeout, cancellationToken).ConfigureAwait(false);
+            return canary.Failure;
+        }
+
         var group = await fleet.DeployGroupAsync(rollout.Devices, request, previous, rollout.Timeout, cancellationToken).ConfigureAwait(false);
         return group.Failure;
     }

@@ -1,8 +1,6 @@
 using DinoFlow.Edge.Learning;
 using DinoFlow.Edge.Tests.Support;
 using DinoFlow.Inference;
-using DinoFlow.Models;
-using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Deployment;
 using OpenCvSharp;
 
@@ -26,12 +24,7 @@ public sealed class ShadowRunnerTests(TrainedModelFixture model)
     [Fact]
     public void A_model_trained_on_shuffled_labels_disagrees_and_never_leaves_the_canaries()
     {
-        var data = TrainingData.Load(Path.Combine(TrainedModelFixture.RepositoryRoot, "samples", "product-boxes"));
-        var random = new Random(11);
-        var shuffled = data with { Images = [.. data.Images.Select(i => i with { Label = data.Labels[random.Next(data.Labels.Count)] })] };
-        var worse = ModelWorkflow.Train(shuffled, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30, name: "frozen-head"), "shuffled", "v-shuffled",
-            model.NewDirectory("shuffled"), null, CancellationToken.None).Package;
-
+        var worse = model.Shuffled;
         var report = Shadow(worse.Directory);
         var decision = CanaryGate.Decide(["cam-1"], [report], new CanaryPolicy(MinFrames: 50), timedOut: false);
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Runner;
 
@@ -43,6 +44,8 @@ public sealed class RunSettingsTests
         { "--label-categories", new RunSettings { LabelCategories = ["box", "box"] } },
         { "--greengrass-artifacts", new RunSettings { GreengrassArtifacts = "my-bucket/models" } },
         { "broker", new RunSettings { Broker = "http://127.0.0.1:1883" } },
+        { "canaries", new RunSettings { Devices = ["cam-1"], Canaries = ["cam-9"] } },
+        { "canary policy", new RunSettings { CanaryPolicy = new CanaryPolicy(MinAgreement: 1.5) } },
     };
 
     [Theory]
@@ -72,6 +75,8 @@ public sealed class RunSettingsTests
             Epochs = 3,
             Refit = false,
             Devices = ["cam-1", "cam-2"],
+            Canaries = ["cam-2"],
+            CanaryPolicy = new CanaryPolicy(MinFrames: 50, Timeout: TimeSpan.FromMinutes(5)),
             DeployTimeout = TimeSpan.FromSeconds(45),
             LabelCategories = ["a", "b"],
         }.WithLabels("portal");
@@ -82,5 +87,7 @@ public sealed class RunSettingsTests
         Assert.Equal((3, false, LabelSource.Portal, TimeSpan.FromSeconds(45)), (read.Epochs!.Value, read.Refit, read.Labels, read.DeployTimeout));
         Assert.Equal(["cam-1", "cam-2"], read.Devices);
         Assert.Equal(["a", "b"], read.LabelCategories!);
+        Assert.Equal(["cam-2"], read.Canaries);
+        Assert.Equal(settings.CanaryPolicy, read.CanaryPolicy);
     }
 }

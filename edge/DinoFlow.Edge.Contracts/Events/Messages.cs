@@ -50,6 +50,15 @@ public sealed record HealthMessage
     public double WorkingSetMb { get; init; }
     public double ManagedHeapMb { get; init; }
 
+    /// <summary>The candidate version the device runs in shadow beside its model (a canary); null when none.</summary>
+    public string? ShadowVersion { get; init; }
+
+    /// <summary>Frames the shadow candidate has been compared on.</summary>
+    public long ShadowFrames { get; init; }
+
+    /// <summary>Shadow reports sent (dinoflow/{device}/shadow) since the device started.</summary>
+    public long ShadowReportsSent { get; init; }
+
     /// <summary>What the device can run (architecture, glibc, ONNX Runtime and its providers, GPU, JetPack); null from devices older than it.</summary>
     public DevicePlatform? Platform { get; init; }
 }
@@ -67,8 +76,24 @@ public sealed record DeploymentRequest(string DeploymentId, string Version, stri
     public DateTimeOffset? ExpiresAt { get; init; }
     /// <summary>SHA-256 of every file in the package by its path in the zip (model.onnx, model.json, the probe).</summary>
     public IReadOnlyDictionary<string, string>? Files { get; init; }
+    /// <summary>
+    /// <see cref="DeploymentModes.Serve"/> (null means serve: requests from before the field) or
+    /// <see cref="DeploymentModes.Shadow"/>: run the package beside the serving model on a canary and report, never serve it.
+    /// Signed like every other field.
+    /// </summary>
+    public string? Mode { get; init; }
     /// <summary>ECDSA P-256 / SHA-256 over <see cref="Security.DeploymentSignature.SignedBytes"/>, base64.</summary>
     public string? Signature { get; init; }
+
+    /// <summary>Whether the device is asked to run the package in shadow beside its model rather than serve it.</summary>
+    public bool IsShadow => Mode == DeploymentModes.Shadow;
+}
+
+/// <summary>What a deployment asks of the device: serve the package, or run it in shadow (canary rollouts).</summary>
+public static class DeploymentModes
+{
+    public const string Serve = "serve";
+    public const string Shadow = "shadow";
 }
 
 /// <summary>On dinoflow/{device}/deployment/status: downloading, succeeded or failed (with the reason).</summary>

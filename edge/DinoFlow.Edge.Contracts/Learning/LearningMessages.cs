@@ -41,7 +41,14 @@ public sealed record ShadowReportMessage(
     double CandidateUnknownRate,
     IReadOnlyDictionary<string, double> CurrentClassMix,
     IReadOnlyDictionary<string, double> CandidateClassMix,
-    IReadOnlyList<long> CandidateConfidenceHistogram);
+    IReadOnlyList<long> CandidateConfidenceHistogram)
+{
+    /// <summary>The shadow deployment this run belongs to (the host keeps the latest report per device and deployment).</summary>
+    public string? DeploymentId { get; init; }
+
+    /// <summary>True on the last report of a shadow run (it ended: a later deployment replaced it, or the candidate failed).</summary>
+    public bool Final { get; init; }
+}
 
 public static class LearningTopics
 {

@@ -45,6 +45,9 @@ public static class DeploymentSignature
             Put(sha.ToLowerInvariant());
         }
 
+        // Added after the first format: a request without a mode signs the bytes it always did (and means serve), while
+        // a mode added, removed or changed after signing no longer verifies.
+        if (request.Mode is { } mode) Put("mode:" + mode);
         return buffer.ToArray();
     }
 
@@ -229,6 +232,7 @@ public sealed class DeploymentVerifier : IDisposable
         if (!_key.VerifyData(DeploymentSignature.SignedBytes(request), signature, HashAlgorithmName.SHA256))
             return "the deployment's signature does not verify against the trusted key (Edge:TrustedKey)";
         if (!string.Equals(request.Device, deviceId, StringComparison.Ordinal)) return $"the deployment is for device '{request.Device}', not this one";
+        if (request.Mode is not (null or DeploymentModes.Serve or DeploymentModes.Shadow)) return $"the deployment's mode '{request.Mode}' is neither serve nor shadow";
         if (request.ExpiresAt <= now) return $"the deployment expired at {request.ExpiresAt:O}";
         if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             return "the package URL must be http:// or https://";

@@ -24,6 +24,9 @@ public sealed class FrameSlot : IDisposable
     public long FrameIndex { get; set; }
     public long CapturedAt { get; set; }
 
+    /// <summary>The same frame preprocessed for a shadow candidate (a canary), travelling with this slot; returned with it unless taken.</summary>
+    internal FrameSlot? Shadow { get; set; }
+
     public void Dispose() => Input.Dispose();
 }
 
@@ -158,6 +161,12 @@ public sealed class EdgeModel : IDisposable
     public void Return(FrameSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
+        if (slot.Shadow is { } shadow)
+        {
+            slot.Shadow = null;
+            shadow.Owner.Return(shadow);
+        }
+
         _free.Enqueue(slot);
         Release();
     }

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
+using DinoFlow.Edge.Learning;
 using DinoFlow.Edge.Security;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
@@ -17,6 +18,7 @@ internal sealed partial class DeploymentHandler : IDisposable
 {
     private readonly EdgeOptions _options;
     private readonly ModelHolder _models;
+    private readonly ShadowDeployment _shadow;
     private readonly EdgeOutbox _outbox;
     private readonly PackageDownloader _downloader;
     private readonly DeploymentVerifier? _verifier;
@@ -24,10 +26,11 @@ internal sealed partial class DeploymentHandler : IDisposable
     private DeploymentLedger? _ledger;
     private string? _lastDeploymentId;
 
-    public DeploymentHandler(EdgeOptions options, ModelHolder models, EdgeOutbox outbox, HttpMessageHandler? downloads, ILogger logger)
+    public DeploymentHandler(EdgeOptions options, ModelHolder models, ShadowDeployment shadow, EdgeOutbox outbox, HttpMessageHandler? downloads, ILogger logger)
     {
         _options = options;
         _models = models;
+        _shadow = shadow;
         _outbox = outbox;
         _logger = logger;
         _downloader = new PackageDownloader(options, downloads);
@@ -117,7 +120,10 @@ internal sealed partial class DeploymentHandler : IDisposable
 
     private async Task<DeploymentStatus> VerifiedDeployAsync(DeploymentRequest request, CancellationToken cancellationToken)
     {
+        // A serve deployment (a promotion, a rollback, any later one) replaces a shadow run.
+        if (!request.IsShadow) _shadow.End($"deployment {request.DeploymentId} asks this device to serve {request.Version}");
         if (_models.ActiveVersion == request.Version) return Status(request, DeploymentState.Succeeded, "already running this version");
+        if (request.IsShadow && _models.ActiveVersion is null) return Status(request, DeploymentState.Failed, "a shadow deployment needs a serving model to compare with; this device runs none");
         _outbox.Send(Status(request, DeploymentState.Downloading, null));
         var models = Path.Combine(StateDirectory, "models");
         var downloads = Path.Combine(StateDirectory, "downloads");
@@ -139,6 +145,13 @@ internal sealed partial class DeploymentHandler : IDisposable
             {
                 model.Dispose();
                 throw new ModelPackageException($"package {request.Url}: model.json version is '{model.Version}', the deployment says '{request.Version}'");
+            }
+
+            if (request.IsShadow)
+            {
+                // Shadow: the candidate only runs beside the serving model; nothing on disk or in the current pointer changes.
+                _shadow.Start(model, _models.ActiveVersion!, request.DeploymentId);
+                return Status(request, DeploymentState.Succeeded, $"shadowing {request.Version} beside {_models.ActiveVersion}");
             }
 
             // Move the verified package to its final folder. The session already holds the model bytes, so the move is safe.

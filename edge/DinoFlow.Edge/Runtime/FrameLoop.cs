@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Learning;
+using DinoFlow.Pipeline.Deployment;
 using Microsoft.Extensions.Logging;
 using Mat = OpenCvSharp.Mat;
 using OpenCVException = OpenCvSharp.OpenCVException;
@@ -25,6 +26,7 @@ internal sealed partial class FrameLoop
     private readonly ModelHolder _models;
     private readonly EdgeOutbox _outbox;
     private readonly Func<SourceSpec, IFrameSource> _openSource;
+    private readonly ShadowDeployment _shadow;
     private readonly ILogger _logger;
     private long _framesProcessed;
     private long _framesDropped;
@@ -36,12 +38,13 @@ internal sealed partial class FrameLoop
     private volatile string _sourceState = "starting";
     private volatile ArrangementChoice? _arrangement;
 
-    public FrameLoop(EdgeOptions options, ModelHolder models, EdgeOutbox outbox, Func<SourceSpec, IFrameSource> openSource, ILogger logger)
+    public FrameLoop(EdgeOptions options, ModelHolder models, EdgeOutbox outbox, Func<SourceSpec, IFrameSource> openSource, ShadowDeployment shadow, ILogger logger)
     {
         _options = options;
         _models = models;
         _outbox = outbox;
         _openSource = openSource;
+        _shadow = shadow;
         _logger = logger;
     }
 
@@ -189,6 +192,8 @@ internal sealed partial class FrameLoop
                     slot.FrameIndex = frameIndex++;
                     slot.CapturedAt = Stopwatch.GetTimestamp();
                     FramePreprocessing.Run(slot.Owner.Preprocessor, frame, slot.Tensor);
+                    // A canary's shadow candidate gets the same frame with its own preprocessing; it travels with the slot.
+                    slot.Shadow = _shadow.Prepare(frame, slot.FrameIndex);
                     await onFrame(slot).ConfigureAwait(false);
                     framesThisOpen++;
                     if (framesThisOpen == 1) backoff = min;
@@ -239,6 +244,7 @@ internal sealed partial class FrameLoop
             var probabilities = model.Run(slot);
             var unknown = model.LastUnknown;
             if (unknown) Interlocked.Increment(ref _unknownFrames);
+
             if (_options.Learning.Enabled && _learning is null)
                 Volatile.Write(ref _learning, new UncertainFrameCollector(_options.Learning.Policy(), _options.DeviceId, (topic, payload) => _outbox.Spool?.Enqueue(topic, payload), _options.Learning.JpegQuality));
             _learning?.Consider(model.Version, model.Preprocessor.Spec, slot.FrameIndex, DateTimeOffset.UtcNow, probabilities, slot.Tensor, labels, unknown);
@@ -262,6 +268,13 @@ internal sealed partial class FrameLoop
             Latencies.Add(latency);
             results.Predictions?.Write(slot.FrameIndex, labels, probabilities, smoother.Current >= 0 ? labels[smoother.Current] : smoother.Current == EventSmoother.UnknownState ? UnknownLabel : null, latency, model.Version,
                 unknown ? UnknownLabel : null);
+            if (slot.Shadow is { } shadowSlot)
+            {
+                // Last, after the frame's event and latency: the candidate adds nothing to what serving reports.
+                slot.Shadow = null;
+                _shadow.Compare(shadowSlot, model.Version, Top(labels, probabilities, unknown));
+            }
+
             Interlocked.Increment(ref _framesProcessed);
             Interlocked.Exchange(ref _lastFrameAt, Stopwatch.GetTimestamp());
         }
@@ -269,6 +282,13 @@ internal sealed partial class FrameLoop
         {
             model.Return(slot);
         }
+    }
+
+    private static ShadowAnswer Top(IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, bool unknown)
+    {
+        var top = 0;
+        for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
+        return new ShadowAnswer(labels[top], probabilities[top], unknown);
     }
 
     /// <summary>What the classifying thread keeps between frames: the audit files and the smoothing state.</summary>

@@ -8,7 +8,7 @@ namespace DinoFlow.Edge;
 /// The health message (frames, fps since the last message, latency percentiles, source, link, spool, memory) and the
 /// timer that sends it every Edge:HealthIntervalSeconds. The counters themselves live where they change.
 /// </summary>
-internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop frames, ModelHolder models, EdgeOutbox outbox, ILogger logger)
+internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop frames, ModelHolder models, Learning.ShadowDeployment shadow, EdgeOutbox outbox, ILogger logger)
 {
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private long _lastFrames;
@@ -59,6 +59,9 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             UnknownFrames = frames.UnknownFrames,
             UncertainFramesSent = frames.UncertainFramesSent,
             UncertainFramesLimited = frames.UncertainFramesLimited,
+            ShadowVersion = shadow.CandidateVersion,
+            ShadowFrames = shadow.Frames,
+            ShadowReportsSent = shadow.ReportsSent,
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
             Platform = _platform.Value,

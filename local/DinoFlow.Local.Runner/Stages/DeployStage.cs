@@ -8,8 +8,9 @@ namespace DinoFlow.Local.Runner.Stages;
 
 /// <param name="Refused">Devices refused before anything was sent, each as "device: reason" (see <see cref="IDeviceRollout.Screen"/>).</param>
 /// <param name="CompatibilityNotes">What the compatibility check could not check, or warns of, per device that got the package.</param>
+/// <param name="Canary">The canary gate's decision (outcome, canaries, findings) when the run had canaries.</param>
 public sealed record DeployOutput(string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices, IReadOnlyList<string> RolledBack, string? GreengrassRecipe = null,
-    IReadOnlyList<string>? Refused = null, IReadOnlyList<string>? CompatibilityNotes = null);
+    IReadOnlyList<string>? Refused = null, IReadOnlyList<string>? CompatibilityNotes = null, string? Canary = null);
 
 /// <summary>
 /// Zips the compiled package and, when the run names devices, rolls it out to them through the fleet port (which
@@ -60,10 +61,17 @@ public sealed class DeployStage(WorkspaceFiles files, IDeviceRollout? devices) :
             throw new StageValidationException($"no device can run model {package.Manifest.Version} ({requirements}): {string.Join(" | ", refused)}");
         IReadOnlyList<string> targets = [.. verdicts.Where(v => v.CanRun).Select(v => v.Device)];
         var refusedText = refused.Count == 0 ? "" : $"; refused before download: {string.Join(" | ", refused)}";
+        // Canaries the screen refused are no canaries; asked for canaries and none left, the stage stops rather than skip the gate.
+        IReadOnlyList<string> canaries = [.. settings.Canaries.Where(targets.Contains)];
+        if (settings.Canaries.Count > 0 && canaries.Count == 0)
+            throw new StageValidationException($"none of the canaries ({string.Join(", ", settings.Canaries)}) can run model {package.Manifest.Version}{refusedText}");
         var rollout = new Rollout($"{context.RunId}-{context.Attempt}", package.Manifest.Version, zip, sha, targets, files.RunsFolder,
-            settings.Broker, settings.DeployHost, settings.DeployTimeout);
-        context.Report(0, targets.Count, $"deploying {rollout.Version} to {targets.Count} device(s) via {settings.Broker}{refusedText}");
-        if (await devices.RollOutAsync(rollout, cancellationToken).ConfigureAwait(false) is { } failure) throw new StageValidationException(failure + refusedText);
-        return (new DeployOutput(rollout.Version, zip, sha, targets, [], recipe, refused, notes), $"model {rollout.Version} running on {string.Join(", ", targets)}{refusedText}");
+            settings.Broker, settings.DeployHost, settings.DeployTimeout) { Canaries = canaries, CanaryPolicy = settings.CanaryPolicy };
+        context.Report(0, targets.Count, $"deploying {rollout.Version} to {targets.Count} device(s) via {settings.Broker}{(canaries.Count > 0 ? $", shadow on {string.Join(", ", canaries)} first" : "")}{refusedText}");
+        var failure = await devices.RollOutAsync(rollout, cancellationToken).ConfigureAwait(false);
+        var canary = canaries.Count > 0 ? devices.CanaryDecision(rollout.DeploymentId) : null;
+        var canaryText = canary is null ? "" : $"; canary gate: {canary}";
+        if (failure is not null) throw new StageValidationException(failure + refusedText);
+        return (new DeployOutput(rollout.Version, zip, sha, targets, [], recipe, refused, notes, canary), $"model {rollout.Version} running on {string.Join(", ", targets)}{canaryText}{refusedText}");
     }
 }

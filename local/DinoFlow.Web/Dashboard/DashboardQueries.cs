@@ -16,13 +16,14 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
     public async Task<DashboardSnapshot> SnapshotAsync(int windowMinutes, CancellationToken cancellationToken) =>
         new(Detections(windowMinutes), Devices(), await RunsAsync(cancellationToken).ConfigureAwait(false), Insights());
 
-    /// <summary>Drift per device against its own baseline, model timelines, the latest detections and snapshots.</summary>
+    /// <summary>Drift per device against its own baseline, model timelines, the latest detections and snapshots, the newest canary decisions.</summary>
     public FleetInsights Insights()
     {
         var devices = sources.Edge.Devices().Select(d => d.DeviceId).ToList();
         return new FleetInsights(devices.Select(d => sources.Edge.Drift(d, sources.Drift)).ToList(),
             devices.Select(d => new DeviceTimeline(d, sources.Edge.ModelTimeline(d))).ToList(),
-            sources.Edge.LatestDetections(sources.LatestDetections), sources.Edge.Snapshots.Latest(sources.SnapshotsPerClass));
+            sources.Edge.LatestDetections(sources.LatestDetections), sources.Edge.Snapshots.Latest(sources.SnapshotsPerClass),
+            [.. sources.Edge.CanaryDecisions(10).Select(CanaryView.Of)]);
     }
 
     /// <summary>

@@ -10,7 +10,14 @@ namespace DinoFlow.Pipeline.Deployment;
 /// <param name="DownloadHost">The address the package downloads are served on (one the devices can reach).</param>
 /// <param name="Timeout">How long to wait for every device's final status.</param>
 public sealed record Rollout(string DeploymentId, string Version, string PackageZip, string Sha256, IReadOnlyList<string> Devices,
-    string EarlierPackages, string Broker, string DownloadHost, TimeSpan Timeout);
+    string EarlierPackages, string Broker, string DownloadHost, TimeSpan Timeout)
+{
+    /// <summary>Devices (some of <see cref="Devices"/>) that shadow the package first; empty = straight to the whole group.</summary>
+    public IReadOnlyList<string> Canaries { get; init; } = [];
+
+    /// <summary>What the canaries' shadow runs must show before the group gets the package (<see cref="CanaryGate"/>).</summary>
+    public CanaryPolicy CanaryPolicy { get; init; } = new();
+}
 
 /// <summary>
 /// Port: puts a package on every device of a group, or on none: when one device fails or times out, the others go
@@ -22,6 +29,9 @@ public interface IDeviceRollout
     /// <summary>Each device against what it last reported of its platform: can it run a package with these needs? Nothing is sent.</summary>
     IReadOnlyList<CompatibilityVerdict> Screen(IReadOnlyList<string> devices, PackageRequirements package);
 
-    /// <returns>Null when every device runs the package, else why the group was rolled back.</returns>
+    /// <returns>Null when every device runs the package, else why the group was rolled back (or the canary gate stopped it).</returns>
     Task<string?> RollOutAsync(Rollout rollout, CancellationToken cancellationToken);
+
+    /// <summary>The canary gate's recorded decision on a rollout with canaries, in words; null when it had none.</summary>
+    string? CanaryDecision(string deploymentId);
 }

@@ -67,6 +67,12 @@ public sealed record RunSettings
     /// <summary>The devices the deploy stage rolls the model out to; none: it only packages.</summary>
     public IReadOnlyList<string> Devices { get; init; } = [];
 
+    /// <summary>Devices (some of <see cref="Devices"/>) that run the model in shadow first; the rest get it only when the canary gate promotes it. None: no canary stage.</summary>
+    public IReadOnlyList<string> Canaries { get; init; } = [];
+
+    /// <summary>The canary gate's thresholds and how long the canaries have to report (<see cref="Deployment.CanaryGate"/>).</summary>
+    public Deployment.CanaryPolicy CanaryPolicy { get; init; } = new();
+
     /// <summary>The broker the devices listen on.</summary>
     public string Broker { get; init; } = "mqtt://127.0.0.1:1883";
 
@@ -118,6 +124,16 @@ public sealed record RunSettings
         if (Devices.Any(string.IsNullOrWhiteSpace)) throw Bad("devices", "a device name is empty");
         if (!Uri.TryCreate(Broker, UriKind.Absolute, out var broker) || broker.Scheme is not ("mqtt" or "mqtts")) throw Bad("broker", $"'{Broker}' is not an mqtt:// or mqtts:// address");
         if (DeployTimeout <= TimeSpan.Zero) throw Bad("deploy timeout", Got("must be positive", DeployTimeout.TotalSeconds));
+        if (Canaries.FirstOrDefault(c => !Devices.Contains(c)) is { } stray) throw Bad("canaries", $"'{stray}' is not one of the run's devices ({string.Join(", ", Devices)})");
+        try
+        {
+            CanaryPolicy.Validated();
+        }
+        catch (ArgumentException e)
+        {
+            throw Bad("canary policy", e.Message);
+        }
+
         if (GreengrassArtifacts is { } artifacts && !artifacts.StartsWith("s3://", StringComparison.Ordinal)) throw Bad("--greengrass-artifacts", $"'{artifacts}' is not an s3://BUCKET/PREFIX address");
         return this;
     }

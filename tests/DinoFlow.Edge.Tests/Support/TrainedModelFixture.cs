@@ -19,6 +19,13 @@ public sealed class TrainedModelFixture : IDisposable
         var manifest = Package.Manifest with { Version = "v2" };
         PackageV2 = ModelPackageFiles.Save(Path.Combine(Root, "v2"), manifest, Package.Model,
             new Dictionary<string, byte[]> { [manifest.Probe!.Image] = File.ReadAllBytes(Path.Combine(Package.Directory, manifest.Probe.Image)) });
+        _shuffled = new Lazy<LoadedPackage>(() =>
+        {
+            var random = new Random(11);
+            var shuffled = data with { Images = [.. data.Images.Select(i => i with { Label = data.Labels[random.Next(data.Labels.Count)] })] };
+            return ModelWorkflow.Train(shuffled, new SplitOptions { Seed = 3 }, ModelWorkflow.Recipe(3, epochs: 30, name: "frozen-head"), "shuffled", "v-shuffled",
+                NewDirectory("shuffled"), null, CancellationToken.None).Package;
+        });
     }
 
     public static string RepositoryRoot
@@ -36,6 +43,11 @@ public sealed class TrainedModelFixture : IDisposable
     public string Root { get; }
     public LoadedPackage Package { get; }
     public LoadedPackage PackageV2 { get; }
+
+    /// <summary>A deliberately worse model (version v-shuffled): the same recipe trained on randomly shuffled labels; trained on first use.</summary>
+    public LoadedPackage Shuffled => _shuffled.Value;
+
+    private readonly Lazy<LoadedPackage> _shuffled;
 
     public string NewDirectory(string name)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Local.Runner;
 using DinoFlow.Local.Runner.Stages;
+using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Evaluation;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Runner;
@@ -155,6 +156,24 @@ public sealed class DashboardQueriesTests : IDisposable
         Assert.Empty(runs["run-stopped"].Model!.DeployedTo);
         Assert.Null(runs["run-new"].Model); // not trained yet
         Assert.Equal(GateOptions.DefaultMinAccuracy, runs["run-good"].Model!.DefaultGate); // the one definition of the default gate
+    }
+
+    [Fact]
+    public void Canary_decisions_reach_the_page_newest_first_with_their_findings_and_thresholds()
+    {
+        _edge.RecordCanaryDecision(new CanaryRecord("run-a-1", "boxes-v2", ["cam-1"], CanaryOutcome.Promote, ["cam-1: agreement 0.970, confidence 0.910 (current 0.920), unknown 0.010 over 200 frames"],
+            new CanaryPolicy(), Now.AddMinutes(-30)));
+        _edge.RecordCanaryDecision(new CanaryRecord("run-b-1", "boxes-v3", ["cam-1", "cam-2"], CanaryOutcome.RollBack, ["cam-2: agreement 0.312 < 0.900 over 200 frames"],
+            new CanaryPolicy(MinFrames: 500), Now.AddMinutes(-5)));
+
+        var canaries = _queries.Insights().Canaries!;
+
+        Assert.Equal(["run-b-1", "run-a-1"], canaries.Select(c => c.DeploymentId));
+        Assert.Equal(("boxes-v3", "RollBack", "cam-2: agreement 0.312 < 0.900 over 200 frames"), (canaries[0].Version, canaries[0].Outcome, Assert.Single(canaries[0].Findings)));
+        Assert.Equal(["cam-1", "cam-2"], canaries[0].Canaries);
+        Assert.StartsWith("≥ 500 frames, agreement ≥ 0.90", canaries[0].Policy, StringComparison.Ordinal);
+        // What the page gets: the outcome as its name, for the badge.
+        Assert.Contains("\"outcome\":\"RollBack\"", JsonSerializer.Serialize(_queries.Insights(), DashboardJson.Default.FleetInsights), StringComparison.Ordinal);
     }
 
     private Task AddRunAsync(string id, string version, double accuracy, double gate, string[]? devices) =>

@@ -3,6 +3,7 @@ using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Fleet;
 using DinoFlow.Fleet.Drift;
 using DinoFlow.Local.Runner;
+using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.TestKit;
 using DinoFlow.Web.Dashboard;
@@ -48,6 +49,8 @@ public sealed class LineageDashboardTests(ChromiumFixture chromium) : IClassFixt
         await PublishAsync(broker.Port, "cam-calm", passwords["cam-calm"], calm);
         await PublishAsync(broker.Port, "cam-lin", passwords["cam-lin"], shifted);
         await Eventually.UntilAsync(() => fleet.DetectionsReceived == 60, Eventually.DefaultTimeout, "60 detections stored", () => $"{fleet.DetectionsReceived} stored");
+        edge.RecordCanaryDecision(new CanaryRecord("run-bad-1", "boxes-bad", ["cam-lin"], CanaryOutcome.RollBack, ["cam-lin: agreement 0.312 < 0.900 over 200 frames"],
+            new CanaryPolicy(), at));
 
         await using var host = await DashboardTestHost.StartAsync(new DashboardSources(workspace, edge)
         {
@@ -64,6 +67,11 @@ public sealed class LineageDashboardTests(ChromiumFixture chromium) : IClassFixt
         await Expect(page.Locator("#drift-rows tr[data-device='cam-lin'] .problems")).ToContainTextAsync("class mix: chi² p");
         await Expect(page.Locator("#drift-rows tr[data-device='cam-calm']")).ToHaveAttributeAsync("data-drift", "stable");
         await Expect(page.Locator($"#drift-rows tr[data-device='cam-lin'] .period[data-version='{Version}']")).ToBeVisibleAsync();
+        var canary = page.Locator("#canary-rows tr[data-deployment='run-bad-1']");
+        await Expect(canary).ToHaveAttributeAsync("data-outcome", "RollBack");
+        await Expect(canary).ToContainTextAsync("Rolled back");
+        await Expect(canary).ToContainTextAsync("cam-lin: agreement 0.312 < 0.900 over 200 frames");
+        await Expect(page.Locator("#no-canaries")).ToBeHiddenAsync();
         var snapshot = page.Locator("#snapshots figure[data-event='lin-1'] img");
         await Expect(snapshot).ToBeVisibleAsync();
         await page.WaitForFunctionAsync("() => document.querySelector(\"#snapshots figure[data-event='lin-1'] img\").naturalWidth === 112");

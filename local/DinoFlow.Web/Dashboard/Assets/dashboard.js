@@ -229,6 +229,14 @@
       el('img', { src: `/api/dashboard/snapshots/${encodeURIComponent(s.eventId)}`, alt: `${s.label} on ${s.deviceId}`, width: '112', height: '112' }),
       el('figcaption', {}, `${s.deviceId} · ${s.label} · ${ago(s.timestamp)} · `,
         el('a', { href: `/dashboard/trace/${encodeURIComponent(s.eventId)}` }, 'lineage')))));
+    const canaries = insights.canaries || [];
+    $('no-canaries').hidden = canaries.length > 0;
+    $('canary-rows').replaceChildren(...canaries.map((c) => el('tr', { 'data-deployment': c.deploymentId, 'data-outcome': c.outcome },
+      el('td', { title: dateTime(c.decidedAt) }, ago(c.decidedAt)),
+      el('td', {}, c.version),
+      el('td', {}, c.canaries.join(', ')),
+      el('td', {}, el('span', { class: `badge status-${c.outcome === 'Promote' ? 'ok' : 'warn'}` }, c.outcome === 'Promote' ? 'Promoted' : 'Rolled back')),
+      el('td', { title: c.policy }, c.findings.join('; ')))));
   }
 
   function render() {
