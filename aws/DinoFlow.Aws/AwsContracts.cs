@@ -148,6 +148,12 @@ public sealed record DescribeFailureInput(string ExecutionArn, string ExecutionN
 
 public sealed record DescribeFailureOutput(string Subject, string Message);
 
+/// <summary>What the feedback rule's function did with one message: stored, duplicate (stored before) or refused (with the reason).</summary>
+public sealed record StoreUncertainFrameOutput(string Outcome, string? Key, string? Reason);
+
+/// <summary>A stored uncertain frame (feedback/DEVICE/FRAME.json): the core's record, its image's key and the image's SHA-256.</summary>
+public sealed record StoredFeedbackFrame(DinoFlow.Pipeline.ActiveLearning.FeedbackFrame Frame, string Image, string ImageSha256);
+
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -178,4 +184,6 @@ public sealed record DescribeFailureOutput(string Subject, string Message);
 [JsonSerializable(typeof(RunLock))]
 [JsonSerializable(typeof(RunLockInput))]
 [JsonSerializable(typeof(RunLockOutput))]
+[JsonSerializable(typeof(StoreUncertainFrameOutput))]
+[JsonSerializable(typeof(StoredFeedbackFrame))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

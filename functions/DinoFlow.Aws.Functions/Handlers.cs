@@ -131,3 +131,18 @@ public sealed class DescribeFailureFunction(FunctionServices? services = null)
     protected override Task<DescribeFailureOutput> RunAsync(DescribeFailureInput request, CancellationToken cancellationToken) =>
         new DescribeFailureStep(Services.Settings).RunAsync(request, cancellationToken);
 }
+
+/// <summary>IoT rule on dinoflow/+/uncertain: a frame a device was unsure of → feedback/DEVICE/FRAME.json and .jpg.</summary>
+public sealed class StoreUncertainFrameFunction(FunctionServices? services = null, TextWriter? metrics = null)
+    : StreamHandler<System.Text.Json.Nodes.JsonObject, StoreUncertainFrameOutput>(services, AwsJsonContext.Default.JsonObject, AwsJsonContext.Default.StoreUncertainFrameOutput)
+{
+    // Lambda sends stdout to the function's log group, where the embedded-metric lines become the refusal count.
+    private readonly TextWriter _metrics = metrics ?? Console.Out;
+
+    public StoreUncertainFrameFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<StoreUncertainFrameOutput> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
+        new StoreUncertainFrameStep(Services.Bucket, _metrics, Services.Loggers.CreateLogger<StoreUncertainFrameFunction>()).RunAsync(request, cancellationToken);
+}

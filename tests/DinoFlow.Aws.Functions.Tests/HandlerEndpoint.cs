@@ -116,6 +116,7 @@ public sealed class HandlerEndpoint : IDisposable
         "BuildGreengrassDocumentsFunction" => new BuildGreengrassDocumentsFunction(services).HandleAsync,
         "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,
+        "StoreUncertainFrameFunction" => new StoreUncertainFrameFunction(services, TextWriter.Null).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 

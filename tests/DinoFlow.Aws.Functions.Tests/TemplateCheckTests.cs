@@ -42,7 +42,7 @@ public sealed class TemplateCheckTests
     public async Task After_translation_every_function_has_one_architecture_and_only_the_container_trainer_is_x86()
     {
         var functions = Resources(await TranslatedAsync(), "AWS::Lambda::Function").ToList();
-        Assert.Equal(11, functions.Count);
+        Assert.Equal(12, functions.Count);
         foreach (var (name, properties) in functions)
         {
             // SAM's Globals lists are additive: a global [arm64] plus a function's [x86_64] gives both, which Lambda refuses.
@@ -81,7 +81,7 @@ public sealed class TemplateCheckTests
         var template = await TranslatedAsync();
         var functions = Resources(template, "AWS::Lambda::Function").Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         var watched = new List<string>();
-        foreach (var name in new[] { "TriggerFunctionErrorsAlarm", "PipelineFunctionErrorsAlarm" })
+        foreach (var name in new[] { "TriggerFunctionErrorsAlarm", "PipelineFunctionErrorsAlarm", "FeedbackFunctionErrorsAlarm" })
         {
             var alarm = Resources(template, "AWS::CloudWatch::Alarm").Single(a => a.Name == name).Properties;
             var stats = alarm["Metrics"]!.AsArray().Where(m => m!["MetricStat"] is not null).Select(m => m!["MetricStat"]!["Metric"]!).ToList();
@@ -100,7 +100,7 @@ public sealed class TemplateCheckTests
 
         // Each alarm notifies the failure topic, and the topic's policy lets CloudWatch publish for exactly these alarms.
         var alarms = Resources(template, "AWS::CloudWatch::Alarm").ToList();
-        Assert.Equal(["PipelineFunctionErrorsAlarm", "SilentDevicesAlarm", "TriggerFunctionErrorsAlarm", "UploadDeadLetterAlarm"], alarms.Select(a => a.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["FeedbackFunctionErrorsAlarm", "PipelineFunctionErrorsAlarm", "RefusedFramesAlarm", "SilentDevicesAlarm", "TriggerFunctionErrorsAlarm", "UploadDeadLetterAlarm"], alarms.Select(a => a.Name).Order(StringComparer.Ordinal));
         Assert.All(alarms, a => Assert.Equal("FailureTopic", a.Properties["AlarmActions"]![0]!["Ref"]!.GetValue<string>()));
         var policy = Resources(template, "AWS::SNS::TopicPolicy").Single().Properties["PolicyDocument"]!["Statement"]!.AsArray()
             .Single(st => st!["Principal"]!["Service"]!.GetValue<string>() == "cloudwatch.amazonaws.com")!;
@@ -179,7 +179,49 @@ public sealed class TemplateCheckTests
         }
 
         Assert.Equal(used.Count, used.Distinct(StringComparer.Ordinal).Count()); // one group each
-        Assert.Equal(14, used.Count); // 11 functions, 3 state machines
+        Assert.Equal(15, used.Count); // 12 functions, 3 state machines
+    }
+
+    [SkippableFact]
+    public async Task Uncertain_frames_reach_the_feedback_function_only_through_their_topic_rule_with_the_topic_device()
+    {
+        var template = await TranslatedAsync();
+        var (ruleName, rule) = Resources(template, "AWS::IoT::TopicRule").Single(r => r.Properties["TopicRulePayload"]!["Sql"]!.GetValue<string>().Contains("'dinoflow/+/uncertain'", StringComparison.Ordinal));
+        var payload = rule["TopicRulePayload"]!;
+        // topicDevice is what the function checks the message's deviceId against: the thing the device policy lets publish there.
+        Assert.Equal("SELECT *, topic(2) AS topicDevice FROM 'dinoflow/+/uncertain'", payload["Sql"]!.GetValue<string>());
+        Assert.Equal("StoreUncertainFrameFunction", Assert.Single(payload["Actions"]!.AsArray())!["Lambda"]!["FunctionArn"]!["Fn::GetAtt"]![0]!.GetValue<string>());
+        var permission = Resources(template, "AWS::Lambda::Permission").Single(p => p.Properties["FunctionName"]!.ToJsonString().Contains("StoreUncertainFrameFunction", StringComparison.Ordinal)).Properties;
+        Assert.Equal("iot.amazonaws.com", permission["Principal"]!.GetValue<string>());
+        Assert.Contains(ruleName, permission["SourceArn"]!.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Shadow_reports_of_the_topic_device_are_kept_under_shadow_with_a_role_that_may_only_put_there()
+    {
+        var template = await TranslatedAsync();
+        var rule = Resources(template, "AWS::IoT::TopicRule").Single(r => r.Name == "ShadowReportsRule").Properties["TopicRulePayload"]!;
+        Assert.Equal("SELECT * FROM 'dinoflow/+/shadow' WHERE deviceId = topic(2)", rule["Sql"]!.GetValue<string>());
+        var s3 = Assert.Single(rule["Actions"]!.AsArray())!["S3"]!;
+        Assert.Equal("DataBucket", s3["BucketName"]!["Ref"]!.GetValue<string>());
+        // Only the topic's device names the folder: a device cannot write beside another device's reports.
+        Assert.StartsWith("shadow/${topic(2)}/", s3["Key"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("DeviceLearningRole", s3["RoleArn"]!["Fn::GetAtt"]![0]!.GetValue<string>());
+        var role = template["Resources"]!["DeviceLearningRole"]!["Properties"]!;
+        Assert.Equal("iot.amazonaws.com", role["AssumeRolePolicyDocument"]!["Statement"]![0]!["Principal"]!["Service"]!.GetValue<string>());
+        var statement = Assert.Single(Assert.Single(role["Policies"]!.AsArray())!["PolicyDocument"]!["Statement"]!.AsArray())!;
+        Assert.Equal("s3:PutObject", statement["Action"]!.GetValue<string>());
+        Assert.Equal("${DataBucket.Arn}/shadow/*", statement["Resource"]!["Fn::Sub"]!.GetValue<string>());
+    }
+
+    [SkippableFact]
+    public async Task The_refused_frames_alarm_watches_the_metric_the_feedback_function_writes()
+    {
+        var alarm = Resources(await TranslatedAsync(), "AWS::CloudWatch::Alarm").Single(a => a.Name == "RefusedFramesAlarm").Properties;
+        Assert.Equal(DinoFlow.Aws.Lambda.EmbeddedMetrics.FeedbackNamespace, alarm["Namespace"]!.GetValue<string>());
+        Assert.Equal("RefusedFrames", alarm["MetricName"]!.GetValue<string>());
+        Assert.Equal("Sum", alarm["Statistic"]!.GetValue<string>());
+        Assert.Null(alarm["Dimensions"]); // the function writes the count without dimensions
     }
 
     [SkippableFact]
