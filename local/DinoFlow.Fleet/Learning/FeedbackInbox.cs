@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Pipeline.ActiveLearning;
 
@@ -11,13 +10,10 @@ namespace DinoFlow.Fleet.Learning;
 /// A message delivered twice (MQTT QoS 1) is stored once. A message that is not a frame is refused with the reason and
 /// nothing is written. Implements the core's <see cref="IFeedbackInbox"/>, through which labeling takes the frames.
 /// </summary>
-public sealed partial class FeedbackInbox : IFeedbackInbox
+public sealed class FeedbackInbox : IFeedbackInbox
 {
     /// <summary>How long a process waits for another one that takes or merges frames (they take seconds).</summary>
     public static readonly TimeSpan LockWait = TimeSpan.FromSeconds(60);
-
-    /// <summary>The largest JPEG accepted: a model input crop is tens of kilobytes.</summary>
-    public const int MaxImageBytes = 1 << 20;
 
     private readonly Lock _gate = new();
 
@@ -42,23 +38,8 @@ public sealed partial class FeedbackInbox : IFeedbackInbox
         }
 
         var m = message ?? throw new InvalidDataException($"uncertain frame from '{topicDevice}' is empty");
-        Require(m.DeviceId == topicDevice, "deviceId", $"'{m.DeviceId}' is not the topic's device '{topicDevice}'");
-        Require(SafeName().IsMatch(m.DeviceId), "deviceId", $"'{m.DeviceId}' is not a safe folder name");
-        Require(m.FrameId is { Length: > 0 and <= 128 } && SafeName().IsMatch(m.FrameId), "frameId", $"'{m.FrameId}' is not a safe file name");
-        IReadOnlyList<double> probabilities = m.Probabilities ?? [];
-        Require(m.Labels is { Count: >= 2 } && probabilities.Count == m.Labels.Count, "probabilities", "must give one value per label");
-        Require(m.Labels.Contains(m.Guess, StringComparer.Ordinal), "guess", $"'{m.Guess}' is not one of the labels");
-        byte[] image;
-        try
-        {
-            image = Convert.FromBase64String(m.JpegBase64 ?? "");
-        }
-        catch (FormatException)
-        {
-            throw new InvalidDataException($"uncertain frame {m.FrameId} from '{topicDevice}': field jpegBase64 is not base64");
-        }
-
-        Require(image.Length is > 2 and <= MaxImageBytes && image[0] == 0xFF && image[1] == 0xD8, "jpegBase64", $"is not a JPEG of at most {MaxImageBytes} bytes");
+        var image = UncertainFrameRules.Check(m, topicDevice);
+        IReadOnlyList<double> probabilities = m.Probabilities!;
 
         lock (_gate)
         {
@@ -139,20 +120,12 @@ public sealed partial class FeedbackInbox : IFeedbackInbox
 
     private string RecordPath(string device, string frameId) => Path.Combine(Directory, device, frameId + ".json");
 
-    private static void Require(bool ok, string field, string problem)
-    {
-        if (!ok) throw new InvalidDataException($"uncertain frame: field {field} {problem}");
-    }
-
     private static void WriteAtomically(string path, byte[] bytes)
     {
         var temp = path + ".tmp";
         File.WriteAllBytes(temp, bytes);
         File.Move(temp, path, overwrite: true);
     }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-    private static partial Regex SafeName();
 
     private static class FeedbackJson
     {
