@@ -14,13 +14,8 @@ public sealed class ShadowReportTests : IDisposable
     [Fact]
     public async Task The_latest_report_per_device_and_deployment_is_kept_and_reports_that_are_not_the_senders_or_out_of_range_are_refused()
     {
-        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
-        var password = credentials.AddDevice("cam-1");
-        await using var broker = await EmbeddedBroker.StartAsync(credentials);
-        var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));
-        var options = FleetClientOptions.ForWorkspace(_dir.Path);
-        using var signer = options.Signer;
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, options, CancellationToken.None);
+        await using var host = await FleetHost.StartAsync(_dir.Path, "cam-1");
+        var (password, broker, store, fleet) = (host.Passwords["cam-1"], host.Broker, host.Store, host.Client);
         using var device = new MqttClientFactory().CreateMqttClient();
         await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithClientId("cam-1").WithCredentials("cam-1", password).Build());
 

@@ -18,13 +18,8 @@ public sealed class DriftOverMqttTests : IDisposable
     [Fact]
     public async Task A_shifted_stream_is_flagged_and_a_stable_one_is_not()
     {
-        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
-        var passwords = new[] { "cam-stable", "cam-shifted" }.ToDictionary(d => d, credentials.AddDevice);
-        await using var broker = await EmbeddedBroker.StartAsync(credentials);
-        var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));
-        var options = FleetClientOptions.ForWorkspace(_dir.Path);
-        using var signer = options.Signer;
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, options, CancellationToken.None);
+        await using var host = await FleetHost.StartAsync(_dir.Path, "cam-stable", "cam-shifted");
+        var (passwords, broker, store, fleet) = (host.Passwords, host.Broker, host.Store, host.Client);
 
         var random = new Random(11);
         var start = DateTimeOffset.UtcNow.AddHours(-1);
@@ -48,13 +43,8 @@ public sealed class DriftOverMqttTests : IDisposable
     [Fact]
     public async Task A_jpeg_snapshot_is_kept_with_its_detection_and_anything_else_is_dropped()
     {
-        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
-        var password = credentials.AddDevice("cam-1");
-        await using var broker = await EmbeddedBroker.StartAsync(credentials);
-        var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));
-        var options = FleetClientOptions.ForWorkspace(_dir.Path);
-        using var signer = options.Signer;
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url, store, options, CancellationToken.None);
+        await using var host = await FleetHost.StartAsync(_dir.Path, "cam-1");
+        var (password, broker, store, fleet) = (host.Passwords["cam-1"], host.Broker, host.Store, host.Client);
 
         var jpeg = TestImages.Jpeg(3, 96, 96);
         using var device = await ConnectAsync(broker.Port, "cam-1", password);
