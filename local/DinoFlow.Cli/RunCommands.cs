@@ -79,6 +79,18 @@ public static class RunCommands
         DefaultValueFactory = _ => "auto",
     };
 
+    private static readonly Option<string?> DevicesOption = new("--devices")
+    {
+        Description = "Devices (comma-separated) the deploy stage rolls the model out to over --broker, as `dinoflow serve` hosts them; none: it only packages",
+    };
+
+    private static readonly Option<string?> CanariesOption = new("--canaries")
+    {
+        Description = "Some of --devices that run the model in shadow beside their current one first; the rest get it only when the canary gate promotes it (docs/closed-loop.md)",
+    };
+
+    private static readonly Option<string> BrokerOption = new("--broker") { Description = "The MQTT broker the devices listen on", DefaultValueFactory = _ => "mqtt://127.0.0.1:1883" };
+
     internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 10 for finetune, 100 head epochs for frozen-head)" };
 
     internal static readonly Option<string> RecipeOption = new("--recipe")
@@ -97,7 +109,7 @@ public static class RunCommands
     internal static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
     internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
-        MinAccuracyOption, MinClassRecallOption, TargetOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
+        MinAccuracyOption, MinClassRecallOption, TargetOption, DevicesOption, CanariesOption, BrokerOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
 
     private static Command RunCommand()
     {
@@ -248,6 +260,9 @@ public static class RunCommands
             Refit = !parse.GetValue(NoRefitOption),
             Gate = new GateOptions { MinAccuracy = parse.GetValue(MinAccuracyOption), MinClassRecall = parse.GetValue(MinClassRecallOption) },
             Target = parse.GetValue(TargetOption)!,
+            Devices = List(parse.GetValue(DevicesOption)),
+            Canaries = List(parse.GetValue(CanariesOption)),
+            Broker = parse.GetValue(BrokerOption)!,
             GreengrassArtifacts = parse.GetValue(GreengrassArtifactsOption),
         }.WithLabels(parse.GetValue(LabelsOption)!);
         if (parse.GetValue(ValidationOption) is { } validation)
@@ -259,6 +274,9 @@ public static class RunCommands
 
         return new RunInput(source, settings.Validate(), onlyKeys, parse.GetValue(UntilOption));
     }
+
+    private static string[] List(string? commaSeparated) =>
+        commaSeparated?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
 
     internal static IngestOptions IngestOptionsOf(ParseResult parse) =>
         new() { MaxFileBytes = (long)(parse.GetValue(MaxFileMbOption) * 1024 * 1024) };

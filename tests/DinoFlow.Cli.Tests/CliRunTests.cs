@@ -252,6 +252,8 @@ public sealed class CliRunTests : IDisposable
     [InlineData("--validation-fraction", "1.5", "--validation-fraction: must be more than 0 and less than 1 (got 1.5)")]
     [InlineData("--recipe", "finetune-all", "--recipe: 'finetune-all' is not one of finetune, frozen-head")]
     [InlineData("--labels", "crowd", "--labels: 'crowd' is not known")]
+    [InlineData("--canaries", "cam-9", "--canaries: 'cam-9' is not one of the run's devices ()")]
+    [InlineData("--broker", "http://127.0.0.1:1883", "--broker: 'http://127.0.0.1:1883' is not an mqtt:// or mqtts:// address")]
     public async Task A_bad_run_option_is_refused_before_the_run_starts_naming_it(string option, string value, string message)
     {
         var result = await DinoflowCli.RunAsync(_work.Path, "run", DinoflowCli.Samples, option, value);

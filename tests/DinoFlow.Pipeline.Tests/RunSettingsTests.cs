@@ -43,8 +43,8 @@ public sealed class RunSettingsTests
         { "--label-categories", new RunSettings { LabelCategories = ["box"] } },
         { "--label-categories", new RunSettings { LabelCategories = ["box", "box"] } },
         { "--greengrass-artifacts", new RunSettings { GreengrassArtifacts = "my-bucket/models" } },
-        { "broker", new RunSettings { Broker = "http://127.0.0.1:1883" } },
-        { "canaries", new RunSettings { Devices = ["cam-1"], Canaries = ["cam-9"] } },
+        { "--broker", new RunSettings { Broker = "http://127.0.0.1:1883" } },
+        { "--canaries", new RunSettings { Devices = ["cam-1"], Canaries = ["cam-9"] } },
         { "canary policy", new RunSettings { CanaryPolicy = new CanaryPolicy(MinAgreement: 1.5) } },
     };
 

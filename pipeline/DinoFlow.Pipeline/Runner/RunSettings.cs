@@ -64,16 +64,16 @@ public sealed record RunSettings
     /// <summary><c>--target</c>: one of <see cref="Targets"/>.</summary>
     public string Target { get; init; } = "auto";
 
-    /// <summary>The devices the deploy stage rolls the model out to; none: it only packages.</summary>
+    /// <summary><c>--devices</c>: the devices the deploy stage rolls the model out to; none: it only packages.</summary>
     public IReadOnlyList<string> Devices { get; init; } = [];
 
-    /// <summary>Devices (some of <see cref="Devices"/>) that run the model in shadow first; the rest get it only when the canary gate promotes it. None: no canary stage.</summary>
+    /// <summary><c>--canaries</c>: devices (some of <see cref="Devices"/>) that run the model in shadow first; the rest get it only when the canary gate promotes it. None: no canary stage.</summary>
     public IReadOnlyList<string> Canaries { get; init; } = [];
 
     /// <summary>The canary gate's thresholds and how long the canaries have to report (<see cref="Deployment.CanaryGate"/>).</summary>
     public Deployment.CanaryPolicy CanaryPolicy { get; init; } = new();
 
-    /// <summary>The broker the devices listen on.</summary>
+    /// <summary><c>--broker</c>: the broker the devices listen on.</summary>
     public string Broker { get; init; } = "mqtt://127.0.0.1:1883";
 
     /// <summary>How long the deploy stage waits for the devices' final status.</summary>
@@ -121,10 +121,10 @@ public sealed record RunSettings
         if (Gate.MinAccuracy is not (>= 0 and <= 1)) throw Bad("--min-accuracy", Got("must be between 0 and 1", Gate.MinAccuracy));
         if (Gate.MinClassRecall is not (>= 0 and <= 1)) throw Bad("--min-class-recall", Got("must be between 0 and 1", Gate.MinClassRecall));
         if (!Targets.Contains(Target, StringComparer.Ordinal)) throw Bad("--target", $"'{Target}' is not one of {string.Join(", ", Targets)}");
-        if (Devices.Any(string.IsNullOrWhiteSpace)) throw Bad("devices", "a device name is empty");
-        if (!Uri.TryCreate(Broker, UriKind.Absolute, out var broker) || broker.Scheme is not ("mqtt" or "mqtts")) throw Bad("broker", $"'{Broker}' is not an mqtt:// or mqtts:// address");
+        if (Devices.Any(string.IsNullOrWhiteSpace)) throw Bad("--devices", "a device name is empty");
+        if (!Uri.TryCreate(Broker, UriKind.Absolute, out var broker) || broker.Scheme is not ("mqtt" or "mqtts")) throw Bad("--broker", $"'{Broker}' is not an mqtt:// or mqtts:// address");
         if (DeployTimeout <= TimeSpan.Zero) throw Bad("deploy timeout", Got("must be positive", DeployTimeout.TotalSeconds));
-        if (Canaries.FirstOrDefault(c => !Devices.Contains(c)) is { } stray) throw Bad("canaries", $"'{stray}' is not one of the run's devices ({string.Join(", ", Devices)})");
+        if (Canaries.FirstOrDefault(c => !Devices.Contains(c)) is { } stray) throw Bad("--canaries", $"'{stray}' is not one of the run's devices ({string.Join(", ", Devices)})");
         try
         {
             CanaryPolicy.Validated();
