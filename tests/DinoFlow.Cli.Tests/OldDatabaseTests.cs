@@ -105,7 +105,7 @@ public sealed class OldDatabaseTests : IDisposable
     }
 
     [Fact]
-    public void An_old_edge_database_gets_the_files_column_and_times_in_the_one_format()
+    public void An_old_edge_database_gets_the_files_column_the_canary_tables_and_times_in_the_one_format()
     {
         var path = OldDatabase("edge.db", """
             CREATE TABLE detections (event_id TEXT PRIMARY KEY, device TEXT NOT NULL, model_version TEXT NOT NULL, label TEXT NOT NULL,
@@ -125,7 +125,10 @@ public sealed class OldDatabaseTests : IDisposable
         Assert.Equal("v1", store.LastSucceeded("cam-a")?.Version);
         Assert.Equal("2026-11-30T03:07:51.1234567Z", Read<string>(path, "SELECT timestamp FROM detections"));
         Assert.Equal(1L, Read<long>(path, "SELECT count(*) FROM pragma_table_info('deployments') WHERE name = 'files'"));
-        Assert.Equal(2L, Read<long>(path, "PRAGMA user_version"));
+        // The canary migration: a deployment's mode, and the tables of shadow reports and canary decisions.
+        Assert.Equal(1L, Read<long>(path, "SELECT count(*) FROM pragma_table_info('deployments') WHERE name = 'mode'"));
+        Assert.Equal(2L, Read<long>(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('shadow_reports', 'canary_decisions')"));
+        Assert.Equal(3L, Read<long>(path, "PRAGMA user_version"));
     }
 
     [Fact]
