@@ -126,7 +126,7 @@ internal static class FineTuneBenchmark
         Console.WriteLine($"recipe: {recipe.Describe()}");
         Console.WriteLine($"split {split}: {train.Count} train, {heldOut.Count} held out");
         var progress = new SynchronousProgress<FineTuneEpoch>(e => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  epoch {e.Epoch}/{e.Epochs}: loss {e.Loss:0.000} train acc {e.TrainAccuracy:0.000} held-out acc {e.ValidationAccuracy:0.000} ({e.Seconds:0.0} s)")));
+            $"  epoch {e.Epoch}/{e.Epochs}: loss {e.Loss:0.000} train acc {e.TrainAccuracy:0.000} held-out acc {(double.IsNaN(e.ValidationAccuracy) ? "-" : e.ValidationAccuracy.ToString("0.000", CultureInfo.InvariantCulture))} ({e.Seconds:0.0} s)")));
         var result = new FineTuner(Backbone, new OpenCvImageDecoder()).Train(set.Labels.Count, train, heldOut, recipe, progress);
         Console.WriteLine("  " + result.Times.Describe());
         return 0;

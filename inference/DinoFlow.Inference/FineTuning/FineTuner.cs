@@ -100,7 +100,8 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
 
             var validationWatch = Stopwatch.StartNew();
             double validationAccuracy = double.NaN;
-            if (validation.Count > 0)
+            var lastEpoch = epoch + 1 == recipe.Epochs;
+            if (validation.Count > 0 && (lastEpoch || (epoch + 1) % Math.Max(1, recipe.ValidateEvery) == 0))
             {
                 validationProbabilities = Predict(validation, runner, cancellationToken);
                 validationAccuracy = validationProbabilities.Where((p, i) => HeadTrainer.ArgMax(p) == validation.Examples[i].Label).Count() / (double)validation.Count;
