@@ -146,8 +146,8 @@ public static partial class FeedbackCommands
         return command;
     }
 
-    /// <summary>What a retraining did: the merge, the run it started (null: none), or why it stopped (then no run started).</summary>
-    internal sealed record RetrainOutcome(FeedbackMergeReport? Report, RunRecord? Run, string? Failure);
+    /// <summary>What a retraining did: the merge, the run it started (null: none), or why it stopped (then no run started; <paramref name="Busy"/>: another retraining runs).</summary>
+    internal sealed record RetrainOutcome(FeedbackMergeReport? Report, RunRecord? Run, string? Failure, bool Busy = false);
 
     /// <summary>
     /// The retraining 'dinoflow feedback retrain' and 'dinoflow serve --retrain-at' both run, one at a time per workspace:
@@ -160,7 +160,7 @@ public static partial class FeedbackCommands
     {
         var inbox = FeedbackInbox.ForWorkspace(workspace.Root);
         using var held = RetrainLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
-        if (held is null) return new RetrainOutcome(null, null, "another retraining is going on in this workspace ('dinoflow serve' or 'dinoflow feedback retrain'); try again when its run ends");
+        if (held is null) return new RetrainOutcome(null, null, "another retraining is going on in this workspace ('dinoflow serve' or 'dinoflow feedback retrain'); try again when its run ends", Busy: true);
         FeedbackMergeReport report;
         try
         {

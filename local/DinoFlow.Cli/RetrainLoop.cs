@@ -92,6 +92,8 @@ internal static partial class RetrainLoop
         var runner = CliApp.Runner(workspace, new IngestOptions());
         var outcome = await FeedbackCommands.RetrainAsync(workspace, folder, threshold, Console.Out,
             () => runner.StartAsync(input, ConsoleProgress.ForStandardError(), cancellationToken), cancellationToken).ConfigureAwait(false);
+        // A retraining by hand ('feedback retrain') holds the lock: its run uses these labels; the next check sees what it left.
+        if (outcome.Busy) return Say(said, "Feedback: a retraining started by hand ('dinoflow feedback retrain') is going on; serve waits for it");
         if (outcome.Failure is { } failure)
         {
             LogRetrainNotStarted(logger, failure);

@@ -5,6 +5,7 @@ using DinoFlow.Cli.Tests.Support;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
 using DinoFlow.Labeling;
+using DinoFlow.Labeling.Feedback;
 using DinoFlow.TestKit;
 
 namespace DinoFlow.Cli.Tests;
@@ -151,6 +152,22 @@ public sealed class AutoRetrainCliTests : IDisposable
         Assert.True(byHand.ExitCode == 0, byHand.Stderr);
         Assert.Contains("2 labels no run has used yet", byHand.Stderr, StringComparison.Ordinal);
         Assert.Equal("Succeeded", JsonDocument.Parse(byHand.Stdout).RootElement.GetProperty("run").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_retraining_by_hand_stops_while_another_one_runs_and_adds_nothing()
+    {
+        var data = Path.Combine(_work.Path, "data");
+        DinoflowCli.CopyTree(DinoflowCli.Samples, data);
+        var inbox = FeedbackInbox.ForWorkspace(Root);
+        using var running = RetrainLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
+        Assert.NotNull(running);
+
+        var result = await DinoflowCli.RunAsync(_work.Path, "feedback", "retrain", "--data", data);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("another retraining is going on in this workspace", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(await RunsAsync());
     }
 
     [Theory]
