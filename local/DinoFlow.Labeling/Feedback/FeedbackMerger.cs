@@ -130,6 +130,7 @@ public static partial class FeedbackMerger
 
             ready.Add(new Ready(frame, labeled, source, target));
         }
+
         return new MergePlan(ready, waiting, problems);
     }
 
