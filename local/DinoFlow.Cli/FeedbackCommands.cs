@@ -120,52 +120,85 @@ public static partial class FeedbackCommands
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
-            var folder = parse.GetValue(data)?.FullName ?? await LatestDataFolderAsync(workspace, cancellationToken).ConfigureAwait(false);
+            var folder = parse.GetValue(data)?.FullName ?? (await LatestFolderRunAsync(workspace, cancellationToken).ConfigureAwait(false))?.Input.Source;
             if (folder is null) return RunCommands.Fail("no data folder to add the frames to: pass --data DIR (no earlier run with folder labels)");
             RunInput input;
-            FeedbackMergeReport report;
             try
             {
                 // The run's options are checked before anything is copied.
                 input = RunCommands.ReadRunInput(parse, folder, null);
-                report = await FeedbackMerger.MergeAsync(PortalStore.ForWorkspace(workspace.Root), FeedbackInbox.ForWorkspace(workspace.Root), folder,
-                    parse.GetValue(minLabels), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is PortalException or ArgumentException)
+            catch (ArgumentException e)
             {
                 return RunCommands.Fail(e.Message);
             }
 
-            var output = parse.GetValue(RunCommands.JsonOption) ? Console.Error : Console.Out;
-            await output.WriteLineAsync($"Feedback: {report.Merged.Count} labeled frames added to {report.DataFolder} ({report.Ready} ready, {report.Waiting} still being labeled)").ConfigureAwait(false);
-            foreach (var problem in report.Problems) await Console.Error.WriteLineAsync("error: " + problem).ConfigureAwait(false);
-            if (report.Problems.Count > 0) return RunCommands.Fail($"{report.Problems.Count} frames could not be added; fix them, then run 'dinoflow feedback retrain' again (no run started)");
-            if (report.Merged.Count == 0)
-            {
-                await output.WriteLineAsync(report.Ready == 0 ? "No new labels: no run started." : $"{report.Ready} labeled frames ready, fewer than --min-labels {parse.GetValue(minLabels)}: no run started.").ConfigureAwait(false);
-                return 0;
-            }
-
-            if (parse.GetValue(noRun))
-            {
-                Console.WriteLine($"Start the run with: dinoflow run \"{folder}\" --workdir \"{workspace.Workdir}\"");
-                return 0;
-            }
-
+            var json = parse.GetValue(RunCommands.JsonOption);
             var runner = CliApp.Runner(workspace, RunCommands.IngestOptionsOf(parse));
-            var run = await PortalWait.RunAsync(workspace, runner, input, parse,
-                () => runner.StartAsync(input, ConsoleProgress.ForStandardError(), cancellationToken), cancellationToken).ConfigureAwait(false);
-            return await RunCommands.Print(workspace, run, parse.GetValue(RunCommands.JsonOption), cancellationToken).ConfigureAwait(false);
+            Func<Task<RunRecord>>? start = parse.GetValue(noRun) ? null : () => PortalWait.RunAsync(workspace, runner, input, parse,
+                () => runner.StartAsync(input, ConsoleProgress.ForStandardError(), cancellationToken), cancellationToken);
+            var outcome = await RetrainAsync(workspace, folder, parse.GetValue(minLabels), json ? Console.Error : Console.Out, start, cancellationToken).ConfigureAwait(false);
+            if (outcome.Failure is { } failure) return RunCommands.Fail(failure);
+            if (outcome.Run is { } run) return await RunCommands.Print(workspace, run, json, cancellationToken).ConfigureAwait(false);
+            if (start is null && outcome.Report!.Unused.Count > 0) Console.WriteLine($"Start the run with: dinoflow run \"{folder}\" --workdir \"{workspace.Workdir}\"");
+            return 0;
         });
         return command;
     }
 
-    /// <summary>The source folder of the newest run that took its labels from folder names, if it still exists.</summary>
-    private static async Task<string?> LatestDataFolderAsync(LocalWorkspace workspace, CancellationToken cancellationToken)
+    /// <summary>What a retraining did: the merge, the run it started (null: none), or why it stopped (then no run started; <paramref name="Busy"/>: another retraining runs).</summary>
+    internal sealed record RetrainOutcome(FeedbackMergeReport? Report, RunRecord? Run, string? Failure, bool Busy = false);
+
+    /// <summary>
+    /// The retraining 'dinoflow feedback retrain' and 'dinoflow serve --retrain-at' both run, one at a time per workspace:
+    /// add the labeled frames to <paramref name="folder"/>; then, once at least <paramref name="minLabels"/> labels no
+    /// succeeded run has used are there, start the run (<paramref name="start"/>; null: none) and record it on each of
+    /// those frames. Its status says whether it used them: after a failure they count as unused again.
+    /// </summary>
+    internal static async Task<RetrainOutcome> RetrainAsync(LocalWorkspace workspace, string folder, int minLabels, TextWriter output, Func<Task<RunRecord>>? start,
+        CancellationToken cancellationToken)
+    {
+        var inbox = FeedbackInbox.ForWorkspace(workspace.Root);
+        using var held = RetrainLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
+        if (held is null) return new RetrainOutcome(null, null, "another retraining is going on in this workspace ('dinoflow serve' or 'dinoflow feedback retrain'); try again when its run ends", Busy: true);
+        FeedbackMergeReport report;
+        try
+        {
+            report = await FeedbackMerger.MergeAsync(PortalStore.ForWorkspace(workspace.Root), inbox, folder, minLabels,
+                await SucceededRunsAsync(workspace, cancellationToken).ConfigureAwait(false), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PortalException e)
+        {
+            return new RetrainOutcome(null, null, e.Message);
+        }
+
+        await output.WriteLineAsync($"Feedback: {report.Merged.Count} labeled frames added to {report.DataFolder} ({report.Ready} ready, {report.Waiting} still being labeled; {report.Unused.Count} labels no run has used yet)").ConfigureAwait(false);
+        foreach (var problem in report.Problems) await Console.Error.WriteLineAsync("error: " + problem).ConfigureAwait(false);
+        if (report.Problems.Count > 0)
+            return new RetrainOutcome(report, null, $"{report.Problems.Count} frames could not be added; fix them, then run 'dinoflow feedback retrain' again (no run started)");
+        if (report.Unused.Count < Math.Max(1, minLabels))
+        {
+            await output.WriteLineAsync(report.Ready + report.Unused.Count == 0 ? "No new labels: no run started."
+                : $"{report.Ready + report.Unused.Count} labels no run has used yet, fewer than --min-labels {minLabels}: no run started.").ConfigureAwait(false);
+            return new RetrainOutcome(report, null, null);
+        }
+
+        if (start is null) return new RetrainOutcome(report, null, null);
+        var run = await start().ConfigureAwait(false);
+        await FeedbackMerger.RecordRunAsync(inbox, report.Unused, run.Id, CancellationToken.None).ConfigureAwait(false);
+        return new RetrainOutcome(report, run, null);
+    }
+
+    /// <summary>The newest run that took its labels from folder names, if its source folder still exists: the data a retraining adds to.</summary>
+    internal static async Task<RunRecord?> LatestFolderRunAsync(LocalWorkspace workspace, CancellationToken cancellationToken)
     {
         var runs = await workspace.Store.ListRunsAsync(1000, cancellationToken).ConfigureAwait(false);
-        return runs.Where(r => r.Input.Settings.Labels == LabelSource.Folders && Directory.Exists(r.Input.Source)).Select(r => r.Input.Source).FirstOrDefault();
+        return runs.FirstOrDefault(r => r.Input.Settings.Labels == LabelSource.Folders && Directory.Exists(r.Input.Source));
     }
+
+    /// <summary>The runs that succeeded: a feedback label one of them trained on counts as used.</summary>
+    internal static async Task<IReadOnlySet<string>> SucceededRunsAsync(LocalWorkspace workspace, CancellationToken cancellationToken) =>
+        (await workspace.Store.ListRunsAsync(int.MaxValue, cancellationToken).ConfigureAwait(false)).Where(r => r.Status == RunStatus.Succeeded).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// What 'dinoflow serve' runs beside the portal: every few seconds, a labeling job from the pending frames once at

@@ -62,11 +62,22 @@ public static class PortalCommands
         command.Options.Add(brokerCert);
         command.Options.Add(brokerKey);
         command.Options.Add(FeedbackCommands.JobAtOption);
+        command.Options.Add(RetrainLoop.RetrainAtOption);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var workspace = CliApp.Workspace(parse, loggers);
             if (!System.Net.IPAddress.TryParse(parse.GetValue(mqttBind), out var mqttAddress)) return RunCommands.Fail($"--mqtt-bind: '{parse.GetValue(mqttBind)}' is not an IP address");
+            int retrainAt;
+            try
+            {
+                retrainAt = RetrainLoop.Threshold(parse.GetValue(RetrainLoop.RetrainAtOption));
+            }
+            catch (ArgumentException e)
+            {
+                return RunCommands.Fail(e.Message);
+            }
+
             await using var host = await StartHostAsync(workspace, parse, cancellationToken).ConfigureAwait(false);
             await using var fleet = await FleetListener.StartAsync(workspace.Root, parse.GetValue(broker), parse.GetValue(mqttPort), cancellationToken, mqttAddress,
                 (parse.GetValue(brokerCa), parse.GetValue(brokerCert), parse.GetValue(brokerKey))).ConfigureAwait(false);
@@ -79,6 +90,8 @@ public static class PortalCommands
                 Console.WriteLine("No admin yet: the dashboard and job creation need one ('dinoflow portal worker add NAME --admin')");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, host.Stopping);
             var feedbackJobs = FeedbackCommands.RunJobLoopAsync(workspace, parse.GetValue(FeedbackCommands.JobAtOption), host.Url, stop.Token);
+            // On a task of its own: a retraining run takes minutes, and the portal and the fleet go on meanwhile.
+            var retraining = Task.Run(() => RetrainLoop.RunAsync(workspace, retrainAt, stop.Token), CancellationToken.None);
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
@@ -89,6 +102,7 @@ public static class PortalCommands
             }
 
             await feedbackJobs.ConfigureAwait(false);
+            await retraining.ConfigureAwait(false);
 
             return 0;
         });

@@ -109,7 +109,8 @@ public static class RunCommands
     internal static readonly Option<string?> UntilOption = new("--until") { Description = "Stop after this stage (see 'dinoflow stages'); later stages are skipped" };
 
     internal static Option[] RunOptions => [UntilOption, LabelsOption, LabelAttributeOption, LabelCategoriesOption, AnnotatorsOption, InstructionsOption, SeedOption, ValidationFractionOption, MaxFileMbOption,
-        MinAccuracyOption, MinClassRecallOption, TargetOption, DevicesOption, CanariesOption, BrokerOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption, ValidationOption, JsonOption];
+        MinAccuracyOption, MinClassRecallOption, TargetOption, DevicesOption, CanariesOption, .. CanaryOptions.All, BrokerOption, GreengrassArtifactsOption, EpochsOption, RecipeOption, NoRefitOption,
+        ValidationOption, JsonOption];
 
     private static Command RunCommand()
     {
@@ -262,6 +263,7 @@ public static class RunCommands
             Target = parse.GetValue(TargetOption)!,
             Devices = List(parse.GetValue(DevicesOption)),
             Canaries = List(parse.GetValue(CanariesOption)),
+            CanaryPolicy = CanaryOptions.Read(parse),
             Broker = parse.GetValue(BrokerOption)!,
             GreengrassArtifacts = parse.GetValue(GreengrassArtifactsOption),
         }.WithLabels(parse.GetValue(LabelsOption)!);

@@ -45,7 +45,12 @@ public sealed class RunSettingsTests
         { "--greengrass-artifacts", new RunSettings { GreengrassArtifacts = "my-bucket/models" } },
         { "--broker", new RunSettings { Broker = "http://127.0.0.1:1883" } },
         { "--canaries", new RunSettings { Devices = ["cam-1"], Canaries = ["cam-9"] } },
-        { "canary policy", new RunSettings { CanaryPolicy = new CanaryPolicy(MinAgreement: 1.5) } },
+        { "--canary-min-agreement", new RunSettings { CanaryPolicy = new CanaryPolicy(MinAgreement: 1.5) } },
+        { "--canary-frames", new RunSettings { CanaryPolicy = new CanaryPolicy(MinFrames: 0) } },
+        { "--canary-min-confidence", new RunSettings { CanaryPolicy = new CanaryPolicy(MinCandidateConfidence: -0.1) } },
+        { "--canary-max-confidence-drop", new RunSettings { CanaryPolicy = new CanaryPolicy(MaxConfidenceDrop: 2) } },
+        { "--canary-max-unknown-rise", new RunSettings { CanaryPolicy = new CanaryPolicy(MaxUnknownRateRise: -1) } },
+        { "--canary-minutes", new RunSettings { CanaryPolicy = new CanaryPolicy(Timeout: TimeSpan.Zero) } },
     };
 
     [Theory]

@@ -21,18 +21,60 @@ public static partial class FeedbackMerger
 
     /// <summary>Adds the labeled frames to <paramref name="dataFolder"/>, unless fewer than <paramref name="minLabels"/> are ready.</summary>
     public static Task<FeedbackMergeReport> MergeAsync(PortalStore store, IFeedbackInbox inbox, string dataFolder, int minLabels, DateTimeOffset now,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) => MergeAsync(store, inbox, dataFolder, minLabels, null, now, cancellationToken);
+
+    /// <summary>
+    /// Adds the labeled frames to <paramref name="dataFolder"/>, unless fewer than <paramref name="minLabels"/> labels are
+    /// unused: ready, or added before and used by no run in <paramref name="succeededRuns"/> (null: every added frame counts as used).
+    /// </summary>
+    public static Task<FeedbackMergeReport> MergeAsync(PortalStore store, IFeedbackInbox inbox, string dataFolder, int minLabels, IReadOnlySet<string>? succeededRuns,
+        DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(inbox);
         var folder = Path.GetFullPath(dataFolder);
         if (!Directory.Exists(folder)) throw new PortalException($"the data folder {folder} does not exist");
-        return inbox.ExclusivelyAsync(() => Task.FromResult(MergeLocked(store, inbox, folder, minLabels, now)), cancellationToken);
+        return inbox.ExclusivelyAsync(() => Task.FromResult(MergeLocked(store, inbox, folder, minLabels, succeededRuns, now)), cancellationToken);
+    }
+
+    /// <summary>What a merge into <paramref name="dataFolder"/> would find now, without adding anything (no lock: records are replaced atomically).</summary>
+    public static FeedbackBacklog Backlog(PortalStore store, IFeedbackInbox inbox, string dataFolder, IReadOnlySet<string> succeededRuns)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(inbox);
+        ArgumentNullException.ThrowIfNull(succeededRuns);
+        var folder = Path.GetFullPath(dataFolder);
+        if (!Directory.Exists(folder)) throw new PortalException($"the data folder {folder} does not exist");
+        var plan = Plan(store, inbox, folder);
+        var unused = UnusedIn(inbox, folder, succeededRuns);
+        return new FeedbackBacklog(plan.Ready.Count, unused, unused.Count(f => f.Merged!.Runs is { Count: > 0 }), plan.Waiting, plan.Problems);
+    }
+
+    /// <summary>Records that <paramref name="runId"/> trained on these frames (whatever its outcome: the run's status says whether it used them).</summary>
+    public static Task RecordRunAsync(IFeedbackInbox inbox, IReadOnlyCollection<FeedbackFrame> frames, string runId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(inbox);
+        ArgumentNullException.ThrowIfNull(frames);
+        var keys = frames.Select(f => (f.DeviceId, f.FrameId)).ToHashSet();
+        return inbox.ExclusivelyAsync(() =>
+        {
+            // The records as they are now, so nothing recorded since the frames were read is lost.
+            foreach (var frame in inbox.All().Where(f => f.Merged is not null && keys.Contains((f.DeviceId, f.FrameId))))
+                inbox.MarkMerged(frame, frame.Merged! with { Runs = [.. frame.Merged.Runs ?? [], runId] });
+            return Task.FromResult(true);
+        }, cancellationToken);
     }
 
     private sealed record Ready(FeedbackFrame Frame, LabeledObject Label, string Source, string Target);
 
-    private static FeedbackMergeReport MergeLocked(PortalStore store, IFeedbackInbox inbox, string folder, int minLabels, DateTimeOffset now)
+    private sealed record MergePlan(List<Ready> Ready, int Waiting, List<string> Problems);
+
+    /// <summary>The frames in <paramref name="folder"/> whose label no succeeded run has used.</summary>
+    private static List<FeedbackFrame> UnusedIn(IFeedbackInbox inbox, string folder, IReadOnlySet<string> succeededRuns) =>
+        inbox.All().Where(f => f.Merged is { } m && m.File.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !m.UsedBy(succeededRuns)).ToList();
+
+    /// <summary>Which labeled frames are ready to be added to <paramref name="folder"/>, how many wait for their label, and which cannot be added.</summary>
+    private static MergePlan Plan(PortalStore store, IFeedbackInbox inbox, string folder)
     {
         var outputs = new Dictionary<string, Dictionary<string, LabeledObject>?>(StringComparer.Ordinal);
         var ready = new List<Ready>();
@@ -89,8 +131,16 @@ public static partial class FeedbackMerger
             ready.Add(new Ready(frame, labeled, source, target));
         }
 
+        return new MergePlan(ready, waiting, problems);
+    }
+
+    private static FeedbackMergeReport MergeLocked(PortalStore store, IFeedbackInbox inbox, string folder, int minLabels, IReadOnlySet<string>? succeededRuns, DateTimeOffset now)
+    {
+        var plan = Plan(store, inbox, folder);
+        var (ready, problems) = (plan.Ready, plan.Problems);
+        var unusedBefore = succeededRuns is null ? 0 : UnusedIn(inbox, folder, succeededRuns).Count;
         var merged = new List<FeedbackFrame>();
-        if (ready.Count >= Math.Max(1, minLabels))
+        if (ready.Count > 0 && ready.Count + unusedBefore >= Math.Max(1, minLabels))
         {
             foreach (var item in ready)
             {
@@ -108,7 +158,9 @@ public static partial class FeedbackMerger
             }
         }
 
-        return new FeedbackMergeReport(folder, merged, ready.Count, waiting, problems);
+        // What a run on the folder now trains on that no succeeded run has used: the frames just added and those a failed run left.
+        IReadOnlyList<FeedbackFrame> unused = succeededRuns is null ? merged : UnusedIn(inbox, folder, succeededRuns);
+        return new FeedbackMergeReport(folder, merged, ready.Count, plan.Waiting, problems, unused);
     }
 
     private static void WriteAtomically(string path, byte[] bytes)

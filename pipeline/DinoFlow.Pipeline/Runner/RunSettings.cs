@@ -70,7 +70,11 @@ public sealed record RunSettings
     /// <summary><c>--canaries</c>: devices (some of <see cref="Devices"/>) that run the model in shadow first; the rest get it only when the canary gate promotes it. None: no canary stage.</summary>
     public IReadOnlyList<string> Canaries { get; init; } = [];
 
-    /// <summary>The canary gate's thresholds and how long the canaries have to report (<see cref="Deployment.CanaryGate"/>).</summary>
+    /// <summary>
+    /// The canary gate's thresholds and how long the canaries have to report (<see cref="Deployment.CanaryGate"/>):
+    /// <c>--canary-frames</c>, <c>--canary-min-agreement</c>, <c>--canary-min-confidence</c>,
+    /// <c>--canary-max-confidence-drop</c>, <c>--canary-max-unknown-rise</c> and <c>--canary-minutes</c>.
+    /// </summary>
     public Deployment.CanaryPolicy CanaryPolicy { get; init; } = new();
 
     /// <summary><c>--broker</c>: the broker the devices listen on.</summary>
@@ -131,12 +135,24 @@ public sealed record RunSettings
         }
         catch (ArgumentException e)
         {
-            throw Bad("canary policy", e.Message);
+            throw Bad(CanaryOptionOf(e.ParamName), e.Message);
         }
 
         if (GreengrassArtifacts is { } artifacts && !artifacts.StartsWith("s3://", StringComparison.Ordinal)) throw Bad("--greengrass-artifacts", $"'{artifacts}' is not an s3://BUCKET/PREFIX address");
         return this;
     }
+
+    /// <summary>The <c>dinoflow run</c> option that sets a <see cref="Deployment.CanaryPolicy"/> field.</summary>
+    public static string CanaryOptionOf(string? field) => field switch
+    {
+        nameof(Deployment.CanaryPolicy.MinFrames) => "--canary-frames",
+        nameof(Deployment.CanaryPolicy.MinAgreement) => "--canary-min-agreement",
+        nameof(Deployment.CanaryPolicy.MinCandidateConfidence) => "--canary-min-confidence",
+        nameof(Deployment.CanaryPolicy.MaxConfidenceDrop) => "--canary-max-confidence-drop",
+        nameof(Deployment.CanaryPolicy.MaxUnknownRateRise) => "--canary-max-unknown-rise",
+        nameof(Deployment.CanaryPolicy.Timeout) => "--canary-minutes",
+        _ => "canary policy",
+    };
 
     private static string Got(string rule, double value) => string.Create(CultureInfo.InvariantCulture, $"{rule} (got {value})");
 
