@@ -127,7 +127,7 @@ public sealed partial class TemplateTests
         Assert.Equal(12, handlers.Count);
         // The container image's handler (TrainFunction, in dinoflow-trainer) is checked by DinoFlow.Aws.Trainer.Tests.
         var zip = handlers.Where(h => h.Function.Property("CodeUri") is not null).ToList();
-        Assert.Equal(11, zip.Count);
+        Assert.Equal(12, zip.Count);
         foreach (var (function, handler) in zip)
             Template.AssertStreamHandler(function.Name, handler, typeof(PlanBatchFunction).Assembly);
     }

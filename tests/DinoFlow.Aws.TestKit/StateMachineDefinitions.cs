@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -18,6 +19,7 @@ public static class StateMachineDefinitions
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
         "BuildTrainingJobFunction", "CollectModelFunction", "StopForRedriveFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
+        "CanaryDecisionFunction",
     ];
 
     /// <summary>The state machine definition as shipped (statemachine/, what `sam deploy` uploads).</summary>
@@ -38,6 +40,15 @@ public static class StateMachineDefinitions
             ["FailureTopicArn"] = settings.FailureTopicArn,
             ["PipelineStateMachineArn"] = PipelineArn(settings),
             ["WaitStateMachineArn"] = WaitArn(settings),
+            ["CanaryThingGroupName"] = settings.CanaryThingGroupName,
+            ["CanaryThingGroupArn"] = $"arn:aws:iot:{settings.Region}:{settings.AccountId}:thinggroup/{settings.CanaryThingGroupName}",
+            // The template's defaults, which are the core's CanaryPolicy defaults; the wait's default poll interval.
+            ["CanaryMinFrames"] = Canary.MinFrames.ToString(CultureInfo.InvariantCulture),
+            ["CanaryMinAgreement"] = Canary.MinAgreement.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMinCandidateConfidence"] = Canary.MinCandidateConfidence.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMaxConfidenceDrop"] = Canary.MaxConfidenceDrop.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMaxUnknownRateRise"] = Canary.MaxUnknownRateRise.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryPollSeconds"] = "60",
         };
         foreach (var function in FunctionNames)
             values[function + "Arn"] = $"arn:aws:lambda:{settings.Region}:{settings.AccountId}:function:{settings.StackName}-{function}";

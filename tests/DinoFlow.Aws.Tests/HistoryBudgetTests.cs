@@ -146,6 +146,12 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
     private static IEnumerable<JsonObject> WaitTasks(JsonObject pipeline) =>
         pipeline["States"]!.AsObject().Select(s => s.Value!.AsObject()).Where(s => s["Resource"]?.GetValue<string>() == WaitResource);
 
+    private static long CanaryPollSecondsMax()
+    {
+        var parameter = (YamlDotNet.RepresentationModel.YamlMappingNode)((YamlDotNet.RepresentationModel.YamlMappingNode)Template.Load().Root["Parameters"])["CanaryPollSeconds"];
+        return long.Parse(((YamlDotNet.RepresentationModel.YamlScalarNode)parameter["MaxValue"]).Value!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Fact]
     public void No_execution_of_the_pipeline_or_of_its_waits_can_reach_half_the_history_limit()
     {
@@ -174,7 +180,7 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
 
         output.WriteLine($"pipeline with {Redrives} redrives, every retry used: {parentWithRedrives}");
         Assert.Single(child.Loops); // one counter (checks) bounds the three jobs' loops
-        Assert.Equal(3, parent.Loops.Count); // labeling, training, rollout
+        Assert.Equal(4, parent.Loops.Count); // labeling, training, rollout, and the canary gate's polls
         Assert.True(child.Worst <= Budget, $"a wait execution can reach {child.Worst} events (budget {Budget})");
         Assert.True(parentWithRedrives <= Budget, $"a pipeline execution with {Redrives} redrives can reach {parentWithRedrives} events (budget {Budget})");
     }
@@ -204,7 +210,10 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         Assert.True(labeling >= 30 * 86400, $"labeling waits only {labeling} s");
         Assert.True(training >= maxRuntime, $"training waits {training} s, less than the job's MaxRuntime {maxRuntime} s");
         Assert.True(rollout >= 24 * 3600 && rollout >= inProgressTimeout, $"the rollout waits only {rollout} s");
-        Assert.True(pipeline["TimeoutSeconds"]!.GetValue<long>() >= labeling + training + rollout, "the pipeline's TimeoutSeconds ends a run before its waits do");
+        // The canary gate polls in the pipeline itself: its loop's iterations at the template's longest poll interval.
+        var canary = (long)loops.Single(l => l.States.Contains("Judge the canaries")).Iterations * CanaryPollSecondsMax();
+        output.WriteLine($"the canary gate waits up to {canary / 3600.0:0.#} h");
+        Assert.True(pipeline["TimeoutSeconds"]!.GetValue<long>() >= labeling + training + rollout + canary, "the pipeline's TimeoutSeconds ends a run before its waits do");
 
         // One child outlasts its checks, at the slowest interval; redriven and repeated waits never reuse a child's name.
         var wait = Load(StateMachineDefinitions.WaitDefinition);

@@ -644,6 +644,9 @@ def run(plan):
         for phase in plan["phases"]:
             scenario.record(phase.get("recorded", {}))
             done = {"name": phase["name"]}
+            # Objects that arrive without an upload event (e.g. what an IoT rule writes: shadow/DEVICE/…json).
+            for item in phase.get("objects", []):
+                scenario.s3.put_object(Bucket=scenario.bucket, Key=item["key"], Body=item["body"].encode())
             if "uploads" in phase:
                 done["triggers"] = scenario.upload(phase["uploads"], plan.get("batchSize", 100), plan["trigger"])
             if "startPipeline" in phase:
