@@ -171,8 +171,9 @@ public sealed record CanaryDecisionInput(
     JsonObject? PreviousComponents = null);
 
 /// <summary>
-/// The gate's answer (<c>wait</c>, <c>promote</c> or <c>rollBack</c>) with a finding per canary, and, for a rollback,
-/// the error and cause the run fails with and the components that put the canaries back.
+/// The gate's answer (<c>wait</c>, <c>promote</c> or <c>rollBack</c>) with a finding per canary, the components that put
+/// the canaries back (always, so that the canary machine's bound on its polls can roll back too) and, for a rollback,
+/// the error and cause the run fails with.
 /// </summary>
 public sealed record CanaryDecisionOutput(
     string Outcome,

@@ -28,6 +28,9 @@ public static class Engine
     /// <summary>The bounded waits' state machine: its name makes the ARN the pipeline's substitution names.</summary>
     public static string WaitName => $"{Settings.StackName}-wait";
 
+    /// <summary>The canary rollout's state machine: its name makes the ARN the pipeline's substitution names.</summary>
+    public static string CanaryName => $"{Settings.StackName}-canary";
+
     /// <param name="settings">The stack's settings when not <see cref="Settings"/> (e.g. with a canary thing group).</param>
     public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact, AwsSettings? settings = null)
     {
@@ -47,6 +50,7 @@ public static class Engine
                 [PipelineName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
                 [TriggerName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
                 [WaitName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
+                [CanaryName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.CanaryDefinition), substitutions), ["resource"] = "CanaryStateMachine" },
             },
             ["iam"] = Iam(settings),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),

@@ -60,7 +60,7 @@ public sealed partial class CanaryDecisionStep(IObjectStore bucket, ILogger logg
             _ => "wait",
         };
         if (decision.Outcome != CanaryOutcome.RollBack)
-            return new CanaryDecisionOutput(outcome, decision.Findings, timedOut, input.Policy, timeoutSeconds);
+            return new CanaryDecisionOutput(outcome, decision.Findings, timedOut, input.Policy, timeoutSeconds, RollbackComponents: RollbackComponents(input.PreviousComponents));
 
         var silent = reports.Count == 0;
         var cause = string.Create(CultureInfo.InvariantCulture,
