@@ -669,6 +669,9 @@ def run(plan):
             scenario.wait_machine(plan["trigger"])
             done["pipeline"] = scenario.describe(plan["pipeline"])
             done["trigger"] = scenario.describe(plan["trigger"])
+            # Child machines the plan names for the report (e.g. the canary rollout), by their machine name.
+            for child in plan.get("describe", []):
+                done[child] = scenario.describe(child)
             done["notifications"] = scenario.notifications()
             done["keys"] = scenario.keys()
             # The text of the shared objects the test asks for (e.g. data/labels.manifest), as the phase left them.
