@@ -134,7 +134,56 @@ public sealed record GreengrassStepOutput(
     string DeploymentName,
     JsonObject Components,
     JsonObject DeploymentPolicies,
-    JsonObject IotJobConfiguration);
+    JsonObject IotJobConfiguration,
+    GreengrassCanaryDocuments? Canary = null);
+
+/// <summary>
+/// The canary thing group's deployments of the candidate: first in shadow (the model component's configuration
+/// <c>mode</c> = shadow, as the local signed deployment's mode), then, when the gate promotes it, serving (mode reset).
+/// Each has its own client token, so the three deployments of a run never collide.
+/// </summary>
+public sealed record GreengrassCanaryDocuments(
+    string DeploymentName,
+    JsonObject ShadowComponents,
+    JsonObject ServeComponents,
+    string ShadowClientToken,
+    string ServeClientToken,
+    string RollbackClientToken);
+
+/// <summary>
+/// The canary gate's thresholds as the stack's parameters give them (the state machine passes them as text; the
+/// defaults are the core's <see cref="DinoFlow.Pipeline.Deployment.CanaryPolicy"/>).
+/// </summary>
+[JsonNumberHandling(JsonNumberHandling.AllowReadingFromString)]
+public sealed record CanaryThresholds(int MinFrames, double MinAgreement, double MinCandidateConfidence, double MaxConfidenceDrop, double MaxUnknownRateRise);
+
+/// <summary>One poll of the canary decision: the candidate, the canary things, which poll this is and the thresholds.</summary>
+/// <param name="Polls">Polls before this one; the poll with <c>Polls + 1 == MaxPolls</c> is the last (the gate times out).</param>
+/// <param name="PreviousComponents">The canary group's components before the canary (what a rollback deploys again).</param>
+[JsonNumberHandling(JsonNumberHandling.AllowReadingFromString)]
+public sealed record CanaryDecisionInput(
+    string CandidateVersion,
+    IReadOnlyList<string> Canaries,
+    int Polls,
+    int MaxPolls,
+    int PollSeconds,
+    CanaryThresholds Policy,
+    JsonObject? PreviousComponents = null);
+
+/// <summary>
+/// The gate's answer (<c>wait</c>, <c>promote</c> or <c>rollBack</c>) with a finding per canary, the components that put
+/// the canaries back (always, so that the canary machine's bound on its polls can roll back too) and, for a rollback,
+/// the error and cause the run fails with.
+/// </summary>
+public sealed record CanaryDecisionOutput(
+    string Outcome,
+    IReadOnlyList<string> Findings,
+    bool TimedOut,
+    CanaryThresholds Policy,
+    int TimeoutSeconds,
+    string? Error = null,
+    string? Cause = null,
+    JsonObject? RollbackComponents = null);
 
 /// <summary>The error Step Functions hands a Catch: its name and cause (for Lambda errors, a JSON document).</summary>
 /// <param name="RedriveStep">Set for a job step that ended badly (labeling, training, rollout): the execution stops for a
@@ -186,4 +235,6 @@ public sealed record StoredFeedbackFrame(DinoFlow.Pipeline.ActiveLearning.Feedba
 [JsonSerializable(typeof(RunLockOutput))]
 [JsonSerializable(typeof(StoreUncertainFrameOutput))]
 [JsonSerializable(typeof(StoredFeedbackFrame))]
+[JsonSerializable(typeof(CanaryDecisionInput))]
+[JsonSerializable(typeof(CanaryDecisionOutput))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

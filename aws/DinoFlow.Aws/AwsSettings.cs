@@ -35,6 +35,13 @@ public sealed partial record AwsSettings
     public string LabelAttributeName { get; init; } = DinoFlow.Pipeline.Manifests.GroundTruthManifest.DefaultLabelAttribute;
     public string LabelingInstructions { get; init; } = "Choose the dinosaur that fills most of the picture; choose 0_Empty when there is none.";
     public string ThingGroupArn { get; init; } = "arn:aws:iot:us-east-1:123456789012:thinggroup/dinoflow-jetsons";
+    /// <summary>
+    /// The template's CanaryThingGroupName: empty, a model goes straight to <see cref="ThingGroupArn"/>'s group; set, it
+    /// first runs in shadow on this group's things and the canary gate decides. Only the state machine reads it (its
+    /// DefinitionSubstitutions), with the gate's thresholds (the core's CanaryPolicy defaults unless the stack sets them).
+    /// </summary>
+    public string CanaryThingGroupName { get; init; } = "";
+
     public double MinAccuracy { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinAccuracy;
     public double MinClassRecall { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinClassRecall;
 

@@ -146,3 +146,15 @@ public sealed class StoreUncertainFrameFunction(FunctionServices? services = nul
     protected override Task<StoreUncertainFrameOutput> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
         new StoreUncertainFrameStep(Services.Bucket, _metrics, Services.Loggers.CreateLogger<StoreUncertainFrameFunction>()).RunAsync(request, cancellationToken);
 }
+
+/// <summary>Canary gate: each canary's newest shadow report of the candidate (shadow/DEVICE/) → wait, promote or roll back.</summary>
+public sealed class CanaryDecisionFunction(FunctionServices? services = null)
+    : StreamHandler<CanaryDecisionInput, CanaryDecisionOutput>(services, AwsJsonContext.Default.CanaryDecisionInput, AwsJsonContext.Default.CanaryDecisionOutput)
+{
+    public CanaryDecisionFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<CanaryDecisionOutput> RunAsync(CanaryDecisionInput request, CancellationToken cancellationToken) =>
+        new CanaryDecisionStep(Services.Bucket, Services.Loggers.CreateLogger<CanaryDecisionFunction>()).RunAsync(request, cancellationToken);
+}

@@ -28,9 +28,14 @@ public static class Engine
     /// <summary>The bounded waits' state machine: its name makes the ARN the pipeline's substitution names.</summary>
     public static string WaitName => $"{Settings.StackName}-wait";
 
-    public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact)
+    /// <summary>The canary rollout's state machine: its name makes the ARN the pipeline's substitution names.</summary>
+    public static string CanaryName => $"{Settings.StackName}-canary";
+
+    /// <param name="settings">The stack's settings when not <see cref="Settings"/> (e.g. with a canary thing group).</param>
+    public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact, AwsSettings? settings = null)
     {
-        var substitutions = StateMachineDefinitions.Substitutions(Settings);
+        settings ??= Settings;
+        var substitutions = StateMachineDefinitions.Substitutions(settings);
         return new JsonObject
         {
             ["bucket"] = Settings.DataBucket,
@@ -45,8 +50,9 @@ public static class Engine
                 [PipelineName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.PipelineDefinition), substitutions), ["resource"] = "PipelineStateMachine" },
                 [TriggerName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
                 [WaitName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
+                [CanaryName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.CanaryDefinition), substitutions), ["resource"] = "CanaryStateMachine" },
             },
-            ["iam"] = Iam(),
+            ["iam"] = Iam(settings),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
         };
     }
@@ -56,14 +62,14 @@ public static class Engine
     /// stack's values, and runs every handler and every state machine call under its own role only. Only what the
     /// engine cannot derive from a resource's type is given here.
     /// </summary>
-    public static JsonObject Iam() => new()
+    public static JsonObject Iam(AwsSettings? settings = null) => new()
     {
         ["template"] = Repo.Path("template.yaml"),
         ["refs"] = new JsonObject { ["DataBucket"] = Settings.DataBucket, ["FailureTopic"] = Settings.FailureTopicArn },
         ["parameters"] = new JsonObject
         {
             ["ThingGroupArn"] = Settings.ThingGroupArn, ["WorkteamArn"] = Settings.WorkteamArn, ["TrainerImageUri"] = Settings.TrainerImageUri,
-            ["TrainingMode"] = Settings.TrainingMode,
+            ["TrainingMode"] = Settings.TrainingMode, ["CanaryThingGroupName"] = (settings ?? Settings).CanaryThingGroupName,
         },
     };
 

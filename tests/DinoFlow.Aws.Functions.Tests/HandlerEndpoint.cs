@@ -117,6 +117,7 @@ public sealed class HandlerEndpoint : IDisposable
         "DescribeFailureFunction" => new DescribeFailureFunction(services).HandleAsync,
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,
         "StoreUncertainFrameFunction" => new StoreUncertainFrameFunction(services, TextWriter.Null).HandleAsync,
+        "CanaryDecisionFunction" => new CanaryDecisionFunction(services).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 

@@ -76,7 +76,7 @@ public sealed class RenderedRequestTests(RenderedRun run) : IClassFixture<Render
              "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
              "Train on SageMaker", "Wait for training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Build Greengrass component",
              "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components",
-             "Deploy to the thing group", "Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run",
+             "Canary first?", "Deploy to the thing group", "Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run",
              "Start the next run?", "Run ended how?", "Deployed"],
             States(deployed));
         // A training job that ends Failed: notified, then the execution stops at "Stopped for a fix" for a redrive.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -12,13 +13,17 @@ public static class StateMachineDefinitions
     public const string PipelineDefinition = "pipeline.asl.json";
     public const string TriggerDefinition = "trigger.asl.json";
     public const string WaitDefinition = "wait.asl.json";
+    public const string CanaryDefinition = "canary.asl.json";
 
     /// <summary>The logical names of the Lambda functions, as used in DefinitionSubstitutions ("${NameArn}").</summary>
     public static IReadOnlyList<string> FunctionNames { get; } =
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
         "BuildTrainingJobFunction", "CollectModelFunction", "StopForRedriveFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
+        "CanaryDecisionFunction",
     ];
+
+    private static readonly DinoFlow.Pipeline.Deployment.CanaryPolicy Canary = new();
 
     /// <summary>The state machine definition as shipped (statemachine/, what `sam deploy` uploads).</summary>
     public static string LoadDefinition(string fileName) => File.ReadAllText(Repo.Path("statemachine", fileName), Encoding.UTF8);
@@ -38,6 +43,16 @@ public static class StateMachineDefinitions
             ["FailureTopicArn"] = settings.FailureTopicArn,
             ["PipelineStateMachineArn"] = PipelineArn(settings),
             ["WaitStateMachineArn"] = WaitArn(settings),
+            ["CanaryThingGroupName"] = settings.CanaryThingGroupName,
+            ["CanaryStateMachineArn"] = CanaryArn(settings),
+            ["CanaryThingGroupArn"] = $"arn:aws:iot:{settings.Region}:{settings.AccountId}:thinggroup/{settings.CanaryThingGroupName}",
+            // The template's defaults, which are the core's CanaryPolicy defaults; the wait's default poll interval.
+            ["CanaryMinFrames"] = Canary.MinFrames.ToString(CultureInfo.InvariantCulture),
+            ["CanaryMinAgreement"] = Canary.MinAgreement.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMinCandidateConfidence"] = Canary.MinCandidateConfidence.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMaxConfidenceDrop"] = Canary.MaxConfidenceDrop.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryMaxUnknownRateRise"] = Canary.MaxUnknownRateRise.ToString("0.00", CultureInfo.InvariantCulture),
+            ["CanaryPollSeconds"] = "60",
         };
         foreach (var function in FunctionNames)
             values[function + "Arn"] = $"arn:aws:lambda:{settings.Region}:{settings.AccountId}:function:{settings.StackName}-{function}";
@@ -69,6 +84,8 @@ public static class StateMachineDefinitions
 
         return builder.ToString();
     }
+
+    private static string CanaryArn(AwsSettings settings) => $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-canary";
 
     private static string WaitArn(AwsSettings settings) => $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-wait";
 

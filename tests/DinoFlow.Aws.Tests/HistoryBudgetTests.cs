@@ -143,8 +143,16 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
             [.. loops.Values]);
     }
 
+    // The bounded waits: children of the wait machine (the canary machine is the other .sync child).
     private static IEnumerable<JsonObject> WaitTasks(JsonObject pipeline) =>
-        pipeline["States"]!.AsObject().Select(s => s.Value!.AsObject()).Where(s => s["Resource"]?.GetValue<string>() == WaitResource);
+        pipeline["States"]!.AsObject().Select(s => s.Value!.AsObject())
+            .Where(s => s["Resource"]?.GetValue<string>() == WaitResource && s["Parameters"]!["StateMachineArn"]!.GetValue<string>() == "${WaitStateMachineArn}");
+
+    private static long CanaryPollSecondsMax()
+    {
+        var parameter = (YamlDotNet.RepresentationModel.YamlMappingNode)((YamlDotNet.RepresentationModel.YamlMappingNode)Template.Load().Root["Parameters"])["CanaryPollSeconds"];
+        return long.Parse(((YamlDotNet.RepresentationModel.YamlScalarNode)parameter["MaxValue"]).Value!, System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     [Fact]
     public void No_execution_of_the_pipeline_or_of_its_waits_can_reach_half_the_history_limit()
@@ -153,7 +161,6 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         var wait = Load(StateMachineDefinitions.WaitDefinition);
         var waits = WaitTasks(pipeline).ToList();
         Assert.Equal(3, waits.Count);
-        Assert.All(waits, w => Assert.Equal("${WaitStateMachineArn}", w["Parameters"]!["StateMachineArn"]!.GetValue<string>()));
 
         // The child's bound is its input's maxChecks: the largest any wait of the pipeline gives.
         var child = Bound(wait, path =>
@@ -162,10 +169,11 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
             return waits.Max(w => w["Parameters"]!["Input"]!["maxChecks"]!.GetValue<int>());
         });
         var parent = Bound(pipeline, path => throw new InvalidOperationException($"the pipeline bounds a loop by the path {path}"));
+        var canary = Bound(Load(StateMachineDefinitions.CanaryDefinition), path => throw new InvalidOperationException($"the canary machine bounds a loop by the path {path}"));
         // A redrive appends ExecutionRedriven and at most one more pass through the definition (its counters restart).
         var parentWithRedrives = parent.Worst + Redrives * (parent.Worst - 1);
 
-        foreach (var (name, budget) in new[] { ("wait", child), ("pipeline", parent) })
+        foreach (var (name, budget) in new[] { ("wait", child), ("pipeline", parent), ("canary", canary) })
         {
             output.WriteLine($"{name}: at most {budget.Nominal} events without retries, {budget.Worst} with every retry used");
             foreach (var loop in budget.Loops)
@@ -175,6 +183,9 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         output.WriteLine($"pipeline with {Redrives} redrives, every retry used: {parentWithRedrives}");
         Assert.Single(child.Loops); // one counter (checks) bounds the three jobs' loops
         Assert.Equal(3, parent.Loops.Count); // labeling, training, rollout
+        Assert.Single(canary.Loops); // the canary gate's polls
+        // A redrive of the pipeline starts a new canary execution: each has its own history.
+        Assert.True(canary.Worst <= Budget, $"a canary execution can reach {canary.Worst} events (budget {Budget})");
         Assert.True(child.Worst <= Budget, $"a wait execution can reach {child.Worst} events (budget {Budget})");
         Assert.True(parentWithRedrives <= Budget, $"a pipeline execution with {Redrives} redrives can reach {parentWithRedrives} events (budget {Budget})");
     }
@@ -204,7 +215,12 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         Assert.True(labeling >= 30 * 86400, $"labeling waits only {labeling} s");
         Assert.True(training >= maxRuntime, $"training waits {training} s, less than the job's MaxRuntime {maxRuntime} s");
         Assert.True(rollout >= 24 * 3600 && rollout >= inProgressTimeout, $"the rollout waits only {rollout} s");
-        Assert.True(pipeline["TimeoutSeconds"]!.GetValue<long>() >= labeling + training + rollout, "the pipeline's TimeoutSeconds ends a run before its waits do");
+        // The canary machine's polls, at the template's longest poll interval, within its own timeout and the pipeline's.
+        var canaryMachine = Load(StateMachineDefinitions.CanaryDefinition);
+        var canary = (long)Bound(canaryMachine, _ => 0).Loops.Single().Iterations * CanaryPollSecondsMax();
+        output.WriteLine($"the canary gate waits up to {canary / 3600.0:0.#} h");
+        Assert.True(canaryMachine["TimeoutSeconds"]!.GetValue<long>() >= canary, "the canary machine's TimeoutSeconds is shorter than its polls");
+        Assert.True(pipeline["TimeoutSeconds"]!.GetValue<long>() >= labeling + training + rollout + canary, "the pipeline's TimeoutSeconds ends a run before its waits do");
 
         // One child outlasts its checks, at the slowest interval; redriven and repeated waits never reuse a child's name.
         var wait = Load(StateMachineDefinitions.WaitDefinition);

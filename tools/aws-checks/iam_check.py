@@ -347,6 +347,8 @@ def required(service, operation, params, region, account):
         return [("iot:DescribeJob", _arn("iot", r, a, f"job/{params['jobId']}"), {})]
     if service == "iot" and operation == "ListJobExecutionsForJob":
         return [("iot:ListJobExecutionsForJob", _arn("iot", r, a, f"job/{params['jobId']}"), {})]
+    if service == "iot" and operation == "ListThingsInThingGroup":
+        return [("iot:ListThingsInThingGroup", _arn("iot", r, a, f"thinggroup/{params['thingGroupName']}"), {})]
     if service == "s3":
         bucket = params.get("Bucket")
         if operation in ("GetObject", "HeadObject"):
@@ -412,7 +414,7 @@ def task_call(resource):
 MAPPED = {("lambda", "Invoke"), ("stepfunctions", "StartExecution"), ("stepfunctions", "DescribeExecution"),
           ("stepfunctions", "StopExecution"), ("sns", "Publish"), ("greengrassv2", "CreateComponentVersion"),
           ("greengrassv2", "CreateDeployment"), ("greengrassv2", "ListDeployments"), ("greengrassv2", "GetDeployment"),
-          ("iot", "DescribeJob"), ("iot", "ListJobExecutionsForJob"), ("s3", "GetObject"), ("s3", "HeadObject"), ("s3", "PutObject"), ("s3", "CopyObject"),
+          ("iot", "DescribeJob"), ("iot", "ListJobExecutionsForJob"), ("iot", "ListThingsInThingGroup"), ("s3", "GetObject"), ("s3", "HeadObject"), ("s3", "PutObject"), ("s3", "CopyObject"),
           ("s3", "ListObjectsV2"), ("s3", "ListObjects")} | {
     ("sagemaker", f"{verb}{job}") for verb in ("Create", "Describe", "Stop") for job in ("LabelingJob", "TrainingJob", "CompilationJob")}
 

@@ -644,6 +644,9 @@ def run(plan):
         for phase in plan["phases"]:
             scenario.record(phase.get("recorded", {}))
             done = {"name": phase["name"]}
+            # Objects that arrive without an upload event (e.g. what an IoT rule writes: shadow/DEVICE/…json).
+            for item in phase.get("objects", []):
+                scenario.s3.put_object(Bucket=scenario.bucket, Key=item["key"], Body=item["body"].encode())
             if "uploads" in phase:
                 done["triggers"] = scenario.upload(phase["uploads"], plan.get("batchSize", 100), plan["trigger"])
             if "startPipeline" in phase:
@@ -666,6 +669,9 @@ def run(plan):
             scenario.wait_machine(plan["trigger"])
             done["pipeline"] = scenario.describe(plan["pipeline"])
             done["trigger"] = scenario.describe(plan["trigger"])
+            # Child machines the plan names for the report (e.g. the canary rollout), by their machine name.
+            for child in plan.get("describe", []):
+                done[child] = scenario.describe(child)
             done["notifications"] = scenario.notifications()
             done["keys"] = scenario.keys()
             # The text of the shared objects the test asks for (e.g. data/labels.manifest), as the phase left them.

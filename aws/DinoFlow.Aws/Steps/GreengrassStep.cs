@@ -13,6 +13,11 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
     /// <summary>How long a device may take to apply a deployment before IoT times it out (the rollout wait outlasts it).</summary>
     public const int InProgressTimeoutMinutes = 60;
 
+    /// <summary>The model component's configuration key a canary deployment sets (the signed DeploymentRequest's mode, on Greengrass).</summary>
+    public const string ModeKey = "mode";
+
+    public const string ShadowMode = Edge.Contracts.Events.DeploymentModes.Shadow;
+
     /// <summary>
     /// The Greengrass model component recipe and the deployment to the thing group: rollback on failure, an
     /// exponential rollout that aborts when too many devices fail or time out. The component version comes from the
@@ -60,6 +65,13 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
         settings.Validate();
         components[AwsSettings.EdgeComponentName] = new JsonObject { ["ComponentVersion"] = settings.EdgeComponentVersion };
 
+        var shadow = components.DeepClone().AsObject();
+        shadow[AwsSettings.ModelComponentName]!["ConfigurationUpdate"] = new JsonObject { ["Merge"] = $"{{\"{ModeKey}\":\"{ShadowMode}\"}}" };
+        var serve = components.DeepClone().AsObject();
+        serve[AwsSettings.ModelComponentName]!["ConfigurationUpdate"] = new JsonObject { ["Reset"] = new JsonArray($"/{ModeKey}") };
+        var canary = new GreengrassCanaryDocuments($"dinoflow-{input.RunName}-canary", shadow, serve,
+            ClientToken(input.RunName + "-canary"), ClientToken(input.RunName + "-promote"), ClientToken(input.RunName + "-rollback"));
+
         return new GreengrassStepOutput(
             AwsSettings.ModelComponentName,
             version,
@@ -92,7 +104,8 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
                         new JsonObject { ["FailureType"] = "TIMED_OUT", ["Action"] = "CANCEL", ["ThresholdPercentage"] = 20.0, ["MinNumberOfExecutedThings"] = 2 }),
                 },
                 ["TimeoutConfig"] = new JsonObject { ["InProgressTimeoutInMinutes"] = InProgressTimeoutMinutes },
-            });
+            },
+            canary);
     }
 
     /// <summary>
