@@ -1,7 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Fleet;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Models;
