@@ -40,6 +40,21 @@ public sealed class DriftHealthTests(TrainedModelFixture model)
         Assert.Equal("stable", JsonNode.Parse(JsonSerializer.Serialize(steady, EdgeJson.Default.HealthMessage))!["drift"]!["state"]!.GetValue<string>());
     }
 
+    [Fact]
+    public void Edge_Drift_is_read_from_configuration_and_a_size_that_cannot_work_is_refused_naming_the_setting()
+    {
+        using var host = EdgeHost.CreateBuilder(["--Edge:Drift:BaselineSize=30", "--Edge:Drift:WindowSize=3"]).Build();
+        var configuration = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(host.Services);
+        var options = EdgeBuilder.Options("state", TrainedModelFixture.Clip, TrainedModelFixture.Clip);
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration.GetSection(EdgeOptions.Section), options);
+
+        Assert.Equal((30, 3, 0.01), (options.Drift.BaselineSize, options.Drift.WindowSize, options.Drift.Alpha));
+        Assert.Equal(200, DriftOptions.Default.BaselineSize); // bound into the device's own options, not the shared default
+        // (appsettings.json's empty Edge:Source is bound too and refused on its own.)
+        var failures = new EdgeOptionsValidator().Validate(null, options).Failures!;
+        Assert.Equal(["Edge:Drift:WindowSize must be at least 10, got 3"], failures.Where(f => f.Contains("Drift", StringComparison.Ordinal)));
+    }
+
     /// <summary>Runs a device over the images of <paramref name="classes"/> (one each, two frames each) and returns its last health.</summary>
     private async Task<HealthMessage> HealthAfterAsync(string name, List<string> classes)
     {
