@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using DinoFlow.Edge;
 using DinoFlow.Edge.Events;
-using DinoFlow.Fleet.Drift;
 using DinoFlow.Imaging;
 using DinoFlow.Inference;
+using DinoFlow.Pipeline.Drift;
 using OpenCvSharp;
 
 namespace DinoFlow.Bench;

@@ -1,4 +1,5 @@
 using DinoFlow.Edge.Contracts.Mqtt;
+using DinoFlow.Pipeline.Drift;
 using Microsoft.Extensions.Options;
 
 namespace DinoFlow.Edge;
@@ -72,6 +73,12 @@ public sealed class EdgeOptions
 
     /// <summary>Edge:Learning: frames the model was unsure of, sent for labeling (the closed loop).</summary>
     public LearningOptions Learning { get; set; } = new();
+
+    /// <summary>
+    /// Edge:Drift: the device's class mix and confidences against its own baseline, reported in health (the first
+    /// BaselineSize detections of the model it runs, the latest WindowSize after them; docs/lineage-and-drift.md).
+    /// </summary>
+    public DriftOptions Drift { get; set; } = new();
 }
 
 public sealed class InferenceOptions
@@ -179,6 +186,15 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
 
         errors.AddRange(options.Snapshots.Problems());
         errors.AddRange(options.Learning.Problems());
+        try
+        {
+            options.Drift.Validated();
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add("Edge:" + e.Message);
+        }
+
         if (m.SpoolMaxMessages < 1) errors.Add("Edge:Mqtt:SpoolMaxMessages must be at least 1");
         if (m.ReconnectMinSeconds <= 0 || m.ReconnectMaxSeconds < m.ReconnectMinSeconds) errors.Add("Edge:Mqtt:ReconnectMinSeconds must be positive and ≤ ReconnectMaxSeconds");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

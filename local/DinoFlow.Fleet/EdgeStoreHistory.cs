@@ -1,5 +1,5 @@
 using DinoFlow.Edge.Contracts.Events;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 using Microsoft.Data.Sqlite;
 using static DinoFlow.Sqlite.Sql;
 

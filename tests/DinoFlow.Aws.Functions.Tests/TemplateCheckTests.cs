@@ -18,14 +18,14 @@ public sealed class TemplateCheckTests
         return (result, translated);
     });
 
-    private static async Task<JsonObject> TranslatedAsync()
+    internal static async Task<JsonObject> TranslatedAsync()
     {
         var (result, translated) = await Checked.Value;
         Assert.True(translated is not null, result.All);
         return translated!;
     }
 
-    private static IEnumerable<(string Name, JsonObject Properties)> Resources(JsonObject template, string type) =>
+    internal static IEnumerable<(string Name, JsonObject Properties)> Resources(JsonObject template, string type) =>
         template["Resources"]!.AsObject()
             .Where(r => r.Value!["Type"]!.GetValue<string>() == type)
             .Select(r => (r.Key, r.Value!["Properties"]!.AsObject()));
@@ -100,7 +100,7 @@ public sealed class TemplateCheckTests
 
         // Each alarm notifies the failure topic, and the topic's policy lets CloudWatch publish for exactly these alarms.
         var alarms = Resources(template, "AWS::CloudWatch::Alarm").ToList();
-        Assert.Equal(["FeedbackFunctionErrorsAlarm", "PipelineFunctionErrorsAlarm", "RefusedFramesAlarm", "SilentDevicesAlarm", "TriggerFunctionErrorsAlarm", "UploadDeadLetterAlarm"], alarms.Select(a => a.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["DriftAlarm", "FeedbackFunctionErrorsAlarm", "PipelineFunctionErrorsAlarm", "RefusedFramesAlarm", "SilentDevicesAlarm", "TriggerFunctionErrorsAlarm", "UploadDeadLetterAlarm"], alarms.Select(a => a.Name).Order(StringComparer.Ordinal));
         Assert.All(alarms, a => Assert.Equal("FailureTopic", a.Properties["AlarmActions"]![0]!["Ref"]!.GetValue<string>()));
         var policy = Resources(template, "AWS::SNS::TopicPolicy").Single().Properties["PolicyDocument"]!["Statement"]!.AsArray()
             .Single(st => st!["Principal"]!["Service"]!.GetValue<string>() == "cloudwatch.amazonaws.com")!;

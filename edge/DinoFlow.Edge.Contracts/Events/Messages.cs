@@ -61,6 +61,9 @@ public sealed record HealthMessage
 
     /// <summary>What the device can run (architecture, glibc, ONNX Runtime and its providers, GPU, JetPack); null from devices older than it.</summary>
     public DevicePlatform? Platform { get; init; }
+
+    /// <summary>The device's drift check against its own baseline; null from devices older than it.</summary>
+    public DriftSummary? Drift { get; init; }
 }
 
 /// <summary>

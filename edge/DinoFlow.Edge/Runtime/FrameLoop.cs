@@ -4,6 +4,7 @@ using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Events;
 using DinoFlow.Edge.Learning;
 using DinoFlow.Pipeline.Deployment;
+using DinoFlow.Pipeline.Drift;
 using Microsoft.Extensions.Logging;
 using Mat = OpenCvSharp.Mat;
 using OpenCVException = OpenCvSharp.OpenCVException;
@@ -46,6 +47,7 @@ internal sealed partial class FrameLoop
         _openSource = openSource;
         _shadow = shadow;
         _logger = logger;
+        Drift = new DriftTracker(options.Drift);
     }
 
     public long FramesProcessed => Interlocked.Read(ref _framesProcessed);
@@ -66,6 +68,9 @@ internal sealed partial class FrameLoop
         : TimeSpan.Zero;
 
     public LatencyWindow Latencies { get; } = new(10_000);
+
+    /// <summary>The drift check over the detections (Edge:Drift): fed here, one copy per detection; read by health.</summary>
+    public DriftTracker Drift { get; }
 
     /// <summary>Which detections carry a snapshot (Edge:Snapshots); the inference thread's alone.</summary>
     public SnapshotBudget Snapshots => _snapshots ??= new SnapshotBudget(_options.Snapshots, TimeProvider.System);
@@ -260,6 +265,7 @@ internal sealed partial class FrameLoop
                 _outbox.Send(evt);
                 results.Events?.Write(evt);
                 Interlocked.Increment(ref _detections);
+                Drift.Add(evt.ModelVersion, evt.Label, evt.Confidence);
                 LogDetection(_logger, evt.Label, evt.Confidence, evt.FrameIndex);
                 Detected?.Invoke(evt);
             }

@@ -1,17 +1,19 @@
 using System.Diagnostics;
 using DinoFlow.Edge.Contracts.Events;
+using DinoFlow.Pipeline.Drift;
 using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Edge;
 
 /// <summary>
-/// The health message (frames, fps since the last message, latency percentiles, source, link, spool, memory) and the
+/// The health message (frames, fps since the last message, latency percentiles, source, link, spool, memory, drift) and the
 /// timer that sends it every Edge:HealthIntervalSeconds. The counters themselves live where they change.
 /// </summary>
 internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop frames, ModelHolder models, Learning.ShadowDeployment shadow, EdgeOutbox outbox, ILogger logger)
 {
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private long _lastFrames;
+    private string? _lastDriftState;
     private double _lastSeconds;
 
     // Probed once: what the device can run does not change while it runs.
@@ -65,16 +67,46 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
             Platform = _platform.Value,
+            Drift = Summary(frames.Drift.Report(options.DeviceId)),
         };
     }
+
+    /// <summary>The check as the wire carries it (rounded: the numbers are for reading, the state for alarms).</summary>
+    private static DriftSummary Summary(DriftReport report) => new()
+    {
+        State = report.State,
+        ModelVersion = report.ModelVersion,
+        BaselineCount = report.BaselineCount,
+        WindowCount = report.WindowCount,
+        ClassPValue = Math.Round(report.ClassPValue, 6),
+        JensenShannon = Math.Round(report.JensenShannon, 4),
+        BaselineMeanConfidence = Math.Round(report.BaselineMeanConfidence, 4),
+        WindowMeanConfidence = Math.Round(report.WindowMeanConfidence, 4),
+        ConfidencePValue = Math.Round(report.ConfidencePValue, 6),
+        Reasons = report.Reasons,
+    };
 
     public void Publish()
     {
         var health = Health();
         LogHealth(logger, health.FramesProcessed, health.Fps, health.LatencyP50Ms, health.SourceState, health.SpoolSize);
+        // Once per change, not every message: a shifted line would otherwise repeat the same warning every interval.
+        if (health.Drift is { } drift && drift.State != _lastDriftState)
+        {
+            _lastDriftState = drift.State;
+            if (drift.State == DriftReport.Shifted) LogDriftShifted(logger, drift.ModelVersion, string.Join("; ", drift.Reasons));
+            else LogDriftState(logger, drift.State, drift.ModelVersion);
+        }
+
         outbox.Send(health);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Health: {Frames} frames, {Fps:0.0} fps, latency p50 {P50:0.0} ms, source {SourceState}, spool {Spool}")]
     private static partial void LogHealth(ILogger logger, long frames, double fps, double p50, string sourceState, int spool);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drift: the detections of model {Version} have shifted from its baseline: {Reasons}")]
+    private static partial void LogDriftShifted(ILogger logger, string? version, string reasons);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drift: {State} (model {Version})")]
+    private static partial void LogDriftState(ILogger logger, string state, string? version);
 }

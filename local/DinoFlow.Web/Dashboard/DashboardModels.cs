@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DinoFlow.Edge.Contracts.Events;
 
 namespace DinoFlow.Web.Dashboard;
 
@@ -16,10 +17,11 @@ public sealed record DetectionSeries(string Label, IReadOnlyList<int> Counts, in
 /// <param name="Problems">Every problem found, in words (the badge's title), e.g. "slow: p50 latency 250 ms (over 200 ms)".</param>
 /// <param name="UnknownFrames">Frames the model's unknown score called none of its classes since the device started (the edge's counter).</param>
 /// <param name="UnknownShare">That count over the frames processed since the device started; null before any frame.</param>
+/// <param name="Drift">The device's own drift check from its last health (what AWS alarms on); null from devices older than it.</param>
 public sealed record DeviceView(
     string DeviceId, DateTimeOffset? LastSeen, string? ModelVersion, double? Fps, double? LatencyP50Ms, double? LatencyP99Ms,
     long? FramesDropped, string? SourceState, string? ExecutionProvider, bool? MqttConnected, long Detections, string Health, IReadOnlyList<string> Problems,
-    long? FramesProcessed = null, long? UnknownFrames = null, double? UnknownShare = null);
+    long? FramesProcessed = null, long? UnknownFrames = null, double? UnknownShare = null, DriftSummary? Drift = null);
 
 /// <summary>
 /// When the dashboard's health badge of a device stops saying "ok" (docs/local.md, "Dashboard"). The defaults follow the edge's

@@ -59,7 +59,7 @@ public sealed class DashboardQueries(DashboardSources sources, RunRetrier retrie
         double? unknownShare = last is { FramesProcessed: > 0 } ? (double)last.UnknownFrames / last.FramesProcessed : null;
         return new DeviceView(d.DeviceId, d.LastSeen, d.ModelVersion, last?.Fps, last?.LatencyP50Ms, last?.LatencyP99Ms,
             last?.FramesDropped, last?.SourceState, last?.ExecutionProvider, last?.MqttConnected, d.Detections, health, problems,
-            last?.FramesProcessed, last?.UnknownFrames, unknownShare);
+            last?.FramesProcessed, last?.UnknownFrames, unknownShare, last?.Drift);
     }).ToList();
 
     /// <summary>The badge of a device from its newest health message: "silent" first (its other numbers are old), then the warnings.</summary>

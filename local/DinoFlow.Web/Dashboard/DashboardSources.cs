@@ -1,6 +1,6 @@
 using DinoFlow.Local.Runner;
 using DinoFlow.Fleet;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 
 namespace DinoFlow.Web.Dashboard;
 

@@ -1,5 +1,5 @@
 using DinoFlow.Fleet;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 
 namespace DinoFlow.Web.Dashboard;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 using DinoFlow.TestKit;
 using MQTTnet;
 
@@ -23,8 +23,8 @@ public sealed class DriftOverMqttTests : IDisposable
 
         var random = new Random(11);
         var start = DateTimeOffset.UtcNow.AddHours(-1);
-        var stable = DriftCheckTests.Stream(random, 100, [0.5, 0.3, 0.2], 0.9);
-        var shifted = DriftCheckTests.Stream(random, 60, [0.5, 0.3, 0.2], 0.9).Concat(DriftCheckTests.Stream(random, 40, [0.1, 0.3, 0.6], 0.9)).ToList();
+        var stable = DetectionStreams.Draw(random, 100, [0.5, 0.3, 0.2], 0.9);
+        var shifted = DetectionStreams.Draw(random, 60, [0.5, 0.3, 0.2], 0.9).Concat(DetectionStreams.Draw(random, 40, [0.1, 0.3, 0.6], 0.9)).ToList();
         await PublishAsync(broker.Port, "cam-stable", passwords["cam-stable"], stable, start);
         await PublishAsync(broker.Port, "cam-shifted", passwords["cam-shifted"], shifted, start);
         await Eventually.UntilAsync(() => fleet.DetectionsReceived == 200, Eventually.DefaultTimeout, "200 detections stored", () => $"{fleet.DetectionsReceived} stored");

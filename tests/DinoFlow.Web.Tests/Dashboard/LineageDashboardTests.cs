@@ -1,7 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Fleet;
-using DinoFlow.Fleet.Drift;
+using DinoFlow.Pipeline.Drift;
 using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Models;
@@ -49,6 +49,13 @@ public sealed class LineageDashboardTests(ChromiumFixture chromium) : IClassFixt
         await PublishAsync(broker.Port, "cam-calm", passwords["cam-calm"], calm);
         await PublishAsync(broker.Port, "cam-lin", passwords["cam-lin"], shifted);
         await Eventually.UntilAsync(() => fleet.DetectionsReceived == 60, Eventually.DefaultTimeout, "60 detections stored", () => $"{fleet.DetectionsReceived} stored");
+        // cam-calm's own check (its health) disagrees with the host's: it saw detections the host has not (yet).
+        await PublishHealthAsync(broker.Port, "cam-calm", passwords["cam-calm"], new DriftSummary
+        {
+            State = DriftReport.Shifted, ModelVersion = Version, BaselineCount = 200, WindowCount = 100, ClassPValue = 0.0001, JensenShannon = 0.31,
+            BaselineMeanConfidence = 0.9, WindowMeanConfidence = 0.88, ConfidencePValue = 0.4, Reasons = ["class mix: chi² p 0.0001 < 0.01, Jensen-Shannon 0.310 ≥ 0.1 (PSI 0.52)"],
+        });
+        await Eventually.UntilAsync(() => edge.LastHealth("cam-calm") is not null, Eventually.DefaultTimeout, "cam-calm's health stored");
         edge.RecordCanaryDecision(new CanaryRecord("run-bad-1", "boxes-bad", ["cam-lin"], CanaryOutcome.RollBack, ["cam-lin: agreement 0.312 < 0.900 over 200 frames"],
             new CanaryPolicy(), at));
 
@@ -66,6 +73,12 @@ public sealed class LineageDashboardTests(ChromiumFixture chromium) : IClassFixt
         await Expect(page.Locator("#drift-rows tr[data-device='cam-lin']")).ToHaveAttributeAsync("data-drift", "shifted");
         await Expect(page.Locator("#drift-rows tr[data-device='cam-lin'] .problems")).ToContainTextAsync("class mix: chi² p");
         await Expect(page.Locator("#drift-rows tr[data-device='cam-calm']")).ToHaveAttributeAsync("data-drift", "stable");
+        // The device's own check is shown under the host's; a device that reported none shows none.
+        var reported = page.Locator("#drift-rows tr[data-device='cam-calm'] .device-drift");
+        await Expect(reported).ToHaveAttributeAsync("data-device-drift", "shifted");
+        await Expect(reported).ToContainTextAsync("On the device: Shifted 200 → 100");
+        await Expect(reported.Locator(".device-reasons")).ToContainTextAsync("class mix: chi² p 0.0001");
+        await Expect(page.Locator("#drift-rows tr[data-device='cam-lin'] .device-drift")).ToHaveCountAsync(0);
         await Expect(page.Locator($"#drift-rows tr[data-device='cam-lin'] .period[data-version='{Version}']")).ToBeVisibleAsync();
         var canary = page.Locator("#canary-rows tr[data-deployment='run-bad-1']");
         await Expect(canary).ToHaveAttributeAsync("data-outcome", "RollBack");
@@ -122,6 +135,16 @@ public sealed class LineageDashboardTests(ChromiumFixture chromium) : IClassFixt
             Lineage = new LineageInfo(Version, ["labeling-job/run-run-lin", "labeling-job/extra"], "samples/product-boxes"),
         };
         File.WriteAllText(Path.Combine(directory, ModelManifest.FileName), manifest.ToJson());
+    }
+
+    private static async Task PublishHealthAsync(int port, string device, string password, DriftSummary drift)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(device).WithCredentials(device, password).Build());
+        var health = new HealthMessage { EventId = $"health-{device}", DeviceId = device, ModelVersion = Version, Timestamp = DateTimeOffset.UtcNow, Drift = drift };
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Health(device))
+            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(health, EdgeJson.Default.HealthMessage)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await client.DisconnectAsync();
     }
 
     private static async Task PublishAsync(int port, string device, string password, List<DetectionEvent> events)

@@ -201,16 +201,26 @@
   const driftText = { stable: 'Stable', shifted: 'Shifted', collecting: 'Collecting' };
   const modelReport = (version) => `/dashboard/models/${encodeURIComponent(version)}/report`;
 
+  const driftBadge = (state) => el('span', { class: `badge status-${state === 'shifted' ? 'warn' : state === 'stable' ? 'ok' : 'stale'}` }, driftText[state] ?? state);
+
+  // The device's own check from its health (what AWS alarms on), under the host's: the two can differ while
+  // detections wait in the device's spool.
+  const deviceDrift = (r) => r ? el('div', { class: 'device-drift', 'data-device-drift': r.state },
+    'On the device: ', driftBadge(r.state), ` ${r.baselineCount} → ${r.windowCount}`,
+    r.reasons.length ? el('div', { class: 'device-reasons' }, r.reasons.join('; ')) : null) : null;
+
   // Drift per device (a badge and its reasons), the model timeline, the latest detections with their lineage and
   // report links, and the latest snapshots per device and class.
-  function renderInsights(insights) {
+  function renderInsights(insights, devices) {
     if (!insights) return;
     const timelines = new Map(insights.timelines.map((t) => [t.deviceId, t.periods]));
+    const reported = new Map((devices || []).map((d) => [d.deviceId, d.drift]));
     $('drift-rows').replaceChildren(...insights.drift.map((d) => el('tr', { 'data-device': d.deviceId, 'data-drift': d.state },
       el('td', {}, d.deviceId),
       el('td', { class: 'drift' },
-        el('span', { class: `badge status-${d.state === 'shifted' ? 'warn' : d.state === 'stable' ? 'ok' : 'stale'}` }, driftText[d.state] ?? d.state),
-        d.reasons.length ? el('div', { class: 'problems' }, d.reasons.join('; ')) : null),
+        driftBadge(d.state),
+        d.reasons.length ? el('div', { class: 'problems' }, d.reasons.join('; ')) : null,
+        deviceDrift(reported.get(d.deviceId))),
       el('td', { class: 'num' }, `${d.baselineCount} → ${d.windowCount} detections, mean confidence ${number(d.baselineMeanConfidence, 3)} → ${number(d.windowMeanConfidence, 3)}`),
       el('td', { class: 'timeline' }, ...(timelines.get(d.deviceId) || []).map((p) =>
         el('span', { class: 'period', 'data-version': p.version, title: `${dateTime(p.from)} – ${dateTime(p.to)}, ${p.detections} detections` },
@@ -243,7 +253,7 @@
     if (!snapshot) return;
     renderChart(snapshot.detections);
     renderDevices(snapshot.devices);
-    renderInsights(snapshot.insights);
+    renderInsights(snapshot.insights, snapshot.devices);
     renderRuns(snapshot.runs);
   }
 

@@ -1,4 +1,4 @@
-namespace DinoFlow.Fleet.Drift;
+namespace DinoFlow.Pipeline.Drift;
 
 /// <summary>
 /// One device's drift check. <see cref="State"/>: "collecting" (not yet a baseline and a full window after it),

@@ -2,7 +2,7 @@ using System.Globalization;
 
 using DinoFlow.Pipeline.Monitoring;
 
-namespace DinoFlow.Fleet.Drift;
+namespace DinoFlow.Pipeline.Drift;
 
 /// <summary>
 /// Compares a window of a device's detections with its baseline: the class mix by a chi² test of homogeneity and the

@@ -1,7 +1,7 @@
-namespace DinoFlow.Fleet.Drift;
+namespace DinoFlow.Pipeline.Drift;
 
 /// <summary>
-/// How a device's detections are compared with its own baseline (docs/drift.md says why these tests and numbers).
+/// How a device's detections are compared with its own baseline (docs/lineage-and-drift.md says why these tests and numbers).
 /// The baseline is the first <see cref="BaselineSize"/> detections of the model version the device runs now (a new
 /// model starts a new baseline); the window is its latest <see cref="WindowSize"/> detections after them.
 /// </summary>
