@@ -61,6 +61,24 @@ public sealed partial class DriftAlarmTemplateTests
         Assert.Equal("DinoFlow/Drift", statement["Condition"]!["StringEquals"]!["cloudwatch:namespace"]!.GetValue<string>());
     }
 
+    [SkippableFact]
+    public async Task The_health_rules_metric_values_are_fields_the_device_sends()
+    {
+        // A metric value that names a field health does not carry is never written (IoT drops the action silently):
+        // the latency metric once read `latencyMs` while the device sends `latencyP50Ms`.
+        var template = await TranslatedAsync();
+        var rule = Resources(template, "AWS::IoT::TopicRule").Single(r => r.Name == "HealthRule").Properties["TopicRulePayload"]!;
+        var health = JsonNode.Parse(JsonSerializer.Serialize(new HealthMessage { EventId = "e", DeviceId = "cam", Timestamp = DateTimeOffset.UnixEpoch, Fps = 30, LatencyP50Ms = 12 }, EdgeJson.Default.HealthMessage))!;
+        var values = rule["Actions"]!.AsArray().Select(a => a!["CloudwatchMetric"]).OfType<JsonNode>().Select(a => a["MetricValue"]!.GetValue<string>()).ToList();
+
+        Assert.NotEmpty(values);
+        Assert.All(values, v =>
+        {
+            var field = Regex.Match(v, @"^\$\{(?<field>[a-zA-Z0-9]+)\}$").Groups["field"].Value;
+            Assert.True(health[field] is not null, $"HealthRule's metric value {v} names no field of the health message");
+        });
+    }
+
     private static HealthMessage Health(string state) => new()
     {
         EventId = "e", DeviceId = "cam", Timestamp = DateTimeOffset.UnixEpoch,
