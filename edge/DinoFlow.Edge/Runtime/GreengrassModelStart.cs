@@ -88,7 +88,9 @@ internal sealed partial class GreengrassModelStart(EdgeOptions options, ModelHol
         var suffix = Guid.NewGuid().ToString("N")[..8];
         var temp = Path.Combine(state, KeptFolder + ".tmp-" + suffix);
         var old = Path.Combine(state, KeptFolder + ".old-" + suffix);
-        foreach (var leftover in Directory.EnumerateDirectories(state, KeptFolder + ".*")) Directory.Delete(leftover, recursive: true);
+        // What a kill during an earlier replacement left ("serving-model.*" would match the kept folder itself).
+        foreach (var leftover in Directory.EnumerateDirectories(state).Where(d => Path.GetFileName(d).StartsWith(KeptFolder + ".", StringComparison.Ordinal)))
+            Directory.Delete(leftover, recursive: true);
         CopyTree(package, temp);
         if (Directory.Exists(Kept)) Directory.Move(Kept, old);
         Directory.Move(temp, Kept);
