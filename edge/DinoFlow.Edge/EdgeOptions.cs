@@ -32,6 +32,12 @@ public sealed class EdgeOptions
     public DeploymentMode DeploymentMode { get; set; } = DeploymentMode.Mqtt;
 
     /// <summary>
+    /// Greengrass: the model component's configuration /mode (the recipe passes it in). "serve" runs Edge:ModelPath and
+    /// keeps a copy of it; "shadow" (a canary) serves that kept copy and runs Edge:ModelPath beside it as the shadow.
+    /// </summary>
+    public string ModelMode { get; set; } = Contracts.Events.DeploymentModes.Serve;
+
+    /// <summary>
     /// The host's deployment public key (PEM file, ECDSA P-256) pinned at provisioning: MQTT deployments must be signed
     /// with its private half. Without it every MQTT deployment is refused.
     /// </summary>
@@ -130,6 +136,10 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         else if (SourceSpec.Parse(options.Source) is { Kind: SourceKind.File } file && !File.Exists(file.Location))
             errors.Add($"Edge:Source: video file '{Path.GetFullPath(file.Location)}' does not exist");
         if (!Enum.IsDefined(options.DeploymentMode)) errors.Add($"Edge:DeploymentMode must be 'mqtt' or 'greengrass', got '{options.DeploymentMode}'");
+        if (options.ModelMode is not (Contracts.Events.DeploymentModes.Serve or Contracts.Events.DeploymentModes.Shadow))
+            errors.Add($"Edge:ModelMode must be '{Contracts.Events.DeploymentModes.Serve}' or '{Contracts.Events.DeploymentModes.Shadow}' (the model component's configuration /mode), got '{options.ModelMode}'");
+        else if (options.ModelMode == Contracts.Events.DeploymentModes.Shadow && options.DeploymentMode != DeploymentMode.Greengrass)
+            errors.Add("Edge:ModelMode 'shadow' needs Edge:DeploymentMode greengrass (over MQTT a signed deployment carries its own mode)");
         if (options.ModelPath is { Length: > 0 } model && !Directory.Exists(model) && !File.Exists(model))
             errors.Add($"Edge:ModelPath: model package '{Path.GetFullPath(model)}' does not exist");
         if (string.IsNullOrWhiteSpace(options.ModelPath) && (options.DeploymentMode == DeploymentMode.Greengrass || string.IsNullOrWhiteSpace(options.Mqtt.Broker)))

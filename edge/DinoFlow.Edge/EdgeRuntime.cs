@@ -57,6 +57,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     /// <summary>The candidate a shadow deployment runs beside the serving model (a canary); null when none.</summary>
     public string? ShadowVersion => _shadow.CandidateVersion;
 
+    /// <summary>Why a shadow the device was asked for does not run (nothing kept to compare against); null otherwise.</summary>
+    public string? ShadowProblem => _shadow.Problem;
+
     /// <summary>Frames the shadow candidate has been compared on.</summary>
     public long ShadowFrames => _shadow.Frames;
     public LatencyWindow Latencies => _frames.Latencies;
@@ -78,7 +81,9 @@ public sealed partial class EdgeRuntime : IAsyncDisposable
     {
         Directory.CreateDirectory(StateDirectory);
         _deployments.RemoveLeftovers();
-        _models.LoadInitial();
+        // Greengrass: the model component's mode decides whether Edge:ModelPath serves or runs as a shadow.
+        if (_options.DeploymentMode == DeploymentMode.Greengrass) new GreengrassModelStart(_options, _models, _shadow, _logger).Start();
+        else _models.LoadInitial();
         using var background = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = new List<Task>();
         if (_options.Mqtt.Broker is { Length: > 0 })

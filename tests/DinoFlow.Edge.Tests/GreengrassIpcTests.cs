@@ -107,22 +107,6 @@ public sealed class GreengrassIpcTests(TrainedModelFixture model)
             $"--Edge:Mqtt:Broker={GreengrassIpcLink.BrokerSetting}", "--Edge:Mqtt:ReconnectMinSeconds=0.1", "--Edge:Mqtt:ReconnectMaxSeconds=0.5",
         ]).Build().Services.GetRequiredService<EdgeRuntime>();
 
-    /// <summary>What the nucleus sets for a component it starts: the IPC socket and the component's token.</summary>
-    private sealed class ComponentEnvironment : IDisposable
-    {
-        public ComponentEnvironment(string socket, string token)
-        {
-            Environment.SetEnvironmentVariable(GreengrassIpcLink.SocketVariable, socket);
-            Environment.SetEnvironmentVariable(GreengrassIpcLink.TokenVariable, token);
-        }
-
-        public void Dispose()
-        {
-            Environment.SetEnvironmentVariable(GreengrassIpcLink.SocketVariable, null);
-            Environment.SetEnvironmentVariable(GreengrassIpcLink.TokenVariable, null);
-        }
-    }
-
     [Fact]
     public async Task Detections_and_health_reach_IoT_Core_through_the_nucleus_and_survive_a_nucleus_restart()
     {

@@ -14,7 +14,7 @@ public sealed class GreengrassStep(IObjectStore bucket, AwsSettings settings) : 
     public const int InProgressTimeoutMinutes = 60;
 
     /// <summary>The model component's configuration key a canary deployment sets (the signed DeploymentRequest's mode, on Greengrass).</summary>
-    public const string ModeKey = "mode";
+    public const string ModeKey = GreengrassModelRecipe.ModeKey;
 
     public const string ShadowMode = Edge.Contracts.Events.DeploymentModes.Shadow;
 

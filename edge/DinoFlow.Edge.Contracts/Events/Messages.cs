@@ -59,6 +59,9 @@ public sealed record HealthMessage
     /// <summary>Shadow reports sent (dinoflow/{device}/shadow) since the device started.</summary>
     public long ShadowReportsSent { get; init; }
 
+    /// <summary>Why a shadow the device was asked for does not run (Greengrass: nothing kept to compare against); null when none.</summary>
+    public string? ShadowProblem { get; init; }
+
     /// <summary>What the device can run (architecture, glibc, ONNX Runtime and its providers, GPU, JetPack); null from devices older than it.</summary>
     public DevicePlatform? Platform { get; init; }
 

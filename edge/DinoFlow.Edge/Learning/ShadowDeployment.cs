@@ -23,6 +23,9 @@ internal sealed partial class ShadowDeployment(EdgeOptions options, EdgeOutbox o
     /// <summary>The candidate's version while a shadow runs; null otherwise.</summary>
     public string? CandidateVersion => Volatile.Read(ref _running)?.Runner.Candidate.Version;
 
+    /// <summary>Why a shadow this device was asked for does not run (reported in health); null otherwise.</summary>
+    public string? Problem { get; set; }
+
     public long Frames => Volatile.Read(ref _running)?.Runner.Frames ?? 0;
 
     public long ReportsSent => Interlocked.Read(ref _reportsSent);

@@ -64,6 +64,7 @@ internal sealed partial class HealthReporter(EdgeOptions options, FrameLoop fram
             ShadowVersion = shadow.CandidateVersion,
             ShadowFrames = shadow.Frames,
             ShadowReportsSent = shadow.ReportsSent,
+            ShadowProblem = shadow.Problem,
             WorkingSetMb = Math.Round(process.WorkingSet64 / 1048576.0, 1),
             ManagedHeapMb = Math.Round(GC.GetTotalMemory(false) / 1048576.0, 1),
             Platform = _platform.Value,

@@ -60,12 +60,11 @@ internal sealed partial class ModelHolder : IDisposable
             }
         }
 
-        if (_options.ModelPath is { Length: > 0 } path)
+        if (_options.ModelPath is { Length: > 0 })
         {
             try
             {
-                var directory = Directory.Exists(path) ? path : UnzipToState(path);
-                Swap(Load(directory));
+                Swap(Load(ConfiguredDirectory()));
                 LogModelActive(_logger, ActiveVersion!, "Edge:ModelPath", _model!.Provider);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -79,6 +78,13 @@ internal sealed partial class ModelHolder : IDisposable
             var topic = Topics.Deployment(_options.DeviceId);
             LogWaitingForModel(_logger, topic);
         }
+    }
+
+    /// <summary>The Edge:ModelPath package as a folder (a .zip is unpacked into the state directory once).</summary>
+    public string ConfiguredDirectory()
+    {
+        var path = _options.ModelPath ?? throw new InvalidOperationException("Edge:ModelPath is not set");
+        return Directory.Exists(path) ? path : UnzipToState(path);
     }
 
     /// <summary>Loads, checks, probes and warms the package in <paramref name="directory"/> with this device's execution options.</summary>

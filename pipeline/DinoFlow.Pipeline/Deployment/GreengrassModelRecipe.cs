@@ -30,6 +30,14 @@ public static partial class GreengrassModelRecipe
     public const string EdgeComponentName = "com.dinoflow.Edge";
 
     /// <summary>
+    /// The configuration key a canary deployment merges as "shadow" and a promotion or rollback resets to its default,
+    /// "serve"; the edge recipe passes it to the app as Edge:ModelMode.
+    /// </summary>
+    public const string ModeKey = "mode";
+
+    public const string ServeMode = "serve";
+
+    /// <summary>
     /// The one version format: <c>1.&lt;yyyyMMdd&gt;.&lt;HHmmssfff&gt;</c> of the run's start in UTC, leading zeros dropped
     /// (semantic versions forbid them). The same run always gives the same version, so a retried deployment step
     /// recreates the same component version.
@@ -83,7 +91,8 @@ public static partial class GreengrassModelRecipe
             artifacts.Add(node);
         }
 
-        var configuration = new JsonObject { ["modelVersion"] = component.ModelVersion };
+        // The default matters: a promotion resets /mode, which must land on "serve" for the edge recipe to read.
+        var configuration = new JsonObject { ["modelVersion"] = component.ModelVersion, [ModeKey] = ServeMode };
         if (component.Configuration is not null)
             foreach (var (key, value) in component.Configuration) configuration[key] = value?.DeepClone();
         var recipe = new JsonObject
