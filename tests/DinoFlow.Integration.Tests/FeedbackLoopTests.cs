@@ -6,7 +6,7 @@ using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Storage;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Labeling.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// The closed loop on the host: frames in the fleet's feedback inbox (real files) → a portal job (real portal.db) →
