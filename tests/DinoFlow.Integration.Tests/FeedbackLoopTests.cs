@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
+using DinoFlow.Labeling;
 using DinoFlow.Labeling.Feedback;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Storage;
