@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Models;
 using MQTTnet;
@@ -12,7 +12,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// Issue 13: nobody but the host deploys to a device. Real parts: the embedded MQTTnet broker with its logins and

@@ -2,7 +2,7 @@ using DinoFlow.Inference;
 using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 /// <summary>
 /// Fine-tunes once on samples/product-boxes (real backbone, real images; 2 epochs and a refit, to keep the suite short)

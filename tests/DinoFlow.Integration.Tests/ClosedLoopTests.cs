@@ -1,10 +1,10 @@
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.Fleet.Learning;
 using DinoFlow.TestKit;
 using OpenCvSharp;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// The closed loop's first step over the real wire: a device on the looped sample clip sends the frames its model was

@@ -3,7 +3,7 @@ using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Runner;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 public sealed class TrainingErrorTests : IDisposable
 {

@@ -2,7 +2,7 @@ using DinoFlow.Inference;
 using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 
-namespace DinoFlow.Edge.Tests.Support;
+namespace DinoFlow.Edge.TestKit;
 
 /// <summary>Trains once on samples/product-boxes (real backbone) and hands out copies of the package that tests may damage.</summary>
 public sealed class TrainedModelFixture : IDisposable
@@ -75,10 +75,4 @@ public sealed class TrainedModelFixture : IDisposable
         {
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class EdgeTestGroup : ICollectionFixture<TrainedModelFixture>
-{
-    public const string Name = "edge (trained model)";
 }

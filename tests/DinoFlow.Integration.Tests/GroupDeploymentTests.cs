@@ -2,12 +2,12 @@ using System.Buffers;
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using MQTTnet;
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// The deploy stage's path end to end: retained deployments over the embedded MQTTnet broker, packages over HTTP,

@@ -1,7 +1,7 @@
 using DinoFlow.Models;
 using DinoFlow.Pipeline.Datasets;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 /// <summary>Trains the frozen-head recipe once on samples/product-boxes (kept for comparison; its head is also C#).</summary>
 public sealed class FrozenHeadSamplesFixture : IDisposable

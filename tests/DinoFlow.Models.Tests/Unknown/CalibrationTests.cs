@@ -4,7 +4,7 @@ using DinoFlow.Models.Unknown;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Models;
 
-namespace DinoFlow.Inference.Tests.Unknown;
+namespace DinoFlow.Models.Tests.Unknown;
 
 public sealed class CalibrationTests(FrozenHeadSamplesFixture frozen) : IClassFixture<FrozenHeadSamplesFixture>
 {

@@ -1,10 +1,10 @@
 using DinoFlow.Edge.Contracts.Events;
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.Pipeline.Deployment;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// Canary rollouts over the real wire: signed shadow deployments through the embedded broker, real edge runtimes on the

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
+using DinoFlow.Labeling;
 using DinoFlow.Labeling.Feedback;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Storage;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Labeling.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// The closed loop on the host: frames in the fleet's feedback inbox (real files) → a portal job (real portal.db) →

@@ -2,7 +2,7 @@ using DinoFlow.Imaging;
 using DinoFlow.Inference.FineTuning;
 using DinoFlow.Pipeline.Models;
 
-namespace DinoFlow.Inference.Tests.FineTuning;
+namespace DinoFlow.Models.Tests.FineTuning;
 
 public sealed class WeightAverageTests
 {

@@ -3,11 +3,11 @@ using System.Diagnostics;
 using System.Net;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>kill -9 of the real edge app (a child process) during a download and during the load/swap: it must restart onto a valid model.</summary>
 [Collection(EdgeTestGroup.Name)]

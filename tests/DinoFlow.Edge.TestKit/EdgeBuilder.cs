@@ -1,6 +1,6 @@
 using OpenCvSharp;
 
-namespace DinoFlow.Edge.Tests.Support;
+namespace DinoFlow.Edge.TestKit;
 
 /// <summary>Options for a test device; each test gets its own state folder.</summary>
 public static class EdgeBuilder

@@ -5,7 +5,7 @@ using DinoFlow.Models.Unknown;
 using DinoFlow.Pipeline.Datasets;
 using DinoFlow.Pipeline.Models;
 
-namespace DinoFlow.Inference.Tests.Unknown;
+namespace DinoFlow.Models.Tests.Unknown;
 
 /// <summary>The unknown score of the fine-tuned package (refit on every sample image): in the graph, and as the C# reference.</summary>
 public sealed class UnknownScoreTests(TrainedSamplesFixture trained) : IClassFixture<TrainedSamplesFixture>

@@ -2,7 +2,7 @@ using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.Fleet;
 
-namespace DinoFlow.Edge.Tests.Support;
+namespace DinoFlow.Integration.Tests.Support;
 
 /// <summary>The host's side of deployments without a broker: a signing key in a real folder, packages served over HTTP.</summary>
 public sealed class SignedPackages : IDisposable

@@ -4,7 +4,7 @@ using DinoFlow.Inference;
 using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Training;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 public sealed class ModelPackageTests(TrainedSamplesFixture trained) : IClassFixture<TrainedSamplesFixture>
 {

@@ -3,7 +3,7 @@ using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Training;
 using Onnx;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 public sealed class Int8CompileTests(TrainedSamplesFixture trained) : IClassFixture<TrainedSamplesFixture>
 {

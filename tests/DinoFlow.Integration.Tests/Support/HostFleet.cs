@@ -4,7 +4,7 @@ using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Security;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Edge.Tests.Support;
+namespace DinoFlow.Integration.Tests.Support;
 
 /// <summary>
 /// The local host side of deployments as the deploy stage runs it (embedded MQTTnet broker, package HTTP server,

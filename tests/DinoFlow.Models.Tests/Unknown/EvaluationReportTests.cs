@@ -9,7 +9,7 @@ using DinoFlow.Pipeline.Models;
 using DinoFlow.Pipeline.Training;
 using Xunit.Abstractions;
 
-namespace DinoFlow.Inference.Tests.Unknown;
+namespace DinoFlow.Models.Tests.Unknown;
 
 /// <summary>report.html's "Unknown inputs" section, on the frozen-head package trained on the samples (the quick fixture).</summary>
 public sealed class EvaluationReportTests(FrozenHeadSamplesFixture frozen, ITestOutputHelper output) : IClassFixture<FrozenHeadSamplesFixture>

@@ -4,7 +4,7 @@ using DinoFlow.Inference.FineTuning;
 using DinoFlow.Pipeline.Imaging;
 using DinoFlow.Pipeline.Models;
 
-namespace DinoFlow.Inference.Tests;
+namespace DinoFlow.Models.Tests;
 
 public class TrainingViewTests
 {

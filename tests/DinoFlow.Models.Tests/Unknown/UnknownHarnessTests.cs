@@ -5,7 +5,7 @@ using DinoFlow.Models.Unknown;
 using DinoFlow.Pipeline.Datasets;
 using Xunit.Abstractions;
 
-namespace DinoFlow.Inference.Tests.Unknown;
+namespace DinoFlow.Models.Tests.Unknown;
 
 public sealed class UnknownHarnessTests(ITestOutputHelper output)
 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Edge.Contracts.Mqtt;
-using DinoFlow.Edge.Tests.Support;
+using DinoFlow.Integration.Tests.Support;
 using DinoFlow.Fleet;
 using DinoFlow.Local.Runner;
 using DinoFlow.Local.Runner.Stages;
@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using MQTTnet;
 
-namespace DinoFlow.Edge.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// Issue 23.4 end to end: a real edge reports its platform in its health, the host stores it in edge.db, and the local
