@@ -91,7 +91,7 @@ public static class RunCommands
 
     private static readonly Option<string> BrokerOption = new("--broker") { Description = "The MQTT broker the devices listen on", DefaultValueFactory = _ => "mqtt://127.0.0.1:1883" };
 
-    internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 10 for finetune, 100 head epochs for frozen-head)" };
+    internal static readonly Option<int?> EpochsOption = new("--epochs") { Description = "Training epochs (default: the recipe's: 14 for finetune, 100 head epochs for frozen-head)" };
 
     internal static readonly Option<string> RecipeOption = new("--recipe")
     {
