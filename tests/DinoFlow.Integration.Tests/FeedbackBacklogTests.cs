@@ -1,11 +1,12 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
+using DinoFlow.Labeling;
 using DinoFlow.Labeling.Feedback;
 using DinoFlow.Pipeline.Storage;
 using DinoFlow.TestKit;
 
-namespace DinoFlow.Labeling.Tests;
+namespace DinoFlow.Integration.Tests;
 
 /// <summary>
 /// What starts a retraining run on its own: labels from feedback jobs (real portal.db, the inbox's real files) that no
