@@ -7,6 +7,7 @@ using DinoFlow.Labeling.Feedback;
 using DinoFlow.Local.Runner;
 using DinoFlow.Pipeline.ActiveLearning;
 using DinoFlow.Pipeline.Runner;
+using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace DinoFlow.Cli;
@@ -159,7 +160,7 @@ public static partial class FeedbackCommands
         CancellationToken cancellationToken)
     {
         var inbox = FeedbackInbox.ForWorkspace(workspace.Root);
-        using var held = RetrainLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
+        using var held = FileLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
         if (held is null) return new RetrainOutcome(null, null, "another retraining is going on in this workspace ('dinoflow serve' or 'dinoflow feedback retrain'); try again when its run ends", Busy: true);
         FeedbackMergeReport report;
         try

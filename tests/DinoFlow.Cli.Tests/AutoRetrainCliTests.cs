@@ -6,6 +6,7 @@ using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
 using DinoFlow.Labeling;
 using DinoFlow.Labeling.Feedback;
+using DinoFlow.Pipeline.Storage;
 using DinoFlow.TestKit;
 
 namespace DinoFlow.Cli.Tests;
@@ -160,7 +161,7 @@ public sealed class AutoRetrainCliTests : IDisposable
         var data = Path.Combine(_work.Path, "data");
         DinoflowCli.CopyTree(DinoflowCli.Samples, data);
         var inbox = FeedbackInbox.ForWorkspace(Root);
-        using var running = RetrainLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
+        using var running = FileLock.TryTake(Path.Combine(inbox.Directory, ".retrain.lock"));
         Assert.NotNull(running);
 
         var result = await DinoflowCli.RunAsync(_work.Path, "feedback", "retrain", "--data", data);

@@ -101,13 +101,13 @@ public sealed class FeedbackBacklogTests : IDisposable
     public void One_retraining_at_a_time_and_the_lock_is_free_again_when_it_ends()
     {
         var path = Path.Combine(_inbox.Directory, ".retrain.lock");
-        using (var first = RetrainLock.TryTake(path))
+        using (var first = FileLock.TryTake(path))
         {
             Assert.NotNull(first);
-            Assert.Null(RetrainLock.TryTake(path));
+            Assert.Null(FileLock.TryTake(path));
         }
 
-        using var again = RetrainLock.TryTake(path);
+        using var again = FileLock.TryTake(path);
         Assert.NotNull(again);
     }
 }

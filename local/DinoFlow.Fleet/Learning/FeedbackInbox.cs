@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Pipeline.ActiveLearning;
+using DinoFlow.Pipeline.Storage;
 
 namespace DinoFlow.Fleet.Learning;
 
@@ -90,27 +91,17 @@ public sealed class FeedbackInbox : IFeedbackInbox
     public async Task<T> ExclusivelyAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(action);
-        // An OS file lock (flock on Linux): held by one process at a time, released when the process dies.
+        // One process at a time, waiting up to LockWait for another that holds it.
         var path = Path.Combine(Directory, ".lock");
         var deadline = DateTimeOffset.UtcNow + LockWait;
-        FileStream? held = null;
-        while (held is null)
+        FileLock? held;
+        while ((held = FileLock.TryTake(path)) is null)
         {
-            try
-            {
-                held = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTimeOffset.UtcNow < deadline)
-            {
-                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException e)
-            {
-                throw new IOException($"another dinoflow process has held {path} for {(int)LockWait.TotalSeconds} s; try again", e);
-            }
+            if (DateTimeOffset.UtcNow >= deadline) throw new IOException($"another dinoflow process has held {path} for {(int)LockWait.TotalSeconds} s; try again");
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
 
-        await using (held.ConfigureAwait(false))
+        using (held)
         {
             return await action().ConfigureAwait(false);
         }
