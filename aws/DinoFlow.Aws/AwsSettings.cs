@@ -42,6 +42,12 @@ public sealed partial record AwsSettings
     /// </summary>
     public string CanaryThingGroupName { get; init; } = "";
 
+    /// <summary>
+    /// The stack's Ground Truth pre-annotation function (PreLabelTaskFunction), which shows the labelers the closed loop's
+    /// guesses; empty: the region's built-in PRE-ImageMultiClass. Set on BuildLabelingJobFunction only.
+    /// </summary>
+    public string PreLabelFunctionArn { get; init; } = "";
+
     public double MinAccuracy { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinAccuracy;
     public double MinClassRecall { get; init; } = DinoFlow.Pipeline.Evaluation.GateOptions.DefaultMinClassRecall;
 
@@ -86,6 +92,7 @@ public sealed partial record AwsSettings
         public const string SageMakerRoleArn = "SAGEMAKER_ROLE_ARN";
         public const string FailureTopicArn = "FAILURE_TOPIC_ARN";
         public const string EdgeComponentVersion = "EDGE_COMPONENT_VERSION";
+        public const string PreLabelFunctionArn = "PRE_LABEL_FUNCTION_ARN";
     }
 
     /// <summary>Reads and validates every setting; a missing one fails with its variable name.</summary>
@@ -121,6 +128,7 @@ public sealed partial record AwsSettings
             SageMakerRoleArn = Required(Variables.SageMakerRoleArn),
             FailureTopicArn = Optional(Variables.FailureTopicArn, ""),
             EdgeComponentVersion = Required(Variables.EdgeComponentVersion),
+            PreLabelFunctionArn = Optional(Variables.PreLabelFunctionArn, ""),
         };
         settings.Validate();
         return settings;
@@ -163,6 +171,8 @@ public sealed partial record AwsSettings
         if (!SemanticVersionPattern().IsMatch(EdgeComponentVersion))
             throw new AwsConfigurationException("edgeComponentVersion",
                 $"'{EdgeComponentVersion}' is not a component version (MAJOR.MINOR.PATCH): a deployment replaces the thing group's components, so without com.dinoflow.Edge it would remove the edge app");
+        if (PreLabelFunctionArn.Length > 0 && (!PreLabelFunctionArn.StartsWith("arn:aws:lambda:", StringComparison.Ordinal) || !PreLabelFunctionArn.Contains(":function:", StringComparison.Ordinal)))
+            throw new AwsConfigurationException("preLabelFunctionArn", $"'{PreLabelFunctionArn}' is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)");
         if (!SageMakerRoleArn.StartsWith("arn:aws:iam::", StringComparison.Ordinal))
             throw new AwsConfigurationException("sageMakerRoleArn", $"'{SageMakerRoleArn}' is not an IAM role ARN");
     }

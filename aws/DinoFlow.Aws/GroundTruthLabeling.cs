@@ -22,7 +22,8 @@ public static class GroundTruthLabeling
 
     /// <summary>
     /// The worker task template (HumanTaskUi, Liquid): a crowd-image-classifier over the task's image, with the categories
-    /// the PRE-ImageMultiClass Lambda passes as task.input.labels and the instructions, categories listed, in the side panel.
+    /// the pre-annotation function passes as task.input.labels and the instructions, categories listed, in the side panel; and,
+    /// for a frame the closed loop sent, the model's guess above it (task.input.guess, from PreLabelTaskStep).
     /// </summary>
     public static string HumanTaskUiTemplate(IReadOnlyList<string> categories, string instructions)
     {
@@ -33,6 +34,10 @@ public static class GroundTruthLabeling
         return $$$"""
             <script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
             <crowd-form>
+              {% if task.input.guess %}
+              <p><strong>The model guessed {{ task.input.guess | escape }} ({{ task.input.confidence | escape }} %)</strong> &mdash; why: {{ task.input.reasons | escape }}.
+                Sent by {{ task.input.device | escape }}, model {{ task.input.model | escape }}. Check the picture: the guess may be wrong.</p>
+              {% endif %}
               <crowd-image-classifier
                 name="crowd-image-classifier"
                 src="{{ task.input.taskObject | grant_read_access }}"

@@ -158,3 +158,30 @@ public sealed class CanaryDecisionFunction(FunctionServices? services = null)
     protected override Task<CanaryDecisionOutput> RunAsync(CanaryDecisionInput request, CancellationToken cancellationToken) =>
         new CanaryDecisionStep(Services.Bucket, Services.Loggers.CreateLogger<CanaryDecisionFunction>()).RunAsync(request, cancellationToken);
 }
+
+/// <summary>Scheduled: once enough uncertain frames wait under feedback/, send them, most uncertain first, to labeling and so to a retraining run.</summary>
+public sealed class FeedbackBatchFunction(FunctionServices? services = null, TextWriter? metrics = null, Func<string, string?>? variables = null)
+    : StreamHandler<System.Text.Json.Nodes.JsonObject, DinoFlow.Aws.Feedback.FeedbackBatchOutput>(services, AwsJsonContext.Default.JsonObject, DinoFlow.Aws.Feedback.FeedbackJsonContext.Default.FeedbackBatchOutput)
+{
+    private readonly TextWriter _metrics = metrics ?? Console.Out;
+    private readonly Func<string, string?> _variables = variables ?? Environment.GetEnvironmentVariable;
+
+    public FeedbackBatchFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<DinoFlow.Aws.Feedback.FeedbackBatchOutput> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
+        new FeedbackBatchStep(Services.Bucket, _metrics, Services.Loggers.CreateLogger<FeedbackBatchFunction>()).RunAsync(FeedbackBatchStep.Request(request, _variables), cancellationToken);
+}
+
+/// <summary>Ground Truth pre-annotation: a manifest line → the worker task's input, with the model's guess for a closed-loop frame.</summary>
+public sealed class PreLabelTaskFunction(FunctionServices? services = null)
+    : StreamHandler<System.Text.Json.Nodes.JsonObject, System.Text.Json.Nodes.JsonObject>(services, AwsJsonContext.Default.JsonObject, AwsJsonContext.Default.JsonObject)
+{
+    public PreLabelTaskFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<System.Text.Json.Nodes.JsonObject> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
+        Task.FromResult(new PreLabelTaskStep(Services.Settings).Run(request));
+}

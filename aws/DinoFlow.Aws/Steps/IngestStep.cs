@@ -52,12 +52,14 @@ public sealed class IngestStep(IObjectStore bucket, IImageDecoder decoder, AwsSe
 
         var known = await LabelsManifest.ReadAsync(bucket, settings, cancellationToken).ConfigureAwait(false);
         var toLabel = batchImages.Where(i => i.Key.StartsWith(BucketLayout.UnlabeledFolder + "/", StringComparison.Ordinal) && !known.ContainsKey(BucketLayout.ImageUri(settings, i.Key)))
-            .Select(i => BucketLayout.ImageUri(settings, i.Key)).Order(StringComparer.Ordinal).ToList();
+            .Select(i => i.Key).ToList();
         string? inputManifestUri = null;
         if (toLabel.Count > 0)
         {
             var key = $"{AwsSettings.RunPrefix(input.RunName)}/ingest/input.manifest";
-            await bucket.PutTextAsync(key, GroundTruthManifest.WriteInputManifest(toLabel), cancellationToken).ConfigureAwait(false);
+            // The closed loop's frames first, most uncertain first, each with the model's guess (Feedback/PreLabels).
+            var manifest = await DinoFlow.Aws.Feedback.PreLabels.InputManifestAsync(bucket, settings, toLabel, logger, cancellationToken).ConfigureAwait(false);
+            await bucket.PutTextAsync(key, manifest, cancellationToken).ConfigureAwait(false);
             inputManifestUri = settings.S3Uri(key);
         }
 

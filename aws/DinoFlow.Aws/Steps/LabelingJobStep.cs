@@ -30,7 +30,8 @@ public sealed class LabelingJobStep(IObjectStore bucket, AwsSettings settings) :
         {
             ["WorkteamArn"] = settings.WorkteamArn,
             ["UiConfig"] = new JsonObject { ["UiTemplateS3Uri"] = settings.S3Uri(templateKey) },
-            ["PreHumanTaskLambdaArn"] = GroundTruthRegions.PreAnnotationLambdaArn(settings.Region),
+            // The stack's own pre-annotation function when it has one (it adds the closed loop's guesses), else the built-in.
+            ["PreHumanTaskLambdaArn"] = settings.PreLabelFunctionArn is { Length: > 0 } preLabel ? preLabel : GroundTruthRegions.PreAnnotationLambdaArn(settings.Region),
             ["TaskKeywords"] = new JsonArray("Images", "Classification", "Dinosaurs"),
             ["TaskTitle"] = "Which label fits the picture?",
             ["TaskDescription"] = "Choose the one label that fits each picture best: " + string.Join(", ", settings.LabelCategories),
