@@ -171,7 +171,7 @@ public sealed class FeedbackBatchFunction(FunctionServices? services = null, Tex
     public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
 
     protected override Task<DinoFlow.Aws.Feedback.FeedbackBatchOutput> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
-        new FeedbackBatchStep(Services.Bucket, _metrics, Services.Loggers.CreateLogger<FeedbackBatchFunction>()).RunAsync(FeedbackBatchStep.Request(request, _variables), cancellationToken);
+        new FeedbackBatchStep(Services.Bucket, _metrics, Services.Loggers.CreateLogger<FeedbackBatchFunction>()).RunAsync(FeedbackBatchStep.Request(request, _variables, Services.Settings), cancellationToken);
 }
 
 /// <summary>Ground Truth pre-annotation: a manifest line → the worker task's input, with the model's guess for a closed-loop frame.</summary>

@@ -118,6 +118,9 @@ public sealed class HandlerEndpoint : IDisposable
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,
         "StoreUncertainFrameFunction" => new StoreUncertainFrameFunction(services, TextWriter.Null).HandleAsync,
         "CanaryDecisionFunction" => new CanaryDecisionFunction(services).HandleAsync,
+        // The closed loop's check with a small threshold (the template's FEEDBACK_RETRAIN_AT), as the engine scenarios store a few frames.
+        "FeedbackBatchFunction" => new FeedbackBatchFunction(services, TextWriter.Null, v => v == "FEEDBACK_RETRAIN_AT" ? "3" : null).HandleAsync,
+        "PreLabelTaskFunction" => new PreLabelTaskFunction(services).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 

@@ -8,7 +8,8 @@ namespace DinoFlow.Aws.Feedback;
 /// <summary>One scheduled check: the EventBridge event's id (a retry keeps it, so a retry finishes the same batch) and time, and the thresholds.</summary>
 /// <param name="RetrainAt">Frames no batch has taken that start a batch; 0 turns the loop off.</param>
 /// <param name="MaxFrames">The most frames one batch takes (the most uncertain); the rest wait for the next check.</param>
-public sealed record FeedbackBatchRequest(string? EventId, DateTimeOffset? EventTime, int RetrainAt, int MaxFrames = 200);
+/// <param name="HasWorkteam">false when the stack has no WorkteamArn: nothing could label the frames, so they stay where they are.</param>
+public sealed record FeedbackBatchRequest(string? EventId, DateTimeOffset? EventTime, int RetrainAt, int MaxFrames = 200, bool HasWorkteam = true);
 
 /// <summary>
 /// A frame taken by a batch (<c>feedback/_claims/DEVICE/FRAME.json</c>, created once with If-None-Match): it is never
@@ -21,8 +22,11 @@ public sealed record FeedbackBatchEntry(
     int Rank, string Incoming, string Record, string DeviceId, string FrameId, string ModelVersion,
     string Guess, double Confidence, bool Unknown, string Reasons, double Priority);
 
-/// <summary><c>feedback/_batches/BATCH.json</c>: what a batch sent to labeling, most uncertain first; ingest reads the guesses from it.</summary>
-public sealed record FeedbackBatchFile(string Batch, DateTimeOffset CreatedAt, IReadOnlyList<FeedbackBatchEntry> Frames);
+/// <summary>
+/// <c>feedback/_batches/BATCH.json</c>: what a batch sent to labeling, most uncertain first; ingest reads the guesses from
+/// it. Written before the copies (planned) and again after them with what was sent (<see cref="Complete"/>).
+/// </summary>
+public sealed record FeedbackBatchFile(string Batch, DateTimeOffset CreatedAt, IReadOnlyList<FeedbackBatchEntry> Frames, bool Complete = false);
 
 /// <summary>
 /// What one check did: <c>off</c> (threshold 0), <c>waiting</c> (fewer pending frames than the threshold) or <c>sent</c>

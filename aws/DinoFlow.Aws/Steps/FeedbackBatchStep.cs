@@ -42,6 +42,8 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
         ArgumentNullException.ThrowIfNull(request);
         if (request.RetrainAt <= 0)
             return new FeedbackBatchOutput("off", 0, 0, null, 0, [], "the closed loop is off (FeedbackRetrainAt 0)");
+        if (!request.HasWorkteam)
+            return new FeedbackBatchOutput("off", 0, request.RetrainAt, null, 0, [], "the stack has no WorkteamArn, so nothing could label the frames; they stay under feedback/");
         var batch = BatchName(request, _clock.GetUtcNow());
 
         // One listing of feedback/ (no read of a key that may be missing: the role may list only under feedback/, and S3
@@ -84,6 +86,10 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
                 planned = await ReadBatchAsync(batch, cancellationToken).ConfigureAwait(false) ?? throw new IOException($"{BatchKey(batch)} exists but cannot be read");
         }
 
+        if (planned.Complete)
+            return new FeedbackBatchOutput("sent", planned.Frames.Count, request.RetrainAt, batch, planned.Frames.Count, refused,
+                $"batch {batch} was sent before ({planned.Frames.Count} frames); nothing sent again");
+
         var sent = new List<FeedbackBatchEntry>();
         foreach (var entry in planned.Frames)
         {
@@ -99,7 +105,7 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
         }
 
         // The batch file keeps what was sent (a frame another check claimed first is left out), for lineage and ingest.
-        var final = planned with { Frames = sent };
+        var final = planned with { Frames = sent, Complete = true };
         await bucket.PutTextAsync(BatchKey(batch), Serialize(final), cancellationToken).ConfigureAwait(false);
         LogSent(logger, batch, sent.Count, IncomingPrefix);
         return new FeedbackBatchOutput("sent", Math.Max(pending, sent.Count), request.RetrainAt, batch, sent.Count, refused,
@@ -110,8 +116,9 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
     public const string MaxFramesVariable = "FEEDBACK_MAX_FRAMES";
 
     /// <summary>The check's request: the scheduled event's id and time, the thresholds from the function's environment (template.yaml).</summary>
-    public static FeedbackBatchRequest Request(JsonObject scheduledEvent, Func<string, string?> variable)
+    public static FeedbackBatchRequest Request(JsonObject scheduledEvent, Func<string, string?> variable, AwsSettings settings)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(scheduledEvent);
         ArgumentNullException.ThrowIfNull(variable);
         int Number(string name, int fallback) => variable(name) is not { Length: > 0 } text ? fallback
@@ -119,7 +126,7 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
             : throw new AwsConfigurationException(name, $"'{text}' is not a whole number of frames (0 or more)");
         DateTimeOffset? time = scheduledEvent["time"]?.GetValue<string>() is { } text
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null;
-        return new FeedbackBatchRequest(scheduledEvent["id"]?.GetValue<string>(), time, Number(RetrainAtVariable, 50), Number(MaxFramesVariable, DefaultMaxFrames));
+        return new FeedbackBatchRequest(scheduledEvent["id"]?.GetValue<string>(), time, Number(RetrainAtVariable, 50), Number(MaxFramesVariable, DefaultMaxFrames), settings.WorkteamArn.Length > 0);
     }
 
     /// <summary>The batch's name from the scheduled event (its time, and its id, which a retry keeps): letters, digits and '-'.</summary>
