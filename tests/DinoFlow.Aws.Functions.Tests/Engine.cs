@@ -18,8 +18,8 @@ public static class Engine
     public const string Scenarios = "engine scenarios";
     public const string Checks = "engine checks";
 
-    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs).</summary>
-    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker" };
+    /// <summary>The stack the scenarios run: SageMaker training (moto's training jobs) and the stack's pre-annotation function (template.yaml names it).</summary>
+    public static AwsSettings Settings { get; } = new() { TrainingMode = "sagemaker", PreLabelFunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:dinoflow-PreLabelTask" };
 
     public static string PipelineName => $"{Settings.StackName}-pipeline";
 

@@ -37,6 +37,7 @@ What is real and what is not:
 Exit code 3: moto (with its server extras) is missing.
 """
 
+import fnmatch
 import json
 import os
 import socket
@@ -499,6 +500,25 @@ class Scenario:
             uploads_delivered.set()
         return started
 
+    def announce(self, prefixes, batch_size, trigger):
+        """Upload events for objects already in the bucket (what a function wrote, e.g. the closed loop's copies under
+        incoming/unlabeled/feedback/): S3 sends them to EventBridge as for any upload; here they go to the trigger as
+        the pipe delivers them."""
+        events = []
+        for prefix in prefixes:
+            for item in self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", []):
+                when = f"2025-06-02T11:00:{len(events) % 60:02d}Z"
+                events.append({"body": upload_event(self.bucket, item["Key"], item["Size"], item["ETag"].strip('"'), when)})
+        uploads_delivered.clear()
+        try:
+            started = [self.sfn.start_execution(stateMachineArn=self.machines[trigger], name=str(uuid.uuid4()),
+                                                input=json.dumps(events[i:i + batch_size]))["executionArn"]
+                       for i in range(0, len(events), batch_size)]
+            self.wait(started)
+        finally:
+            uploads_delivered.set()
+        return started
+
     def invoke(self, calls, stack):
         """Invokes functions as an event source outside the state machines does (an IoT rule's Lambda action): the
         patched invoke runs the handler under its own function role, as in the scenarios."""
@@ -654,6 +674,8 @@ def run(plan):
                                              input=phase["startPipeline"]["input"])
             if "invoke" in phase:
                 done["invoked"] = scenario.invoke(phase["invoke"], plan.get("stackName", "dinoflow"))
+            if "announce" in phase:
+                done["triggers"] = scenario.announce(phase["announce"], plan.get("batchSize", 100), plan["trigger"])
             if "startByHand" in phase:
                 scenario.start_by_hand(phase["startByHand"], plan["pipeline"])
             if phase.get("restartNotified"):
@@ -675,8 +697,9 @@ def run(plan):
             done["notifications"] = scenario.notifications()
             done["keys"] = scenario.keys()
             # The text of the shared objects the test asks for (e.g. data/labels.manifest), as the phase left them.
+            # A key with "*" is a pattern (runs/*/ingest/input.manifest: the run's name is not known before it starts).
             done["texts"] = {k: scenario.s3.get_object(Bucket=scenario.bucket, Key=k)["Body"].read().decode()
-                             for k in plan.get("readKeys", []) if k in done["keys"]}
+                             for k in done["keys"] if any(fnmatch.fnmatchcase(k, r) for r in plan.get("readKeys", []))}
             report["phases"].append(done)
         report["redrives"] = scenario.redriven
         report["recorded"] = log["recorded"]
