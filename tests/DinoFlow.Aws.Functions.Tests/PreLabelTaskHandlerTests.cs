@@ -55,7 +55,7 @@ public sealed class PreLabelTaskHandlerTests
     }
 
     [Fact]
-    public async Task Ingest_lists_the_batch_first_most_uncertain_first_with_the_guesses_and_the_labeling_job_shows_them()
+    public async Task Ingest_lists_the_batch_first_most_uncertain_first_with_the_guesses_and_only_such_a_labeling_job_shows_them()
     {
         using var trap = new ErrorTrap();
         var bucket = Build.Bucket();
@@ -87,6 +87,10 @@ public sealed class PreLabelTaskHandlerTests
         Assert.Equal(settings.PreLabelFunctionArn, job["humanTaskConfig"]!["PreHumanTaskLambdaArn"]!.GetValue<string>());
         Assert.Equal("arn:aws:lambda:us-east-1:432418664414:function:ACS-ImageMultiClass",
             job["humanTaskConfig"]!["AnnotationConsolidationConfig"]!["AnnotationConsolidationLambdaArn"]!.GetValue<string>());
+        // A job of plain uploads keeps the built-in pre-annotation, even in a stack that has its own.
+        await bucket.PutTextAsync($"runs/{Build.RunName}/ingest/input.manifest", string.Join('\n', lines.Skip(3).Select(l => l.ToJsonString())) + "\n");
+        var plain = await Call(new BuildLabelingJobFunction(Build.Services(bucket, settings)).HandleAsync, Repo.Event("build-labeling-job.json"));
+        Assert.Equal("arn:aws:lambda:us-east-1:432418664414:function:PRE-ImageMultiClass", plain["humanTaskConfig"]!["PreHumanTaskLambdaArn"]!.GetValue<string>());
         var template = await bucket.ReadAllTextAsync($"runs/{Build.RunName}/labeling/template.liquid.html");
         Assert.Contains("{% if task.input.guess %}", template, StringComparison.Ordinal);
         Assert.Contains("The model guessed {{ task.input.guess | escape }} ({{ task.input.confidence | escape }} %)", template, StringComparison.Ordinal);

@@ -64,6 +64,14 @@ public static partial class PreLabels
         return lines.ToString();
     }
 
+    /// <summary>Whether any line of an input manifest carries a model's guess (a closed-loop frame).</summary>
+    public static bool HasGuesses(string inputManifest)
+    {
+        ArgumentNullException.ThrowIfNull(inputManifest);
+        return inputManifest.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Any(line => JsonNode.Parse(line) is JsonObject o && o.ContainsKey(Guess));
+    }
+
     private static async Task<Dictionary<string, FeedbackBatchEntry>> ReadBatchAsync(IObjectStore bucket, string batch, ILogger logger, CancellationToken cancellationToken)
     {
         var key = FeedbackBatchStep.BatchKey(batch);

@@ -16,7 +16,7 @@ public sealed class LabelingJobStep(IObjectStore bucket, AwsSettings settings) :
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(input);
         BucketLayout.RequireRunName(input.RunName);
-        S3Uri.ParseIn(input.InputManifestUri, settings.DataBucket, "inputManifestUri");
+        var manifest = S3Uri.ParseIn(input.InputManifestUri, settings.DataBucket, "inputManifestUri");
         if (!settings.WorkteamArn.StartsWith("arn:aws:sagemaker:", StringComparison.Ordinal) || !settings.WorkteamArn.Contains(":workteam/", StringComparison.Ordinal))
             throw new AwsConfigurationException("workteamArn", $"'{settings.WorkteamArn}' is not a SageMaker workteam ARN; images without labels need one");
 
@@ -26,12 +26,15 @@ public sealed class LabelingJobStep(IObjectStore bucket, AwsSettings settings) :
         await bucket.PutTextAsync(categoriesKey, GroundTruthLabeling.LabelCategoryConfig(settings.LabelCategories, settings.LabelingInstructions), cancellationToken).ConfigureAwait(false);
         await bucket.PutTextAsync(templateKey, GroundTruthLabeling.HumanTaskUiTemplate(settings.LabelCategories, settings.LabelingInstructions), cancellationToken).ConfigureAwait(false);
 
+        // The stack's own pre-annotation function only for a job with the closed loop's guesses (it shows them); every
+        // other job keeps the built-in PRE-ImageMultiClass, the combination Ground Truth documents for this task type.
+        var preLabel = settings.PreLabelFunctionArn.Length > 0
+            && DinoFlow.Aws.Feedback.PreLabels.HasGuesses(await bucket.ReadAllTextAsync(manifest.Key, cancellationToken).ConfigureAwait(false));
         var humanTask = new JsonObject
         {
             ["WorkteamArn"] = settings.WorkteamArn,
             ["UiConfig"] = new JsonObject { ["UiTemplateS3Uri"] = settings.S3Uri(templateKey) },
-            // The stack's own pre-annotation function when it has one (it adds the closed loop's guesses), else the built-in.
-            ["PreHumanTaskLambdaArn"] = settings.PreLabelFunctionArn is { Length: > 0 } preLabel ? preLabel : GroundTruthRegions.PreAnnotationLambdaArn(settings.Region),
+            ["PreHumanTaskLambdaArn"] = preLabel ? settings.PreLabelFunctionArn : GroundTruthRegions.PreAnnotationLambdaArn(settings.Region),
             ["TaskKeywords"] = new JsonArray("Images", "Classification", "Dinosaurs"),
             ["TaskTitle"] = "Which label fits the picture?",
             ["TaskDescription"] = "Choose the one label that fits each picture best: " + string.Join(", ", settings.LabelCategories),
