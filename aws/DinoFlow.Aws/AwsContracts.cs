@@ -237,4 +237,6 @@ public sealed record StoredFeedbackFrame(DinoFlow.Pipeline.ActiveLearning.Feedba
 [JsonSerializable(typeof(StoredFeedbackFrame))]
 [JsonSerializable(typeof(CanaryDecisionInput))]
 [JsonSerializable(typeof(CanaryDecisionOutput))]
+[JsonSerializable(typeof(DeviceCompatibilityInput))]
+[JsonSerializable(typeof(DeviceCompatibilityProgress))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

@@ -158,3 +158,15 @@ public sealed class CanaryDecisionFunction(FunctionServices? services = null)
     protected override Task<CanaryDecisionOutput> RunAsync(CanaryDecisionInput request, CancellationToken cancellationToken) =>
         new CanaryDecisionStep(Services.Bucket, Services.Loggers.CreateLogger<CanaryDecisionFunction>()).RunAsync(request, cancellationToken);
 }
+
+/// <summary>Device check before any deployment: one page of a thing group's devices against their last reported platform (platforms/THING.json).</summary>
+public sealed class DeviceCompatibilityFunction(FunctionServices? services = null)
+    : StreamHandler<DeviceCompatibilityInput, DeviceCompatibilityProgress>(services, AwsJsonContext.Default.DeviceCompatibilityInput, AwsJsonContext.Default.DeviceCompatibilityProgress)
+{
+    public DeviceCompatibilityFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<DeviceCompatibilityProgress> RunAsync(DeviceCompatibilityInput request, CancellationToken cancellationToken) =>
+        new DeviceCompatibilityStep(Services.Bucket, Services.Settings, Services.Loggers.CreateLogger<DeviceCompatibilityFunction>()).RunAsync(request, cancellationToken);
+}
