@@ -239,4 +239,5 @@ public sealed record StoredFeedbackFrame(DinoFlow.Pipeline.ActiveLearning.Feedba
 [JsonSerializable(typeof(CanaryDecisionOutput))]
 [JsonSerializable(typeof(DeviceCompatibilityInput))]
 [JsonSerializable(typeof(DeviceCompatibilityProgress))]
+[JsonSerializable(typeof(PlatformRecord))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

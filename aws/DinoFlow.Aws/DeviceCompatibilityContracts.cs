@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Pipeline.Compatibility;
 
 namespace DinoFlow.Aws;
@@ -38,3 +39,9 @@ public sealed record DeviceCompatibilityProgress(
     string? Summary = null,
     string? Error = null,
     string? Cause = null);
+
+/// <summary>
+/// <c>platforms/THING.json</c> as the PlatformReportsRule writes it: the health message's device and platform, and when
+/// IoT Core received it (ms since the epoch). Only messages whose deviceId is the topic's thing get there.
+/// </summary>
+public sealed record PlatformRecord(string DeviceId, DevicePlatform? Platform, long ReceivedMs);

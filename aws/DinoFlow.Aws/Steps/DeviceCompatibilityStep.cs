@@ -124,10 +124,9 @@ public sealed partial class DeviceCompatibilityStep(IObjectStore bucket, AwsSett
         var key = PlatformKey(thing);
         try
         {
-            // The rule keeps the health message's eventId, deviceId, timestamp and platform: a health message itself.
-            var health = JsonSerializer.Deserialize(await bucket.ReadAllTextAsync(key, cancellationToken).ConfigureAwait(false), EdgeJson.Default.HealthMessage);
-            if (health?.Platform is { } platform && health.DeviceId == thing) return CompatibilityCheck.Check(package, Profile(thing, platform));
-            LogUnreadable(logger, key, health?.Platform is null ? "it has no platform" : $"its deviceId '{health.DeviceId}' is not {thing}");
+            var record = JsonSerializer.Deserialize(await bucket.ReadAllTextAsync(key, cancellationToken).ConfigureAwait(false), AwsJsonContext.Default.PlatformRecord);
+            if (record?.Platform is { } platform && record.DeviceId == thing) return CompatibilityCheck.Check(package, Profile(thing, platform));
+            LogUnreadable(logger, key, record?.Platform is null ? "it has no platform" : $"its deviceId '{record.DeviceId}' is not {thing}");
         }
         catch (JsonException e)
         {
