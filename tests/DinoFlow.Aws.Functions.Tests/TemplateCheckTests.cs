@@ -42,7 +42,7 @@ public sealed class TemplateCheckTests
     public async Task After_translation_every_function_has_one_architecture_and_only_the_container_trainer_is_x86()
     {
         var functions = Resources(await TranslatedAsync(), "AWS::Lambda::Function").ToList();
-        Assert.Equal(13, functions.Count);
+        Assert.Equal(14, functions.Count);
         foreach (var (name, properties) in functions)
         {
             // SAM's Globals lists are additive: a global [arm64] plus a function's [x86_64] gives both, which Lambda refuses.
