@@ -118,6 +118,7 @@ public sealed class HandlerEndpoint : IDisposable
         "RunLockFunction" => new RunLockFunction(services).HandleAsync,
         "StoreUncertainFrameFunction" => new StoreUncertainFrameFunction(services, TextWriter.Null).HandleAsync,
         "CanaryDecisionFunction" => new CanaryDecisionFunction(services).HandleAsync,
+        "DeviceCompatibilityFunction" => new DeviceCompatibilityFunction(services).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 
