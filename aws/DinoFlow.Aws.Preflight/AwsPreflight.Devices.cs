@@ -143,23 +143,25 @@ public sealed partial class AwsPreflight
 
         if (fleet is null)
         {
-            checks.Add(new(check, PreflightOutcome.Warning, $"{arn} ({canaries.Count} things); the fleet's group was not found, so no device was checked for being in both groups"));
+            checks.Add(new(check, PreflightOutcome.Warning, $"{arn} ({Count(canaries)}); the fleet's group was not found, so no device was checked for being in both groups"));
             return;
         }
 
         var (members, fleetProblem) = await ThingsAsync(fleet, cancellationToken).ConfigureAwait(false);
         if (fleetProblem is not null)
         {
-            checks.Add(new(check, PreflightOutcome.Warning, $"{arn} ({canaries.Count} things); the fleet's things could not be listed ({fleetProblem}), so no device was checked for being in both groups"));
+            checks.Add(new(check, PreflightOutcome.Warning, $"{arn} ({Count(canaries)}); the fleet's things could not be listed ({fleetProblem}), so no device was checked for being in both groups"));
             return;
         }
 
         var both = canaries.Intersect(members, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         checks.Add(both.Count == 0
-            ? new(check, PreflightOutcome.Passed, $"{arn} ({canaries.Count} things, none of them in the fleet's group {fleet})")
+            ? new(check, PreflightOutcome.Passed, $"{arn} ({Count(canaries)}, none of them in the fleet's group {fleet})")
             : new(check, PreflightOutcome.Missing, $"{string.Join(", ", both)} {(both.Count == 1 ? "is" : "are")} in both {canary} and the fleet's group {fleet}: a device in both would get two versions of com.dinoflow.Model from two deployments; " +
                 $"remove {(both.Count == 1 ? "it" : "them")} from one (aws iot remove-thing-from-thing-group --thing-group-name {fleet} --thing-name {both[0]})"));
     }
+
+    private static string Count(List<string> things) => things.Count == 1 ? "1 thing" : $"{things.Count} things";
 
     /// <summary>Every thing of a group (ListThingsInThingGroup, 250 a page, at most 40 pages), or why they could not be listed.</summary>
     private async Task<(List<string> Things, string? Problem)> ThingsAsync(string group, CancellationToken cancellationToken)
