@@ -237,4 +237,7 @@ public sealed record StoredFeedbackFrame(DinoFlow.Pipeline.ActiveLearning.Feedba
 [JsonSerializable(typeof(StoredFeedbackFrame))]
 [JsonSerializable(typeof(CanaryDecisionInput))]
 [JsonSerializable(typeof(CanaryDecisionOutput))]
+[JsonSerializable(typeof(DeviceCompatibilityInput))]
+[JsonSerializable(typeof(DeviceCompatibilityProgress))]
+[JsonSerializable(typeof(PlatformRecord))]
 public sealed partial class AwsJsonContext : JsonSerializerContext;

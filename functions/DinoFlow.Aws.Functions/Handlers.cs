@@ -185,3 +185,15 @@ public sealed class PreLabelTaskFunction(FunctionServices? services = null)
     protected override Task<System.Text.Json.Nodes.JsonObject> RunAsync(System.Text.Json.Nodes.JsonObject request, CancellationToken cancellationToken) =>
         Task.FromResult(new PreLabelTaskStep(Services.Settings).Run(request));
 }
+
+/// <summary>Device check before any deployment: one page of a thing group's devices against their last reported platform (platforms/THING.json).</summary>
+public sealed class DeviceCompatibilityFunction(FunctionServices? services = null)
+    : StreamHandler<DeviceCompatibilityInput, DeviceCompatibilityProgress>(services, AwsJsonContext.Default.DeviceCompatibilityInput, AwsJsonContext.Default.DeviceCompatibilityProgress)
+{
+    public DeviceCompatibilityFunction() : this(null) { }
+
+    public Task<Stream> HandleAsync(Stream request) => HandleCoreAsync(request);
+
+    protected override Task<DeviceCompatibilityProgress> RunAsync(DeviceCompatibilityInput request, CancellationToken cancellationToken) =>
+        new DeviceCompatibilityStep(Services.Bucket, Services.Settings, Services.Loggers.CreateLogger<DeviceCompatibilityFunction>()).RunAsync(request, cancellationToken);
+}

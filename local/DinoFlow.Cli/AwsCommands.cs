@@ -27,11 +27,12 @@ public static class AwsCommands
         mode.AcceptOnlyFromAmong("sagemaker", "lambda");
         var image = new Option<string?>("--trainer-image-uri") { Description = "TrainerImageUri (TrainingMode sagemaker)" };
         var instance = new Option<string>("--training-instance-type") { Description = "TrainingInstanceType", DefaultValueFactory = _ => "ml.m5.xlarge" };
+        var canary = new Option<string?>("--canary-thing-group") { Description = "CanaryThingGroupName: also check the canary group exists and shares no device with the fleet's" };
         var alarm = new Option<bool>("--silent-devices-alarm") { Description = "SilentDevicesAlarmEnabled=true: also require fleet indexing with connectivity" };
         var region = new Option<string?>("--region") { Description = "The region to deploy to (default: AWS_REGION or the profile's)" };
         var endpoint = new Option<string?>("--endpoint-url") { Description = "Send every call to this endpoint instead of AWS's (a moto server, LocalStack)" };
         var preflight = new Command("preflight", "Check the account for what the stack needs but does not create, before `sam deploy`: one line per check, exit code 1 when something required is missing");
-        foreach (var option in new Option[] { thingGroup, edgeVersion, workteam, mode, image, instance, alarm, region, endpoint }) preflight.Options.Add(option);
+        foreach (var option in new Option[] { thingGroup, edgeVersion, workteam, mode, image, instance, canary, alarm, region, endpoint }) preflight.Options.Add(option);
         preflight.SetAction(async (parse, cancellationToken) =>
         {
             var regionName = parse.GetValue(region) ?? AwsEnvironment.Region();
@@ -60,6 +61,7 @@ public static class AwsCommands
                 TrainerImageUri = parse.GetValue(image),
                 TrainingInstanceType = parse.GetValue(instance)!,
                 SilentDevicesAlarmEnabled = parse.GetValue(alarm),
+                CanaryThingGroupName = parse.GetValue(canary),
             }).RunAsync(cancellationToken).ConfigureAwait(false);
             foreach (var check in checks) Console.WriteLine(check.Line);
             var ready = AwsPreflight.Ready(checks);

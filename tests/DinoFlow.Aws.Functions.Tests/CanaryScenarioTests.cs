@@ -26,7 +26,9 @@ public sealed class CanaryScenarioTests
         // The fleet's group has a deployment (read first); the canary group has none yet.
         recorded["greengrassv2.ListDeployments"] = new JsonArray(recorded["greengrassv2.ListDeployments"]![0]!.DeepClone(),
             new JsonObject { ["response"] = new JsonObject { ["deployments"] = new JsonArray() } });
-        recorded["iot.ListThingsInThingGroup"] = Engine.Answers(new JsonObject { ["things"] = new JsonArray("cam-a", "cam-b") });
+        // The device check lists the fleet, then the canaries (the last answer repeats: the canary machine's list too).
+        recorded["iot.ListThingsInThingGroup"] = new JsonArray(recorded["iot.ListThingsInThingGroup"]![0]!.DeepClone(),
+            new JsonObject { ["response"] = new JsonObject { ["things"] = new JsonArray("cam-a", "cam-b") } });
         var phase = Phase("canary", recorded);
         phase["objects"] = new JsonArray(reports.Select((r, i) => (JsonNode)new JsonObject { ["key"] = ShadowReports.Key(r.Device, 1765022400000 + i), ["body"] = r.Json }).ToArray());
         phase["startByHand"] = new JsonArray(new JsonObject { ["name"] = name, ["uploads"] = new JsonArray(Uploads(work.Path, 24).Select(u => (JsonNode)u).ToArray()) });

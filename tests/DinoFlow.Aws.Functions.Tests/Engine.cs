@@ -31,6 +31,9 @@ public static class Engine
     /// <summary>The canary rollout's state machine: its name makes the ARN the pipeline's substitution names.</summary>
     public static string CanaryName => $"{Settings.StackName}-canary";
 
+    /// <summary>The device check's state machine: its name makes the ARN the pipeline's substitution names.</summary>
+    public static string CompatibilityName => $"{Settings.StackName}-compatibility";
+
     /// <param name="settings">The stack's settings when not <see cref="Settings"/> (e.g. with a canary thing group).</param>
     public static JsonObject Plan(IEnumerable<JsonObject> phases, string trainingArtifact, AwsSettings? settings = null)
     {
@@ -51,6 +54,7 @@ public static class Engine
                 [TriggerName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.TriggerDefinition), substitutions), ["type"] = "EXPRESS", ["resource"] = "TriggerStateMachine" },
                 [WaitName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.WaitDefinition), substitutions), ["resource"] = "WaitStateMachine" },
                 [CanaryName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.CanaryDefinition), substitutions), ["resource"] = "CanaryStateMachine" },
+                [CompatibilityName] = new JsonObject { ["definition"] = StateMachineDefinitions.Substitute(StateMachineDefinitions.LoadDefinition(StateMachineDefinitions.CompatibilityDefinition), substitutions), ["resource"] = "CompatibilityStateMachine" },
             },
             ["iam"] = Iam(settings),
             ["phases"] = new JsonArray(phases.Select(p => (JsonNode)p).ToArray()),
@@ -125,17 +129,19 @@ public static class Engine
         return report;
     }
 
-    /// <summary>What CreateTrainingJob's container leaves in S3: the model, its labels and the evaluation report.</summary>
-    public static byte[] TrainedModelTarGz(double accuracy) => Build.TarGz(new()
+    /// <summary>What CreateTrainingJob's container leaves in S3: the model, its model.json (uncompiled unless <paramref name="modelJson"/> says otherwise) and the evaluation report.</summary>
+    public static byte[] TrainedModelTarGz(double accuracy, string? modelJson = null) => Build.TarGz(new()
     {
         ["model.onnx"] = [1, 2, 3],
-        ["model.json"] = Encoding.UTF8.GetBytes(new JsonObject { ["labels"] = new JsonArray(Settings.LabelCategories.Select(c => (JsonNode)JsonValue.Create(c)!).ToArray()) }.ToJsonString()),
+        ["model.json"] = Encoding.UTF8.GetBytes(modelJson ?? Platforms.ModelJson(Settings.LabelCategories)),
         ["evaluation.json"] = Encoding.UTF8.GetBytes($$"""{"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"macroRecall":0.94,"minClassRecall":0.9,"validationImages":60,"classes":[]}"""),
     });
 
     /// <summary>Answers of AWS APIs that moto does not implement, in each API's own names (as botocore returns them).</summary>
     public static JsonObject Recorded(string? deviceOutcome = "succeeded") => new()
     {
+        // The fleet's thing group (moto has no thing groups of a stack's making): the devices the check reads platforms of.
+        ["iot.ListThingsInThingGroup"] = Answers(new JsonObject { ["things"] = new JsonArray("jetson-01", "jetson-02", "jetson-03") }),
         ["greengrassv2.CreateComponentVersion"] = Answers(new JsonObject
         {
             ["arn"] = $"arn:aws:greengrass:{Settings.Region}:{Settings.AccountId}:components:{AwsSettings.ModelComponentName}:versions:1.0.0",

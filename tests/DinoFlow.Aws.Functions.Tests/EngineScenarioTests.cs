@@ -31,10 +31,10 @@ public sealed class EngineScenarioTests
         return uploads;
     }
 
-    internal static string Model(string work, double accuracy = 0.95)
+    internal static string Model(string work, double accuracy = 0.95, string? modelJson = null)
     {
         var path = Path.Combine(work, "model.tar.gz");
-        File.WriteAllBytes(path, Engine.TrainedModelTarGz(accuracy));
+        File.WriteAllBytes(path, Engine.TrainedModelTarGz(accuracy, modelJson));
         return path;
     }
 

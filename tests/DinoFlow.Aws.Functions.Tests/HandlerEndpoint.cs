@@ -121,6 +121,7 @@ public sealed class HandlerEndpoint : IDisposable
         // The closed loop's check with a small threshold (the template's FEEDBACK_RETRAIN_AT), as the engine scenarios store a few frames.
         "FeedbackBatchFunction" => new FeedbackBatchFunction(services, TextWriter.Null, v => v == "FEEDBACK_RETRAIN_AT" ? "3" : null).HandleAsync,
         "PreLabelTaskFunction" => new PreLabelTaskFunction(services).HandleAsync,
+        "DeviceCompatibilityFunction" => new DeviceCompatibilityFunction(services).HandleAsync,
         _ => throw new InvalidOperationException($"no handler for the function {function} in the engine scenarios"),
     };
 

@@ -21,16 +21,18 @@ public sealed class RenderedRequestTests(RenderedRun run) : IClassFixture<Render
         Assert.Equal(
             [
                 "greengrassv2.CreateComponentVersion.json", "greengrassv2.CreateDeployment.json", "greengrassv2.GetDeployment.json", "greengrassv2.ListDeployments.json",
-                "iot.DescribeJob.json", "iot.ListJobExecutionsForJob.json",
+                "iot.DescribeJob.json", "iot.ListJobExecutionsForJob.json", "iot.ListThingsInThingGroup.json",
                 "sagemaker.CreateLabelingJob.json", "sagemaker.CreateTrainingJob.json", "sagemaker.DescribeLabelingJob.json",
                 "sagemaker.DescribeTrainingJob.json",
                 // DescribeExecution: startExecution.sync:2 asking after its child (a wait), under the pipeline's role.
-                "sns.Publish.json", "stepfunctions.DescribeExecution.json", "stepfunctions.StartExecution.json", "stepfunctions.StartExecution.wait.json",
+                // StartExecution.compatibility: the device check before the deployment, a child execution like the waits.
+                "sns.Publish.json", "stepfunctions.DescribeExecution.json", "stepfunctions.StartExecution.compatibility.json", "stepfunctions.StartExecution.json",
+                "stepfunctions.StartExecution.wait.json",
             ],
             Files());
         var validation = await ValidateAsync(run.Directory);
         Assert.True(validation.ExitCode == 0, validation.All);
-        Assert.Contains("14 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
+        Assert.Contains("16 valid, 0 invalid", validation.Output, StringComparison.Ordinal);
         // The waits are sized by these two (HistoryBudgetTests): they are what the requests carry.
         var training = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(run.Directory, "sagemaker.CreateTrainingJob.json")))!;
         Assert.Equal(DinoFlow.Aws.Steps.TrainingJobStep.MaxRuntimeSeconds, training["StoppingCondition"]!["MaxRuntimeInSeconds"]!.GetValue<int>());
@@ -76,7 +78,7 @@ public sealed class RenderedRequestTests(RenderedRun run) : IClassFixture<Render
              "Labeling finished?", "Use the labeling output", "Prepare training data", "Train in Lambda or SageMaker?", "Build training job",
              "Train on SageMaker", "Wait for training", "Training finished?", "Collect the trained model", "Good enough to deploy?", "Build Greengrass component",
              "Create component version", "Read the group's deployment", "Does the group have a deployment?", "Read its components", "Merge the components",
-             "Canary first?", "Deploy to the thing group", "Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run",
+             "Check the devices", "Canary first?", "Deploy to the thing group", "Wait for the rollout", "Rollout finished?", "List the pending devices", "Summarise the rollout", "Finish the run",
              "Start the next run?", "Run ended how?", "Deployed"],
             States(deployed));
         // A training job that ends Failed: notified, then the execution stops at "Stopped for a fix" for a redrive.

@@ -42,7 +42,7 @@ public sealed class TemplateCheckTests
     public async Task After_translation_every_function_has_one_architecture_and_only_the_container_trainer_is_x86()
     {
         var functions = Resources(await TranslatedAsync(), "AWS::Lambda::Function").ToList();
-        Assert.Equal(15, functions.Count);
+        Assert.Equal(16, functions.Count);
         foreach (var (name, properties) in functions)
         {
             // SAM's Globals lists are additive: a global [arm64] plus a function's [x86_64] gives both, which Lambda refuses.
@@ -71,7 +71,7 @@ public sealed class TemplateCheckTests
         foreach (var (name, properties) in Resources(template, "AWS::Lambda::Function"))
             Assert.True(properties["Role"]?["Fn::GetAtt"] is JsonArray role && role[0]!.GetValue<string>() == name + "Role", $"{name} has no role of its own");
         var machines = Resources(template, "AWS::StepFunctions::StateMachine").ToList();
-        Assert.Equal(4, machines.Count); // trigger, pipeline, the pipeline's bounded waits and its canary rollout
+        Assert.Equal(5, machines.Count); // trigger, pipeline, the pipeline's bounded waits, its canary rollout and its device check
         Assert.All(machines, m => Assert.NotNull(m.Properties["Definition"] ?? m.Properties["DefinitionString"]));
     }
 
@@ -179,7 +179,7 @@ public sealed class TemplateCheckTests
         }
 
         Assert.Equal(used.Count, used.Distinct(StringComparer.Ordinal).Count()); // one group each
-        Assert.Equal(19, used.Count); // 15 functions, 4 state machines
+        Assert.Equal(21, used.Count); // 16 functions, 5 state machines
     }
 
     [SkippableFact]

@@ -124,10 +124,10 @@ public sealed partial class TemplateTests
     public void Every_zip_function_handler_named_in_the_template_exists_and_takes_and_returns_a_Stream()
     {
         var handlers = _template.Handlers().ToList();
-        Assert.Equal(15, handlers.Count);
+        Assert.Equal(16, handlers.Count);
         // The container image's handler (TrainFunction, in dinoflow-trainer) is checked by DinoFlow.Aws.Trainer.Tests.
         var zip = handlers.Where(h => h.Function.Property("CodeUri") is not null).ToList();
-        Assert.Equal(14, zip.Count);
+        Assert.Equal(15, zip.Count);
         foreach (var (function, handler) in zip)
             Template.AssertStreamHandler(function.Name, handler, typeof(PlanBatchFunction).Assembly);
     }

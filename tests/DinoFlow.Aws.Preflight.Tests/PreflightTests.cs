@@ -130,6 +130,46 @@ public sealed class PreflightTests(PreflightMoto motoServer)
     }
 
     [SkippableFact]
+    public async Task A_canary_group_apart_from_the_fleet_passes_and_one_sharing_a_device_with_it_is_named()
+    {
+        using var standIn = StandIn.ReadyAccount();
+        var (apart, _) = await RunAsync("us-east-1", standIn, Options("us-east-1") with { CanaryThingGroupName = "dinoflow-canaries" });
+        var (shared, _) = await RunAsync("us-east-1", standIn, Options("us-east-1") with { CanaryThingGroupName = "dinoflow-canaries-overlap" });
+
+        var ok = Line(apart, "canary thing group");
+        Assert.Equal(PreflightOutcome.Passed, ok.Outcome);
+        Assert.Equal("arn:aws:iot:us-east-1:123456789012:thinggroup/dinoflow-canaries (1 thing, none of them in the fleet's group dinoflow-jetsons)", ok.Detail);
+        Assert.True(AwsPreflight.Ready(apart));
+        // It comes after the fleet's group and its devices.
+        Assert.Equal(["thing group", "Greengrass core devices", "canary thing group"], apart.Select(c => c.Name).SkipWhile(n => n != "thing group").Take(3));
+
+        var both = Line(shared, "canary thing group");
+        Assert.Equal(PreflightOutcome.Missing, both.Outcome);
+        Assert.StartsWith("jetson-02 is in both dinoflow-canaries-overlap and the fleet's group dinoflow-jetsons: a device in both would get two versions of com.dinoflow.Model", both.Detail, StringComparison.Ordinal);
+        Assert.Contains("remove-thing-from-thing-group --thing-group-name dinoflow-jetsons --thing-name jetson-02", both.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("cam-b", both.Detail, StringComparison.Ordinal);
+        Assert.False(AwsPreflight.Ready(shared));
+    }
+
+    [SkippableFact]
+    public async Task A_canary_group_that_does_not_exist_or_is_the_fleets_own_group_is_missing()
+    {
+        using var standIn = StandIn.ReadyAccount();
+        var (absent, _) = await RunAsync("us-east-1", standIn, Options("us-east-1") with { CanaryThingGroupName = "no-such-canaries" });
+        var (same, _) = await RunAsync("us-east-1", standIn, Options("us-east-1") with { CanaryThingGroupName = "dinoflow-jetsons" });
+        var (none, _) = await RunAsync("us-east-1", standIn, Options("us-east-1"));
+
+        var missing = Line(absent, "canary thing group");
+        Assert.Equal(PreflightOutcome.Missing, missing.Outcome);
+        Assert.Contains("ResourceNotFoundException", missing.Detail, StringComparison.Ordinal); // moto's own answer
+        Assert.Contains("aws iot create-thing-group --thing-group-name no-such-canaries", missing.Detail, StringComparison.Ordinal);
+        Assert.Equal(PreflightOutcome.Missing, Line(same, "canary thing group").Outcome);
+        Assert.Contains("names the fleet's own group (dinoflow-jetsons)", Line(same, "canary thing group").Detail, StringComparison.Ordinal);
+        // Without CanaryThingGroupName there is nothing to check.
+        Assert.DoesNotContain(none, c => c.Name == "canary thing group");
+    }
+
+    [SkippableFact]
     public async Task The_signer_computes_the_same_Authorization_as_botocore()
     {
         // moto does not check signatures, so the signer is compared with botocore's SigV4Auth on the requests it makes.

@@ -14,13 +14,14 @@ public static class StateMachineDefinitions
     public const string TriggerDefinition = "trigger.asl.json";
     public const string WaitDefinition = "wait.asl.json";
     public const string CanaryDefinition = "canary.asl.json";
+    public const string CompatibilityDefinition = "compatibility.asl.json";
 
     /// <summary>The logical names of the Lambda functions, as used in DefinitionSubstitutions ("${NameArn}").</summary>
     public static IReadOnlyList<string> FunctionNames { get; } =
     [
         "PlanBatchFunction", "IngestFunction", "BuildLabelingJobFunction", "PrepareTrainingDataFunction", "TrainFunction",
         "BuildTrainingJobFunction", "CollectModelFunction", "StopForRedriveFunction", "BuildGreengrassDocumentsFunction", "DescribeFailureFunction", "RunLockFunction",
-        "CanaryDecisionFunction",
+        "CanaryDecisionFunction", "DeviceCompatibilityFunction",
     ];
 
     private static readonly DinoFlow.Pipeline.Deployment.CanaryPolicy Canary = new();
@@ -45,6 +46,9 @@ public static class StateMachineDefinitions
             ["WaitStateMachineArn"] = WaitArn(settings),
             ["CanaryThingGroupName"] = settings.CanaryThingGroupName,
             ["CanaryStateMachineArn"] = CanaryArn(settings),
+            ["CompatibilityStateMachineArn"] = $"arn:aws:states:{settings.Region}:{settings.AccountId}:stateMachine:{settings.StackName}-compatibility",
+            // The template's !Select [1, !Split [":thinggroup/", ThingGroupArn]].
+            ["ThingGroupName"] = settings.ThingGroupArn.Split(":thinggroup/")[1],
             ["CanaryThingGroupArn"] = $"arn:aws:iot:{settings.Region}:{settings.AccountId}:thinggroup/{settings.CanaryThingGroupName}",
             // The template's defaults, which are the core's CanaryPolicy defaults; the wait's default poll interval.
             ["CanaryMinFrames"] = Canary.MinFrames.ToString(CultureInfo.InvariantCulture),

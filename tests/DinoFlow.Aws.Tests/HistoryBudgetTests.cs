@@ -170,10 +170,11 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         });
         var parent = Bound(pipeline, path => throw new InvalidOperationException($"the pipeline bounds a loop by the path {path}"));
         var canary = Bound(Load(StateMachineDefinitions.CanaryDefinition), path => throw new InvalidOperationException($"the canary machine bounds a loop by the path {path}"));
+        var devices = Bound(Load(StateMachineDefinitions.CompatibilityDefinition), path => throw new InvalidOperationException($"the compatibility machine bounds a loop by the path {path}"));
         // A redrive appends ExecutionRedriven and at most one more pass through the definition (its counters restart).
         var parentWithRedrives = parent.Worst + Redrives * (parent.Worst - 1);
 
-        foreach (var (name, budget) in new[] { ("wait", child), ("pipeline", parent), ("canary", canary) })
+        foreach (var (name, budget) in new[] { ("wait", child), ("pipeline", parent), ("canary", canary), ("compatibility", devices) })
         {
             output.WriteLine($"{name}: at most {budget.Nominal} events without retries, {budget.Worst} with every retry used");
             foreach (var loop in budget.Loops)
@@ -184,8 +185,10 @@ public sealed partial class HistoryBudgetTests(ITestOutputHelper output)
         Assert.Single(child.Loops); // one counter (checks) bounds the three jobs' loops
         Assert.Equal(3, parent.Loops.Count); // labeling, training, rollout
         Assert.Single(canary.Loops); // the canary gate's polls
+        Assert.Single(devices.Loops); // the device check's pages (first and further pages share one counter)
         // A redrive of the pipeline starts a new canary execution: each has its own history.
         Assert.True(canary.Worst <= Budget, $"a canary execution can reach {canary.Worst} events (budget {Budget})");
+        Assert.True(devices.Worst <= Budget, $"a device check execution can reach {devices.Worst} events (budget {Budget})");
         Assert.True(child.Worst <= Budget, $"a wait execution can reach {child.Worst} events (budget {Budget})");
         Assert.True(parentWithRedrives <= Budget, $"a pipeline execution with {Redrives} redrives can reach {parentWithRedrives} events (budget {Budget})");
     }

@@ -7,7 +7,7 @@ namespace DinoFlow.Aws.Tests;
 /// <summary>The ASL files: asl-validator accepts them; every Task retries and catches; every ${…} has a substitution.</summary>
 public sealed partial class StateMachineTests
 {
-    public static TheoryData<string> Definitions() => new() { StateMachineDefinitions.PipelineDefinition, StateMachineDefinitions.TriggerDefinition, StateMachineDefinitions.WaitDefinition, StateMachineDefinitions.CanaryDefinition };
+    public static TheoryData<string> Definitions() => new() { StateMachineDefinitions.PipelineDefinition, StateMachineDefinitions.TriggerDefinition, StateMachineDefinitions.WaitDefinition, StateMachineDefinitions.CanaryDefinition, StateMachineDefinitions.CompatibilityDefinition };
 
     /// <summary>
     /// The one Task without a Catch: "Stopped for a fix" fails on purpose so that the execution ends FAILED at a state a

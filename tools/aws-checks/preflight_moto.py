@@ -3,7 +3,8 @@
 
 Usage: python3 preflight_moto.py
 Starts moto 5 (server mode) on a free loopback port, then, in us-east-1 of moto's account 123456789012, creates what
-template.yaml needs from the account and moto implements: the thing group dinoflow-jetsons with two things, fleet
+template.yaml needs from the account and moto implements: the thing group dinoflow-jetsons with two things, canary
+groups dinoflow-canaries (cam-a) and dinoflow-canaries-overlap (cam-b and jetson-02, also in the fleet's group), fleet
 indexing with connectivity (REGISTRY + STATUS), and the ECR repository dinoflow-trainer with the image tag 0.1.0.
 Every other region stays empty (a fresh account). Prints one JSON line {"endpoint": ...}, then serves until stdin closes.
 Greengrass v2, Ground Truth work teams and SageMaker's Service Quotas are not in moto 5.2: the tests answer those.
@@ -38,6 +39,13 @@ def seed(endpoint):
     for thing in ("jetson-01", "jetson-02"):
         iot.create_thing(thingName=thing)
         iot.add_thing_to_thing_group(thingGroupName="dinoflow-jetsons", thingName=thing)
+    # Canary groups: one apart from the fleet, one that shares jetson-02 with it (a device in both gets two models).
+    for group, things in (("dinoflow-canaries", ("cam-a",)), ("dinoflow-canaries-overlap", ("cam-b", "jetson-02"))):
+        iot.create_thing_group(thingGroupName=group)
+        for thing in things:
+            if thing.startswith("cam-"):
+                iot.create_thing(thingName=thing)
+            iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing)
     iot.update_indexing_configuration(thingIndexingConfiguration={"thingIndexingMode": "REGISTRY", "thingConnectivityIndexingMode": "STATUS"})
 
     ecr = client("ecr")

@@ -37,6 +37,7 @@ What is real and what is not:
 Exit code 3: moto (with its server extras) is missing.
 """
 
+import base64
 import fnmatch
 import json
 import os
@@ -667,6 +668,9 @@ def run(plan):
             # Objects that arrive without an upload event (e.g. what an IoT rule writes: shadow/DEVICE/…json).
             for item in phase.get("objects", []):
                 scenario.s3.put_object(Bucket=scenario.bucket, Key=item["key"], Body=item["body"].encode())
+            # Binary ones (e.g. a run's model package zip), base64 in the plan.
+            for item in phase.get("binaryObjects", []):
+                scenario.s3.put_object(Bucket=scenario.bucket, Key=item["key"], Body=base64.b64decode(item["base64"]))
             if "uploads" in phase:
                 done["triggers"] = scenario.upload(phase["uploads"], plan.get("batchSize", 100), plan["trigger"])
             if "startPipeline" in phase:
