@@ -49,7 +49,7 @@ public sealed class ShadowReportRulesTests
             ShadowReportRules.Check(Valid() with { DeploymentId = new string('d', ShadowReportRules.MaxDeploymentIdLength + 1) }, "cam-1"));
 
         Assert.Equal("shadow report of cam-1: field candidateConfidenceHistogram is missing", noHistogram.Message);
-        Assert.StartsWith("shadow report of cam-1: field deploymentId ", longId.Message, StringComparison.Ordinal);
+        Assert.Equal("shadow report of cam-1: field deploymentId is longer than 200 characters", longId.Message);
     }
 
     private static ShadowReportMessage Spoiled(string field) => field switch

@@ -41,7 +41,7 @@ public sealed class ShadowReportTests : IDisposable
         var noDeployment = Assert.Throws<InvalidDataException>(() => store.AddShadowReport("cam-1", Report(frames: 30, agreement: 0.95) with { DeploymentId = null }));
 
         Assert.Equal("shadow report of cam-1: field candidateConfidenceHistogram is missing", noHistogram.Message);
-        Assert.StartsWith("shadow report of cam-1: field deploymentId is missing", noDeployment.Message, StringComparison.Ordinal);
+        Assert.Equal("shadow report of cam-1: field deploymentId is missing", noDeployment.Message);
         Assert.Empty(store.ShadowReports("d-2-shadow"));
     }
 

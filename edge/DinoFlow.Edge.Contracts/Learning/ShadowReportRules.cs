@@ -23,7 +23,8 @@ public static class ShadowReportRules
     private static string? Problem(ShadowReportMessage r, string topicDevice)
     {
         if (!string.Equals(r.DeviceId, topicDevice, StringComparison.Ordinal)) return $"deviceId '{r.DeviceId}' is not the sending device";
-        if (r.DeploymentId is not { Length: > 0 and <= MaxDeploymentIdLength }) return $"deploymentId is missing or longer than {MaxDeploymentIdLength} characters";
+        if (string.IsNullOrEmpty(r.DeploymentId)) return "deploymentId is missing";
+        if (r.DeploymentId.Length > MaxDeploymentIdLength) return $"deploymentId is longer than {MaxDeploymentIdLength} characters";
         if (string.IsNullOrEmpty(r.CurrentVersion)) return "currentVersion is missing";
         if (string.IsNullOrEmpty(r.CandidateVersion)) return "candidateVersion is missing";
         if (r.Frames < 0) return Invariant($"frames is {r.Frames}, below 0");
