@@ -35,11 +35,7 @@ public sealed partial class EdgeStore
         using var reader = command.ExecuteReader();
         var result = new List<ShadowSummary>();
         while (reader.Read())
-        {
-            var m = JsonSerializer.Deserialize(reader.GetString(0), LearningJson.Default.ShadowReportMessage)!;
-            result.Add(new ShadowSummary(m.DeviceId, m.CurrentVersion, m.CandidateVersion, m.Frames, m.Agreement, m.CurrentMeanConfidence, m.CandidateMeanConfidence,
-                m.CurrentUnknownRate, m.CandidateUnknownRate, m.CurrentClassMix, m.CandidateClassMix, m.CandidateConfidenceHistogram));
-        }
+            result.Add(JsonSerializer.Deserialize(reader.GetString(0), LearningJson.Default.ShadowReportMessage)!.ToSummary());
 
         return result;
     }

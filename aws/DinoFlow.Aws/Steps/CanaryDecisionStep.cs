@@ -119,8 +119,7 @@ public sealed partial class CanaryDecisionStep(IObjectStore bucket, ILogger logg
                 continue;
             }
 
-            return new ShadowSummary(device, m.CurrentVersion, m.CandidateVersion, m.Frames, m.Agreement, m.CurrentMeanConfidence, m.CandidateMeanConfidence,
-                m.CurrentUnknownRate, m.CandidateUnknownRate, m.CurrentClassMix, m.CandidateClassMix, m.CandidateConfidenceHistogram);
+            return m.ToSummary();
         }
 
         return null;
