@@ -173,8 +173,8 @@ public static partial class FeedbackMerger
     /// <summary><paramref name="frames"/> as the inbox holds them after <paramref name="merged"/> were recorded (in the same order).</summary>
     private static IEnumerable<FeedbackFrame> WithMerged(IReadOnlyList<FeedbackFrame> frames, List<FeedbackFrame> merged)
     {
-        var now = merged.ToDictionary(f => (f.DeviceId, f.FrameId));
-        return frames.Select(f => now.GetValueOrDefault((f.DeviceId, f.FrameId), f));
+        var recorded = merged.ToDictionary(f => (f.DeviceId, f.FrameId));
+        return frames.Select(f => recorded.GetValueOrDefault((f.DeviceId, f.FrameId), f));
     }
 
     private static void WriteAtomically(string path, byte[] bytes)
