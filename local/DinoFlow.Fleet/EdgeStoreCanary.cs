@@ -17,7 +17,7 @@ public sealed partial class EdgeStore
     public bool AddShadowReport(string device, ShadowReportMessage report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        if (ShadowReportProblem(device, report) is { } problem) throw new InvalidDataException($"shadow report from {device}: {problem}");
+        ShadowReportRules.Check(report, device);
         return Execute("""
             INSERT INTO shadow_reports VALUES ($device, $deployment, $candidate, $current, $frames, $ts, $json, $received)
             ON CONFLICT(device, deployment_id) DO UPDATE SET frames = $frames, timestamp = $ts, json = $json, received_at = $received WHERE $frames >= frames
@@ -35,11 +35,7 @@ public sealed partial class EdgeStore
         using var reader = command.ExecuteReader();
         var result = new List<ShadowSummary>();
         while (reader.Read())
-        {
-            var m = JsonSerializer.Deserialize(reader.GetString(0), LearningJson.Default.ShadowReportMessage)!;
-            result.Add(new ShadowSummary(m.DeviceId, m.CurrentVersion, m.CandidateVersion, m.Frames, m.Agreement, m.CurrentMeanConfidence, m.CandidateMeanConfidence,
-                m.CurrentUnknownRate, m.CandidateUnknownRate, m.CurrentClassMix, m.CandidateClassMix, m.CandidateConfidenceHistogram));
-        }
+            result.Add(JsonSerializer.Deserialize(reader.GetString(0), LearningJson.Default.ShadowReportMessage)!.ToSummary());
 
         return result;
     }
@@ -72,23 +68,4 @@ public sealed partial class EdgeStore
         reader.GetString(0), reader.GetString(1), JsonSerializer.Deserialize<List<string>>(reader.GetString(2))!,
         Enum.Parse<CanaryOutcome>(reader.GetString(3)), JsonSerializer.Deserialize<List<string>>(reader.GetString(4))!,
         JsonSerializer.Deserialize<CanaryPolicy>(reader.GetString(5))!, NullableTime(reader, 6)!.Value);
-
-    private static string? ShadowReportProblem(string device, ShadowReportMessage r)
-    {
-        if (!string.Equals(r.DeviceId, device, StringComparison.Ordinal)) return $"deviceId is '{r.DeviceId}', not the sending device";
-        if (string.IsNullOrEmpty(r.DeploymentId) || r.DeploymentId.Length > 200) return "deploymentId is missing or longer than 200 characters";
-        if (string.IsNullOrEmpty(r.CandidateVersion) || string.IsNullOrEmpty(r.CurrentVersion)) return "candidateVersion or currentVersion is missing";
-        if (r.Frames < 0) return $"frames is {r.Frames}";
-        foreach (var (name, value) in new[]
-                 {
-                     ("agreement", r.Agreement), ("currentMeanConfidence", r.CurrentMeanConfidence), ("candidateMeanConfidence", r.CandidateMeanConfidence),
-                     ("currentUnknownRate", r.CurrentUnknownRate), ("candidateUnknownRate", r.CandidateUnknownRate),
-                 })
-        {
-            if (!(value is >= 0 and <= 1)) return $"{name} is {value}, not between 0 and 1";
-        }
-
-        if (r.CurrentClassMix is null || r.CandidateClassMix is null || r.CandidateConfidenceHistogram is null) return "a class mix or the confidence histogram is missing";
-        return null;
-    }
 }

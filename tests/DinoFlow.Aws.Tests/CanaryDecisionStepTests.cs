@@ -93,6 +93,24 @@ public sealed class CanaryDecisionStepTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task A_report_the_shared_rules_refuse_is_skipped_so_an_older_valid_one_is_judged_and_a_canary_with_none_is_silent()
+    {
+        var bucket = await s3.NewBucketAsync();
+        // cam-a: a valid (poor) report, then a newer, good one whose histogram is missing (the local fleet client refuses it too).
+        await bucket.PutTextAsync(ShadowReports.Key("cam-a", 1765022400000), ShadowReports.Json("cam-a", Candidate, frames: 240, agreement: 0.312));
+        await bucket.PutTextAsync(ShadowReports.Key("cam-a", 1765022460000), Without(ShadowReports.Json("cam-a", Candidate, frames: 300), "candidateConfidenceHistogram"));
+        // cam-b: only a report with no deploymentId, which this step judged before the rules were shared.
+        await bucket.PutTextAsync(ShadowReports.Key("cam-b", 1765022400000), Without(ShadowReports.Json("cam-b", Candidate, frames: 500), "deploymentId"));
+
+        var output = await DecideAsync(bucket, Input(29, "cam-a", "cam-b"));
+
+        Assert.Equal("rollBack", output.Outcome);
+        Assert.Equal(CanaryDecisionStep.RejectedError, output.Error);
+        Assert.Equal(["cam-a: agreement 0.312 < 0.900 over 240 frames",
+                      "cam-b: 0 of 200 frames compared within 00:30:00"], output.Findings);
+    }
+
+    [Fact]
     public async Task An_empty_canary_group_or_a_policy_out_of_range_is_refused_naming_the_field()
     {
         var bucket = await s3.NewBucketAsync();
@@ -102,5 +120,12 @@ public sealed class CanaryDecisionStepTests(S3rverFixture s3)
         var error = await Assert.ThrowsAsync<AwsRequestException>(() => DecideAsync(bucket, bad));
         Assert.Equal("policy", error.Field);
         Assert.Contains("MinAgreement", error.Message, StringComparison.Ordinal);
+    }
+
+    private static string Without(string json, string field)
+    {
+        var report = JsonNode.Parse(json)!.AsObject();
+        Assert.True(report.Remove(field), field);
+        return report.ToJsonString();
     }
 }

@@ -33,6 +33,19 @@ public sealed class ShadowReportTests : IDisposable
     }
 
     [Fact]
+    public void The_store_refuses_by_the_rules_the_aws_canary_decision_applies_naming_the_device_and_the_field()
+    {
+        var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));
+
+        var noHistogram = Assert.Throws<InvalidDataException>(() => store.AddShadowReport("cam-1", Report(frames: 30, agreement: 0.95) with { CandidateConfidenceHistogram = null! }));
+        var noDeployment = Assert.Throws<InvalidDataException>(() => store.AddShadowReport("cam-1", Report(frames: 30, agreement: 0.95) with { DeploymentId = null }));
+
+        Assert.Equal("shadow report of cam-1: field candidateConfidenceHistogram is missing", noHistogram.Message);
+        Assert.Equal("shadow report of cam-1: field deploymentId is missing", noDeployment.Message);
+        Assert.Empty(store.ShadowReports("d-2-shadow"));
+    }
+
+    [Fact]
     public void A_shadow_deployment_that_succeeded_is_never_a_devices_last_good_one()
     {
         var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));

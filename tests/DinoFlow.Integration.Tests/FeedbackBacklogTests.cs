@@ -3,6 +3,7 @@ using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Fleet.Learning;
 using DinoFlow.Labeling;
 using DinoFlow.Labeling.Feedback;
+using DinoFlow.Pipeline.ActiveLearning;
 using DinoFlow.Pipeline.Storage;
 using DinoFlow.TestKit;
 
@@ -98,6 +99,21 @@ public sealed class FeedbackBacklogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_merge_by_another_process_while_the_backlog_is_counted_does_not_count_its_labels_twice()
+    {
+        await JobWithLabelsAsync(labeled: 2);
+        // dinoflow serve counts the backlog with no lock while the CLI merges: the merge lands right after the inbox is read.
+        var racing = new MergeAfterFirstRead(_inbox, () =>
+            FeedbackMerger.MergeAsync(_store, _inbox, _data, 1, NoneSucceeded, Now, CancellationToken.None).GetAwaiter().GetResult());
+
+        var backlog = FeedbackMerger.Backlog(_store, racing, _data, NoneSucceeded);
+
+        Assert.Equal(2, _inbox.All().Count(f => f.Merged is not null));
+        Assert.Equal((2, 0), (backlog.Unused, backlog.Merged.Count)); // counted as the inbox was when read: ready, not yet merged
+        Assert.Equal(2, Backlog().Unused);
+    }
+
+    [Fact]
     public void One_retraining_at_a_time_and_the_lock_is_free_again_when_it_ends()
     {
         var path = Path.Combine(_inbox.Directory, ".retrain.lock");
@@ -109,5 +125,33 @@ public sealed class FeedbackBacklogTests : IDisposable
 
         using var again = FileLock.TryTake(path);
         Assert.NotNull(again);
+    }
+
+    /// <summary>The real inbox, with another process's merge landing right after the first time it is read.</summary>
+    private sealed class MergeAfterFirstRead(FeedbackInbox inbox, Action merge) : IFeedbackInbox
+    {
+        private bool _merged;
+
+        public IReadOnlyList<FeedbackFrame> All()
+        {
+            var frames = inbox.All();
+            if (!_merged)
+            {
+                _merged = true;
+                merge();
+            }
+
+            return frames;
+        }
+
+        public IReadOnlyList<FeedbackFrame> Pending() => inbox.Pending();
+
+        public string ImagePath(string device, string frameId) => inbox.ImagePath(device, frameId);
+
+        public void MarkQueued(IEnumerable<FeedbackFrame> frames, string job) => inbox.MarkQueued(frames, job);
+
+        public void MarkMerged(FeedbackFrame frame, FeedbackLabel label) => inbox.MarkMerged(frame, label);
+
+        public Task<T> ExclusivelyAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken) => inbox.ExclusivelyAsync(action, cancellationToken);
     }
 }

@@ -108,27 +108,21 @@ public sealed partial class CanaryDecisionStep(IObjectStore bucket, ILogger logg
             }
 
             if (m is null || m.CandidateVersion != candidate) continue;
-            if (Problem(device, m) is { } problem)
+            try
             {
-                LogUnreadable(logger, keys[i], problem);
+                ShadowReportRules.Check(m, device);
+            }
+            catch (InvalidDataException e)
+            {
+                // The local fleet client refuses the same report; here an older valid one of the device still counts.
+                LogUnreadable(logger, keys[i], e.Message);
                 continue;
             }
 
-            return new ShadowSummary(device, m.CurrentVersion, m.CandidateVersion, m.Frames, m.Agreement, m.CurrentMeanConfidence, m.CandidateMeanConfidence,
-                m.CurrentUnknownRate, m.CandidateUnknownRate, m.CurrentClassMix ?? new Dictionary<string, double>(), m.CandidateClassMix ?? new Dictionary<string, double>(),
-                m.CandidateConfidenceHistogram ?? []);
+            return m.ToSummary();
         }
 
         return null;
-    }
-
-    // The rule keeps only reports whose deviceId is the topic's thing; the numbers are still the device's to get wrong.
-    private static string? Problem(string device, ShadowReportMessage m)
-    {
-        if (m.DeviceId != device) return $"deviceId '{m.DeviceId}' is not {device}";
-        if (m.Frames < 0) return $"frames is {m.Frames}";
-        double[] shares = [m.Agreement, m.CurrentMeanConfidence, m.CandidateMeanConfidence, m.CurrentUnknownRate, m.CandidateUnknownRate];
-        return shares.All(v => v is >= 0 and <= 1) ? null : "a share or confidence is outside 0..1";
     }
 
     [GeneratedRegex("^[a-zA-Z0-9:_-]{1,128}$")]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DinoFlow.Pipeline.Deployment;
 
 namespace DinoFlow.Edge.Contracts.Learning;
 
@@ -48,6 +49,19 @@ public sealed record ShadowReportMessage(
 
     /// <summary>True on the last report of a shadow run (it ended: a later deployment replaced it, or the candidate failed).</summary>
     public bool Final { get; init; }
+
+    /// <summary>The report a canary sends of its shadow run so far (the caller adds the deployment and whether it is the last).</summary>
+    public static ShadowReportMessage Of(ShadowSummary summary, DateTimeOffset timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        var s = summary;
+        return new ShadowReportMessage(s.DeviceId, s.CurrentVersion, s.CandidateVersion, timestamp, s.Frames, s.Agreement, s.CurrentMeanConfidence,
+            s.CandidateMeanConfidence, s.CurrentUnknownRate, s.CandidateUnknownRate, s.CurrentClassMix, s.CandidateClassMix, s.CandidateConfidenceHistogram);
+    }
+
+    /// <summary>The figures the core's canary gate judges, for both back ends (check the report first: <see cref="ShadowReportRules"/>).</summary>
+    public ShadowSummary ToSummary() => new(DeviceId, CurrentVersion, CandidateVersion, Frames, Agreement, CurrentMeanConfidence, CandidateMeanConfidence,
+        CurrentUnknownRate, CandidateUnknownRate, CurrentClassMix, CandidateClassMix, CandidateConfidenceHistogram);
 }
 
 public static class LearningTopics

@@ -59,9 +59,7 @@ public sealed class ShadowRunner(EdgeModel candidate, string currentVersion) : I
     {
         ShadowSummary s;
         lock (_gate) s = _tally.Summarize(deviceId, currentVersion, candidate.Version);
-        return new ShadowReportMessage(s.DeviceId, s.CurrentVersion, s.CandidateVersion, timestamp, s.Frames, s.Agreement,
-            s.CurrentMeanConfidence, s.CandidateMeanConfidence, s.CurrentUnknownRate, s.CandidateUnknownRate,
-            s.CurrentClassMix, s.CandidateClassMix, s.CandidateConfidenceHistogram);
+        return ShadowReportMessage.Of(s, timestamp);
     }
 
     public void Dispose() => candidate.Dispose();

@@ -37,7 +37,11 @@ public static partial class FeedbackMerger
         return inbox.ExclusivelyAsync(() => Task.FromResult(MergeLocked(store, inbox, folder, minLabels, succeededRuns, now)), cancellationToken);
     }
 
-    /// <summary>What a merge into <paramref name="dataFolder"/> would find now, without adding anything (no lock: records are replaced atomically).</summary>
+    /// <summary>
+    /// What a merge into <paramref name="dataFolder"/> would find now, without adding anything (no lock: records are
+    /// replaced atomically). The inbox is read once, so a merge by another process meanwhile cannot count a frame twice
+    /// (ready in one read, merged in the next).
+    /// </summary>
     public static FeedbackBacklog Backlog(PortalStore store, IFeedbackInbox inbox, string dataFolder, IReadOnlySet<string> succeededRuns)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -45,8 +49,9 @@ public static partial class FeedbackMerger
         ArgumentNullException.ThrowIfNull(succeededRuns);
         var folder = Path.GetFullPath(dataFolder);
         if (!Directory.Exists(folder)) throw new PortalException($"the data folder {folder} does not exist");
-        var plan = Plan(store, inbox, folder);
-        var unused = UnusedIn(inbox, folder, succeededRuns);
+        var frames = inbox.All();
+        var plan = Plan(store, inbox, frames, folder);
+        var unused = UnusedIn(frames, folder, succeededRuns);
         return new FeedbackBacklog(plan.Ready.Count, unused, unused.Count(f => f.Merged!.Runs is { Count: > 0 }), plan.Waiting, plan.Problems);
     }
 
@@ -70,11 +75,11 @@ public static partial class FeedbackMerger
     private sealed record MergePlan(List<Ready> Ready, int Waiting, List<string> Problems);
 
     /// <summary>The frames in <paramref name="folder"/> whose label no succeeded run has used.</summary>
-    private static List<FeedbackFrame> UnusedIn(IFeedbackInbox inbox, string folder, IReadOnlySet<string> succeededRuns) =>
-        inbox.All().Where(f => f.Merged is { } m && m.File.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !m.UsedBy(succeededRuns)).ToList();
+    private static List<FeedbackFrame> UnusedIn(IEnumerable<FeedbackFrame> frames, string folder, IReadOnlySet<string> succeededRuns) =>
+        frames.Where(f => f.Merged is { } m && m.File.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !m.UsedBy(succeededRuns)).ToList();
 
-    /// <summary>Which labeled frames are ready to be added to <paramref name="folder"/>, how many wait for their label, and which cannot be added.</summary>
-    private static MergePlan Plan(PortalStore store, IFeedbackInbox inbox, string folder)
+    /// <summary>Which of <paramref name="frames"/> are ready to be added to <paramref name="folder"/>, how many wait for their label, and which cannot be added.</summary>
+    private static MergePlan Plan(PortalStore store, IFeedbackInbox inbox, IReadOnlyList<FeedbackFrame> frames, string folder)
     {
         var outputs = new Dictionary<string, Dictionary<string, LabeledObject>?>(StringComparer.Ordinal);
         var ready = new List<Ready>();
@@ -82,7 +87,7 @@ public static partial class FeedbackMerger
         var waiting = 0;
         // The feedback files already in the data folder, by name: read once, not once per frame.
         var present = Directory.EnumerateFiles(folder, "feedback_*", SearchOption.AllDirectories).ToLookup(Path.GetFileName, StringComparer.Ordinal);
-        foreach (var frame in inbox.All().Where(f => f.Job is not null && f.Merged is null).OrderBy(f => f.Job, StringComparer.Ordinal).ThenByDescending(f => f.Priority))
+        foreach (var frame in frames.Where(f => f.Job is not null && f.Merged is null).OrderBy(f => f.Job, StringComparer.Ordinal).ThenByDescending(f => f.Priority))
         {
             var job = frame.Job!;
             var where = $"feedback frame {frame.FrameId} of {frame.DeviceId} (job {job})";
@@ -136,9 +141,11 @@ public static partial class FeedbackMerger
 
     private static FeedbackMergeReport MergeLocked(PortalStore store, IFeedbackInbox inbox, string folder, int minLabels, IReadOnlySet<string>? succeededRuns, DateTimeOffset now)
     {
-        var plan = Plan(store, inbox, folder);
+        // One read, under the inbox's lock: the merge's own records are applied to it below rather than read again.
+        var frames = inbox.All();
+        var plan = Plan(store, inbox, frames, folder);
         var (ready, problems) = (plan.Ready, plan.Problems);
-        var unusedBefore = succeededRuns is null ? 0 : UnusedIn(inbox, folder, succeededRuns).Count;
+        var unusedBefore = succeededRuns is null ? 0 : UnusedIn(frames, folder, succeededRuns).Count;
         var merged = new List<FeedbackFrame>();
         if (ready.Count > 0 && ready.Count + unusedBefore >= Math.Max(1, minLabels))
         {
@@ -159,8 +166,15 @@ public static partial class FeedbackMerger
         }
 
         // What a run on the folder now trains on that no succeeded run has used: the frames just added and those a failed run left.
-        IReadOnlyList<FeedbackFrame> unused = succeededRuns is null ? merged : UnusedIn(inbox, folder, succeededRuns);
+        IReadOnlyList<FeedbackFrame> unused = succeededRuns is null ? merged : UnusedIn(WithMerged(frames, merged), folder, succeededRuns);
         return new FeedbackMergeReport(folder, merged, ready.Count, plan.Waiting, problems, unused);
+    }
+
+    /// <summary><paramref name="frames"/> as the inbox holds them after <paramref name="merged"/> were recorded (in the same order).</summary>
+    private static IEnumerable<FeedbackFrame> WithMerged(IReadOnlyList<FeedbackFrame> frames, List<FeedbackFrame> merged)
+    {
+        var recorded = merged.ToDictionary(f => (f.DeviceId, f.FrameId));
+        return frames.Select(f => recorded.GetValueOrDefault((f.DeviceId, f.FrameId), f));
     }
 
     private static void WriteAtomically(string path, byte[] bytes)
