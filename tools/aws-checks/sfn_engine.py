@@ -489,8 +489,11 @@ class Scenario:
             etag = self.s3.put_object(Bucket=self.bucket, Key=item["key"], Body=body)["ETag"].strip('"')
             when = f"2025-06-02T09:{30 + i // 60:02d}:{i % 60:02d}Z"
             events.append({"body": upload_event(self.bucket, item["key"], len(body), etag, when)})
-        # The pipe's pollers deliver the burst's batches (≤ batch_size events each) concurrently, each to a synchronous
-        # (REQUEST_RESPONSE) Express trigger execution.
+        return self.deliver(events, batch_size, trigger)
+
+    def deliver(self, events, batch_size, trigger):
+        """The pipe's pollers deliver the events' batches (≤ batch_size events each) concurrently, each to a synchronous
+        (REQUEST_RESPONSE) Express trigger execution."""
         uploads_delivered.clear()
         try:
             started = [self.sfn.start_execution(stateMachineArn=self.machines[trigger], name=str(uuid.uuid4()),
@@ -510,15 +513,7 @@ class Scenario:
             for item in self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", []):
                 when = f"2025-06-02T11:00:{len(events) % 60:02d}Z"
                 events.append({"body": upload_event(self.bucket, item["Key"], item["Size"], item["ETag"].strip('"'), when)})
-        uploads_delivered.clear()
-        try:
-            started = [self.sfn.start_execution(stateMachineArn=self.machines[trigger], name=str(uuid.uuid4()),
-                                                input=json.dumps(events[i:i + batch_size]))["executionArn"]
-                       for i in range(0, len(events), batch_size)]
-            self.wait(started)
-        finally:
-            uploads_delivered.set()
-        return started
+        return self.deliver(events, batch_size, trigger)
 
     def invoke(self, calls, stack):
         """Invokes functions as an event source outside the state machines does (an IoT rule's Lambda action): the

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using DinoFlow.Edge.Contracts.Learning;
 using DinoFlow.Pipeline.Deployment;
 using DinoFlow.Pipeline.Storage;
@@ -45,7 +44,7 @@ public sealed partial class CanaryDecisionStep(IObjectStore bucket, ILogger logg
         var reports = new List<ShadowSummary>();
         foreach (var device in input.Canaries)
         {
-            if (!SafeThingName().IsMatch(device)) throw new AwsRequestException("canaries", $"'{device}' is not a thing name");
+            if (!ThingNames.IsValid(device)) throw new AwsRequestException("canaries", $"'{device}' is not a thing name");
             if (await NewestReportAsync(device, input.CandidateVersion, cancellationToken).ConfigureAwait(false) is { } report) reports.Add(report);
         }
 
@@ -125,8 +124,6 @@ public sealed partial class CanaryDecisionStep(IObjectStore bucket, ILogger logg
         return null;
     }
 
-    [GeneratedRegex("^[a-zA-Z0-9:_-]{1,128}$")]
-    private static partial Regex SafeThingName();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Canary gate on {Candidate}: {Outcome} ({Decision})")]
     private static partial void LogDecision(ILogger logger, string candidate, CanaryOutcome outcome, string decision);

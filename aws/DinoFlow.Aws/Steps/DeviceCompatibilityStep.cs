@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Pipeline.Compatibility;
 using DinoFlow.Pipeline.Models;
@@ -37,7 +36,7 @@ public sealed partial class DeviceCompatibilityStep(IObjectStore bucket, AwsSett
         var group = progress.Next?.Group ?? throw new AwsRequestException("progress.next.group", "is missing: no group was being listed");
         var things = input.Page?.Things ?? throw new AwsRequestException("page.Things", "is missing (ListThingsInThingGroup's answer)");
         foreach (var thing in things)
-            if (!ThingName().IsMatch(thing)) throw new AwsRequestException("page.Things", $"'{thing}' is not a thing name");
+            if (!ThingNames.IsValid(thing)) throw new AwsRequestException("page.Things", $"'{thing}' is not a thing name");
 
         var package = progress.Package ?? await RequirementsAsync(input.ModelPackageUri, cancellationToken).ConfigureAwait(false);
         var canary = input.CanaryGroup.Length > 0 && group == input.CanaryGroup;
@@ -136,8 +135,6 @@ public sealed partial class DeviceCompatibilityStep(IObjectStore bucket, AwsSett
         return null;
     }
 
-    [GeneratedRegex("^[a-zA-Z0-9:_-]{1,128}$")]
-    private static partial Regex ThingName();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Thing} of {Group} cannot run the package: {Verdict}")]
     private static partial void LogRefused(ILogger logger, string thing, string group, string verdict);
