@@ -41,8 +41,11 @@ public sealed class FleetClient : IAsyncDisposable
         {
             Broker = broker, UserName = options.UserName, Password = options.Password, CaFile = options.CaFile, CertFile = options.CertFile, KeyFile = options.KeyFile,
         };
-        // One client id for the life of the client, so the broker sees a reconnect as the same host.
-        _clientOptions = BrokerConnection.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
+        // One client id for the life of the client, so the broker sees a reconnect as the same host; with a session name,
+        // the same across restarts too, so the broker keeps what arrived while the host was down.
+        _clientOptions = options.SessionName is { } session
+            ? BrokerConnection.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + session, persistentSession: true)
+            : BrokerConnection.BuildClientOptions(mqtt, BrokerAcl.HostClientPrefix + Guid.NewGuid().ToString("N")[..6]);
     }
 
     public long DetectionsReceived => Interlocked.Read(ref _detections);

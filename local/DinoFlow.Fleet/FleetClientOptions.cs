@@ -25,6 +25,19 @@ public sealed class FleetClientOptions
     /// <summary>Where the frames devices were unsure of are kept for labeling (the closed loop); without it they are not subscribed to.</summary>
     public Learning.FeedbackInbox? Feedback { get; init; }
 
+    /// <summary>
+    /// A name for a persistent session with an external broker (the client id becomes dinoflow-host-NAME): the broker keeps
+    /// the host's subscriptions and queues what devices publish at QoS 1 while the host is down, and delivers it when the
+    /// host is back. Null: a clean session under a new client id, as with the embedded broker, which lives and dies with
+    /// the host's process. Only one client may use a name at a time (the broker drops the older connection).
+    /// </summary>
+    public string? SessionName { get; init; }
+
+    /// <summary>The session name of a workspace's listener (<c>dinoflow serve --broker</c>): the same across restarts, and
+    /// different for two workspaces on one broker.</summary>
+    public static string WorkspaceSessionName(string dinoflowRoot) =>
+        "ws-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(dinoflowRoot))))[..12];
+
     /// <summary>The host of a workspace: its MQTT login and its signing key (both created on first use).</summary>
     public static FleetClientOptions ForWorkspace(string dinoflowRoot)
     {

@@ -40,6 +40,9 @@ public sealed class FleetListener : IAsyncDisposable
         {
             UserName = FleetCredentials.HostUser, Password = credentials.HostPassword(), CaFile = tls.Ca, CertFile = tls.Cert, KeyFile = tls.Key,
             Feedback = Learning.FeedbackInbox.ForWorkspace(workspaceRoot),
+            // An external broker outlives this host: with a persistent session what devices send while it is down waits
+            // there instead of being lost. The embedded broker lives in this process, so it needs none.
+            SessionName = externalBroker is null ? null : FleetClientOptions.WorkspaceSessionName(workspaceRoot),
         };
         if (externalBroker is not null)
         {

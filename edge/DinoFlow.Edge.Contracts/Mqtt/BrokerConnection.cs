@@ -27,14 +27,16 @@ public class BrokerConnectionOptions
 public static class BrokerConnection
 {
     /// <summary>Builds client options from settings: mqtt:// plain, mqtts:// TLS with optional CA and client certificate.</summary>
-    public static MqttClientOptions BuildClientOptions(BrokerConnectionOptions options, string clientId)
+    /// <param name="persistentSession">Ask the broker to keep the session (its subscriptions, and the QoS 1 messages that
+    /// arrive while the client is away) under <paramref name="clientId"/>, which must then stay the same across restarts.</param>
+    public static MqttClientOptions BuildClientOptions(BrokerConnectionOptions options, string clientId, bool persistentSession = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         var uri = new Uri(options.Broker!);
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(uri.Host, uri.Port)
             .WithClientId(clientId)
-            .WithCleanSession(true)
+            .WithCleanSession(!persistentSession)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
             .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds));
         if (Password(options) is { } password) builder.WithCredentials(options.UserName ?? clientId, password);
@@ -59,7 +61,10 @@ public static class BrokerConnection
             builder.WithTlsOptions(tls.Build());
         }
 
-        return builder.Build();
+        var built = builder.Build();
+        // MQTT 5 ends a session when the connection closes unless it asks for an expiry; "never" here (3.1.1 keeps it anyway).
+        if (persistentSession && built.ProtocolVersion == MQTTnet.Formatter.MqttProtocolVersion.V500) built.SessionExpiryInterval = uint.MaxValue;
+        return built;
     }
 
     /// <summary>The configured password: Password, else the first line of PasswordFile; null when neither is set.</summary>
