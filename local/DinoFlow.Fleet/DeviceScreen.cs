@@ -1,4 +1,3 @@
-using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.Pipeline.Compatibility;
 
 namespace DinoFlow.Fleet;
@@ -13,13 +12,6 @@ public static class DeviceScreen
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(devices);
-        return [.. devices.Select(d => store.LastPlatform(d) is { } platform ? CompatibilityCheck.Check(package, Profile(d, platform)) : CompatibilityCheck.Unreported(d))];
-    }
-
-    /// <summary>The facts of the wire's platform message that the core's check reads.</summary>
-    public static DeviceProfile Profile(string device, DevicePlatform platform)
-    {
-        ArgumentNullException.ThrowIfNull(platform);
-        return new DeviceProfile(device, platform.Architecture, platform.Glibc, platform.OnnxRuntimeVersion, platform.ExecutionProviders, platform.CpuFeatures, platform.Gpu?.Name, platform.Gpu?.FastFp16);
+        return [.. devices.Select(d => store.LastPlatform(d) is { } platform ? CompatibilityCheck.Check(package, platform.ToProfile(d)) : CompatibilityCheck.Unreported(d))];
     }
 }

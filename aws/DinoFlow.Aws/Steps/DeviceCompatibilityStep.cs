@@ -87,14 +87,6 @@ public sealed partial class DeviceCompatibilityStep(IObjectStore bucket, AwsSett
         return found with { Outcome = "refused", Summary = cause, Error = IncompatibleError, Cause = cause };
     }
 
-    /// <summary>The core's facts of the wire's platform message (the local back end's <c>DeviceScreen.Profile</c>, over the same contract).</summary>
-    public static DeviceProfile Profile(string device, DevicePlatform platform)
-    {
-        ArgumentNullException.ThrowIfNull(platform);
-        return new DeviceProfile(device, platform.Architecture, platform.Glibc, platform.OnnxRuntimeVersion, platform.ExecutionProviders ?? [], platform.CpuFeatures ?? [],
-            platform.Gpu?.Name, platform.Gpu?.FastFp16);
-    }
-
     /// <summary>What model.json in the run's package says the package needs (read once; the progress carries it to the next pages).</summary>
     private async Task<PackageRequirements> RequirementsAsync(string modelPackageUri, CancellationToken cancellationToken)
     {
@@ -124,7 +116,7 @@ public sealed partial class DeviceCompatibilityStep(IObjectStore bucket, AwsSett
         try
         {
             var record = JsonSerializer.Deserialize(await bucket.ReadAllTextAsync(key, cancellationToken).ConfigureAwait(false), AwsJsonContext.Default.PlatformRecord);
-            if (record?.Platform is { } platform && record.DeviceId == thing) return CompatibilityCheck.Check(package, Profile(thing, platform));
+            if (record?.Platform is { } platform && record.DeviceId == thing) return CompatibilityCheck.Check(package, platform.ToProfile(thing));
             LogUnreadable(logger, key, record?.Platform is null ? "it has no platform" : $"its deviceId '{record.DeviceId}' is not {thing}");
         }
         catch (JsonException e)

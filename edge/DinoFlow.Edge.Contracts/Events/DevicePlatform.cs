@@ -1,3 +1,5 @@
+using DinoFlow.Pipeline.Compatibility;
+
 namespace DinoFlow.Edge.Contracts.Events;
 
 /// <summary>
@@ -41,6 +43,11 @@ public sealed record DevicePlatform
 
     /// <summary>The installed CUDA runtime (dpkg's cuda-cudart package), when present.</summary>
     public string? CudaVersion { get; init; }
+
+    /// <summary>The facts the core's <see cref="CompatibilityCheck"/> reads, for the local fleet's screen and the AWS device
+    /// check alike (a record read from JSON may lack the lists: none then).</summary>
+    public DeviceProfile ToProfile(string deviceId) =>
+        new(deviceId, Architecture, Glibc, OnnxRuntimeVersion, ExecutionProviders ?? [], CpuFeatures ?? [], Gpu?.Name, Gpu?.FastFp16);
 }
 
 /// <param name="ComputeCapability">"5.3", "8.7", "9.0"; null when the device could not read it.</param>
