@@ -49,7 +49,7 @@ public static partial class FeedbackCommands
         {
             using var loggers = CliApp.CreateLoggerFactory(parse);
             var inbox = FeedbackInbox.ForWorkspace(CliApp.Workspace(parse, loggers).Root);
-            var frames = parse.GetValue(all) ? inbox.All().OrderByDescending(f => f.Priority).ThenBy(f => f.Timestamp).ToList() : inbox.Pending();
+            var frames = parse.GetValue(all) ? FeedbackFrame.MostUncertainFirst(inbox.All(), f => f).ToList() : inbox.Pending();
             if (parse.GetValue(RunCommands.JsonOption))
             {
                 Console.WriteLine(JsonSerializer.Serialize(frames, Indented));

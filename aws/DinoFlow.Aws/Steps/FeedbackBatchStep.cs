@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DinoFlow.Aws.Feedback;
 using DinoFlow.Aws.Lambda;
+using DinoFlow.Pipeline.ActiveLearning;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -140,10 +141,8 @@ public sealed partial class FeedbackBatchStep(IObjectStore bucket, TextWriter me
 
     private static FeedbackBatchFile Plan(string batch, List<StoredFeedbackFrame> frames, int maxFrames, DateTimeOffset now)
     {
-        // The local `feedback label`'s order: most uncertain first, then the oldest.
-        var ordered = frames
-            .OrderByDescending(f => f.Frame.Priority)
-            .ThenBy(f => f.Frame.Timestamp)
+        // The local `feedback label`'s order; device and frame break its ties, so the ranks never depend on the listing's order.
+        var ordered = FeedbackFrame.MostUncertainFirst(frames, f => f.Frame)
             .ThenBy(f => f.Frame.DeviceId, StringComparer.Ordinal)
             .ThenBy(f => f.Frame.FrameId, StringComparer.Ordinal)
             .Take(maxFrames > 0 ? maxFrames : DefaultMaxFrames)

@@ -56,7 +56,7 @@ public sealed class FeedbackInbox : IFeedbackInbox
     }
 
     /// <summary>Frames no labeling job has taken yet, most uncertain first.</summary>
-    public IReadOnlyList<FeedbackFrame> Pending() => All().Where(f => f.Job is null).OrderByDescending(f => f.Priority).ThenBy(f => f.Timestamp).ToList();
+    public IReadOnlyList<FeedbackFrame> Pending() => FeedbackFrame.MostUncertainFirst(All().Where(f => f.Job is null), f => f).ToList();
 
     public IReadOnlyList<FeedbackFrame> All()
     {

@@ -14,7 +14,11 @@ public sealed record FeedbackFrame(
     IReadOnlyList<string> Labels, IReadOnlyList<double> Probabilities, string Guess, bool Unknown, string Reasons, double Priority,
     string? Job = null, FeedbackLabel? Merged = null)
 {
-    /// <summary>The model's probability of its guess.</summary>
+    /// <summary>The order every labeling queue of these frames uses: most uncertain first, then the oldest.</summary>
+    public static IOrderedEnumerable<T> MostUncertainFirst<T>(IEnumerable<T> items, Func<T, FeedbackFrame> frame) =>
+        items.OrderByDescending(i => frame(i).Priority).ThenBy(i => frame(i).Timestamp);
+
+        /// <summary>The model's probability of its guess.</summary>
     public double GuessConfidence()
     {
         for (var i = 0; i < Labels.Count && i < Probabilities.Count; i++)
