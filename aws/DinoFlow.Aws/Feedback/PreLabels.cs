@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DinoFlow.Aws.Steps;
+using DinoFlow.Pipeline.Manifests;
 using DinoFlow.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -22,9 +23,6 @@ public static partial class PreLabels
     public const string Model = "dinoflow-model";
     public const string Priority = "dinoflow-priority";
 
-    // As GroundTruthManifest writes its lines: keys are not HTML-escaped.
-    private static readonly JsonSerializerOptions ManifestLine = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     private const string FeedbackFolder = BucketLayout.UnlabeledFolder + "/feedback/";
 
     /// <summary>
@@ -38,7 +36,7 @@ public static partial class PreLabels
         ArgumentNullException.ThrowIfNull(datasetKeys);
         var ordered = datasetKeys.OrderBy(k => k.StartsWith(FeedbackFolder, StringComparison.Ordinal) ? 0 : 1).ThenBy(k => k, StringComparer.Ordinal);
         var batches = new Dictionary<string, Dictionary<string, FeedbackBatchEntry>>(StringComparer.Ordinal);
-        var lines = new System.Text.StringBuilder();
+        var lines = new List<JsonObject>();
         foreach (var key in ordered)
         {
             var line = new JsonObject { ["source-ref"] = BucketLayout.ImageUri(settings, key) };
@@ -58,10 +56,10 @@ public static partial class PreLabels
                 }
             }
 
-            lines.Append(line.ToJsonString(ManifestLine)).Append('\n');
+            lines.Add(line);
         }
 
-        return lines.ToString();
+        return GroundTruthManifest.WriteInputManifest(lines);
     }
 
     /// <summary>Whether any line of an input manifest carries a model's guess (a closed-loop frame).</summary>

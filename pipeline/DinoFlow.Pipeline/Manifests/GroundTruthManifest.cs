@@ -42,9 +42,17 @@ public static class GroundTruthManifest
     public static string WriteInputManifest(IEnumerable<string> sourceRefs)
     {
         ArgumentNullException.ThrowIfNull(sourceRefs);
+        return WriteInputManifest(sourceRefs.Select(sourceRef => new JsonObject { ["source-ref"] = sourceRef }));
+    }
+
+    /// <summary>An input manifest whose lines carry attributes beside their source-ref (Ground Truth hands a line, whole, to
+    /// the pre-annotation function).</summary>
+    public static string WriteInputManifest(IEnumerable<JsonObject> lines)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
         var builder = new StringBuilder();
-        foreach (var sourceRef in sourceRefs)
-            builder.Append(Serialize(new JsonObject { ["source-ref"] = sourceRef })).Append('\n');
+        foreach (var line in lines)
+            builder.Append(Serialize(line)).Append('\n');
         return builder.ToString();
     }
 
