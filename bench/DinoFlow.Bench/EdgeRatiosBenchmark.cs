@@ -10,9 +10,10 @@ using OpenCvSharp;
 namespace DinoFlow.Bench;
 
 /// <summary>
-/// Issue 22's goals in one run, FP32 and INT8 side by side: model-only (frames decoded and preprocessed up front), a
-/// naive loop (OpenCV's full decode → preprocess → infer, one thread), and the edge runtime forced to each arrangement
-/// (sequential, pipeline; its own decode, rate over <see cref="EdgeRuntime.StreamingTime"/>, so the model's load, probe
+/// Issue 22's goals in one run, FP32 and INT8 side by side: model-only (frames decoded and preprocessed up front; one
+/// frame at a time on every core, and as many frames at once as the parallel arrangement runs, one core each), a naive
+/// loop (OpenCV's full decode → preprocess → infer, one thread), and the edge runtime forced to each arrangement
+/// (sequential, pipeline, parallel; its own decode, rate over <see cref="EdgeRuntime.StreamingTime"/>, so the model's load, probe
 /// and warm-up are not counted). Rounds interleave every cell (the order rotates each round) and the ratios are taken
 /// within a round, then their median: the machine's load drifts between rounds, not within one.
 /// Usage: edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS]. Without an INT8 package the FP32 one is compiled
@@ -22,7 +23,7 @@ namespace DinoFlow.Bench;
 /// </summary>
 internal static class EdgeRatiosBenchmark
 {
-    private static readonly string[] Modes = ["model-only", "naive", "sequential", "pipeline"];
+    private static readonly string[] Modes = ["model-only", "model-only-parallel", "naive", "sequential", "pipeline", "parallel"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -35,7 +36,9 @@ internal static class EdgeRatiosBenchmark
         var int8Info = ModelPackageFiles.Load(int8).Manifest.Compiled;
         if (int8Info?.Precision != "int8") throw new ArgumentException($"{int8}: not a cpu-int8 package (precision {int8Info?.Precision ?? "fp32"})");
         if (int8Info.OriginalSha256 != source.Manifest.ModelSha256) Console.WriteLine($"note: {int8} was not compiled from {fp32} (its original model's SHA-256 differs)");
-        var auto = ArrangementChoice.Choose(FrameArrangement.Auto, "cpu", Environment.ProcessorCount);
+        var cores = Environment.ProcessorCount;
+        var auto = ArrangementChoice.Choose(FrameArrangement.Auto, "cpu", cores, ArrangementChoice.SessionThreads(FrameArrangement.Auto, new InferenceOptions(), cores));
+        var parallel = ArrangementChoice.Choose(FrameArrangement.Parallel, "cpu", cores, 1);
         Console.WriteLine($"video {video}; {Environment.ProcessorCount} cores; {rounds} interleaved rounds; auto picks {auto.Name} here ({auto.Reason})");
         Console.WriteLine($"fp32 {fp32}; int8 {int8}");
 
@@ -48,14 +51,16 @@ internal static class EdgeRatiosBenchmark
             {
                 var (name, path) = packages[(p + round) % packages.Length];
                 using var model = EdgeModel.Load(path, ExecutionOptions.Cpu, 2);
+                using var oneThread = EdgeModel.Load(path, ExecutionOptions.Cpu with { IntraOpThreads = 1 }, 2);
                 for (var m = 0; m < Modes.Length; m++)
                 {
                     var mode = Modes[(m + round) % Modes.Length];
                     var (rate, check) = mode switch
                     {
-                        "model-only" => (ModelOnly(model, video), null),
+                        "model-only" => (ModelOnly(model, video, 1), null),
+                        "model-only-parallel" => (ModelOnly(oneThread, video, parallel.Workers), null),
                         "naive" => (Naive(model, video), null),
-                        _ => await RuntimeAsync(path, video, mode == "sequential" ? FrameArrangement.Sequential : FrameArrangement.Pipeline).ConfigureAwait(false),
+                        _ => await RuntimeAsync(path, video, Enum.Parse<FrameArrangement>(mode, ignoreCase: true)).ConfigureAwait(false),
                     };
                     (fps.TryGetValue((name, mode), out var list) ? list : fps[(name, mode)] = []).Add(rate);
                     if (check is not null) quality.TryAdd((name, mode), check);
@@ -65,13 +70,13 @@ internal static class EdgeRatiosBenchmark
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| package | {string.Join(" | ", Modes)} | auto ({auto.Name}) | frame accuracy, events (sequential; pipeline) |");
+        Console.WriteLine($"| package | {string.Join(" | ", Modes)} | auto ({auto.Name}) | frame accuracy, events (sequential; pipeline; parallel) |");
         Console.WriteLine($"|---|{string.Concat(Enumerable.Repeat("---|", Modes.Length + 2))}");
         foreach (var (name, _) in packages)
         {
             var cells = Modes.Select(m => string.Create(CultureInfo.InvariantCulture, $"{Median(fps[(name, m)]):0.00}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {string.Join(" | ", cells)} | {Median(fps[(name, auto.Name)]):0.00} | {quality.GetValueOrDefault((name, "sequential"))}; {quality.GetValueOrDefault((name, "pipeline"))} |"));
+                $"| {name} | {string.Join(" | ", cells)} | {Median(fps[(name, auto.Name)]):0.00} | {quality.GetValueOrDefault((name, "sequential"))}; {quality.GetValueOrDefault((name, "pipeline"))}; {quality.GetValueOrDefault((name, "parallel"))} |"));
         }
 
         // Ratios within each round (the cells of one round share the machine's load), then the median over rounds.
@@ -80,7 +85,7 @@ internal static class EdgeRatiosBenchmark
         foreach (var (name, _) in packages)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: pipeline/sequential {Ratio(name, "pipeline", "sequential"):0.00}, sequential/naive {Ratio(name, "sequential", "naive"):0.00}, auto/naive {Ratio(name, auto.Name, "naive"):0.00}, auto/model-only {Ratio(name, auto.Name, "model-only"):0.00}"));
+                $"{name}: pipeline/sequential {Ratio(name, "pipeline", "sequential"):0.00}, parallel/sequential {Ratio(name, "parallel", "sequential"):0.00}, sequential/naive {Ratio(name, "sequential", "naive"):0.00}, auto/naive {Ratio(name, auto.Name, "naive"):0.00}, auto/model-only {Ratio(name, auto.Name, "model-only"):0.00}, auto/model-only-parallel {Ratio(name, auto.Name, "model-only-parallel"):0.00}"));
         }
 
         Console.WriteLine($"best CPU package under auto: {best}");
@@ -99,16 +104,19 @@ internal static class EdgeRatiosBenchmark
         return result.Package.Directory;
     }
 
-    /// <summary>Inference alone: every frame decoded (as the edge decodes it) and preprocessed before the clock starts.</summary>
-    private static double ModelOnly(EdgeModel model, string video)
+    /// <summary>Inference alone, <paramref name="threads"/> frames at once: every frame decoded (as the edge decodes it) and preprocessed before the clock starts.</summary>
+    private static double ModelOnly(EdgeModel model, string video, int threads)
     {
         var side = ReducedMjpegFrameSource.ModelSide(model.Preprocessor.Spec);
         using var source = ReducedMjpegFrameSource.Open(new SourceSpec(SourceKind.File, video), () => side, out _);
-        return ModelOnlyRate(model, source.Read);
+        return ModelOnlyRate(model, source.Read, threads);
     }
 
-    /// <summary>Frames per second of inference alone: <paramref name="read"/> fills every frame and each is preprocessed before the clock starts.</summary>
-    internal static double ModelOnlyRate(EdgeModel model, Func<Mat, bool> read)
+    /// <summary>
+    /// Frames per second of inference alone, <paramref name="threads"/> frames at once (each thread takes the next):
+    /// <paramref name="read"/> fills every frame and each is preprocessed before the clock starts.
+    /// </summary>
+    internal static double ModelOnlyRate(EdgeModel model, Func<Mat, bool> read, int threads = 1)
     {
         var slots = new List<FrameSlot>();
         using (var frame = new Mat())
@@ -121,8 +129,14 @@ internal static class EdgeRatiosBenchmark
             }
         }
 
+        var next = -1;
         var watch = Stopwatch.StartNew();
-        foreach (var slot in slots) model.Run(slot);
+        var runners = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < slots.Count; i = Interlocked.Increment(ref next)) model.Run(slots[i]);
+        })).ToList();
+        runners.ForEach(t => t.Start());
+        runners.ForEach(t => t.Join());
         var rate = slots.Count / watch.Elapsed.TotalSeconds;
         foreach (var slot in slots) model.Return(slot);
         return rate;

@@ -53,8 +53,9 @@ public sealed class EdgeOptions
     public string? PredictionsFile { get; set; }
 
     /// <summary>
-    /// auto, pipeline or sequential: whether a reader thread decodes ahead of inference or one thread does a frame at a
-    /// time. auto decides from the execution provider and the core count (<see cref="ArrangementChoice.Choose"/>).
+    /// auto, parallel, pipeline or sequential: whether a reader thread decodes ahead of inference (and one or several
+    /// frames are inferred at once) or one thread does a frame at a time. auto decides from the execution provider,
+    /// the session's threads and the core count (<see cref="ArrangementChoice.Choose"/>).
     /// </summary>
     public FrameArrangement Arrangement { get; set; } = FrameArrangement.Auto;
 
@@ -94,6 +95,7 @@ public sealed class InferenceOptions
     public bool Fp16 { get; set; }
     /// <summary>TensorRT engine cache, built on the device itself.</summary>
     public string? EngineCacheDirectory { get; set; }
+    /// <summary>Intra-op threads per model session; 0: one when frames run in parallel on the CPU, else every core (<see cref="ArrangementChoice.SessionThreads"/>).</summary>
     public int IntraOpThreads { get; set; }
     public int WarmupRuns { get; set; } = 2;
 }
@@ -162,7 +164,7 @@ public sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
 
         if (options.MaxPackageMegabytes < 1) errors.Add("Edge:MaxPackageMegabytes must be at least 1");
         if (options.MaxUnpackedMegabytes < 1) errors.Add("Edge:MaxUnpackedMegabytes must be at least 1");
-        if (!Enum.IsDefined(options.Arrangement)) errors.Add($"Edge:Arrangement must be auto, pipeline or sequential, got '{options.Arrangement}'");
+        if (!Enum.IsDefined(options.Arrangement)) errors.Add($"Edge:Arrangement must be auto, parallel, pipeline or sequential, got '{options.Arrangement}'");
         if (options.QueueCapacity is < 1 or > 256) errors.Add($"Edge:QueueCapacity must be 1..256, got {options.QueueCapacity}");
         if (options.HealthIntervalSeconds <= 0) errors.Add("Edge:HealthIntervalSeconds must be positive");
         if (options.ShadowReportFrames < 1) errors.Add($"Edge:ShadowReportFrames must be at least 1, got {options.ShadowReportFrames}");

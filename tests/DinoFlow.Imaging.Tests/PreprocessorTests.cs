@@ -43,6 +43,7 @@ public class PreprocessorTests
     [InlineData(720, 720, 320, 320)]
     [InlineData(160, 90, 64, 40)]
     [InlineData(300, 200, 100, 50)]
+    [InlineData(360, 360, 320, 320)] // the edge's half-size 720p frame into a 320 model: source rows shared by two output rows
     public void Area_resize_matches_opencv_inter_area_when_shrinking(int width, int height, int outW, int outH)
     {
         using var frame = Noise(width, height, 9);
@@ -59,6 +60,24 @@ public class PreprocessorTests
             }
 
         Assert.InRange(worst, 0, 1.01); // OpenCV rounds to bytes
+    }
+
+    [Fact]
+    public void One_preprocessor_given_frames_of_two_sizes_in_turn_resizes_each_with_its_own_taps()
+    {
+        // The area taps are kept for the last frame size (a video's frames share one); a new size must not reuse them.
+        var spec = new PreprocessSpec { Width = 64, Height = 48, SquareCrop = false, Resize = "area" };
+        var shared = new Preprocessor(spec);
+        using var small = Noise(100, 90, 3);
+        using var large = Noise(301, 177, 4);
+
+        var smallFirst = shared.Run(OpenCvImageDecoder.ToBgrImage(small));
+        var largeThen = shared.Run(OpenCvImageDecoder.ToBgrImage(large));
+        var smallAgain = shared.Run(OpenCvImageDecoder.ToBgrImage(small));
+
+        Assert.Equal(new Preprocessor(spec).Run(OpenCvImageDecoder.ToBgrImage(large)), largeThen);
+        Assert.Equal(smallFirst, smallAgain);
+        Assert.NotEqual(smallFirst, largeThen);
     }
 
     [Fact]

@@ -29,10 +29,10 @@ public sealed record HealthMessage
     public long SourceReopens { get; init; }
     public string ExecutionProvider { get; init; } = "";
 
-    /// <summary>How the device runs its frames: sequential or pipeline ("" until its first model is in place).</summary>
+    /// <summary>How the device runs its frames: parallel, pipeline or sequential ("" until its first model is in place).</summary>
     public string Arrangement { get; init; } = "";
 
-    /// <summary>Why that arrangement: forced by Edge:Arrangement, or what auto weighed (the provider, the cores).</summary>
+    /// <summary>Why that arrangement: forced by Edge:Arrangement, or what auto weighed (the provider, the cores, frames at once).</summary>
     public string ArrangementReason { get; init; } = "";
     public bool MqttConnected { get; init; }
     public int SpoolSize { get; init; }

@@ -6,14 +6,25 @@ using OpenCvSharp;
 
 namespace DinoFlow.Edge;
 
-/// <summary>A frame's preprocessed tensor with its pre-bound ONNX Runtime input value; rented from the model that made it.</summary>
+/// <summary>
+/// A frame's preprocessed tensor with its pre-bound ONNX Runtime input and output values; rented from the model that
+/// made it. The outputs live in the slot, not the model, so several frames can run on one session at once.
+/// </summary>
 public sealed class FrameSlot : IDisposable
 {
-    internal FrameSlot(EdgeModel owner, PreprocessSpec spec)
+    private readonly float[] _probabilities;
+    private readonly float[] _unknownScore = [float.NaN];
+
+    internal FrameSlot(EdgeModel owner, PreprocessSpec spec, int classes, bool hasUnknownScore)
     {
         Owner = owner;
         Tensor = new float[spec.TensorLength];
         Input = OrtValue.CreateTensorValueFromMemory(Tensor, [1, 3, spec.Height, spec.Width]);
+        _probabilities = new float[classes];
+        // A package made before the unknown score has no such output: its slots bind the probabilities alone.
+        Outputs = hasUnknownScore
+            ? [OrtValue.CreateTensorValueFromMemory(_probabilities, [1, classes]), OrtValue.CreateTensorValueFromMemory(_unknownScore, [1, 1])]
+            : [OrtValue.CreateTensorValueFromMemory(_probabilities, [1, classes])];
     }
 
     public EdgeModel Owner { get; }
@@ -21,13 +32,27 @@ public sealed class FrameSlot : IDisposable
     public float[] Tensor { get; }
 #pragma warning restore CA1819
     internal OrtValue Input { get; }
+    internal OrtValue[] Outputs { get; }
     public long FrameIndex { get; set; }
     public long CapturedAt { get; set; }
+
+    /// <summary>Whether <see cref="EdgeModel.Run"/> has filled the outputs since the slot was rented.</summary>
+    public bool HasRun { get; internal set; }
+
+    /// <summary>The last run's class probabilities.</summary>
+    public ReadOnlySpan<float> Probabilities => _probabilities;
+
+    /// <summary>The last run's unknown score (NaN for a package without one).</summary>
+    public double UnknownScore => _unknownScore[0];
 
     /// <summary>The same frame preprocessed for a shadow candidate (a canary), travelling with this slot; returned with it unless taken.</summary>
     internal FrameSlot? Shadow { get; set; }
 
-    public void Dispose() => Input.Dispose();
+    public void Dispose()
+    {
+        Input.Dispose();
+        foreach (var output in Outputs) output.Dispose();
+    }
 }
 
 /// <summary>
@@ -39,8 +64,6 @@ public sealed class EdgeModel : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly float[] _output;
-    private readonly OrtValue _outputValue;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly System.Collections.Concurrent.ConcurrentQueue<FrameSlot> _free = new();
@@ -54,25 +77,20 @@ public sealed class EdgeModel : IDisposable
         _session = session;
         Provider = provider;
         Preprocessor = new Preprocessor(package.Manifest.Preprocess);
-        _output = new float[package.Manifest.Labels.Count];
-        _outputValue = OrtValue.CreateTensorValueFromMemory(_output, [1, _output.Length]);
         _inputNames = [package.Manifest.InputName];
         _unknown = package.Manifest.Unknown;
         // A package made before the unknown score has no such output: it never answers unknown.
         _outputNames = _unknown is { } u ? [package.Manifest.OutputName, u.Output] : [package.Manifest.OutputName];
-        _outputValues = _unknown is null ? [_outputValue] : [_outputValue, _unknownValue = OrtValue.CreateTensorValueFromMemory(_unknownScore, [1, 1])];
     }
 
     private readonly UnknownScoreInfo? _unknown;
-    private readonly float[] _unknownScore = new float[1];
-    private readonly OrtValue? _unknownValue;
-    private readonly OrtValue[] _outputValues;
 
-    /// <summary>The last <see cref="Run"/>'s unknown score (NaN for a package without one).</summary>
-    public double LastUnknownScore => _unknown is null ? double.NaN : _unknownScore[0];
-
-    /// <summary>Whether the last <see cref="Run"/>'s frame is none of the classes.</summary>
-    public bool LastUnknown => _unknown is { } u && u.IsUnknown(_unknownScore[0]);
+    /// <summary>Whether the frame in <paramref name="slot"/>, run, is none of the classes.</summary>
+    public bool IsUnknown(FrameSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        return _unknown is { } u && slot.HasRun && u.IsUnknown(slot.UnknownScore);
+    }
 
     public LoadedPackage Package { get; }
     public string Version => Package.Manifest.Version;
@@ -131,10 +149,11 @@ public sealed class EdgeModel : IDisposable
             for (var i = 0; i < runs; i++) Run(slot);
             if (Package.Manifest.Probe is { } p)
             {
-                for (var c = 0; c < _output.Length; c++)
+                var output = slot.Probabilities;
+                for (var c = 0; c < output.Length; c++)
                 {
-                    if (Math.Abs(_output[c] - p.ExpectedProbabilities[c]) > p.Tolerance)
-                        throw new ModelPackageException($"{Package.Directory}: the serving session gives {_output[c]:0.0000} for '{Labels[c]}' on the probe, expected {p.ExpectedProbabilities[c]:0.0000}");
+                    if (Math.Abs(output[c] - p.ExpectedProbabilities[c]) > p.Tolerance)
+                        throw new ModelPackageException($"{Package.Directory}: the serving session gives {output[c]:0.0000} for '{Labels[c]}' on the probe, expected {p.ExpectedProbabilities[c]:0.0000}");
                 }
             }
         }
@@ -152,7 +171,7 @@ public sealed class EdgeModel : IDisposable
             ObjectDisposedException.ThrowIf(_references <= 0, this);
             _references++;
             if (_free.TryDequeue(out var slot)) return slot;
-            slot = new FrameSlot(this, Package.Manifest.Preprocess);
+            slot = new FrameSlot(this, Package.Manifest.Preprocess, Labels.Count, _unknown is not null);
             _all.Add(slot);
             return slot;
         }
@@ -167,16 +186,22 @@ public sealed class EdgeModel : IDisposable
             shadow.Owner.Return(shadow);
         }
 
+        slot.HasRun = false;
         _free.Enqueue(slot);
         Release();
     }
 
-    /// <summary>Classifies the slot's tensor; the span is valid until the next call.</summary>
+    /// <summary>
+    /// Classifies the slot's tensor into the slot's own outputs (its <see cref="FrameSlot.Probabilities"/>, valid until
+    /// it is returned). Safe to call from several threads at once, each with its own slot: ONNX Runtime runs concurrent
+    /// calls on one session.
+    /// </summary>
     public ReadOnlySpan<float> Run(FrameSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
-        _session.Run(_runOptions, _inputNames, [slot.Input], _outputNames, _outputValues);
-        return _output;
+        _session.Run(_runOptions, _inputNames, [slot.Input], _outputNames, slot.Outputs);
+        slot.HasRun = true;
+        return slot.Probabilities;
     }
 
     /// <summary>Drops the holder's reference; the session is freed when no frame uses it any more.</summary>
@@ -190,8 +215,6 @@ public sealed class EdgeModel : IDisposable
         }
 
         foreach (var slot in _all) slot.Dispose();
-        _outputValue.Dispose();
-        _unknownValue?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }

@@ -75,7 +75,25 @@ internal sealed partial class ShadowDeployment(EdgeOptions options, EdgeOutbox o
         }
     }
 
-    /// <summary>Classifier thread: compares the candidate on its slot with the serving model's answer; the slot is returned either way.</summary>
+    /// <summary>
+    /// Inference thread (one of several in the parallel arrangement): runs the candidate on its slot beside the serving
+    /// model. A failure ends the shadow, as in <see cref="Compare"/>, which then counts nothing for the slot.
+    /// </summary>
+    public void Infer(FrameSlot candidateSlot)
+    {
+        ArgumentNullException.ThrowIfNull(candidateSlot);
+        if (Volatile.Read(ref _running) is not { } running || !ReferenceEquals(candidateSlot.Owner, running.Runner.Candidate)) return;
+        try
+        {
+            candidateSlot.Owner.Run(candidateSlot);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Fail(running, e);
+        }
+    }
+
+    /// <summary>Frame order: compares the candidate on its slot with the serving model's answer; the slot is returned either way.</summary>
     public void Compare(FrameSlot candidateSlot, string servingVersion, ShadowAnswer serving)
     {
         ArgumentNullException.ThrowIfNull(candidateSlot);

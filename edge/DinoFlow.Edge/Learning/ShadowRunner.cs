@@ -7,8 +7,9 @@ namespace DinoFlow.Edge.Learning;
 /// <summary>
 /// A canary's candidate model, run in shadow beside the model the device serves: it sees the same frames, its answers
 /// are only counted (<see cref="ShadowTally"/>), never published. The reader preprocesses each frame for it with its own
-/// preprocessing (<see cref="Prepare"/>), since a candidate may use another input size; the classifier thread runs it
-/// right after the current model (<see cref="Compare"/>). Owns the candidate until disposed.
+/// preprocessing (<see cref="Prepare"/>), since a candidate may use another input size; the frame loop runs it right
+/// after the current model, on the same inference thread, and counts it in frame order (<see cref="Compare"/>). Owns
+/// the candidate until disposed.
 /// </summary>
 public sealed class ShadowRunner(EdgeModel candidate, string currentVersion) : IDisposable
 {
@@ -36,16 +37,19 @@ public sealed class ShadowRunner(EdgeModel candidate, string currentVersion) : I
         return slot;
     }
 
-    /// <summary>Classifier thread: runs the candidate on its slot, counts it against the current model's answer, and returns the slot.</summary>
+    /// <summary>
+    /// Counts the candidate's answer on its slot against the current model's, and returns the slot. The slot is run
+    /// here unless the inference thread already ran it (<see cref="FrameSlot.HasRun"/>).
+    /// </summary>
     public ShadowAnswer Compare(ShadowAnswer current, FrameSlot candidateSlot)
     {
         ArgumentNullException.ThrowIfNull(candidateSlot);
         try
         {
-            var probabilities = candidate.Run(candidateSlot);
+            var probabilities = candidateSlot.HasRun ? candidateSlot.Probabilities : candidate.Run(candidateSlot);
             var top = 0;
             for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
-            var answer = new ShadowAnswer(candidate.Labels[top], probabilities[top], candidate.LastUnknown);
+            var answer = new ShadowAnswer(candidate.Labels[top], probabilities[top], candidate.IsUnknown(candidateSlot));
             lock (_gate) _tally.Add(current, answer);
             return answer;
         }

@@ -12,11 +12,10 @@ using OpenCVException = OpenCvSharp.OpenCVException;
 namespace DinoFlow.Edge;
 
 /// <summary>
-/// The frame loop, in the arrangement <see cref="ArrangementChoice.Choose"/> picks. Pipeline: a reader thread (decode +
-/// shared preprocessing into the current model's pre-allocated slots) → a bounded queue → an inference thread (ONNX
-/// Runtime → smoothing → detection events); live sources drop the oldest frame when the queue is full. Sequential: one
-/// thread reads, decodes, preprocesses and classifies a frame before it reads the next (one frame buffer, slots from
-/// the model's pool). Either way live sources are reopened with backoff, and files end the loop when they end.
+/// The frame loop, in the arrangement <see cref="ArrangementChoice.Choose"/> picks (FrameLoop.Arrangements.cs). Each
+/// frame is read, decoded and preprocessed into a slot of the current model (<see cref="ReadFrames"/>), inferred
+/// (<see cref="Infer"/>), then concluded in frame order: smoothing, detection events, the audit files
+/// (<see cref="Conclude"/>). Live sources are reopened with backoff, and files end the loop when they end.
 /// </summary>
 internal sealed partial class FrameLoop
 {
@@ -94,73 +93,17 @@ internal sealed partial class FrameLoop
     {
         var spec = SourceSpec.Parse(_options.Source);
         await _models.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var choice = ArrangementChoice.Choose(_options.Arrangement, _models.Current!.Provider, Environment.ProcessorCount);
+        var choice = ArrangementChoice.Choose(_options.Arrangement, _models.Current!.Provider, Environment.ProcessorCount, _models.SessionThreads);
         _arrangement = choice;
         LogArrangement(_logger, choice.Name, choice.Reason);
         Interlocked.Exchange(ref _startedAt, Stopwatch.GetTimestamp());
-        if (choice.Arrangement == FrameArrangement.Sequential) await RunSequentialAsync(spec, cancellationToken).ConfigureAwait(false);
-        else await RunPipelinedAsync(spec, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>One thread does everything: no queue, no hand-over, every core left to ONNX Runtime's intra-op threads.</summary>
-    private async Task RunSequentialAsync(SourceSpec spec, CancellationToken cancellationToken)
-    {
-        using var results = new Results(_options);
-        try
+        var run = choice.Arrangement switch
         {
-            await Task.Factory.StartNew(() => ReadFrames(spec, slot =>
-            {
-                Classify(slot, results);
-                return ValueTask.CompletedTask;
-            }, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    private async Task RunPipelinedAsync(SourceSpec spec, CancellationToken cancellationToken)
-    {
-        var queue = spec.IsLive
-            ? Channel.CreateBounded<FrameSlot>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
-                dropped =>
-                {
-                    Interlocked.Increment(ref _framesDropped);
-                    dropped.Owner.Return(dropped);
-                })
-            : Channel.CreateBounded<FrameSlot>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reader = Task.Factory.StartNew(() => ReadIntoQueue(spec, queue.Writer, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-        var inference = Task.Factory.StartNew(() => ClassifyFrames(queue.Reader, stop.Token), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-        var first = await Task.WhenAny(reader, inference).ConfigureAwait(false);
-        if (first.IsFaulted) await stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await Task.WhenAll(reader, inference).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-
-        // Frames left in the queue after a cancellation go back to their model.
-        while (queue.Reader.TryRead(out var left)) left.Owner.Return(left);
-    }
-
-    private async Task ReadIntoQueue(SourceSpec spec, ChannelWriter<FrameSlot> queue, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await ReadFrames(spec, slot =>
-            {
-                if (!spec.IsLive) return queue.WriteAsync(slot, cancellationToken);
-                queue.TryWrite(slot); // drop-oldest keeps latency bounded
-                return ValueTask.CompletedTask;
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            queue.TryComplete();
-        }
+            FrameArrangement.Sequential => RunSequentialAsync(spec, cancellationToken),
+            FrameArrangement.Parallel => RunParallelAsync(spec, choice.Workers, cancellationToken),
+            _ => RunPipelinedAsync(spec, cancellationToken),
+        };
+        await run.ConfigureAwait(false);
     }
 
     /// <summary>Opens (and reopens) the source and hands each frame, preprocessed into a slot of the current model, to <paramref name="onFrame"/>.</summary>
@@ -223,17 +166,35 @@ internal sealed partial class FrameLoop
         }
     }
 
-    private async Task ClassifyFrames(ChannelReader<FrameSlot> queue, CancellationToken cancellationToken)
+    /// <summary>One frame start to end on the calling thread: <see cref="Infer"/>, then <see cref="Conclude"/>.</summary>
+    private void Classify(FrameSlot slot, Results results)
     {
-        using var results = new Results(_options);
-        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            while (queue.TryRead(out var slot)) Classify(slot, results);
+            Infer(slot);
         }
+        catch
+        {
+            slot.Owner.Return(slot);
+            throw;
+        }
+
+        Conclude(slot, results);
     }
 
-    /// <summary>Inference, smoothing, events and the audit files for one frame; the slot goes back to its model.</summary>
-    private void Classify(FrameSlot slot, Results results)
+    /// <summary>
+    /// The frame's inference, into the slot's own outputs: the serving model and, on a canary, the shadow candidate.
+    /// Safe on several threads at once (the parallel arrangement); everything that depends on frame order is in
+    /// <see cref="Conclude"/>.
+    /// </summary>
+    private void Infer(FrameSlot slot)
+    {
+        slot.Owner.Run(slot);
+        if (slot.Shadow is { } candidate) _shadow.Infer(candidate);
+    }
+
+    /// <summary>Smoothing, events and the audit files for one inferred frame, in frame order; the slot goes back to its model.</summary>
+    private void Conclude(FrameSlot slot, Results results)
     {
         var model = slot.Owner;
         try
@@ -246,8 +207,8 @@ internal sealed partial class FrameLoop
             }
 
             var (labels, smoother) = (results.Labels, results.Smoother!);
-            var probabilities = model.Run(slot);
-            var unknown = model.LastUnknown;
+            var probabilities = slot.Probabilities;
+            var unknown = model.IsUnknown(slot);
             if (unknown) Interlocked.Increment(ref _unknownFrames);
 
             if (_options.Learning.Enabled && _learning is null)

@@ -27,9 +27,12 @@ internal sealed partial class ModelHolder : IDisposable
             Provider = options.Inference.Provider,
             Fp16 = options.Inference.Fp16,
             EngineCacheDirectory = options.Inference.EngineCacheDirectory,
-            IntraOpThreads = options.Inference.IntraOpThreads,
+            IntraOpThreads = ArrangementChoice.SessionThreads(options.Arrangement, options.Inference, Environment.ProcessorCount),
         };
     }
+
+    /// <summary>The intra-op threads every session this holder loads gets (0: every core).</summary>
+    public int SessionThreads => _execution.IntraOpThreads;
 
     public EdgeModel? Current => Volatile.Read(ref _model);
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DinoFlow.Pipeline.Imaging;
 
 namespace DinoFlow.Pipeline.Models;
@@ -174,68 +175,114 @@ public sealed class Preprocessor
 
     /// <summary>
     /// Area resampling (shrinking only): output pixel (x, y) is the coverage-weighted mean of the source pixels under
-    /// [x·sx, (x+1)·sx) × [y·sy, (y+1)·sy), computed separably (rows first).
+    /// [x·sx, (x+1)·sx) × [y·sy, (y+1)·sy), computed separably (rows first). The taps are computed once per crop size
+    /// (a video's frames share one), and a source row shared by two output rows is filtered once: the edge runs this
+    /// for every frame, and it cost more than the JPEG decode before.
     /// </summary>
     private void RunArea(ReadOnlySpan<byte> bgr, int stride, (int X, int Y, int Width, int Height) crop, Span<float> destination)
     {
         int outW = _spec.Width, outH = _spec.Height, plane = outW * outH;
-        var (columns, columnWeights) = AreaTaps(crop.Width, outW);
-        var (rows, rowWeights) = AreaTaps(crop.Height, outH);
-        var horizontal = new float[outW * 3];
+        var taps = _areaTaps is { } cached && cached.Width == crop.Width && cached.Height == crop.Height
+            ? cached
+            : _areaTaps = new AreaPlan(crop.Width, crop.Height, AreaTaps.For(crop.Width, outW), AreaTaps.For(crop.Height, outH));
+        var (columns, rows) = (taps.Columns, taps.Rows);
+        var filtered = new float[outW * 3];
+        var previous = new float[outW * 3];
+        var previousRow = -1;
         var accumulated = new float[outW * 3];
         for (var y = 0; y < outH; y++)
         {
             Array.Clear(accumulated);
-            var (firstRow, rowCount) = rows[y];
+            var (firstRow, rowCount, rowWeights) = (rows.First[y], rows.Count[y], rows.Start[y]);
             for (var r = 0; r < rowCount; r++)
             {
-                var row = bgr.Slice((crop.Y + firstRow + r) * stride + crop.X * 3);
-                var wy = rowWeights[y][r];
-                for (var x = 0; x < outW; x++)
+                var sourceRow = firstRow + r;
+                if (sourceRow != previousRow)
                 {
-                    var (first, count) = columns[x];
-                    float b = 0, g = 0, red = 0;
-                    for (var i = 0; i < count; i++)
-                    {
-                        var p = (first + i) * 3;
-                        var w = columnWeights[x][i];
-                        b += row[p] * w;
-                        g += row[p + 1] * w;
-                        red += row[p + 2] * w;
-                    }
-
-                    horizontal[x * 3] = b;
-                    horizontal[x * 3 + 1] = g;
-                    horizontal[x * 3 + 2] = red;
+                    (filtered, previous) = (previous, filtered);
+                    FilterRow(bgr.Slice((crop.Y + sourceRow) * stride + crop.X * 3), columns, previous);
+                    previousRow = sourceRow;
                 }
 
-                for (var i = 0; i < accumulated.Length; i++) accumulated[i] += horizontal[i] * wy;
+                AddScaled(accumulated, previous, rows.Weights[rowWeights + r]);
             }
 
-            for (var x = 0; x < outW; x++)
-                for (var c = 0; c < 3; c++)
-                    destination[c * plane + y * outW + x] = accumulated[x * 3 + _sourceChannel[c]] * _scale[c] + _offset[c];
+            for (var c = 0; c < 3; c++)
+            {
+                var (source, scale, offset) = (_sourceChannel[c], _scale[c], _offset[c]);
+                var target = destination.Slice(c * plane + y * outW, outW);
+                for (var x = 0; x < target.Length; x++) target[x] = accumulated[x * 3 + source] * scale + offset;
+            }
         }
     }
 
-    /// <summary>For each output index: the first source index, how many it covers, and their weights (summing to 1).</summary>
-    private static ((int First, int Count)[] Taps, float[][] Weights) AreaTaps(int source, int output)
+    /// <summary>
+    /// <paramref name="sum"/>[i] += <paramref name="values"/>[i] · <paramref name="weight"/>, several lanes at a time: a
+    /// multiply then an add per element, as the scalar loop does, so the floats are the same bit for bit.
+    /// </summary>
+    private static void AddScaled(Span<float> sum, ReadOnlySpan<float> values, float weight)
     {
-        var scale = (double)source / output;
-        var taps = new (int, int)[output];
-        var weights = new float[output][];
-        for (var o = 0; o < output; o++)
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            var start = o * scale;
-            var end = Math.Min(source, (o + 1) * scale);
-            var first = (int)Math.Floor(start);
-            var last = Math.Min(source - 1, (int)Math.Ceiling(end) - 1);
-            weights[o] = new float[last - first + 1];
-            for (var j = first; j <= last; j++)
-                weights[o][j - first] = (float)((Math.Min(end, j + 1) - Math.Max(start, j)) / scale);
-            taps[o] = (first, last - first + 1);
+            var w = new Vector<float>(weight);
+            for (; i <= sum.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var product = new Vector<float>(values.Slice(i)) * w;
+                (new Vector<float>(sum.Slice(i)) + product).CopyTo(sum.Slice(i));
+            }
         }
 
-        return (taps, weights);
+        for (; i < sum.Length; i++) sum[i] += values[i] * weight;
+    }
+
+    /// <summary>One source row filtered horizontally into <paramref name="filtered"/> (B, G, R per output column).</summary>
+    private static void FilterRow(ReadOnlySpan<byte> row, AreaTaps columns, Span<float> filtered)
+    {
+        for (var x = 0; x < columns.First.Length; x++)
+        {
+            var (first, count, start) = (columns.First[x], columns.Count[x], columns.Start[x]);
+            float b = 0, g = 0, red = 0;
+            for (var i = 0; i < count; i++)
+            {
+                var p = (first + i) * 3;
+                var w = columns.Weights[start + i];
+                b += row[p] * w;
+                g += row[p + 1] * w;
+                red += row[p + 2] * w;
+            }
+
+            filtered[x * 3] = b;
+            filtered[x * 3 + 1] = g;
+            filtered[x * 3 + 2] = red;
+        }
+    }
+
+    private AreaPlan? _areaTaps;
+
+    /// <summary>The taps of one crop size: immutable, so threads that share the preprocessor may swap it freely.</summary>
+    private sealed record AreaPlan(int Width, int Height, AreaTaps Columns, AreaTaps Rows);
+
+    /// <summary>For each output index: the first source index, how many it covers, and where its weights (summing to 1) start.</summary>
+    private sealed record AreaTaps(int[] First, int[] Count, int[] Start, float[] Weights)
+    {
+        public static AreaTaps For(int source, int output)
+        {
+            var scale = (double)source / output;
+            var (first, count, start) = (new int[output], new int[output], new int[output]);
+            var weights = new List<float>(output * 3);
+            for (var o = 0; o < output; o++)
+            {
+                var from = o * scale;
+                var to = Math.Min(source, (o + 1) * scale);
+                first[o] = (int)Math.Floor(from);
+                var last = Math.Min(source - 1, (int)Math.Ceiling(to) - 1);
+                count[o] = last - first[o] + 1;
+                start[o] = weights.Count;
+                for (var j = first[o]; j <= last; j++) weights.Add((float)((Math.Min(to, j + 1) - Math.Max(from, j)) / scale));
+            }
+
+            return new AreaTaps(first, count, start, [.. weights]);
+        }
     }
 }
