@@ -36,10 +36,11 @@ public sealed record ArrangementChoice(FrameArrangement Arrangement, string Reas
     /// <item>Inference on a GPU (cuda, tensorrt): the pipeline. The CPU only decodes and preprocesses, so the reader
     /// overlaps the GPU's work for free.</item>
     /// <item>Inference on the CPU, one intra-op thread per session (<see cref="SessionThreads"/>), more than one core:
-    /// parallel, one worker per core. A small network scales better across frames than within one (two frames at once
-    /// on one thread each ran 1.1–1.25x one frame on two threads, on 2 cores), and the reader's decode fills the gaps;
-    /// on 2 cores it ran about 1.4x the one-thread loop. Each frame takes longer (one core instead of all), which a live
-    /// source at its frame rate pays in latency, not in frames.</item>
+    /// parallel, one worker per core. A small network scales better across frames than within one (on 2 cores, two
+    /// frames at once on one thread each ran 1.15x one frame on two threads with INT8, 1.08x with FP32), and the reader's
+    /// decode fills the gaps: parallel ran 1.16x the one-thread loop with INT8 and 1.10x with FP32 (5 rounds,
+    /// bench/results/2026-12-07.md). Each frame takes longer (one core instead of all), which a live source at its frame
+    /// rate pays in latency, not in frames.</item>
     /// <item>Inference on the CPU with several intra-op threads (set by Edge:Inference:IntraOpThreads, or a GPU that
     /// fell back to the CPU): sequential on at most 2 cores, where a reader thread would only take cores from ONNX
     /// Runtime's threads (the pipeline measured 0.76–1.02x the loop there), else the pipeline.</item>
