@@ -182,13 +182,13 @@ public sealed class Preprocessor
     private void RunArea(ReadOnlySpan<byte> bgr, int stride, (int X, int Y, int Width, int Height) crop, Span<float> destination)
     {
         int outW = _spec.Width, outH = _spec.Height, plane = outW * outH;
-        var taps = _areaTaps is { } cached && cached.Width == crop.Width && cached.Height == crop.Height
+        var plan = _areaPlan is { } cached && cached.Width == crop.Width && cached.Height == crop.Height
             ? cached
-            : _areaTaps = new AreaPlan(crop.Width, crop.Height, AreaTaps.For(crop.Width, outW), AreaTaps.For(crop.Height, outH));
-        var (columns, rows) = (taps.Columns, taps.Rows);
+            : _areaPlan = new AreaPlan(crop.Width, crop.Height, AreaTaps.For(crop.Width, outW), AreaTaps.For(crop.Height, outH));
+        var (columns, rows) = (plan.Columns, plan.Rows);
+        // Output rows walk the source rows in order, so only the last filtered row can be shared with the next output row.
         var filtered = new float[outW * 3];
-        var previous = new float[outW * 3];
-        var previousRow = -1;
+        var filteredRow = -1;
         var accumulated = new float[outW * 3];
         for (var y = 0; y < outH; y++)
         {
@@ -197,14 +197,13 @@ public sealed class Preprocessor
             for (var r = 0; r < rowCount; r++)
             {
                 var sourceRow = firstRow + r;
-                if (sourceRow != previousRow)
+                if (sourceRow != filteredRow)
                 {
-                    (filtered, previous) = (previous, filtered);
-                    FilterRow(bgr.Slice((crop.Y + sourceRow) * stride + crop.X * 3), columns, previous);
-                    previousRow = sourceRow;
+                    FilterRow(bgr.Slice((crop.Y + sourceRow) * stride + crop.X * 3), columns, filtered);
+                    filteredRow = sourceRow;
                 }
 
-                AddScaled(accumulated, previous, rows.Weights[rowWeights + r]);
+                AddScaled(accumulated, filtered, rows.Weights[rowWeights + r]);
             }
 
             for (var c = 0; c < 3; c++)
@@ -258,7 +257,7 @@ public sealed class Preprocessor
         }
     }
 
-    private AreaPlan? _areaTaps;
+    private AreaPlan? _areaPlan;
 
     /// <summary>The taps of one crop size: immutable, so threads that share the preprocessor may swap it freely.</summary>
     private sealed record AreaPlan(int Width, int Height, AreaTaps Columns, AreaTaps Rows);
