@@ -18,7 +18,7 @@ public sealed record FeedbackFrame(
     public static IOrderedEnumerable<T> MostUncertainFirst<T>(IEnumerable<T> items, Func<T, FeedbackFrame> frame) =>
         items.OrderByDescending(i => frame(i).Priority).ThenBy(i => frame(i).Timestamp);
 
-        /// <summary>The model's probability of its guess.</summary>
+    /// <summary>The model's probability of its guess.</summary>
     public double GuessConfidence()
     {
         for (var i = 0; i < Labels.Count && i < Probabilities.Count; i++)
