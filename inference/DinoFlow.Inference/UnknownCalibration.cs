@@ -4,8 +4,8 @@ using DinoFlow.Pipeline.Models;
 namespace DinoFlow.Inference;
 
 /// <summary>
-/// Bakes the unknown score into a package graph and calibrates its threshold: the bank is the shipped model's
-/// penultimate features of every image it was trained on; the threshold keeps 95 % of the known validation frames,
+/// Bakes the unknown score into a package graph and calibrates its threshold: the references come from the shipped
+/// model's penultimate features of every image it was trained on (<see cref="UnknownScore.References"/>); the threshold keeps 95 % of the known validation frames,
 /// scored by the model that was validated (with a refit the shipped model has seen the validation frames, so its
 /// distances to them would be near zero and say nothing).
 /// </summary>
@@ -34,12 +34,17 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
     /// a package without a refit: the shipped model and the same images).
     /// </summary>
     public (byte[] Model, UnknownScoreInfo Info) Attach(byte[] shippedModel, IReadOnlyList<LabeledExample> shippedOn,
-        byte[] validatedModel, IReadOnlyList<LabeledExample> validatedOn, PreprocessedImages validation)
+        byte[] validatedModel, IReadOnlyList<LabeledExample> validatedOn, PreprocessedImages validation, string score = UnknownScore.Shipped)
     {
+        ArgumentNullException.ThrowIfNull(shippedOn);
+        ArgumentNullException.ThrowIfNull(validatedOn);
         ArgumentNullException.ThrowIfNull(validation);
-        var bank = UnknownScore.Normalise(Features(shippedModel, shippedOn));
-        var validatedBank = ReferenceEquals(validatedModel, shippedModel) && ReferenceEquals(validatedOn, shippedOn)
-            ? bank : UnknownScore.Normalise(Features(validatedModel, validatedOn));
+        var shippedFeatures = UnknownScore.Normalise(Features(shippedModel, shippedOn));
+        var validatedFeatures = ReferenceEquals(validatedModel, shippedModel) && ReferenceEquals(validatedOn, shippedOn)
+            ? shippedFeatures : UnknownScore.Normalise(Features(validatedModel, validatedOn));
+        var bank = UnknownScore.References(score, shippedFeatures, [.. shippedOn.Select(e => e.Label)]);
+        var validatedBank = ReferenceEquals(validatedFeatures, shippedFeatures)
+            ? bank : UnknownScore.References(score, validatedFeatures, [.. validatedOn.Select(e => e.Label)]);
         List<double> scores;
         string calibratedOn;
         var shippedScored = UnknownScore.AddToGraph(shippedModel, bank);
@@ -54,13 +59,13 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
         }
         else
         {
-            // No validation channel: each training image against the others.
-            scores = [.. validatedBank.Select((f, i) => UnknownScore.Reference(f, validatedBank, skip: i))];
+            // No validation channel: each training image against references built without it.
+            scores = [.. UnknownScore.LeaveOneOut(score, validatedFeatures, [.. validatedOn.Select(e => e.Label)])];
             calibratedOn = "training-leave-one-out";
         }
 
         var (threshold, kept) = UnknownScore.Calibrate(scores);
-        var info = new UnknownScoreInfo(UnknownScore.Name, UnknownScore.Output, threshold, scores.Count, kept, calibratedOn, bank.Length);
+        var info = new UnknownScoreInfo(score, UnknownScore.Output, threshold, scores.Count, kept, calibratedOn, bank.Length);
         return (shippedScored, info);
     }
 }

@@ -5,15 +5,65 @@ using Onnx;
 namespace DinoFlow.Inference;
 
 /// <summary>
-/// The unknown-input score baked into a package graph: KNN on the L2-normalised penultimate features (the head's input),
-/// score = 1 − cosine similarity to the nearest training image (k = 1; a few hundred training images per data set, so
-/// the nearest one is the informative neighbour). The training features are a constant of the graph, so the edge needs
-/// nothing new; the output is <see cref="Output"/> [N, 1].
+/// The unknown-input score baked into a package graph: 1 − the cosine similarity of the L2-normalised penultimate
+/// features (the head's input) to the nearest reference vector. Two kinds of reference, one graph:
+/// <see cref="Name"/> (KNN, k = 1): every training image's features; <see cref="ClassMeanName"/>: one prototype per class.
+/// The references are a constant of the graph, so the edge needs nothing new; the output is <see cref="Output"/> [N, 1].
 /// </summary>
 public static class UnknownScore
 {
     public const string Output = "unknown_score";
     public const string Name = "knn-cosine";
+
+    /// <summary>1 − cosine similarity to the nearest class prototype: the normalised mean of a class's normalised features.</summary>
+    public const string ClassMeanName = "class-mean-cosine";
+
+    /// <summary>The score packages ship.</summary>
+    public const string Shipped = ClassMeanName;
+
+    public static IReadOnlyList<string> Kinds { get; } = [Name, ClassMeanName];
+
+    /// <summary>The reference vectors the graph holds for <paramref name="score"/>, from the training images' normalised features.</summary>
+    public static float[][] References(string score, float[][] normalisedFeatures, IReadOnlyList<int> labels) => score switch
+    {
+        Name => normalisedFeatures,
+        ClassMeanName => ClassMeans(normalisedFeatures, labels),
+        _ => throw new ArgumentException($"unknown score '{score}' is not one of {string.Join(", ", Kinds)}", nameof(score)),
+    };
+
+    /// <summary>
+    /// Each training image scored against references built without it (calibration when there is no validation
+    /// channel): for KNN the other images, for class means its own class's prototype without it (a class of one image
+    /// has no prototype left).
+    /// </summary>
+    public static double[] LeaveOneOut(string score, float[][] normalisedFeatures, IReadOnlyList<int> labels)
+    {
+        ArgumentNullException.ThrowIfNull(normalisedFeatures);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (score == Name) return [.. normalisedFeatures.Select((f, i) => Reference(f, normalisedFeatures, skip: i))];
+        _ = References(score, normalisedFeatures, labels);
+        var sums = new Dictionary<int, (float[] Sum, int Count)>();
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if (!sums.TryGetValue(labels[i], out var entry)) entry = (new float[normalisedFeatures[i].Length], 0);
+            System.Numerics.Tensors.TensorPrimitives.Add(entry.Sum, normalisedFeatures[i], entry.Sum);
+            sums[labels[i]] = (entry.Sum, entry.Count + 1);
+        }
+
+        return [.. normalisedFeatures.Select((f, i) =>
+        {
+            var prototypes = sums.Where(c => c.Key != labels[i] || c.Value.Count > 1)
+                .Select(c => c.Key != labels[i] ? c.Value.Sum : Without(c.Value.Sum, f)).ToList();
+            return prototypes.Count == 0 ? 1 : Reference(f, Normalise(prototypes));
+        })];
+    }
+
+    private static float[] Without(float[] sum, float[] feature)
+    {
+        var rest = new float[sum.Length];
+        System.Numerics.Tensors.TensorPrimitives.Subtract(sum, feature, rest);
+        return rest;
+    }
 
     /// <summary>The head's input: the first input of the Gemm whose output the package's softmax reads.</summary>
     public static string PenultimateTensor(ModelProto model)
@@ -48,6 +98,25 @@ public static class UnknownScore
         }).ToArray();
     }
 
+    /// <summary>
+    /// One prototype per class that has features: the mean of its normalised feature vectors, scaled to unit length.
+    /// Used as the bank, the graph computes the class-mean score.
+    /// </summary>
+    public static float[][] ClassMeans(IReadOnlyList<float[]> normalisedFeatures, IReadOnlyList<int> labels)
+    {
+        ArgumentNullException.ThrowIfNull(normalisedFeatures);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (normalisedFeatures.Count != labels.Count) throw new ArgumentException($"{normalisedFeatures.Count} feature vectors but {labels.Count} labels");
+        var sums = new SortedDictionary<int, float[]>();
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if (!sums.TryGetValue(labels[i], out var sum)) sums[labels[i]] = sum = new float[normalisedFeatures[i].Length];
+            System.Numerics.Tensors.TensorPrimitives.Add(sum, normalisedFeatures[i], sum);
+        }
+
+        return Normalise([.. sums.Values]);
+    }
+
     /// <summary>The score computed in C#: 1 − max cosine similarity of <paramref name="feature"/> to the (normalised) bank.</summary>
     public static double Reference(ReadOnlySpan<float> feature, IReadOnlyList<float[]> normalisedBank, int skip = -1)
     {
@@ -68,11 +137,11 @@ public static class UnknownScore
         return 1 - best;
     }
 
-    /// <summary>Adds <see cref="Output"/> to a package graph: LpNormalization → MatMul with the bank → ReduceMax → 1 − max.</summary>
+    /// <summary>Adds <see cref="Output"/> to a package graph: LpNormalization → MatMul with the references → ReduceMax → 1 − max.</summary>
     public static byte[] AddToGraph(byte[] packageModel, IReadOnlyList<float[]> normalisedBank)
     {
         ArgumentNullException.ThrowIfNull(normalisedBank);
-        if (normalisedBank.Count == 0) throw new ArgumentException("the unknown score needs at least one training feature vector");
+        if (normalisedBank.Count == 0) throw new ArgumentException("the unknown score needs at least one reference vector");
         var model = ModelProto.Parser.ParseFrom(packageModel);
         var graph = model.Graph;
         var features = PenultimateTensor(model);

@@ -47,9 +47,7 @@ public sealed class ShadowRunner(EdgeModel candidate, string currentVersion) : I
         try
         {
             var probabilities = candidateSlot.HasRun ? candidateSlot.Probabilities : candidate.Run(candidateSlot);
-            var top = 0;
-            for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
-            var answer = new ShadowAnswer(candidate.Labels[top], probabilities[top], candidate.IsUnknown(candidateSlot));
+            var answer = ShadowAnswer.Top(candidate.Labels, probabilities, candidate.IsUnknown(candidateSlot));
             lock (_gate) _tally.Add(current, answer);
             return answer;
         }

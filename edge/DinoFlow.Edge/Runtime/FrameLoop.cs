@@ -239,7 +239,7 @@ internal sealed partial class FrameLoop
             {
                 // Last, after the frame's event and latency: the candidate adds nothing to what serving reports.
                 slot.Shadow = null;
-                _shadow.Compare(shadowSlot, model.Version, Top(labels, probabilities, unknown));
+                _shadow.Compare(shadowSlot, model.Version, ShadowAnswer.Top(labels, probabilities, unknown));
             }
 
             Interlocked.Increment(ref _framesProcessed);
@@ -249,13 +249,6 @@ internal sealed partial class FrameLoop
         {
             model.Return(slot);
         }
-    }
-
-    private static ShadowAnswer Top(IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, bool unknown)
-    {
-        var top = 0;
-        for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
-        return new ShadowAnswer(labels[top], probabilities[top], unknown);
     }
 
     /// <summary>What the classifying thread keeps between frames: the audit files and the smoothing state.</summary>

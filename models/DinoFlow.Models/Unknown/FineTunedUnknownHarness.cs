@@ -67,9 +67,9 @@ public static class FineTunedUnknownHarness
     }
 
     /// <summary>A fine-tuned network as the package graph computes it: penultimate features, its head, and the bank of its training images.</summary>
-    private sealed class Scorer(byte[] graph, HeadModel head, PreprocessSpec spec, IImageDecoder decoder)
+    private sealed class Scorer(byte[] graph, PreprocessSpec spec, IImageDecoder decoder)
     {
-        private float[][] _bank = [];
+        private FittedScores? _fitted;
 
         public static Scorer Train(FineTuner tuner, List<LabeledExample> train, int classes, FineTuneRecipe recipe, PreprocessSpec spec, IImageDecoder decoder,
             CancellationToken cancellationToken)
@@ -79,8 +79,8 @@ public static class FineTunedUnknownHarness
             var dense = result.Model.Network.Parameters.Where(p => p.IsHead).ToList();
             var (weights, bias) = (dense.Single(p => p.Shape.Length == 2), dense.Single(p => p.Shape.Length == 1));
             var head = new HeadModel([new DenseLayer((int)weights.Shape[1], (int)weights.Shape[0], weights.Value, bias.Value)]);
-            var scorer = new Scorer(graph, head, spec, decoder);
-            scorer._bank = UnknownScore.Normalise(scorer.Features(train));
+            var scorer = new Scorer(graph, spec, decoder);
+            scorer._fitted = FittedScores.Of(head, scorer.Features(train), [.. train.Select(t => t.Label)]);
             return scorer;
         }
 
@@ -93,10 +93,7 @@ public static class FineTunedUnknownHarness
             return runner.Run(tensors);
         }
 
-        public ScoreReport Report(string score, IReadOnlyList<float[]> known, IReadOnlyList<float[]> unknown)
-        {
-            var k = known.Select(f => UnknownHarness.Score(score, head, _bank, f)).ToList();
-            return OodMetrics.Report(score, k, k, [.. unknown.Select(f => UnknownHarness.Score(score, head, _bank, f))]);
-        }
+        public ScoreReport Report(string score, IReadOnlyList<float[]> known, IReadOnlyList<float[]> unknown) =>
+            UnknownHarness.Report(_fitted!, score, known, unknown);
     }
 }

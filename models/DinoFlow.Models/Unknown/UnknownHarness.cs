@@ -13,6 +13,16 @@ public sealed record HeldOutClassReport(string Label, IReadOnlyList<ScoreReport>
 /// <summary>One kind of generated frame (from the validation images) scored as unknown against the validation frames.</summary>
 public sealed record FarOodReport(string Kind, IReadOnlyList<ScoreReport> Scores);
 
+/// <summary>What the scores are fitted on: the head, and the training images' normalised features and their class prototypes.</summary>
+public sealed record FittedScores(HeadModel Head, float[][] Bank, float[][] ClassMeans)
+{
+    public static FittedScores Of(HeadModel head, IReadOnlyList<float[]> trainFeatures, IReadOnlyList<int> trainLabels)
+    {
+        var bank = UnknownScore.Normalise(trainFeatures);
+        return new FittedScores(head, bank, UnknownScore.ClassMeans(bank, trainLabels));
+    }
+}
+
 /// <param name="NearOod">Per score, the mean over held-out classes of AUROC, known kept and unknown caught.</param>
 public sealed record UnknownHarnessReport(IReadOnlyList<HeldOutClassReport> LeaveOneClassOut, IReadOnlyList<ScoreReport> NearOod,
     IReadOnlyList<FarOodReport> FarOod, IReadOnlyList<ScoreReport> FarOodAll, string Features);
@@ -26,7 +36,7 @@ public sealed record UnknownHarnessReport(IReadOnlyList<HeldOutClassReport> Leav
 /// </summary>
 public static class UnknownHarness
 {
-    public static IReadOnlyList<string> Scores { get; } = [UnknownScore.Name, "msp", "max-logit", "energy"];
+    public static IReadOnlyList<string> Scores { get; } = [UnknownScore.Name, UnknownScore.ClassMeanName, SumOfBoth, "msp", "max-logit", "energy"];
 
     public static UnknownHarnessReport Run(TrainingData data, SplitOptions split, TrainingRecipe recipe, BackboneSpec backbone, IImageDecoder decoder,
         CancellationToken cancellationToken = default)
@@ -95,11 +105,17 @@ public static class UnknownHarness
             loco.Sum(l => l.Scores[i].Known), loco.Sum(l => l.Scores[i].Unknown)))];
     }
 
+    /// <summary>A candidate: the class-mean distance plus the nearest image's (the first catches new classes better, the second odd textures).</summary>
+    public const string SumOfBoth = "class-mean+knn";
+
     /// <summary>A score of a feature vector, higher = more unknown.</summary>
-    public static double Score(string score, HeadModel head, IReadOnlyList<float[]> normalisedBank, float[] features)
+    public static double Score(string score, FittedScores fitted, float[] features)
     {
-        ArgumentNullException.ThrowIfNull(head);
-        if (score == UnknownScore.Name) return UnknownScore.Reference(features, normalisedBank);
+        ArgumentNullException.ThrowIfNull(fitted);
+        if (score == UnknownScore.Name) return UnknownScore.Reference(features, fitted.Bank);
+        if (score == UnknownScore.ClassMeanName) return UnknownScore.Reference(features, fitted.ClassMeans);
+        if (score == SumOfBoth) return UnknownScore.Reference(features, fitted.ClassMeans) + UnknownScore.Reference(features, fitted.Bank);
+        var head = fitted.Head;
         var logits = Logits(head, features);
         var max = TensorPrimitives.Max(logits);
         return score switch
@@ -111,17 +127,17 @@ public static class UnknownHarness
         };
     }
 
-    private static ScoreReport Report((HeadModel Head, float[][] Bank) model, string score, List<float[]> known, List<float[]> unknown)
+    public static ScoreReport Report(FittedScores fitted, string score, IReadOnlyList<float[]> known, IReadOnlyList<float[]> unknown)
     {
-        var k = known.Select(f => Score(score, model.Head, model.Bank, f)).ToList();
-        return OodMetrics.Report(score, k, k, [.. unknown.Select(f => Score(score, model.Head, model.Bank, f))]);
+        var k = known.Select(f => Score(score, fitted, f)).ToList();
+        return OodMetrics.Report(score, k, k, [.. unknown.Select(f => Score(score, fitted, f))]);
     }
 
-    private static (HeadModel Head, float[][] Bank) Fit(List<(int Label, float[] Plain, float[][] Views)> train, int classes, HeadTrainingOptions options)
+    private static FittedScores Fit(List<(int Label, float[] Plain, float[][] Views)> train, int classes, HeadTrainingOptions options)
     {
         var features = train.SelectMany(t => t.Views.Prepend(t.Plain)).ToList();
         var labels = train.SelectMany(t => Enumerable.Repeat(t.Label, t.Views.Length + 1)).ToList();
-        return (HeadTrainer.Train(features, labels, classes, options), UnknownScore.Normalise([.. train.Select(t => t.Plain)]));
+        return FittedScores.Of(HeadTrainer.Train(features, labels, classes, options), [.. train.Select(t => t.Plain)], [.. train.Select(t => t.Label)]);
     }
 
     private static float[] Logits(HeadModel head, float[] features)

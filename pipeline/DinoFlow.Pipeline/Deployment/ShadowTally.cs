@@ -5,6 +5,15 @@ public readonly record struct ShadowAnswer(string Label, double Confidence, bool
 {
     /// <summary>The label the answer counts as: <see cref="ShadowTally.UnknownLabel"/> when the model called the frame unknown.</summary>
     public string Counted => Unknown ? ShadowTally.UnknownLabel : Label;
+
+    /// <summary>The answer of a model's output: its most probable label (the first of equals).</summary>
+    public static ShadowAnswer Top(IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, bool unknown)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var top = 0;
+        for (var i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[top]) top = i;
+        return new ShadowAnswer(labels[top], probabilities[top], unknown);
+    }
 }
 
 /// <summary>

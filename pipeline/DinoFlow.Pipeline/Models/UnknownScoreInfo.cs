@@ -5,15 +5,18 @@ namespace DinoFlow.Pipeline.Models;
 /// none of the known classes. Calibrated so that <see cref="KeptShare"/> (≥ 0.95) of the <see cref="CalibrationImages"/>
 /// known calibration frames stay known. Packages without it (older ones) give no unknown answer.
 /// </summary>
-/// <param name="Score">What the score is, e.g. "knn-cosine" (1 − cosine similarity to the nearest training image's penultimate features).</param>
+/// <param name="Score">What the score is: "class-mean-cosine" (1 − cosine similarity of the penultimate features to the nearest class prototype) or "knn-cosine" (… to the nearest training image's).</param>
 /// <param name="Output">The graph output that carries it, one value per frame.</param>
 /// <param name="CalibratedOn">"validation" or "training-leave-one-out" (no validation images).</param>
-/// <param name="BankSize">How many training feature vectors the graph holds.</param>
+/// <param name="BankSize">How many reference vectors the graph holds: one per class, or one per training image for KNN.</param>
 public sealed record UnknownScoreInfo(string Score, string Output, double Threshold, int CalibrationImages, double KeptShare, string CalibratedOn, int BankSize)
 {
     public const double TargetKeptShare = 0.95;
 
     public bool IsUnknown(double score) => score > Threshold;
+
+    /// <summary>What the graph's references are, in words: "7 class prototypes" or "276 training images".</summary>
+    public string References => Score == "knn-cosine" ? $"{BankSize} training images" : $"{BankSize} class prototypes";
 
     /// <summary>The share of the calibration frames (known) the threshold calls unknown: the unknown rate both gates report.</summary>
     public double CalibrationUnknownRate => 1 - KeptShare;
