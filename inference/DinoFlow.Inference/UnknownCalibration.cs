@@ -5,9 +5,9 @@ namespace DinoFlow.Inference;
 
 /// <summary>
 /// Bakes the unknown score into a package graph and calibrates its threshold: the references come from the shipped
-/// model's penultimate features of every image it was trained on (<see cref="UnknownScore.References"/>); the threshold keeps 95 % of the known validation frames,
-/// scored by the model that was validated (with a refit the shipped model has seen the validation frames, so its
-/// distances to them would be near zero and say nothing).
+/// model's penultimate features of every image it was trained on (<see cref="UnknownScore.References"/>); the
+/// threshold keeps 95 % of the known validation frames, scored by the model that was validated (with a refit the
+/// shipped model has seen the validation frames, so its distances to them would be near zero and say nothing).
 /// </summary>
 public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spec)
 {

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DinoFlow.Pipeline.Models;
 using Google.Protobuf;
 using Onnx;
@@ -28,8 +29,11 @@ public static class UnknownScore
     {
         Name => normalisedFeatures,
         ClassMeanName => ClassMeans(normalisedFeatures, labels),
-        _ => throw new ArgumentException($"unknown score '{score}' is not one of {string.Join(", ", Kinds)}", nameof(score)),
+        _ => throw UnknownName(score),
     };
+
+    private static ArgumentException UnknownName(string score) =>
+        new($"unknown score '{score}' is not one of {string.Join(", ", Kinds)}", nameof(score));
 
     /// <summary>
     /// Each training image scored against references built without it (calibration when there is no validation
@@ -41,12 +45,12 @@ public static class UnknownScore
         ArgumentNullException.ThrowIfNull(normalisedFeatures);
         ArgumentNullException.ThrowIfNull(labels);
         if (score == Name) return [.. normalisedFeatures.Select((f, i) => Reference(f, normalisedFeatures, skip: i))];
-        _ = References(score, normalisedFeatures, labels);
+        if (score != ClassMeanName) throw UnknownName(score);
         var sums = new Dictionary<int, (float[] Sum, int Count)>();
         for (var i = 0; i < labels.Count; i++)
         {
             if (!sums.TryGetValue(labels[i], out var entry)) entry = (new float[normalisedFeatures[i].Length], 0);
-            System.Numerics.Tensors.TensorPrimitives.Add(entry.Sum, normalisedFeatures[i], entry.Sum);
+            TensorPrimitives.Add(entry.Sum, normalisedFeatures[i], entry.Sum);
             sums[labels[i]] = (entry.Sum, entry.Count + 1);
         }
 
@@ -61,7 +65,7 @@ public static class UnknownScore
     private static float[] Without(float[] sum, float[] feature)
     {
         var rest = new float[sum.Length];
-        System.Numerics.Tensors.TensorPrimitives.Subtract(sum, feature, rest);
+        TensorPrimitives.Subtract(sum, feature, rest);
         return rest;
     }
 
@@ -111,7 +115,7 @@ public static class UnknownScore
         for (var i = 0; i < labels.Count; i++)
         {
             if (!sums.TryGetValue(labels[i], out var sum)) sums[labels[i]] = sum = new float[normalisedFeatures[i].Length];
-            System.Numerics.Tensors.TensorPrimitives.Add(sum, normalisedFeatures[i], sum);
+            TensorPrimitives.Add(sum, normalisedFeatures[i], sum);
         }
 
         return Normalise([.. sums.Values]);
