@@ -42,9 +42,8 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
         var shippedFeatures = UnknownScore.Normalise(Features(shippedModel, shippedOn));
         var validatedFeatures = ReferenceEquals(validatedModel, shippedModel) && ReferenceEquals(validatedOn, shippedOn)
             ? shippedFeatures : UnknownScore.Normalise(Features(validatedModel, validatedOn));
+        int[] validatedLabels = [.. validatedOn.Select(e => e.Label)];
         var bank = UnknownScore.References(score, shippedFeatures, [.. shippedOn.Select(e => e.Label)]);
-        var validatedBank = ReferenceEquals(validatedFeatures, shippedFeatures)
-            ? bank : UnknownScore.References(score, validatedFeatures, [.. validatedOn.Select(e => e.Label)]);
         List<double> scores;
         string calibratedOn;
         var shippedScored = UnknownScore.AddToGraph(shippedModel, bank);
@@ -52,7 +51,8 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
         {
             // Scored by the graph itself, one frame per run (float32 as the edge computes it; rounding depends on the
             // batch), so a frame at the percentile lands on the same side of the threshold on the device as here.
-            var validatedScored = ReferenceEquals(validatedBank, bank) ? shippedScored : UnknownScore.AddToGraph(validatedModel, validatedBank);
+            var validatedScored = ReferenceEquals(validatedFeatures, shippedFeatures)
+                ? shippedScored : UnknownScore.AddToGraph(validatedModel, UnknownScore.References(score, validatedFeatures, validatedLabels));
             using var runner = new BatchRunner(OnnxSessions.Create(validatedScored, ExecutionOptions.Cpu), OnnxGraphs.InputName, UnknownScore.Output, 3, spec.Height, spec.Width);
             scores = [.. Enumerable.Range(0, validation.Count).Chunk(16).SelectMany(chunk => runner.Run(validation.Tensors(chunk), 1)).Select(s => (double)s[0])];
             calibratedOn = ReferenceEquals(validatedModel, shippedModel) ? "validation" : "validation (the model validated before the refit)";
@@ -60,7 +60,7 @@ public sealed class UnknownCalibration(IImageDecoder decoder, PreprocessSpec spe
         else
         {
             // No validation channel: each training image against references built without it.
-            scores = [.. UnknownScore.LeaveOneOut(score, validatedFeatures, [.. validatedOn.Select(e => e.Label)])];
+            scores = [.. UnknownScore.LeaveOneOut(score, validatedFeatures, validatedLabels)];
             calibratedOn = "training-leave-one-out";
         }
 

@@ -14,7 +14,7 @@ namespace DinoFlow.Inference;
 public static class UnknownScore
 {
     public const string Output = "unknown_score";
-    public const string Name = "knn-cosine";
+    public const string Name = UnknownScoreInfo.KnnCosine;
 
     /// <summary>1 − cosine similarity to the nearest class prototype: the normalised mean of a class's normalised features.</summary>
     public const string ClassMeanName = "class-mean-cosine";
@@ -46,14 +46,7 @@ public static class UnknownScore
         ArgumentNullException.ThrowIfNull(labels);
         if (score == Name) return [.. normalisedFeatures.Select((f, i) => Reference(f, normalisedFeatures, skip: i))];
         if (score != ClassMeanName) throw UnknownName(score);
-        var sums = new Dictionary<int, (float[] Sum, int Count)>();
-        for (var i = 0; i < labels.Count; i++)
-        {
-            if (!sums.TryGetValue(labels[i], out var entry)) entry = (new float[normalisedFeatures[i].Length], 0);
-            TensorPrimitives.Add(entry.Sum, normalisedFeatures[i], entry.Sum);
-            sums[labels[i]] = (entry.Sum, entry.Count + 1);
-        }
-
+        var sums = ClassSums(normalisedFeatures, labels);
         return [.. normalisedFeatures.Select((f, i) =>
         {
             var prototypes = sums.Where(c => c.Key != labels[i] || c.Value.Count > 1)
@@ -110,15 +103,22 @@ public static class UnknownScore
     {
         ArgumentNullException.ThrowIfNull(normalisedFeatures);
         ArgumentNullException.ThrowIfNull(labels);
-        if (normalisedFeatures.Count != labels.Count) throw new ArgumentException($"{normalisedFeatures.Count} feature vectors but {labels.Count} labels");
-        var sums = new SortedDictionary<int, float[]>();
+        return Normalise([.. ClassSums(normalisedFeatures, labels).Values.Select(c => c.Sum)]);
+    }
+
+    /// <summary>Per class (in label order), the sum of its feature vectors and how many there are.</summary>
+    private static SortedDictionary<int, (float[] Sum, int Count)> ClassSums(IReadOnlyList<float[]> features, IReadOnlyList<int> labels)
+    {
+        if (features.Count != labels.Count) throw new ArgumentException($"{features.Count} feature vectors but {labels.Count} labels");
+        var sums = new SortedDictionary<int, (float[] Sum, int Count)>();
         for (var i = 0; i < labels.Count; i++)
         {
-            if (!sums.TryGetValue(labels[i], out var sum)) sums[labels[i]] = sum = new float[normalisedFeatures[i].Length];
-            TensorPrimitives.Add(sum, normalisedFeatures[i], sum);
+            var (sum, count) = sums.TryGetValue(labels[i], out var entry) ? entry : (new float[features[i].Length], 0);
+            TensorPrimitives.Add(sum, features[i], sum);
+            sums[labels[i]] = (sum, count + 1);
         }
 
-        return Normalise([.. sums.Values]);
+        return sums;
     }
 
     /// <summary>The score computed in C#: 1 − max cosine similarity of <paramref name="feature"/> to the (normalised) bank.</summary>

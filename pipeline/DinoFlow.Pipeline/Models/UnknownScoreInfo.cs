@@ -13,10 +13,13 @@ public sealed record UnknownScoreInfo(string Score, string Output, double Thresh
 {
     public const double TargetKeptShare = 0.95;
 
+    /// <summary>The KNN score's name (the score packages shipped until 2026-12-07), whose references are training images.</summary>
+    public const string KnnCosine = "knn-cosine";
+
     public bool IsUnknown(double score) => score > Threshold;
 
     /// <summary>What the graph's references are, in words: "7 class prototypes" or "276 training images".</summary>
-    public string References => Score == "knn-cosine" ? $"{BankSize} training images" : $"{BankSize} class prototypes";
+    public string References => Score == KnnCosine ? $"{BankSize} training images" : $"{BankSize} class prototypes";
 
     /// <summary>The share of the calibration frames (known) the threshold calls unknown: the unknown rate both gates report.</summary>
     public double CalibrationUnknownRate => 1 - KeptShare;
