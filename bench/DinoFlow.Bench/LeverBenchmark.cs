@@ -29,6 +29,7 @@ internal static class LeverBenchmark
         ["block2"] = ("blocks 2–4 trained (not 3–4)", r => r with { FrozenUntil = "ReLU283_Output_0" }),
         ["384"] = ("384x384 input (not 320)", r => r with { InputSize = 384 }),
         ["224"] = ("224x224 input (not 320)", r => r with { InputSize = 224 }),
+        ["outlier-exposure"] = ("+ outlier exposure: a quarter of the slots are synthetic negatives trained to the uniform answer", r => r with { OutlierExposure = 0.25f }),
         ["epochs-10"] = ("10 epochs (the default until 2026-12-06)", r => r with { Epochs = 10 }),
     };
 

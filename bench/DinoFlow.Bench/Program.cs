@@ -17,6 +17,8 @@ return name switch
     "portal" => await PortalBenchmark.RunAsync(args).ConfigureAwait(false),
     "portal-guesses" => await PortalGuessBenchmark.RunAsync(args).ConfigureAwait(false),
     "unknown" => UnknownBenchmark.Run(args),
+    "unknown-dump" => UnknownFeatureDump.Run(args),
+    "unknown-explore" => UnknownExplore.Run(args),
     "levers" => LeverBenchmark.Run(args),
     "int8" => Int8Benchmark.Run(args),
     "drift" => DriftBenchmark.Run(args),

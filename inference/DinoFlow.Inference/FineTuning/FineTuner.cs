@@ -46,6 +46,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         if (train.Count == 0) throw new ModelPackageException("there are no training images");
         if (recipe.Epochs < 1 || recipe.BatchSize < 1) throw new ArgumentException($"epochs ({recipe.Epochs}) and batch size ({recipe.BatchSize}) must be at least 1");
         // Block 4 of ResNet-18 sees the input at 1/32: below 64 pixels its maps shrink to nothing useful; above 1024 a batch no longer fits memory.
+        if (recipe.OutlierExposure is < 0 or > 1) throw new ArgumentException($"outlier exposure ({recipe.OutlierExposure}) is a share of the batch slots: 0 to 1");
         if (recipe.InputSize is < 64 or > 1024) throw new ArgumentException($"input size {recipe.InputSize} is outside 64–1024 pixels");
         var total = Stopwatch.StartNew();
         var spec = recipe.Preprocess(backbone);
@@ -152,10 +153,31 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             var image = Decode(example);
             // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
             var view = recipe.Views.Draw(new Random(SeedFor(recipe.Seed, epoch, indices[i])));
-            view.Render(image, spec).CopyTo(pixels, i * length);
             labels[i] = example.Label;
-            for (var k = 0; k < classes; k++) targets[i * classes + k] = smoothing / classes + (k == example.Label ? 1 - smoothing : 0);
+            var negative = new Random(SeedFor(recipe.Seed, epoch, indices[i]) ^ 0x5bd1e995);
+            if (recipe.OutlierExposure > 0 && negative.NextDouble() < recipe.OutlierExposure && OtherClass(train, example.Label, negative) is { } other)
+            {
+                var kind = SyntheticNegatives.Kinds[negative.Next(SyntheticNegatives.Kinds.Count)];
+                image = SyntheticNegatives.Make(kind, image, Decode(other), negative);
+                labels[i] = -1;
+            }
+
+            view.Render(image, spec).CopyTo(pixels, i * length);
+            for (var k = 0; k < classes; k++)
+                targets[i * classes + k] = labels[i] < 0 ? 1f / classes : smoothing / classes + (k == example.Label ? 1 - smoothing : 0);
         }
+    }
+
+    /// <summary>A training image of another class than <paramref name="label"/>, drawn at random (null when there is none).</summary>
+    private static LabeledExample? OtherClass(IReadOnlyList<LabeledExample> train, int label, Random random)
+    {
+        for (var attempt = 0; attempt < 32; attempt++)
+        {
+            var candidate = train[random.Next(train.Count)];
+            if (candidate.Label != label) return candidate;
+        }
+
+        return null;
     }
 
     private BgrImage Decode(LabeledExample example)

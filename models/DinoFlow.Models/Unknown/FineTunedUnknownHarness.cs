@@ -62,7 +62,7 @@ public static class FineTunedUnknownHarness
             .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, f.Value))])).ToList();
         var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
-        var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
+        var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}{(recipe.OutlierExposure > 0 ? $", outlier exposure {recipe.OutlierExposure:0.##}" : "")}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
         return new UnknownHarnessReport(loco, UnknownHarness.MeanOf(loco), farReports, farAll, description);
     }
 

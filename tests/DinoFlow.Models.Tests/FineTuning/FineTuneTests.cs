@@ -76,6 +76,33 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
     }
 
     [Fact]
+    public void Outlier_exposure_trains_its_synthetic_negatives_towards_the_uniform_answer()
+    {
+        var examples = trained.Data.Images.Select(i => trained.Data.Example(i, trained.Data.Labels)).Where(e => e.Label < 2)
+            .GroupBy(e => e.Label).SelectMany(g => g.Take(8)).ToList();
+        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
+        var decoder = new OpenCvImageDecoder();
+        var tuner = new FineTuner(backbone, decoder);
+        var recipe = new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5 };
+        var preprocessor = new Preprocessor(recipe.Preprocess(backbone));
+        var tensors = examples.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+
+        double MeanTopProbability(FineTuneRecipe r)
+        {
+            using var runner = new NetworkRunner(tuner.Train(2, examples, [], r).Model, ExecutionOptions.Cpu);
+            return runner.Predict(tensors).Average(p => p.Max());
+        }
+
+        var plain = MeanTopProbability(recipe);
+        // Every slot a negative (two halves of the two classes, or a hue turned): the answer stays near 1/2 for all.
+        var exposed = MeanTopProbability(recipe with { OutlierExposure = 1 });
+
+        Assert.InRange(exposed, 0.5, 0.65);
+        Assert.True(plain > exposed + 0.1, $"without outlier exposure {plain:0.000}, with {exposed:0.000}");
+        Assert.Contains("outlier exposure", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { OutlierExposure = 1.5f })).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_recipe_the_network_cannot_run_is_refused_before_training()
     {
         var tuner = new FineTuner(BackboneSpec.ResNet18(AppContext.BaseDirectory), new OpenCvImageDecoder());

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Globalization;
+using DinoFlow.Imaging;
+using DinoFlow.Inference;
+using DinoFlow.Inference.FineTuning;
+using DinoFlow.Models;
+using DinoFlow.Models.Unknown;
+using DinoFlow.Pipeline.Datasets;
+using DinoFlow.Pipeline.Imaging;
+using DinoFlow.Pipeline.Models;
+using DinoFlow.Pipeline.Training;
+using Google.Protobuf;
+using Onnx;
+
+namespace DinoFlow.Bench;
+
+/// <summary>
+/// Writes the fine-tuned unknown harness's features to disk (one fine-tune per held-out class and one on every class),
+/// so that candidate unknown scores can be compared on the same networks without fine-tuning again.
+/// Usage: unknown-dump DATA_DIR OUT_DIR [SEED=1] [OUTLIER_EXPOSURE=0]. Tensors: block 2 (frozen) and block 3 average-pooled, block 4 max-pooled,
+/// the penultimate features, and the head.
+/// </summary>
+internal static class UnknownFeatureDump
+{
+    private static readonly (string Name, string Tensor, string Pool)[] Taps =
+    [
+        ("b2avg", "ReLU315_Output_0", "GlobalAveragePool"),
+        ("b3avg", "ReLU347_Output_0", "GlobalAveragePool"),
+        ("b3max", "ReLU347_Output_0", "GlobalMaxPool"),
+        ("b4max", "ReLU393_Output_0", "GlobalMaxPool"),
+    ];
+
+    public static int Run(string[] args)
+    {
+        var data = TrainingData.Load(args[1]);
+        var outDir = args[2];
+        var seed = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+        var recipe = new FineTuneRecipe { Seed = seed, Refit = false, OutlierExposure = args.Length > 4 ? float.Parse(args[4], CultureInfo.InvariantCulture) : 0 };
+        Console.WriteLine(recipe.Describe());
+        var backbone = ModelWorkflow.Backbone;
+        var decoder = new OpenCvImageDecoder();
+        var watch = Stopwatch.StartNew();
+        var parts = DatasetSplitter.Split(data.Images, new SplitOptions());
+        var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
+        var train = parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+        var validation = parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+        var spec = recipe.Preprocess(backbone);
+        var preprocessor = new Preprocessor(spec);
+        var tuner = new FineTuner(backbone, decoder);
+        var trainTensors = train.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+        var validationTensors = validation.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+        var far = new List<float[]>();
+        var farKinds = new List<int>();
+        var frame = 0;
+        foreach (var example in validation)
+        {
+            var image = decoder.Decode(example.Read());
+            for (var k = 0; k < FarOodFrames.Kinds.Count; k++)
+            {
+                far.Add(preprocessor.Run(FarOodFrames.Make(FarOodFrames.Kinds[k], image, frame++)));
+                farKinds.Add(k);
+            }
+        }
+
+        Directory.CreateDirectory(outDir);
+        WriteLabels(Path.Combine(outDir, "validation.labels"), validation.Select(v => v.Label));
+        WriteLabels(Path.Combine(outDir, "train.labels"), train.Select(v => v.Label));
+        WriteLabels(Path.Combine(outDir, "far.kinds"), farKinds);
+        for (var held = 0; held <= data.Labels.Count; held++)
+        {
+            // held == Labels.Count: every class (the far-OOD model).
+            var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
+            var indices = Enumerable.Range(0, train.Count).Where(i => train[i].Label != held).ToList();
+            var others = indices.Select(i => train[i] with { Label = kept.IndexOf(train[i].Label) }).ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {watch.Elapsed.TotalSeconds:0} s: fine-tuning without {(held < data.Labels.Count ? data.Labels[held] : "nothing")}"));
+            var result = tuner.Train(kept.Count, others, [], recipe);
+            var graph = result.Model.Network.InferenceGraph(result.Model.FrozenPrefix);
+            var dir = Path.Combine(outDir, held < data.Labels.Count ? $"held-{held}" : "all");
+            Directory.CreateDirectory(dir);
+            var dense = result.Model.Network.Parameters.Where(p => p.IsHead).ToList();
+            var weights = dense.Single(p => p.Shape.Length == 2);
+            Write(Path.Combine(dir, "head.w"), (int)weights.Shape[0], weights.Value);
+            Write(Path.Combine(dir, "head.b"), 1, dense.Single(p => p.Shape.Length == 1).Value);
+            var (model, outputs) = WithTaps(graph);
+            using var runner = new BatchRunner(OnnxSessions.Create(model, ExecutionOptions.Cpu), OnnxGraphs.InputName, outputs, 3, spec.Height, spec.Width);
+            var sets = new (string Name, IReadOnlyList<float[]> Tensors)[] { ("train", indices.Select(i => trainTensors[i]).ToList()), ("validation", validationTensors) };
+            if (held == data.Labels.Count) sets = [.. sets, ("far", far)];
+            foreach (var (name, tensors) in sets)
+            {
+                var all = runner.RunAll(tensors);
+                for (var o = 0; o < outputs.Count; o++) Write(Path.Combine(dir, $"{name}.{(o < Taps.Length ? Taps[o].Name : "pen")}"), all[o]);
+            }
+
+            WriteLabels(Path.Combine(dir, "train.index"), indices);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{watch.Elapsed.TotalSeconds:0} s"));
+        return 0;
+    }
+
+    private static (byte[] Model, IReadOnlyList<string> Outputs) WithTaps(ModelProto graph)
+    {
+        var model = graph.Clone();
+        var outputs = new List<string>();
+        foreach (var (name, tensor, pool) in Taps)
+        {
+            var pooled = $"{name}_pooled";
+            model.Graph.Node.Add(new NodeProto { OpType = pool, Name = pooled, Input = { tensor }, Output = { pooled } });
+            model.Graph.Output.Add(Float(pooled));
+            outputs.Add(pooled);
+        }
+
+        var pen = UnknownScore.PenultimateTensor(model);
+        model.Graph.Output.Add(Float(pen));
+        outputs.Add(pen);
+        return (model.ToByteArray(), outputs);
+    }
+
+    private static ValueInfoProto Float(string name) =>
+        new() { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } };
+
+    private static void Write(string path, float[][] rows)
+    {
+        using var writer = new BinaryWriter(File.Create(path));
+        writer.Write(rows.Length);
+        writer.Write(rows.Length == 0 ? 0 : rows[0].Length);
+        foreach (var row in rows) foreach (var v in row) writer.Write(v);
+    }
+
+    private static void Write(string path, int rows, float[] values) =>
+        Write(path, [.. values.Chunk(values.Length / rows)]);
+
+    private static void WriteLabels(string path, IEnumerable<int> labels) =>
+        File.WriteAllLines(path, labels.Select(l => l.ToString(CultureInfo.InvariantCulture)));
+}
