@@ -52,7 +52,7 @@ internal static class UnknownExplore
         {
             var validationLabels = Labels(Path.Combine(dump, "validation.labels"));
             var trainLabels = Labels(Path.Combine(dump, "train.labels"));
-            var helds = Directory.GetDirectories(dump, "held-*").OrderBy(d => d, StringComparer.Ordinal).ToList();
+            var helds = Directory.GetDirectories(dump, "held-*").Where(d => File.Exists(Path.Combine(d, "train.index"))).OrderBy(d => d, StringComparer.Ordinal).ToList();
             var sets = helds.Select(d => Load(d, "train", validationLabels.Length)).ToList();
             var hasFar = File.Exists(Path.Combine(dump, "all", "far.pen"));
             if (hasFar)
