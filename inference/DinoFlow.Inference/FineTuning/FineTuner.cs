@@ -45,8 +45,8 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         ArgumentNullException.ThrowIfNull(recipe);
         if (train.Count == 0) throw new ModelPackageException("there are no training images");
         if (recipe.Epochs < 1 || recipe.BatchSize < 1) throw new ArgumentException($"epochs ({recipe.Epochs}) and batch size ({recipe.BatchSize}) must be at least 1");
-        // Block 4 of ResNet-18 sees the input at 1/32: below 64 pixels its maps shrink to nothing useful; above 1024 a batch no longer fits memory.
         if (recipe.OutlierExposure is < 0 or > 1) throw new ArgumentException($"outlier exposure ({recipe.OutlierExposure}) is a share of the batch slots: 0 to 1");
+        // Block 4 of ResNet-18 sees the input at 1/32: below 64 pixels its maps shrink to nothing useful; above 1024 a batch no longer fits memory.
         if (recipe.InputSize is < 64 or > 1024) throw new ArgumentException($"input size {recipe.InputSize} is outside 64–1024 pixels");
         var total = Stopwatch.StartNew();
         var spec = recipe.Preprocess(backbone);
@@ -154,12 +154,16 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
             var view = recipe.Views.Draw(new Random(SeedFor(recipe.Seed, epoch, indices[i])));
             labels[i] = example.Label;
-            var negative = new Random(SeedFor(recipe.Seed, epoch, indices[i]) ^ 0x5bd1e995);
-            if (recipe.OutlierExposure > 0 && negative.NextDouble() < recipe.OutlierExposure && OtherClass(train, example.Label, negative) is { } other)
+            if (recipe.OutlierExposure > 0)
             {
-                var kind = SyntheticNegatives.Kinds[negative.Next(SyntheticNegatives.Kinds.Count)];
-                image = SyntheticNegatives.Make(kind, image, Decode(other), negative);
-                labels[i] = -1;
+                // Its own generator, so outlier exposure leaves the views of the slots it does not take unchanged.
+                var negative = new Random(SeedFor(recipe.Seed, epoch, indices[i]) ^ 0x5bd1e995);
+                if (negative.NextDouble() < recipe.OutlierExposure && OtherClass(train, example.Label, negative) is { } other)
+                {
+                    var kind = SyntheticNegatives.Kinds[negative.Next(SyntheticNegatives.Kinds.Count)];
+                    image = SyntheticNegatives.Make(kind, image, Decode(other), negative);
+                    labels[i] = -1; // a negative: the uniform target below, and never counted as a correct answer
+                }
             }
 
             view.Render(image, spec).CopyTo(pixels, i * length);
