@@ -30,6 +30,8 @@ internal static class LeverBenchmark
         ["384"] = ("384x384 input (not 320)", r => r with { InputSize = 384 }),
         ["224"] = ("224x224 input (not 320)", r => r with { InputSize = 224 }),
         ["outlier-exposure"] = ("+ outlier exposure: a quarter of the slots are synthetic negatives trained to the uniform answer", r => r with { OutlierExposure = 0.25f }),
+        ["oe-halves"] = ("+ outlier exposure with the two-class halves only (no hue turn)", r => r with { OutlierExposure = 0.25f, NegativeKinds = ["two-class-halves"] }),
+        ["oe-hue"] = ("+ outlier exposure with the hue turn only (no halves)", r => r with { OutlierExposure = 0.25f, NegativeKinds = ["hue-turned"] }),
         ["epochs-10"] = ("10 epochs (the default until 2026-12-06)", r => r with { Epochs = 10 }),
     };
 

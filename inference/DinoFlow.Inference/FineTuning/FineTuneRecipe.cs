@@ -61,6 +61,9 @@ public sealed record FineTuneRecipe : ModelRecipe
     /// </summary>
     public float OutlierExposure { get; init; }
 
+    /// <summary>Which <see cref="SyntheticNegatives.Kinds"/> outlier exposure draws from (each equally often).</summary>
+    public IReadOnlyList<string> NegativeKinds { get; init; } = SyntheticNegatives.Kinds;
+
     /// <summary>Share of the steps spent warming the learning rate up (one-cycle schedule).</summary>
     public float WarmupFraction { get; init; } = 0.3f;
 

@@ -46,6 +46,8 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         if (train.Count == 0) throw new ModelPackageException("there are no training images");
         if (recipe.Epochs < 1 || recipe.BatchSize < 1) throw new ArgumentException($"epochs ({recipe.Epochs}) and batch size ({recipe.BatchSize}) must be at least 1");
         if (recipe.OutlierExposure is < 0 or > 1) throw new ArgumentException($"outlier exposure ({recipe.OutlierExposure}) is a share of the batch slots: 0 to 1");
+        if (recipe.OutlierExposure > 0 && (recipe.NegativeKinds.Count == 0 || recipe.NegativeKinds.Any(k => !SyntheticNegatives.Kinds.Contains(k))))
+            throw new ArgumentException($"outlier exposure's negative kinds [{string.Join(", ", recipe.NegativeKinds)}] must be one or more of {string.Join(", ", SyntheticNegatives.Kinds)}");
         // Block 4 of ResNet-18 sees the input at 1/32: below 64 pixels its maps shrink to nothing useful; above 1024 a batch no longer fits memory.
         if (recipe.InputSize is < 64 or > 1024) throw new ArgumentException($"input size {recipe.InputSize} is outside 64–1024 pixels");
         var total = Stopwatch.StartNew();
@@ -160,7 +162,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 var negative = new Random(SeedFor(recipe.Seed, epoch, indices[i]) ^ 0x5bd1e995);
                 if (negative.NextDouble() < recipe.OutlierExposure && OtherClass(train, example.Label, negative) is { } other)
                 {
-                    var kind = SyntheticNegatives.Kinds[negative.Next(SyntheticNegatives.Kinds.Count)];
+                    var kind = recipe.NegativeKinds[negative.Next(recipe.NegativeKinds.Count)];
                     image = SyntheticNegatives.Make(kind, image, Decode(other), negative);
                     labels[i] = -1; // a negative: the uniform target below, and never counted as a correct answer
                 }

@@ -100,6 +100,7 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
         Assert.InRange(exposed, 0.5, 0.65);
         Assert.True(plain > exposed + 0.1, $"without outlier exposure {plain:0.000}, with {exposed:0.000}");
         Assert.Contains("outlier exposure", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { OutlierExposure = 1.5f })).Message, StringComparison.Ordinal);
+        Assert.Contains("mosaic", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { OutlierExposure = 0.25f, NegativeKinds = ["mosaic"] })).Message, StringComparison.Ordinal);
     }
 
     [Fact]
