@@ -15,11 +15,15 @@ internal static class UnknownExplore
 {
     private delegate Func<Dictionary<string, float[]>, double> Fit(Dictionary<string, float[]>[] train, int[] labels, Head head);
 
-    private static readonly string[] Layers = ["pen", "b3avg", "b3max", "b4max", "b2avg"];
-
     internal sealed record Head(float[][] W, float[] B)
     {
         public double[] Logits(float[] x) => [.. W.Select((w, c) => Dot(w, x) + B[c])];
+
+        public int TopClass(Dictionary<string, float[]> x)
+        {
+            var logits = Logits(x[UnknownFeatureDump.Penultimate]);
+            return Array.IndexOf(logits, logits.Max());
+        }
     }
 
     public static int Run(string[] args)
@@ -55,32 +59,32 @@ internal static class UnknownExplore
             var helds = Directory.GetDirectories(dump, "held-*").Where(d => File.Exists(Path.Combine(d, "train.index"))).OrderBy(d => d, StringComparer.Ordinal).ToList();
             var sets = helds.Select(d => Load(d, "train", validationLabels.Length)).ToList();
             var hasFar = File.Exists(Path.Combine(dump, "all", "far.pen"));
-            if (hasFar)
-            {
-                var head = Load(Path.Combine(dump, "all"), "train", validationLabels.Length);
-                var right = head.Validation.Where((v, i) => Array.IndexOf(head.Head.Logits(v["pen"]), head.Head.Logits(v["pen"]).Max()) == validationLabels[i]).Count();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{dump}: every-class model's validation accuracy {right}/{validationLabels.Length} = {(double)right / validationLabels.Length:0.000}"));
-                foreach (var h in helds)
-                {
-                    var held = int.Parse(Path.GetFileName(h)["held-".Length..], CultureInfo.InvariantCulture);
-                    var set = Load(h, "train", validationLabels.Length);
-                    var kept = Enumerable.Range(0, 7).Where(c => c != held).ToList();
-                    var knownIdx = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] != held).ToList();
-                    var ok = knownIdx.Count(i => { var l = set.Head.Logits(set.Validation[i]["pen"]); return kept[Array.IndexOf(l, l.Max())] == validationLabels[i]; });
-                    Console.Write(string.Create(CultureInfo.InvariantCulture, $" held-{held} known acc {(double)ok / knownIdx.Count:0.000};"));
-                }
-
-                Console.WriteLine();
-            }
-
             var all = hasFar ? Load(Path.Combine(dump, "all"), "train", validationLabels.Length) : null;
             var far = hasFar ? LoadSet(Path.Combine(dump, "all"), "far") : null;
+            var classes = trainLabels.Max() + 1;
+            if (all is not null)
+            {
+                var right = Enumerable.Range(0, validationLabels.Length).Count(i => all.Head.TopClass(all.Validation[i]) == validationLabels[i]);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{dump}: every-class model's validation accuracy {right}/{validationLabels.Length} = {(double)right / validationLabels.Length:0.000}"));
+            }
+
+            for (var h = 0; h < helds.Count; h++)
+            {
+                // A held-out class's network answers in the kept classes' order.
+                var held = HeldClass(helds[h]);
+                var kept = Enumerable.Range(0, classes).Where(c => c != held).ToList();
+                var known = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] != held).ToList();
+                var ok = known.Count(i => kept[sets[h].Head.TopClass(sets[h].Validation[i])] == validationLabels[i]);
+                Console.Write(string.Create(CultureInfo.InvariantCulture, $" held-{held} known acc {(double)ok / known.Count:0.000};"));
+            }
+
+            Console.WriteLine();
             foreach (var (name, fit) in candidates)
             {
                 var perClass = new List<double>();
                 for (var h = 0; h < helds.Count; h++)
                 {
-                    var held = int.Parse(Path.GetFileName(helds[h])["held-".Length..], CultureInfo.InvariantCulture);
+                    var held = HeldClass(helds[h]);
                     var s = sets[h];
                     var y = s.TrainIndex.Select(i => trainLabels[i]).ToArray();
                     var score = fit(s.Train, y, s.Head);
@@ -124,11 +128,13 @@ internal static class UnknownExplore
 
     private static Dictionary<string, float[]>[] LoadSet(string dir, string set)
     {
-        var layers = Layers.ToDictionary(l => l, l => Read(Path.Combine(dir, $"{set}.{l}")));
+        var layers = UnknownFeatureDump.Layers.ToDictionary(l => l, l => Read(Path.Combine(dir, $"{set}.{l}")));
         return [.. Enumerable.Range(0, layers["pen"].Length).Select(i => layers.ToDictionary(l => l.Key, l => l.Value[i]))];
     }
 
     private static float[][] Transpose(float[][] m) => [.. Enumerable.Range(0, m[0].Length).Select(j => m.Select(r => r[j]).ToArray())];
+
+    private static int HeldClass(string dir) => int.Parse(Path.GetFileName(dir)["held-".Length..], CultureInfo.InvariantCulture);
 
     private static int[] Labels(string path) => [.. File.ReadAllLines(path).Select(l => int.Parse(l, CultureInfo.InvariantCulture))];
 

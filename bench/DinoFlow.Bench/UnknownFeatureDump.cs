@@ -30,6 +30,12 @@ internal static class UnknownFeatureDump
         ("b4max", "ReLU393_Output_0", "GlobalMaxPool"),
     ];
 
+    /// <summary>The penultimate features' file suffix (the tensor the package's score reads).</summary>
+    public const string Penultimate = "pen";
+
+    /// <summary>Every features file's suffix, in output order: the taps, then the penultimate features.</summary>
+    public static IReadOnlyList<string> Layers { get; } = [.. Taps.Select(t => t.Name), Penultimate];
+
     public static int Run(string[] args)
     {
         var data = TrainingData.Load(args[1]);
@@ -48,13 +54,15 @@ internal static class UnknownFeatureDump
         var preprocessor = new Preprocessor(spec);
         var tuner = new FineTuner(backbone, decoder);
         var trainTensors = train.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
-        var validationTensors = validation.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+        var validationTensors = new List<float[]>();
         var far = new List<float[]>();
         var farKinds = new List<int>();
         var frame = 0;
         foreach (var example in validation)
         {
+            // Decoded once: the validation tensor and its generated far-OOD frames.
             var image = decoder.Decode(example.Read());
+            validationTensors.Add(preprocessor.Run(image));
             for (var k = 0; k < FarOodFrames.Kinds.Count; k++)
             {
                 far.Add(preprocessor.Run(FarOodFrames.Make(FarOodFrames.Kinds[k], image, frame++)));
@@ -88,7 +96,7 @@ internal static class UnknownFeatureDump
             foreach (var (name, tensors) in sets)
             {
                 var all = runner.RunAll(tensors);
-                for (var o = 0; o < outputs.Count; o++) Write(Path.Combine(dir, $"{name}.{(o < Taps.Length ? Taps[o].Name : "pen")}"), all[o]);
+                for (var o = 0; o < outputs.Count; o++) Write(Path.Combine(dir, $"{name}.{Layers[o]}"), all[o]);
             }
 
             WriteLabels(Path.Combine(dir, "train.index"), indices);
