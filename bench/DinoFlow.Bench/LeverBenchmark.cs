@@ -18,8 +18,8 @@ namespace DinoFlow.Bench;
 /// </summary>
 internal static class LeverBenchmark
 {
-    /// <summary>The levers, each a change to the default recipe.</summary>
-    private static readonly Dictionary<string, (string Text, Func<FineTuneRecipe, FineTuneRecipe> Change)> Levers = new(StringComparer.Ordinal)
+    /// <summary>The levers, each a change to the default recipe (the unknown-score dump takes them too).</summary>
+    internal static readonly Dictionary<string, (string Text, Func<FineTuneRecipe, FineTuneRecipe> Change)> Levers = new(StringComparer.Ordinal)
     {
         ["base"] = ("the default recipe", r => r),
         ["average"] = ("+ weight averaging (EMA, decay 0.97 a step)", r => r with { AverageDecay = 0.97f }),
@@ -32,6 +32,10 @@ internal static class LeverBenchmark
         ["outlier-exposure"] = ("+ outlier exposure: a quarter of the slots are synthetic negatives trained to the uniform answer", r => r with { OutlierExposure = 0.25f }),
         ["oe-halves"] = ("+ outlier exposure with the two-class halves only (no hue turn)", r => r with { OutlierExposure = 0.25f, NegativeKinds = ["two-class-halves"] }),
         ["oe-hue"] = ("+ outlier exposure with the hue turn only (no halves)", r => r with { OutlierExposure = 0.25f, NegativeKinds = ["hue-turned"] }),
+        ["supcon"] = ("+ a supervised-contrastive term × 0.5 (temperature 0.1) on the penultimate features", r => r with { Contrastive = new ContrastiveTerm(0.5f) }),
+        // Two views of each image a batch double an epoch's work, so half the epochs keep the steps and the cost.
+        ["instance-contrast"] = ("+ an instance-contrastive term × 0.5 (temperature 0.2; two views of each image a batch, 7 epochs for the same steps)",
+            r => r with { Contrastive = new ContrastiveTerm(0.5f, 0.2f, ContrastiveTerm.SameImage), Epochs = (r.Epochs + 1) / 2 }),
         ["epochs-10"] = ("10 epochs (the default until 2026-12-06)", r => r with { Epochs = 10 }),
     };
 

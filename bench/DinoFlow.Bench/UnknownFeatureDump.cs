@@ -17,7 +17,7 @@ namespace DinoFlow.Bench;
 /// <summary>
 /// Writes the fine-tuned unknown harness's features to disk (one fine-tune per held-out class and one on every class),
 /// so that candidate unknown scores can be compared on the same networks without fine-tuning again.
-/// Usage: unknown-dump DATA_DIR OUT_DIR [SEED=1] [OUTLIER_EXPOSURE=0]. Tensors: block 2 (frozen) and block 3 average-pooled, block 4 max-pooled,
+/// Usage: unknown-dump DATA_DIR OUT_DIR [SEED=1] [LEVER=base] (a lever of the levers benchmark, or a number: the outlier-exposure share). Tensors: block 2 (frozen) and block 3 average-pooled, block 4 max-pooled,
 /// the penultimate features, and the head.
 /// </summary>
 internal static class UnknownFeatureDump
@@ -36,20 +36,22 @@ internal static class UnknownFeatureDump
     /// <summary>Every features file's suffix, in output order: the taps, then the penultimate features.</summary>
     public static IReadOnlyList<string> Layers { get; } = [.. Taps.Select(t => t.Name), Penultimate];
 
+    private static FineTuneRecipe Recipe(FineTuneRecipe plain, string lever) =>
+        float.TryParse(lever, NumberStyles.Float, CultureInfo.InvariantCulture, out var share) ? plain with { OutlierExposure = share }
+        : LeverBenchmark.Levers.TryGetValue(lever, out var change) ? change.Change(plain)
+        : throw new ArgumentException($"unknown lever '{lever}' ({string.Join(", ", LeverBenchmark.Levers.Keys)}, or an outlier-exposure share)");
+
     public static int Run(string[] args)
     {
         var data = TrainingData.Load(args[1]);
         var outDir = args[2];
         var seed = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
-        var recipe = new FineTuneRecipe { Seed = seed, Refit = false, OutlierExposure = args.Length > 4 ? float.Parse(args[4], CultureInfo.InvariantCulture) : 0 };
+        var recipe = Recipe(new FineTuneRecipe { Seed = seed, Refit = false }, args.Length > 4 ? args[4] : "base");
         Console.WriteLine(recipe.Describe());
         var backbone = ModelWorkflow.Backbone;
         var decoder = new OpenCvImageDecoder();
         var watch = Stopwatch.StartNew();
-        var parts = DatasetSplitter.Split(data.Images, new SplitOptions());
-        var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
-        var train = parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
-        var validation = parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+        var (train, validation) = FineTunedUnknownHarness.Examples(data, new SplitOptions());
         var spec = recipe.Preprocess(backbone);
         var preprocessor = new Preprocessor(spec);
         var tuner = new FineTuner(backbone, decoder);
@@ -77,19 +79,16 @@ internal static class UnknownFeatureDump
         for (var held = 0; held <= data.Labels.Count; held++)
         {
             // held == Labels.Count: every class (the far-OOD model).
-            var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
-            var indices = Enumerable.Range(0, train.Count).Where(i => train[i].Label != held).ToList();
-            var others = indices.Select(i => train[i] with { Label = kept.IndexOf(train[i].Label) }).ToList();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {watch.Elapsed.TotalSeconds:0} s: fine-tuning without {(held < data.Labels.Count ? data.Labels[held] : "nothing")}"));
-            var result = tuner.Train(kept.Count, others, [], recipe);
-            var graph = result.Model.Network.InferenceGraph(result.Model.FrozenPrefix);
-            var dir = Path.Combine(outDir, held < data.Labels.Count ? $"held-{held}" : "all");
+            int? heldOut = held < data.Labels.Count ? held : null;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {watch.Elapsed.TotalSeconds:0} s: fine-tuning without {(heldOut is { } h ? data.Labels[h] : "nothing")}"));
+            var network = FineTunedUnknownHarness.FineTune(tuner, train, data.Labels.Count, heldOut, recipe);
+            var indices = network.TrainIndices;
+            var dir = Path.Combine(outDir, heldOut is null ? "all" : $"held-{held}");
             Directory.CreateDirectory(dir);
-            var dense = result.Model.Network.Parameters.Where(p => p.IsHead).ToList();
-            var weights = dense.Single(p => p.Shape.Length == 2);
+            var (weights, bias) = network.Dense;
             Write(Path.Combine(dir, "head.w"), (int)weights.Shape[0], weights.Value);
-            Write(Path.Combine(dir, "head.b"), 1, dense.Single(p => p.Shape.Length == 1).Value);
-            var (model, outputs) = WithTaps(graph);
+            Write(Path.Combine(dir, "head.b"), 1, bias.Value);
+            var (model, outputs) = WithTaps(network.Graph());
             using var runner = new BatchRunner(OnnxSessions.Create(model, ExecutionOptions.Cpu), OnnxGraphs.InputName, outputs, 3, spec.Height, spec.Width);
             var sets = new (string Name, IReadOnlyList<float[]> Tensors)[] { ("train", indices.Select(i => trainTensors[i]).ToList()), ("validation", validationTensors) };
             if (held == data.Labels.Count) sets = [.. sets, ("far", far)];

@@ -31,6 +31,9 @@ public sealed class DifferentiableNetwork
     public const int Opset = 17;
     public const string TargetsInput = "targets";
     public const string SampleWeightsInput = "sample_weights";
+
+    /// <summary>The contrastive term's groups, [N, 1] floats (only in a training graph with the term; see <see cref="ContrastiveTerm"/>).</summary>
+    public const string ContrastGroupsInput = "contrast_groups";
     public const string LossOutput = "loss";
     public const string ProbabilitiesOutput = "probabilities";
     public const string GradientPrefix = "grad_";
@@ -129,9 +132,11 @@ public sealed class DifferentiableNetwork
     /// One training step as a graph. Inputs: the image (or <see cref="Input"/>), <see cref="TargetsInput"/> [N, K] (label
     /// distributions, e.g. smoothed one-hot), <see cref="SampleWeightsInput"/> [N, 1] (e.g. 1/N each) and every parameter.
     /// Outputs: <see cref="LossOutput"/> (Σ weight × cross-entropy), <see cref="ProbabilitiesOutput"/> and
-    /// <c>grad_&lt;parameter&gt;</c> for each parameter, in <see cref="Parameters"/> order.
+    /// <c>grad_&lt;parameter&gt;</c> for each parameter, in <see cref="Parameters"/> order. With <paramref name="contrastive"/>,
+    /// the loss also has that term on the dense layer's input (the penultimate features), its gradients flow back with the
+    /// rest, and the graph takes <see cref="ContrastGroupsInput"/>.
     /// </summary>
-    public ModelProto TrainingGraph(ModelProto? frozenPrefix = null)
+    public ModelProto TrainingGraph(ModelProto? frozenPrefix = null, ContrastiveTerm? contrastive = null)
     {
         var (model, g) = Start(frozenPrefix);
         DeclareParameterInputs(g);
@@ -144,13 +149,17 @@ public sealed class DifferentiableNetwork
         var logp = g.Node("loss_logsoftmax", "LogSoftmax", [Logits.Name], null, OnnxProto.Int("axis", 1));
         var perSample = g.Node("loss_ce", "ReduceSum", [g.Node("loss_tlogp", "Mul", [TargetsInput, logp]), g.Int64s(1)], null, OnnxProto.Int("keepdims", 1));
         var weighted = g.Node("loss_weighted", "Mul", [perSample, SampleWeightsInput]);
-        g.Node(LossOutput, "Neg", [g.Node("loss_sum", "ReduceSum", [weighted], null, OnnxProto.Int("keepdims", 0))], LossOutput);
+        var crossEntropy = g.Node("loss_ce_total", "Neg", [g.Node("loss_sum", "ReduceSum", [weighted], null, OnnxProto.Int("keepdims", 0))]);
+        var features = _steps.OfType<DenseStep>().Last().X;
+        if (contrastive is not null) g.Input(ContrastGroupsInput, [null, 1]);
+        var term = contrastive?.Emit(g, features.Name, ContrastGroupsInput);
+        g.Node(LossOutput, term is null ? "Identity" : "Add", term is null ? [crossEntropy] : [crossEntropy, term.Value.Loss], LossOutput);
         g.Node(ProbabilitiesOutput, "Exp", [logp], ProbabilitiesOutput);
         var logitsGradient = g.Node("loss_grad", "Mul", [g.Node("loss_diff", "Sub", [ProbabilitiesOutput, TargetsInput]), SampleWeightsInput]);
         g.Output(LossOutput, []);
         g.Output(ProbabilitiesOutput, [null, classes]);
 
-        EmitBackward(g, logitsGradient);
+        EmitBackward(g, logitsGradient, term is null ? null : (features, term.Value.FeatureGradient));
         foreach (var p in _parameters) g.Output(GradientPrefix + p.Name, p.Shape.Select(d => (int?)d).ToArray());
         return model;
     }
@@ -229,7 +238,8 @@ public sealed class DifferentiableNetwork
         g.Output(ProbabilitiesOutput, [null, Logits.Channels]);
     }
 
-    private void EmitBackward(GraphWriter g, string logitsGradient)
+    /// <param name="extra">A loss term's gradient on an inner tensor, summed with what flows back from the logits.</param>
+    private void EmitBackward(GraphWriter g, string logitsGradient, (NetworkTensor Tensor, string Gradient)? extra)
     {
         // Gradients flowing into each tensor; a tensor read by several steps gets their sum.
         var incoming = new Dictionary<string, List<string>>(StringComparer.Ordinal) { [Logits.Name] = [logitsGradient] };
@@ -239,6 +249,8 @@ public sealed class DifferentiableNetwork
             if (!incoming.TryGetValue(to.Name, out var list)) incoming[to.Name] = list = [];
             list.Add(gradient);
         }
+
+        if (extra is { } e) Send(e.Tensor, e.Gradient);
 
         string? GradientOf(NetworkTensor y)
         {

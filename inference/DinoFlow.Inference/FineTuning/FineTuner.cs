@@ -55,15 +55,17 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         if ((validation.Spec.Width, validation.Spec.Height) != (spec.Width, spec.Height)) throw new ArgumentException("the validation tensors were preprocessed for another input than the recipe's");
         var model = BackboneNetwork.Create(backbone, recipe.InputSize, recipe.FrozenUntil, recipe.LastTap, classes, recipe.Seed);
         var parameters = model.Network.Parameters;
-        using var runner = new NetworkRunner(model, recipe.Execution);
+        using var runner = new NetworkRunner(model, recipe.Execution, recipe.Contrastive);
         var optimizer = new AdamW([.. parameters.Select(p => new OptimizedBuffer(p.Value, p.Length / (int)p.Shape[0], p.RowScale, p.IsHead))], recipe.WeightDecay);
         var gradients = parameters.Select(p => new float[p.Length]).ToArray();
         var average = recipe.AverageDecay > 0 ? new WeightAverage(parameters, recipe.AverageDecay) : null;
 
-        var batchSize = recipe.BatchSizeFor(train.Count);
+        // With instance contrast each image fills two slots (two views), so a batch holds half as many images.
+        var viewsPerImage = recipe.Contrastive?.Positives == ContrastiveTerm.SameImage ? 2 : 1;
+        var batchSize = Math.Max(viewsPerImage, recipe.BatchSizeFor(train.Count) / viewsPerImage); // instance contrast needs two images a batch
         var stepsPerEpoch = (train.Count + batchSize - 1) / batchSize;
         // Smaller batches give noisier gradients: the learning rates shrink with the square root of the batch.
-        var learningRateScale = MathF.Sqrt(batchSize / (float)recipe.BatchSize);
+        var learningRateScale = MathF.Sqrt(batchSize * viewsPerImage / (float)recipe.BatchSize);
         var totalSteps = stepsPerEpoch * recipe.Epochs;
         TimeSpan steps = default, optimizerTime = default, viewTime = default, validationTime = default;
         float[][] validationProbabilities = [];
@@ -75,7 +77,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             new Random(SeedFor(recipe.Seed, epoch, -1)).Shuffle(order);
             var batches = order.Chunk(batchSize).ToArray();
             double lossSum = 0;
-            var correct = 0;
+            var (correct, slots) = (0, 0);
             var next = Task.Run(() => RenderBatch(train, batches[0], epoch, recipe, spec, classes));
             for (var b = 0; b < batches.Length; b++)
             {
@@ -89,7 +91,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 }
 
                 var watch = Stopwatch.StartNew();
-                var (loss, probabilities) = runner.TrainStep(batch.Pixels, batch.Targets, batch.Count, gradients);
+                var (loss, probabilities) = runner.TrainStep(batch.Pixels, batch.Targets, batch.Count, gradients, batch.Groups);
                 steps += watch.Elapsed;
                 watch.Restart();
                 var (factor, beta1) = AdamW.OneCycle(step++, totalSteps, recipe.WarmupFraction);
@@ -97,6 +99,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 average?.Update();
                 optimizerTime += watch.Elapsed;
                 lossSum += loss * batch.Count;
+                slots += batch.Count;
                 for (var i = 0; i < batch.Count; i++)
                     if (HeadTrainer.ArgMax(probabilities.AsSpan(i * classes, classes)) == batch.Labels[i]) correct++;
             }
@@ -111,7 +114,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             }
 
             validationTime += validationWatch.Elapsed;
-            progress?.Report(new FineTuneEpoch(epoch + 1, recipe.Epochs, lossSum / train.Count, correct / (double)train.Count, validationAccuracy, epochWatch.Elapsed.TotalSeconds));
+            progress?.Report(new FineTuneEpoch(epoch + 1, recipe.Epochs, lossSum / slots, correct / (double)slots, validationAccuracy, epochWatch.Elapsed.TotalSeconds));
         }
 
         // The epochs validated the last step's weights; the averaged ones are what ship, so they are validated again.
@@ -128,14 +131,20 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         return new FineTuneResult(model, validationProbabilities, times, lastStepProbabilities);
     }
 
-    /// <summary>Decodes the batch's images and renders this epoch's view of each into one [N, 3, H, W] buffer.</summary>
+    /// <summary>
+    /// Decodes the batch's images and renders this epoch's view of each into one [N, 3, H, W] buffer (two views of each,
+    /// one after the other, with instance contrast), with each slot's target, label and contrastive group.
+    /// </summary>
     private Batch RenderBatch(IReadOnlyList<LabeledExample> train, int[] indices, int epoch, FineTuneRecipe recipe, PreprocessSpec spec, int classes)
     {
         var watch = Stopwatch.StartNew();
+        var views = recipe.Contrastive?.Positives == ContrastiveTerm.SameImage ? 2 : 1;
+        var slots = indices.Length * views;
         var length = spec.TensorLength;
-        var pixels = new float[indices.Length * length];
-        var targets = new float[indices.Length * classes];
-        var labels = new int[indices.Length];
+        var pixels = new float[slots * length];
+        var targets = new float[slots * classes];
+        var labels = new int[slots];
+        var groups = recipe.Contrastive is null ? null : new float[slots];
         var smoothing = recipe.LabelSmoothing;
         try
         {
@@ -147,15 +156,13 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
         }
 
-        return new Batch(pixels, targets, labels, indices.Length, watch.Elapsed);
+        return new Batch(pixels, targets, labels, groups, slots, watch.Elapsed);
 
         void RenderOne(int i)
         {
             var example = train[indices[i]];
             var image = Decode(example);
-            // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
-            var view = recipe.Views.Draw(new Random(SeedFor(recipe.Seed, epoch, indices[i])));
-            labels[i] = example.Label;
+            var label = example.Label;
             if (recipe.OutlierExposure > 0)
             {
                 // Its own generator, so outlier exposure leaves the views of the slots it does not take unchanged.
@@ -164,13 +171,21 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 {
                     var kind = recipe.NegativeKinds[negative.Next(recipe.NegativeKinds.Count)];
                     image = SyntheticNegatives.Make(kind, image, Decode(other), negative);
-                    labels[i] = -1; // a negative: the uniform target below, and never counted as a correct answer
+                    label = -1; // a negative: the uniform target below, never counted as a correct answer, in no contrastive group
                 }
             }
 
-            view.Render(image, spec).CopyTo(pixels, i * length);
-            for (var k = 0; k < classes; k++)
-                targets[i * classes + k] = labels[i] < 0 ? 1f / classes : smoothing / classes + (k == example.Label ? 1 - smoothing : 0);
+            for (var v = 0; v < views; v++)
+            {
+                var slot = i * views + v;
+                // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
+                var seed = SeedFor(recipe.Seed, epoch, indices[i]);
+                recipe.Views.Draw(new Random(v == 0 ? seed : seed ^ 0x2545f491)).Render(image, spec).CopyTo(pixels, slot * length);
+                labels[slot] = label;
+                if (groups is not null) groups[slot] = label < 0 ? -1 : views == 2 ? indices[i] : label;
+                for (var k = 0; k < classes; k++)
+                    targets[slot * classes + k] = label < 0 ? 1f / classes : smoothing / classes + (k == label ? 1 - smoothing : 0);
+            }
         }
     }
 
@@ -201,7 +216,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
     /// <summary>A fixed mix (HashCode is randomised per process, which would break "same seed, same model").</summary>
     private static int SeedFor(int seed, int epoch, int image) => unchecked((seed * 73856093) ^ (epoch * 19349663) ^ (image * 83492791));
 
-    private sealed record Batch(float[] Pixels, float[] Targets, int[] Labels, int Count, TimeSpan Elapsed);
+    private sealed record Batch(float[] Pixels, float[] Targets, int[] Labels, float[]? Groups, int Count, TimeSpan Elapsed);
 
     private static float[][] Predict(PreprocessedImages validation, NetworkRunner runner, CancellationToken cancellationToken)
     {
@@ -235,29 +250,36 @@ public sealed class NetworkRunner : IDisposable
     private readonly string[] _gradientNames;
     private readonly RunOptions _runOptions = new();
     private readonly int _classes;
+    private readonly bool _contrastive;
     private OrtValue[]? _gradientValues;
     private float[][]? _gradientBuffers;
 
-    public NetworkRunner(BackboneNetwork model, ExecutionOptions execution)
+    /// <param name="contrastive">A contrastive term in the training step's loss (null: cross-entropy only).</param>
+    public NetworkRunner(BackboneNetwork model, ExecutionOptions execution, ContrastiveTerm? contrastive = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
         var network = model.Network;
-        _train = OnnxSessions.Create(OnnxGraphs.Serialize(network.TrainingGraph(model.FrozenPrefix)), execution);
+        _train = OnnxSessions.Create(OnnxGraphs.Serialize(network.TrainingGraph(model.FrozenPrefix, contrastive)), execution);
         _forward = OnnxSessions.Create(OnnxGraphs.Serialize(network.ForwardGraph(model.FrozenPrefix)), execution);
         _parameterValues = network.Parameters.Select(p => OrtValue.CreateTensorValueFromMemory(p.Value, p.Shape)).ToArray();
         _parameterNames = network.Parameters.Select(p => p.Name).ToArray();
         _gradientNames = network.Parameters.Select(p => DifferentiableNetwork.GradientPrefix + p.Name).ToArray();
         _classes = network.Output!.Channels;
+        _contrastive = contrastive is not null;
     }
 
     private int InputSize => (int)_model.FrozenPrefix.Graph.Input[0].Type.TensorType.Shape.Dim[2].DimValue;
 
-    /// <summary>One forward + backward pass; the gradients land in <paramref name="gradients"/> (parameter order).</summary>
-    public (float Loss, float[] Probabilities) TrainStep(float[] pixels, float[] targets, int count, float[][] gradients)
+    /// <summary>
+    /// One forward + backward pass; the gradients land in <paramref name="gradients"/> (parameter order).
+    /// <paramref name="groups"/>: each slot's contrastive group, required when the runner has a contrastive term.
+    /// </summary>
+    public (float Loss, float[] Probabilities) TrainStep(float[] pixels, float[] targets, int count, float[][] gradients, float[]? groups = null)
     {
         ArgumentNullException.ThrowIfNull(pixels);
         ArgumentNullException.ThrowIfNull(gradients);
+        if (_contrastive && groups?.Length != count) throw new ArgumentException($"the contrastive term needs one group per slot ({count}), got {groups?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
         if (!ReferenceEquals(_gradientBuffers, gradients))
         {
             if (_gradientValues is not null) foreach (var v in _gradientValues) v.Dispose();
@@ -274,8 +296,9 @@ public sealed class NetworkRunner : IDisposable
         using var weightValue = OrtValue.CreateTensorValueFromMemory(weights, [count, 1]);
         using var lossValue = OrtValue.CreateTensorValueFromMemory(loss, []);
         using var probabilityValue = OrtValue.CreateTensorValueFromMemory(probabilities, [count, _classes]);
-        string[] inputNames = [OnnxGraphs.InputName, DifferentiableNetwork.TargetsInput, DifferentiableNetwork.SampleWeightsInput, .. _parameterNames];
-        OrtValue[] inputs = [pixelValue, targetValue, weightValue, .. _parameterValues];
+        using var groupValue = _contrastive ? OrtValue.CreateTensorValueFromMemory(groups!, [count, 1]) : null;
+        string[] inputNames = [OnnxGraphs.InputName, DifferentiableNetwork.TargetsInput, DifferentiableNetwork.SampleWeightsInput, .. _contrastive ? [DifferentiableNetwork.ContrastGroupsInput] : Array.Empty<string>(), .. _parameterNames];
+        OrtValue[] inputs = [pixelValue, targetValue, weightValue, .. groupValue is null ? Array.Empty<OrtValue>() : [groupValue], .. _parameterValues];
         string[] outputNames = [DifferentiableNetwork.LossOutput, DifferentiableNetwork.ProbabilitiesOutput, .. _gradientNames];
         OrtValue[] outputs = [lossValue, probabilityValue, .. _gradientValues!];
         _train.Run(_runOptions, inputNames, inputs, outputNames, outputs);

@@ -21,10 +21,7 @@ public static class FineTunedUnknownHarness
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(recipe);
-        var parts = DatasetSplitter.Split(data.Images, split);
-        var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
-        var train = parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
-        var validation = parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels)).ToList();
+        var (train, validation) = Examples(data, split);
         var spec = recipe.Preprocess(backbone);
         var tuner = new FineTuner(backbone, decoder);
         recipe = recipe with { Refit = false };
@@ -37,15 +34,14 @@ public static class FineTunedUnknownHarness
             var unknown = validation.Where(v => v.Label == held).ToList();
             if (unknown.Count == 0 || known.Count == 0) continue;
             progress?.Report($"fine-tuning without {data.Labels[held]} ({loco.Count + 1} of {data.Labels.Count})");
-            var others = train.Where(t => t.Label != held).Select(t => t with { Label = kept.IndexOf(t.Label) }).ToList();
-            var model = Scorer.Train(tuner, others, kept.Count, recipe, spec, decoder, cancellationToken);
+            var model = Scorer.Of(FineTune(tuner, train, data.Labels.Count, held, recipe, cancellationToken), spec, decoder);
             var knownFeatures = model.Features(known);
             var unknownFeatures = model.Features(unknown);
             loco.Add(new HeldOutClassReport(data.Labels[held], [.. UnknownHarness.Scores.Select(s => model.Report(s, knownFeatures, unknownFeatures))]));
         }
 
         progress?.Report("fine-tuning on every class (far-OOD)");
-        var all = Scorer.Train(tuner, train, data.Labels.Count, recipe, spec, decoder, cancellationToken);
+        var all = Scorer.Of(FineTune(tuner, train, data.Labels.Count, null, recipe, cancellationToken), spec, decoder);
         var knownAll = all.Features(validation);
         var preprocessor = new Preprocessor(spec);
         var far = FarOodFrames.Kinds.ToDictionary(k => k, _ => new List<float[]>(), StringComparer.Ordinal);
@@ -62,8 +58,33 @@ public static class FineTunedUnknownHarness
             .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, f.Value))])).ToList();
         var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
-        var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}{(recipe.OutlierExposure > 0 ? $", outlier exposure {recipe.OutlierExposure:0.##}" : "")}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
+        var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}{(recipe.OutlierExposure > 0 ? $", outlier exposure {recipe.OutlierExposure:0.##}" : "")}{(recipe.Contrastive is { } c ? ", " + c.Describe() : "")}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
         return new UnknownHarnessReport(loco, UnknownHarness.MeanOf(loco), farReports, farAll, description);
+    }
+
+    /// <summary>The split's training and validation images with their labels (the order every harness network and feature row follows).</summary>
+    public static (List<LabeledExample> Train, List<LabeledExample> Validation) Examples(TrainingData data, SplitOptions split)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var parts = DatasetSplitter.Split(data.Images, split);
+        var byKey = data.Images.ToDictionary(i => i.Image.Key, StringComparer.Ordinal);
+        return ([.. parts.Train.Select(i => data.Example(byKey[i.Key], data.Labels))], [.. parts.Validation.Select(i => data.Example(byKey[i.Key], data.Labels))]);
+    }
+
+    /// <summary>
+    /// Fine-tunes on the training images of every class but <paramref name="heldOut"/> (null: every class), the kept
+    /// classes relabelled 0, 1, … in their order, with the recipe as given.
+    /// </summary>
+    public static HarnessNetwork FineTune(FineTuner tuner, IReadOnlyList<LabeledExample> train, int classes, int? heldOut, FineTuneRecipe recipe,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tuner);
+        ArgumentNullException.ThrowIfNull(train);
+        var kept = Enumerable.Range(0, classes).Where(c => c != heldOut).ToList();
+        var indices = Enumerable.Range(0, train.Count).Where(i => train[i].Label != heldOut).ToList();
+        var examples = indices.Select(i => train[i] with { Label = kept.IndexOf(train[i].Label) }).ToList();
+        var result = tuner.Train(kept.Count, examples, [], recipe, cancellationToken: cancellationToken);
+        return new HarnessNetwork(heldOut, kept, indices, examples, result.Model);
     }
 
     /// <summary>A fine-tuned network as the package graph computes it: penultimate features, its head, and the bank of its training images.</summary>
@@ -71,16 +92,10 @@ public static class FineTunedUnknownHarness
     {
         private FittedScores? _fitted;
 
-        public static Scorer Train(FineTuner tuner, List<LabeledExample> train, int classes, FineTuneRecipe recipe, PreprocessSpec spec, IImageDecoder decoder,
-            CancellationToken cancellationToken)
+        public static Scorer Of(HarnessNetwork network, PreprocessSpec spec, IImageDecoder decoder)
         {
-            var result = tuner.Train(classes, train, [], recipe, cancellationToken: cancellationToken);
-            var graph = OnnxGraphs.Serialize(result.Model.Network.InferenceGraph(result.Model.FrozenPrefix));
-            var dense = result.Model.Network.Parameters.Where(p => p.IsHead).ToList();
-            var (weights, bias) = (dense.Single(p => p.Shape.Length == 2), dense.Single(p => p.Shape.Length == 1));
-            var head = new HeadModel([new DenseLayer((int)weights.Shape[1], (int)weights.Shape[0], weights.Value, bias.Value)]);
-            var scorer = new Scorer(graph, spec, decoder);
-            scorer._fitted = FittedScores.Of(head, scorer.Features(train), [.. train.Select(t => t.Label)]);
+            var scorer = new Scorer(OnnxGraphs.Serialize(network.Graph()), spec, decoder);
+            scorer._fitted = FittedScores.Of(network.Head, scorer.Features(network.Train), [.. network.Train.Select(t => t.Label)]);
             return scorer;
         }
 
@@ -96,4 +111,20 @@ public static class FineTunedUnknownHarness
         public ScoreReport Report(string score, IReadOnlyList<float[]> known, IReadOnlyList<float[]> unknown) =>
             UnknownHarness.Report(_fitted!, score, known, unknown);
     }
+}
+
+/// <summary>
+/// One network of the fine-tuned harness: trained without <see cref="HeldOut"/> (null: on every class) on
+/// <see cref="Train"/> (the training images at <see cref="TrainIndices"/>, labelled by their place in <see cref="Kept"/>).
+/// </summary>
+public sealed record HarnessNetwork(int? HeldOut, IReadOnlyList<int> Kept, IReadOnlyList<int> TrainIndices, IReadOnlyList<LabeledExample> Train, BackboneNetwork Model)
+{
+    /// <summary>The dense head's weights ([classes, features]) and bias: the network's only head parameters.</summary>
+    public (NetworkParameter Weights, NetworkParameter Bias) Dense =>
+        (Model.Network.Parameters.Single(p => p.IsHead && p.Shape.Length == 2), Model.Network.Parameters.Single(p => p.IsHead && p.Shape.Length == 1));
+
+    public HeadModel Head => new([new DenseLayer((int)Dense.Weights.Shape[1], (int)Dense.Weights.Shape[0], Dense.Weights.Value, Dense.Bias.Value)]);
+
+    /// <summary>The package's graph for these weights (image → probabilities).</summary>
+    public Onnx.ModelProto Graph() => Model.Network.InferenceGraph(Model.FrozenPrefix);
 }

@@ -9,16 +9,20 @@ public sealed class GradientTests
     private const int Batch = 3;
     private const int Classes = 3;
 
-    [Fact]
-    public void Every_parameter_gradient_matches_finite_differences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Every_parameter_gradient_matches_finite_differences(bool contrastive)
     {
         var random = new Random(7);
         var network = TinyNetwork(random);
-        using var step = new TrainingStepRunner(network);
+        // The contrastive term at a temperature of 0.5: at 0.1 the tiny network's similarities make the loss too steep for finite differences in float.
+        // Images 0 and 2 share a group, so the contrastive term has anchors (image 1 is contrast only).
+        using var step = new TrainingStepRunner(network, contrastive ? new ContrastiveTerm(0.7f, 0.5f) : null, groups: [0, 1, 0]);
         var input = Values(random, Batch * 2 * 8 * 8, 1f);
         var targets = new float[Batch * Classes];
         for (var n = 0; n < Batch; n++)
-            for (var k = 0; k < Classes; k++) targets[n * Classes + k] = k == n % Classes ? 0.9f : 0.05f; // label smoothing 0.1
+            for (var k = 0; k < Classes; k++) targets[n * Classes + k] = k == n % 2 ? 0.9f : 0.05f; // label smoothing 0.1
         var weights = Enumerable.Repeat(1f, Batch).ToArray();
 
         var (loss, gradients) = step.Run(input, targets, weights);
@@ -41,6 +45,49 @@ public sealed class GradientTests
         }
 
         Assert.Equal(network.Parameters.Sum(p => p.Length), checkedElements);
+    }
+
+    [Fact]
+    public void The_contrastive_term_is_the_contrastive_loss_of_the_features_over_their_groups()
+    {
+        // A head-only network: its input is the feature vector the term reads, so the term can be recomputed here.
+        const int n = 5, d = 4, k = 3;
+        var random = new Random(11);
+        var network = new DifferentiableNetwork(new NetworkTensor("features", d, 0, 0));
+        network.Dense(network.Input, "head", Values(random, k * d, 0.5f), Values(random, k, 0.1f), k);
+        var features = Values(random, n * d, 1f);
+        int[] labels = [0, 1, 0, 2, -1]; // -1: a uniform target (outlier exposure's negative), in no group: contrast only
+        var targets = new float[n * k];
+        for (var i = 0; i < n; i++)
+            for (var c = 0; c < k; c++) targets[i * k + c] = labels[i] < 0 ? 1f / k : c == labels[i] ? 0.9f : 0.05f;
+        var weights = Enumerable.Repeat(1f / n, n).ToArray();
+        var term = new ContrastiveTerm(0.5f, 0.2f);
+
+        using var plain = new TrainingStepRunner(network, null, n);
+        using var withTerm = new TrainingStepRunner(network, term, n, [.. labels.Select(l => (float)l)]);
+        var difference = withTerm.Run(features, targets, weights).Loss - plain.Run(features, targets, weights).Loss;
+
+        var z = Enumerable.Range(0, n).Select(i => Normalised(features.AsSpan(i * d, d))).ToArray();
+        double Similarity(int i, int j) => z[i].Zip(z[j], (a, b) => a * b).Sum() / term.Temperature;
+        double sum = 0;
+        var anchors = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var positives = Enumerable.Range(0, n).Where(j => j != i && labels[i] >= 0 && labels[j] == labels[i]).ToList();
+            if (positives.Count == 0) continue;
+            anchors++;
+            var logNormaliser = Math.Log(Enumerable.Range(0, n).Where(j => j != i).Sum(j => Math.Exp(Similarity(i, j))));
+            sum += -positives.Average(p => Similarity(i, p) - logNormaliser);
+        }
+
+        Assert.Equal(2, anchors); // images 0 and 2; class 1, class 2 and the negative have no positive
+        Assert.Equal(term.Weight * sum / anchors, difference, 4);
+    }
+
+    private static double[] Normalised(ReadOnlySpan<float> v)
+    {
+        var norm = Math.Sqrt(v.ToArray().Sum(x => (double)x * x));
+        return v.ToArray().Select(x => x / norm).ToArray();
     }
 
     [Fact]
@@ -102,10 +149,15 @@ public sealed class GradientTests
         private readonly DifferentiableNetwork _network;
         private readonly InferenceSession _session;
 
-        public TrainingStepRunner(DifferentiableNetwork network)
+        private readonly int _batch;
+        private readonly float[]? _groups;
+
+        public TrainingStepRunner(DifferentiableNetwork network, ContrastiveTerm? contrastive = null, int batch = Batch, float[]? groups = null)
         {
             _network = network;
-            _session = OnnxSessions.Create(OnnxGraphs.Serialize(network.TrainingGraph()), ExecutionOptions.Cpu);
+            _batch = batch;
+            _groups = contrastive is null ? null : groups;
+            _session = OnnxSessions.Create(OnnxGraphs.Serialize(network.TrainingGraph(null, contrastive)), ExecutionOptions.Cpu);
         }
 
         public float[] LastProbabilities { get; private set; } = [];
@@ -115,10 +167,11 @@ public sealed class GradientTests
             var x = _network.Input;
             var inputs = new List<(string, OrtValue)>
             {
-                (x.Name, OrtValue.CreateTensorValueFromMemory(input, [Batch, x.Channels, x.Height, x.Width])),
-                (DifferentiableNetwork.TargetsInput, OrtValue.CreateTensorValueFromMemory(targets, [Batch, Classes])),
-                (DifferentiableNetwork.SampleWeightsInput, OrtValue.CreateTensorValueFromMemory(weights, [Batch, 1])),
+                (x.Name, OrtValue.CreateTensorValueFromMemory(input, x.IsMap ? [_batch, x.Channels, x.Height, x.Width] : [_batch, x.Channels])),
+                (DifferentiableNetwork.TargetsInput, OrtValue.CreateTensorValueFromMemory(targets, [_batch, targets.Length / _batch])),
+                (DifferentiableNetwork.SampleWeightsInput, OrtValue.CreateTensorValueFromMemory(weights, [_batch, 1])),
             };
+            if (_groups is not null) inputs.Add((DifferentiableNetwork.ContrastGroupsInput, OrtValue.CreateTensorValueFromMemory(_groups, [_batch, 1])));
             inputs.AddRange(_network.Parameters.Select(p => (p.Name, OrtValue.CreateTensorValueFromMemory(p.Value, p.Shape))));
             var outputs = new List<string> { DifferentiableNetwork.LossOutput, DifferentiableNetwork.ProbabilitiesOutput };
             outputs.AddRange(_network.Parameters.Select(p => DifferentiableNetwork.GradientPrefix + p.Name));

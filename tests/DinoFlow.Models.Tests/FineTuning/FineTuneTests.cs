@@ -1,4 +1,5 @@
 using DinoFlow.Imaging;
+using DinoFlow.Inference;
 using DinoFlow.Inference.FineTuning;
 using DinoFlow.Pipeline.Models;
 
@@ -101,6 +102,39 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
         Assert.True(plain > exposed + 0.1, $"without outlier exposure {plain:0.000}, with {exposed:0.000}");
         Assert.Contains("outlier exposure", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { OutlierExposure = 1.5f })).Message, StringComparison.Ordinal);
         Assert.Contains("mosaic", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { OutlierExposure = 0.25f, NegativeKinds = ["mosaic"] })).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_contrastive_term_draws_a_class_together_or_spreads_its_images_apart()
+    {
+        var examples = trained.Data.Images.Select(i => trained.Data.Example(i, trained.Data.Labels)).Where(e => e.Label < 2)
+            .GroupBy(e => e.Label).SelectMany(g => g.Take(8)).ToList();
+        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
+        var decoder = new OpenCvImageDecoder();
+        var tuner = new FineTuner(backbone, decoder);
+        // Batches of 8 slots, so each has positives of its class (or 4 images with two views each).
+        var recipe = new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5, MinStepsPerEpoch = 2 };
+        var preprocessor = new Preprocessor(recipe.Preprocess(backbone));
+        var tensors = examples.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+
+        // Mean cosine similarity of the penultimate features of two different images of the same class.
+        double WithinClassSimilarity(FineTuneRecipe r)
+        {
+            var model = tuner.Train(2, examples, [], r).Model;
+            var (graph, output) = UnknownScore.WithFeaturesOutput(OnnxGraphs.Serialize(model.Network.InferenceGraph(model.FrozenPrefix)));
+            using var runner = new BatchRunner(OnnxSessions.Create(graph, ExecutionOptions.Cpu), OnnxGraphs.InputName, output, 3, 64, 64);
+            var z = runner.Run(tensors).Select(f => { var n = MathF.Sqrt(f.Sum(v => v * v)); return f.Select(v => v / n).ToArray(); }).ToList();
+            var pairs = from i in Enumerable.Range(0, z.Count) from j in Enumerable.Range(0, z.Count)
+                        where i < j && examples[i].Label == examples[j].Label select z[i].Zip(z[j], (a, b) => a * b).Sum();
+            return pairs.Average();
+        }
+
+        var plain = WithinClassSimilarity(recipe);
+        var sameClass = WithinClassSimilarity(recipe with { Contrastive = new ContrastiveTerm(1f) });
+        var sameImage = WithinClassSimilarity(recipe with { Contrastive = new ContrastiveTerm(1f, Positives: ContrastiveTerm.SameImage) });
+
+        Assert.True(sameClass > plain && plain > sameImage, $"within-class similarity: class contrast {sameClass:0.000}, plain {plain:0.000}, instance contrast {sameImage:0.000}");
+        Assert.Contains("positives", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { Contrastive = new ContrastiveTerm(1f, Positives: "box") })).Message, StringComparison.Ordinal);
     }
 
     [Fact]
