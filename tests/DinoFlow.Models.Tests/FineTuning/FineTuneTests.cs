@@ -79,14 +79,7 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
     [Fact]
     public void Outlier_exposure_trains_its_synthetic_negatives_towards_the_uniform_answer()
     {
-        var examples = trained.Data.Images.Select(i => trained.Data.Example(i, trained.Data.Labels)).Where(e => e.Label < 2)
-            .GroupBy(e => e.Label).SelectMany(g => g.Take(8)).ToList();
-        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
-        var decoder = new OpenCvImageDecoder();
-        var tuner = new FineTuner(backbone, decoder);
-        var recipe = new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5 };
-        var preprocessor = new Preprocessor(recipe.Preprocess(backbone));
-        var tensors = examples.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+        var (examples, tuner, recipe, tensors) = TwoClassSample(new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5 });
 
         double MeanTopProbability(FineTuneRecipe r)
         {
@@ -107,15 +100,8 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
     [Fact]
     public void A_contrastive_term_draws_a_class_together_or_spreads_its_images_apart()
     {
-        var examples = trained.Data.Images.Select(i => trained.Data.Example(i, trained.Data.Labels)).Where(e => e.Label < 2)
-            .GroupBy(e => e.Label).SelectMany(g => g.Take(8)).ToList();
-        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
-        var decoder = new OpenCvImageDecoder();
-        var tuner = new FineTuner(backbone, decoder);
         // Batches of 8 slots, so each has positives of its class (or 4 images with two views each).
-        var recipe = new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5, MinStepsPerEpoch = 2 };
-        var preprocessor = new Preprocessor(recipe.Preprocess(backbone));
-        var tensors = examples.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
+        var (examples, tuner, recipe, tensors) = TwoClassSample(new FineTuneRecipe { Epochs = 6, InputSize = 64, Refit = false, Seed = 5, MinStepsPerEpoch = 2 });
 
         // Mean cosine similarity of the penultimate features of two different images of the same class.
         double WithinClassSimilarity(FineTuneRecipe r)
@@ -135,6 +121,17 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
 
         Assert.True(sameClass > plain && plain > sameImage, $"within-class similarity: class contrast {sameClass:0.000}, plain {plain:0.000}, instance contrast {sameImage:0.000}");
         Assert.Contains("positives", Assert.Throws<ArgumentException>(() => tuner.Train(2, examples, [], recipe with { Contrastive = new ContrastiveTerm(1f, Positives: "box") })).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>8 sample images of each of the first two classes, a fine-tuner, and the images' tensors for <paramref name="recipe"/>.</summary>
+    private (List<LabeledExample> Examples, FineTuner Tuner, FineTuneRecipe Recipe, List<float[]> Tensors) TwoClassSample(FineTuneRecipe recipe)
+    {
+        var examples = trained.Data.Images.Select(i => trained.Data.Example(i, trained.Data.Labels)).Where(e => e.Label < 2)
+            .GroupBy(e => e.Label).SelectMany(g => g.Take(8)).ToList();
+        var backbone = BackboneSpec.ResNet18(AppContext.BaseDirectory);
+        var decoder = new OpenCvImageDecoder();
+        var preprocessor = new Preprocessor(recipe.Preprocess(backbone));
+        return (examples, new FineTuner(backbone, decoder), recipe, [.. examples.Select(e => preprocessor.Run(decoder.Decode(e.Read())))]);
     }
 
     [Fact]
