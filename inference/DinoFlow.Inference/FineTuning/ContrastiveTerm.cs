@@ -15,8 +15,11 @@ public sealed record ContrastiveTerm(float Weight, float Temperature = 0.1f, str
     public const string SameClass = "class";
     public const string SameImage = "image";
 
+    /// <summary>How many slots of a batch each image fills: two views with instance contrast, one otherwise.</summary>
+    public int ViewsPerImage => Positives == SameImage ? 2 : 1;
+
     public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"contrastive term × {Weight:0.###} (temperature {Temperature:0.###}, positives: same {Positives}{(Positives == SameImage ? ", two views of each image a batch" : "")})");
+        $"contrastive term × {Weight:0.###} (temperature {Temperature:0.###}, positives: same {Positives}{(ViewsPerImage == 2 ? ", two views of each image a batch" : "")})");
 
     /// <summary>
     /// Emits the term's loss (a scalar) and its gradient on <paramref name="features"/> ([N, D]); <paramref name="groups"/>

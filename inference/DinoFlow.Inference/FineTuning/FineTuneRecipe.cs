@@ -67,6 +67,9 @@ public sealed record FineTuneRecipe : ModelRecipe
     /// <summary>A contrastive term beside the cross-entropy, on the penultimate features: same-class or same-image positives (null: none).</summary>
     public ContrastiveTerm? Contrastive { get; init; }
 
+    /// <summary>How many slots of a training batch each image fills (see <see cref="ContrastiveTerm.ViewsPerImage"/>).</summary>
+    public int ViewsPerImage => Contrastive?.ViewsPerImage ?? 1;
+
     /// <summary>Share of the steps spent warming the learning rate up (one-cycle schedule).</summary>
     public float WarmupFraction { get; init; } = 0.3f;
 
@@ -86,7 +89,7 @@ public sealed record FineTuneRecipe : ModelRecipe
     public ExecutionOptions Execution { get; init; } = ExecutionOptions.Cpu;
 
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize}{(Contrastive?.Positives == ContrastiveTerm.SameImage ? $" slots ({BatchSize / 2} images × 2 views)" : "")} (smaller when an epoch would have under {MinStepsPerEpoch} steps), AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, {(OutlierExposure > 0 ? $"outlier exposure {OutlierExposure:0.##} of the slots, " : "")}{(Contrastive is null ? "" : Contrastive.Describe() + ", ")}{(AverageDecay > 0 ? $"weights averaged (EMA, decay {AverageDecay:0.###} a step)" : "last step's weights")}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
+        $"fine-tune: {InputSize}x{InputSize} centre-square crop ({Resize} resize), layers after {FrozenUntil.Split('_')[0]} up to {LastTap.Split('_')[0]} trained (BatchNorm folded, statistics frozen) + linear head on average pooling, {Epochs} epochs, batch {BatchSize}{(ViewsPerImage == 2 ? $" slots ({BatchSize / 2} images × 2 views)" : "")} (smaller when an epoch would have under {MinStepsPerEpoch} steps), AdamW lr {LearningRate:0.#####} (head {HeadLearningRate:0.#####}) one-cycle warm-up {WarmupFraction:0.##}, weight decay {WeightDecay:0.#####}, label smoothing {LabelSmoothing:0.##}, {(OutlierExposure > 0 ? $"outlier exposure {OutlierExposure:0.##} of the slots, " : "")}{(Contrastive is null ? "" : Contrastive.Describe() + ", ")}{(AverageDecay > 0 ? $"weights averaged (EMA, decay {AverageDecay:0.###} a step)" : "last step's weights")}, views per epoch [{Views.Describe()}], refit on train + validation {(Refit ? "yes" : "no")}, seed {Seed}");
 
     public PreprocessSpec Preprocess(BackboneSpec backbone)
     {

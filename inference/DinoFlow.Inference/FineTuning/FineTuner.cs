@@ -60,9 +60,9 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
         var gradients = parameters.Select(p => new float[p.Length]).ToArray();
         var average = recipe.AverageDecay > 0 ? new WeightAverage(parameters, recipe.AverageDecay) : null;
 
-        // With instance contrast each image fills two slots (two views), so a batch holds half as many images.
-        var viewsPerImage = recipe.Contrastive?.Positives == ContrastiveTerm.SameImage ? 2 : 1;
-        var batchSize = Math.Max(viewsPerImage, recipe.BatchSizeFor(train.Count) / viewsPerImage); // instance contrast needs two images a batch
+        // With instance contrast each image fills two slots (two views), so a batch holds half as many images, and at least two.
+        var viewsPerImage = recipe.ViewsPerImage;
+        var batchSize = Math.Max(viewsPerImage, recipe.BatchSizeFor(train.Count) / viewsPerImage);
         var stepsPerEpoch = (train.Count + batchSize - 1) / batchSize;
         // Smaller batches give noisier gradients: the learning rates shrink with the square root of the batch.
         var learningRateScale = MathF.Sqrt(batchSize * viewsPerImage / (float)recipe.BatchSize);
@@ -138,7 +138,7 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
     private Batch RenderBatch(IReadOnlyList<LabeledExample> train, int[] indices, int epoch, FineTuneRecipe recipe, PreprocessSpec spec, int classes)
     {
         var watch = Stopwatch.StartNew();
-        var views = recipe.Contrastive?.Positives == ContrastiveTerm.SameImage ? 2 : 1;
+        var views = recipe.ViewsPerImage;
         var slots = indices.Length * views;
         var length = spec.TensorLength;
         var pixels = new float[slots * length];
@@ -175,11 +175,11 @@ public sealed class FineTuner(BackboneSpec backbone, IImageDecoder decoder)
                 }
             }
 
+            // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
+            var seed = SeedFor(recipe.Seed, epoch, indices[i]);
             for (var v = 0; v < views; v++)
             {
                 var slot = i * views + v;
-                // Each (seed, epoch, image) has its own generator: the same seed draws the same views whatever the threading.
-                var seed = SeedFor(recipe.Seed, epoch, indices[i]);
                 recipe.Views.Draw(new Random(v == 0 ? seed : seed ^ 0x2545f491)).Render(image, spec).CopyTo(pixels, slot * length);
                 labels[slot] = label;
                 if (groups is not null) groups[slot] = label < 0 ? -1 : views == 2 ? indices[i] : label;

@@ -29,7 +29,6 @@ public static class FineTunedUnknownHarness
         var loco = new List<HeldOutClassReport>();
         for (var held = 0; held < data.Labels.Count; held++)
         {
-            var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
             var known = validation.Where(v => v.Label != held).ToList();
             var unknown = validation.Where(v => v.Label == held).ToList();
             if (unknown.Count == 0 || known.Count == 0) continue;
@@ -123,7 +122,14 @@ public sealed record HarnessNetwork(int? HeldOut, IReadOnlyList<int> Kept, IRead
     public (NetworkParameter Weights, NetworkParameter Bias) Dense =>
         (Model.Network.Parameters.Single(p => p.IsHead && p.Shape.Length == 2), Model.Network.Parameters.Single(p => p.IsHead && p.Shape.Length == 1));
 
-    public HeadModel Head => new([new DenseLayer((int)Dense.Weights.Shape[1], (int)Dense.Weights.Shape[0], Dense.Weights.Value, Dense.Bias.Value)]);
+    public HeadModel Head
+    {
+        get
+        {
+            var (weights, bias) = Dense;
+            return new([new DenseLayer((int)weights.Shape[1], (int)weights.Shape[0], weights.Value, bias.Value)]);
+        }
+    }
 
     /// <summary>The package's graph for these weights (image → probabilities).</summary>
     public Onnx.ModelProto Graph() => Model.Network.InferenceGraph(Model.FrozenPrefix);

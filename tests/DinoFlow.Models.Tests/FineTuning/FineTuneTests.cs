@@ -109,8 +109,8 @@ public sealed class FineTuneTests(TrainedSamplesFixture trained) : IClassFixture
             var model = tuner.Train(2, examples, [], r).Model;
             var (graph, output) = UnknownScore.WithFeaturesOutput(OnnxGraphs.Serialize(model.Network.InferenceGraph(model.FrozenPrefix)));
             using var runner = new BatchRunner(OnnxSessions.Create(graph, ExecutionOptions.Cpu), OnnxGraphs.InputName, output, 3, 64, 64);
-            var z = runner.Run(tensors).Select(f => { var n = MathF.Sqrt(f.Sum(v => v * v)); return f.Select(v => v / n).ToArray(); }).ToList();
-            var pairs = from i in Enumerable.Range(0, z.Count) from j in Enumerable.Range(0, z.Count)
+            var z = UnknownScore.Normalise(runner.Run(tensors));
+            var pairs = from i in Enumerable.Range(0, z.Length) from j in Enumerable.Range(0, z.Length)
                         where i < j && examples[i].Label == examples[j].Label select z[i].Zip(z[j], (a, b) => a * b).Sum();
             return pairs.Average();
         }
