@@ -12,7 +12,7 @@ namespace DinoFlow.Bench;
 /// What moves accuracy on a recording the model never saw: each lever is a change to the default fine-tuning recipe,
 /// trained with every seed on the same grouped split, reported as mean and minimum over the seeds, side by side.
 /// The "base" lever's runs also give, from the same trained weights, test-time augmentation (flip; all 8 flips and
-/// quarter turns); every lever gives the ensemble of its seeds, and with averaging each run prints its last step's
+/// quarter turns), tighter crops and larger inputs; every lever gives the ensemble of its seeds, and with averaging each run prints its last step's
 /// weights too.
 /// Usage: levers [DATA] [cross|later|channel] [SEEDS=1,2,3] [LEVERS=base,average,geometry,block2,384,no-smoothing]
 /// </summary>
@@ -84,6 +84,22 @@ internal static class LeverBenchmark
                 using var runner = new NetworkRunner(result.Model, recipe.Execution);
                 Derived(derived, "+ test-time flip (2 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 2), heldOut));
                 Derived(derived, "+ test-time flips and quarter turns (8 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 8), heldOut));
+                foreach (var side in TestZooms)
+                {
+                    var zoomed = new Preprocessor(Zoomed(recipe.Preprocess(backbone), side));
+                    var predictions = runner.Predict([.. heldOut.Select(e => zoomed.Run(decoder.Decode(e.Read())))]);
+                    Derived(derived, string.Create(CultureInfo.InvariantCulture, $"+ test-time zoom: the centre {side} of the square (1 pass)"), Accuracy(predictions, heldOut));
+                }
+
+                var anySize = UnknownViews.AnySize(OnnxGraphs.Serialize(result.Model.Network.InferenceGraph(result.Model.FrozenPrefix)));
+                foreach (var size in TestSizes)
+                {
+                    var spec = recipe.Preprocess(backbone) with { Width = size, Height = size };
+                    using var larger = new BatchRunner(OnnxSessions.Create(anySize, recipe.Execution), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, size, size);
+                    var preprocessor = new Preprocessor(spec);
+                    Derived(derived, string.Create(CultureInfo.InvariantCulture, $"+ test-time input {size}x{size} (trained at {recipe.InputSize}; {size * size / (double)(recipe.InputSize * recipe.InputSize):0.00}x the compute)"),
+                        Accuracy(larger.Run([.. heldOut.Select(e => preprocessor.Run(decoder.Decode(e.Read())))]), heldOut));
+                }
             }
 
             rows.Add(($"{lever}: {text}", [.. accuracies], seconds / seeds.Length));
@@ -98,6 +114,19 @@ internal static class LeverBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {lever} | {string.Join(", ", values.Select(v => v.ToString("0.000", CultureInfo.InvariantCulture)))} | {values.Average():0.000} | {values.Min():0.000} | {(runSeconds > 0 ? runSeconds.ToString("0", CultureInfo.InvariantCulture) : "same runs")} |"));
         return 0;
+    }
+
+    /// <summary>Sides of the centre square that the test-time zoom rows keep (training crops keep 0.77–1 of it).</summary>
+    private static readonly double[] TestZooms = [0.9, 0.85, 0.8, 0.75];
+
+    /// <summary>Larger inputs than the network trained at, for the test-time input rows.</summary>
+    private static readonly int[] TestSizes = [352, 384];
+
+    /// <summary>The spec with its crop narrowed to the centre <paramref name="side"/> of the square it resolves to, for 16:9 frames.</summary>
+    internal static PreprocessSpec Zoomed(PreprocessSpec spec, double side)
+    {
+        var width = side * 9 / 16;
+        return spec with { Crop = new CropBox(Math.Max(0, (1 - width) / 2), Math.Max(0, (1 - side) / 2), width, side) };
     }
 
     private static void Derived(Dictionary<string, List<double>> derived, string name, double accuracy)
@@ -125,7 +154,7 @@ internal static class LeverBenchmark
     }
 
     /// <summary>View <paramref name="v"/> of a square CHW tensor: bit 0 flips horizontally, bits 1–2 turn it v/2 quarter turns.</summary>
-    private static float[] Dihedral(float[] tensor, int size, int v)
+    internal static float[] Dihedral(float[] tensor, int size, int v)
     {
         var result = new float[tensor.Length];
         var plane = size * size;

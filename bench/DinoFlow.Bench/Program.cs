@@ -19,6 +19,7 @@ return name switch
     "unknown" => UnknownBenchmark.Run(args),
     "unknown-dump" => UnknownFeatureDump.Run(args),
     "unknown-explore" => UnknownExplore.Run(args),
+    "unknown-views" => UnknownViews.Run(args),
     "levers" => LeverBenchmark.Run(args),
     "int8" => Int8Benchmark.Run(args),
     "drift" => DriftBenchmark.Run(args),
@@ -27,6 +28,6 @@ return name switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS] | unknown DATA_DIR finetune [SEED] [OUTLIER_EXPOSURE] | unknown-dump DATA_DIR OUT_DIR [SEED] [OUTLIER_EXPOSURE] | unknown-explore DUMP_DIR... | drift [DATA_DIR] [PACKAGE] [LOOPS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS] | unknown DATA_DIR finetune [SEED] [OUTLIER_EXPOSURE] | unknown-dump DATA_DIR OUT_DIR [SEED] [OUTLIER_EXPOSURE] | unknown-explore DUMP_DIR... | unknown-views DATA_DIR DUMP_DIR | drift [DATA_DIR] [PACKAGE] [LOOPS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

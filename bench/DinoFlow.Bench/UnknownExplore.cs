@@ -9,7 +9,8 @@ namespace DinoFlow.Bench;
 /// every score): near-OOD per held-out class and far-OOD, per dump, and each dump's known-class accuracy.
 /// Usage: unknown-explore DUMP_DIR... ("cm" = nearest class prototype, the shipped score; "maha" = Mahalanobis with a
 /// shared, shrunk covariance, "-n" on normalised features, "r" relative to the whole data's; "z:" = two scores summed
-/// after scaling each by its training images' mean and spread).
+/// after scaling each by its training images' mean and spread). Dumps of one split (one seed, several recipes) also get
+/// the shipped score averaged over the networks of every subset of them: an ensemble.
 /// </summary>
 internal static class UnknownExplore
 {
@@ -52,6 +53,9 @@ internal static class UnknownExplore
         candidates.Add(("cm pen + cm b3avg raw", (t, y, h) => Sum(Cm(t, y, "pen"), Cm(t, y, "b3avg"))));
 
         var results = candidates.ToDictionary(c => c.Name, _ => new List<(double Near, double Far, double[] PerClass)>(), StringComparer.Ordinal);
+        // The shipped score's values per dump, held-out class and validation frame: for ensembles across dumps.
+        var shipped = new List<double[][]>();
+        int[] ensembleLabels = [];
         foreach (var dump in dumps)
         {
             var validationLabels = Labels(Path.Combine(dump, "validation.labels"));
@@ -91,6 +95,12 @@ internal static class UnknownExplore
                     var known = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] != held).Select(i => score(s.Validation[i])).ToList();
                     var unknown = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] == held).Select(i => score(s.Validation[i])).ToList();
                     perClass.Add(OodMetrics.Auroc(known, unknown));
+                    if (name == "cm pen")
+                    {
+                        if (h == 0) shipped.Add(new double[helds.Count][]);
+                        shipped[^1][h] = [.. s.Validation.Select(score)];
+                        ensembleLabels = validationLabels;
+                    }
                 }
 
                 var farAuroc = double.NaN;
@@ -110,7 +120,28 @@ internal static class UnknownExplore
                 $"{name,-28} {string.Join(" ", list.Select(v => v.Near.ToString("0.000", CultureInfo.InvariantCulture)))} | {list.Average(v => v.Near):0.000} | {list.Min(v => v.Near):0.000} | {string.Join(" ", list.Select(v => v.Far.ToString("0.000", CultureInfo.InvariantCulture)))} | {list.Average(v => v.Far):0.000}   [{string.Join(" ", list[0].PerClass.Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))}]"));
         }
 
+        Ensembles(dumps, shipped, ensembleLabels);
         return 0;
+    }
+
+    /// <summary>The shipped score averaged over the networks of every subset of two or more dumps (same split).</summary>
+    private static void Ensembles(List<string> dumps, List<double[][]> shipped, int[] labels)
+    {
+        if (shipped.Count < 2 || shipped.Any(s => s.Length != shipped[0].Length)) return;
+        for (var mask = 1; mask < 1 << shipped.Count; mask++)
+        {
+            var members = Enumerable.Range(0, shipped.Count).Where(d => (mask >> d & 1) == 1).ToList();
+            if (members.Count < 2) continue;
+            var perClass = new List<double>();
+            for (var h = 0; h < shipped[0].Length; h++)
+            {
+                var mean = Enumerable.Range(0, labels.Length).Select(i => members.Average(d => shipped[d][h][i])).ToArray();
+                perClass.Add(OodMetrics.Auroc([.. Enumerable.Range(0, labels.Length).Where(i => labels[i] != h).Select(i => mean[i])], [.. Enumerable.Range(0, labels.Length).Where(i => labels[i] == h).Select(i => mean[i])]));
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ensemble cm pen of {string.Join(" + ", members.Select(d => Path.GetFileName(dumps[d])))}: near {perClass.Average():0.000} [{string.Join(" ", perClass.Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))}]"));
+        }
     }
 
     private sealed record Set(Dictionary<string, float[]>[] Train, Dictionary<string, float[]>[] Validation, int[] TrainIndex, Head Head);
@@ -132,13 +163,13 @@ internal static class UnknownExplore
         return [.. Enumerable.Range(0, layers["pen"].Length).Select(i => layers.ToDictionary(l => l.Key, l => l.Value[i]))];
     }
 
-    private static float[][] Transpose(float[][] m) => [.. Enumerable.Range(0, m[0].Length).Select(j => m.Select(r => r[j]).ToArray())];
+    internal static float[][] Transpose(float[][] m) => [.. Enumerable.Range(0, m[0].Length).Select(j => m.Select(r => r[j]).ToArray())];
 
     private static int HeldClass(string dir) => int.Parse(Path.GetFileName(dir)["held-".Length..], CultureInfo.InvariantCulture);
 
-    private static int[] Labels(string path) => [.. File.ReadAllLines(path).Select(l => int.Parse(l, CultureInfo.InvariantCulture))];
+    internal static int[] Labels(string path) => [.. File.ReadAllLines(path).Select(l => int.Parse(l, CultureInfo.InvariantCulture))];
 
-    private static float[][] Read(string path)
+    internal static float[][] Read(string path)
     {
         using var reader = new BinaryReader(File.OpenRead(path));
         var (rows, cols) = (reader.ReadInt32(), reader.ReadInt32());

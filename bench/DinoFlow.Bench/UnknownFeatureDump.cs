@@ -18,7 +18,7 @@ namespace DinoFlow.Bench;
 /// Writes the fine-tuned unknown harness's features to disk (one fine-tune per held-out class and one on every class),
 /// so that candidate unknown scores can be compared on the same networks without fine-tuning again.
 /// Usage: unknown-dump DATA_DIR OUT_DIR [SEED=1] [LEVER=base] (a lever of the levers benchmark, or a number: the outlier-exposure share). Tensors: block 2 (frozen) and block 3 average-pooled, block 4 max-pooled,
-/// the penultimate features, and the head.
+/// the penultimate features, the head, and the network's graph (model.onnx, for <see cref="UnknownViews"/>).
 /// </summary>
 internal static class UnknownFeatureDump
 {
@@ -88,7 +88,10 @@ internal static class UnknownFeatureDump
             var (weights, bias) = network.Dense;
             Write(Path.Combine(dir, "head.w"), (int)weights.Shape[0], weights.Value);
             Write(Path.Combine(dir, "head.b"), 1, bias.Value);
-            var (model, outputs) = WithTaps(network.Graph());
+            // The network itself too, so that test-time variants (views, resolutions) need no fine-tune again.
+            var graph = network.Graph();
+            File.WriteAllBytes(Path.Combine(dir, "model.onnx"), graph.ToByteArray());
+            var (model, outputs) = WithTaps(graph);
             using var runner = new BatchRunner(OnnxSessions.Create(model, ExecutionOptions.Cpu), OnnxGraphs.InputName, outputs, 3, spec.Height, spec.Width);
             var sets = new (string Name, IReadOnlyList<float[]> Tensors)[] { ("train", indices.Select(i => trainTensors[i]).ToList()), ("validation", validationTensors) };
             if (held == data.Labels.Count) sets = [.. sets, ("far", far)];
