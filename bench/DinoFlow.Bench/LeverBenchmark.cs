@@ -80,25 +80,28 @@ internal static class LeverBenchmark
                     $"  {lever} seed {seed}: {accuracies[^1]:0.000} ({watch.Elapsed.TotalSeconds:0} s; last step's weights {Accuracy(result.LastStepValidationProbabilities, heldOut):0.000})"));
                 for (var i = 0; i < heldOut.Count; i++) ensemble[i] = Add(ensemble[i], result.ValidationProbabilities[i]);
                 if (lever != "base") continue;
-                var tensors = heldOut.Select(e => new Preprocessor(recipe.Preprocess(backbone)).Run(decoder.Decode(e.Read()))).ToList();
+                // Decoded once for every test-time row below.
+                var spec = recipe.Preprocess(backbone);
+                var images = heldOut.Select(e => decoder.Decode(e.Read())).ToList();
+                var plain = new Preprocessor(spec);
+                var tensors = images.Select(plain.Run).ToList();
                 using var runner = new NetworkRunner(result.Model, recipe.Execution);
                 Derived(derived, "+ test-time flip (2 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 2), heldOut));
                 Derived(derived, "+ test-time flips and quarter turns (8 passes)", Accuracy(TestTimeAugmented(runner, tensors, recipe.InputSize, 8), heldOut));
                 foreach (var side in TestZooms)
                 {
-                    var zoomed = new Preprocessor(Zoomed(recipe.Preprocess(backbone), side));
-                    var predictions = runner.Predict([.. heldOut.Select(e => zoomed.Run(decoder.Decode(e.Read())))]);
+                    var zoomed = new Preprocessor(Zoomed(spec, side));
+                    var predictions = runner.Predict([.. images.Select(zoomed.Run)]);
                     Derived(derived, string.Create(CultureInfo.InvariantCulture, $"+ test-time zoom: the centre {side} of the square (1 pass)"), Accuracy(predictions, heldOut));
                 }
 
                 var anySize = UnknownViews.AnySize(OnnxGraphs.Serialize(result.Model.Network.InferenceGraph(result.Model.FrozenPrefix)));
                 foreach (var size in TestSizes)
                 {
-                    var spec = recipe.Preprocess(backbone) with { Width = size, Height = size };
                     using var larger = new BatchRunner(OnnxSessions.Create(anySize, recipe.Execution), OnnxGraphs.InputName, OnnxGraphs.ProbabilitiesOutput, 3, size, size);
-                    var preprocessor = new Preprocessor(spec);
+                    var preprocessor = new Preprocessor(spec with { Width = size, Height = size });
                     Derived(derived, string.Create(CultureInfo.InvariantCulture, $"+ test-time input {size}x{size} (trained at {recipe.InputSize}; {size * size / (double)(recipe.InputSize * recipe.InputSize):0.00}x the compute)"),
-                        Accuracy(larger.Run([.. heldOut.Select(e => preprocessor.Run(decoder.Decode(e.Read())))]), heldOut));
+                        Accuracy(larger.Run([.. images.Select(preprocessor.Run)]), heldOut));
                 }
             }
 
@@ -122,12 +125,12 @@ internal static class LeverBenchmark
     /// <summary>Larger inputs than the network trained at, for the test-time input rows.</summary>
     private static readonly int[] TestSizes = [352, 384];
 
-    /// <summary>The spec with its crop narrowed to the centre <paramref name="side"/> of the square it resolves to, for 16:9 frames.</summary>
-    internal static PreprocessSpec Zoomed(PreprocessSpec spec, double side)
-    {
-        var width = side * 9 / 16;
-        return spec with { Crop = new CropBox(Math.Max(0, (1 - width) / 2), Math.Max(0, (1 - side) / 2), width, side) };
-    }
+    /// <summary>
+    /// The spec with its crop narrowed to the centre square of <paramref name="side"/> of the frame's height (for
+    /// landscape frames: the full-width band of that height, whose centre square the spec's square crop takes).
+    /// </summary>
+    internal static PreprocessSpec Zoomed(PreprocessSpec spec, double side) =>
+        spec with { Crop = new CropBox(0, (1 - side) / 2, 1, side) };
 
     private static void Derived(Dictionary<string, List<double>> derived, string name, double accuracy)
     {

@@ -20,12 +20,25 @@ internal static class UnknownExplore
     {
         public double[] Logits(float[] x) => [.. W.Select((w, c) => Dot(w, x) + B[c])];
 
-        public int TopClass(Dictionary<string, float[]> x)
+        public int Top(float[] features)
         {
-            var logits = Logits(x[UnknownFeatureDump.Penultimate]);
+            var logits = Logits(features);
             return Array.IndexOf(logits, logits.Max());
         }
+
+        public int TopClass(Dictionary<string, float[]> x) => Top(x[UnknownFeatureDump.Penultimate]);
+
+        /// <summary>A dumped network's head (head.w, head.b in <paramref name="dir"/>), its weights [classes, features].</summary>
+        public static Head Read(string dir, int features)
+        {
+            var w = UnknownExplore.Read(Path.Combine(dir, "head.w"));
+            return new Head(w[0].Length == features ? w : Transpose(w), UnknownExplore.Read(Path.Combine(dir, "head.b"))[0]);
+        }
     }
+
+    /// <summary>AUROC of the held-out class's frames (unknown) against every other frame (known), higher scores meaning unknown.</summary>
+    internal static double HeldOutAuroc(IReadOnlyList<double> scores, int[] labels, int held) =>
+        OodMetrics.Auroc([.. scores.Where((_, i) => labels[i] != held)], [.. scores.Where((_, i) => labels[i] == held)]);
 
     public static int Run(string[] args)
     {
@@ -54,10 +67,11 @@ internal static class UnknownExplore
 
         var results = candidates.ToDictionary(c => c.Name, _ => new List<(double Near, double Far, double[] PerClass)>(), StringComparer.Ordinal);
         // The shipped score's values per dump, held-out class and validation frame: for ensembles across dumps.
-        var shipped = new List<double[][]>();
+        var shipped = new List<Dictionary<int, double[]>>();
         int[] ensembleLabels = [];
         foreach (var dump in dumps)
         {
+            shipped.Add([]);
             var validationLabels = Labels(Path.Combine(dump, "validation.labels"));
             var trainLabels = Labels(Path.Combine(dump, "train.labels"));
             var helds = Directory.GetDirectories(dump, "held-*").Where(d => File.Exists(Path.Combine(d, "train.index"))).OrderBy(d => d, StringComparer.Ordinal).ToList();
@@ -92,13 +106,11 @@ internal static class UnknownExplore
                     var s = sets[h];
                     var y = s.TrainIndex.Select(i => trainLabels[i]).ToArray();
                     var score = fit(s.Train, y, s.Head);
-                    var known = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] != held).Select(i => score(s.Validation[i])).ToList();
-                    var unknown = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] == held).Select(i => score(s.Validation[i])).ToList();
-                    perClass.Add(OodMetrics.Auroc(known, unknown));
+                    var scores = s.Validation.Select(score).ToArray();
+                    perClass.Add(HeldOutAuroc(scores, validationLabels, held));
                     if (name == "cm pen")
                     {
-                        if (h == 0) shipped.Add(new double[helds.Count][]);
-                        shipped[^1][h] = [.. s.Validation.Select(score)];
+                        shipped[^1][held] = scores;
                         ensembleLabels = validationLabels;
                     }
                 }
@@ -124,21 +136,19 @@ internal static class UnknownExplore
         return 0;
     }
 
-    /// <summary>The shipped score averaged over the networks of every subset of two or more dumps (same split).</summary>
-    private static void Ensembles(List<string> dumps, List<double[][]> shipped, int[] labels)
+    /// <summary>
+    /// The shipped score averaged over the networks of every subset of two or more dumps (one split), on the held-out
+    /// classes every member has.
+    /// </summary>
+    private static void Ensembles(List<string> dumps, List<Dictionary<int, double[]>> shipped, int[] labels)
     {
-        if (shipped.Count < 2 || shipped.Any(s => s.Length != shipped[0].Length)) return;
         for (var mask = 1; mask < 1 << shipped.Count; mask++)
         {
             var members = Enumerable.Range(0, shipped.Count).Where(d => (mask >> d & 1) == 1).ToList();
             if (members.Count < 2) continue;
-            var perClass = new List<double>();
-            for (var h = 0; h < shipped[0].Length; h++)
-            {
-                var mean = Enumerable.Range(0, labels.Length).Select(i => members.Average(d => shipped[d][h][i])).ToArray();
-                perClass.Add(OodMetrics.Auroc([.. Enumerable.Range(0, labels.Length).Where(i => labels[i] != h).Select(i => mean[i])], [.. Enumerable.Range(0, labels.Length).Where(i => labels[i] == h).Select(i => mean[i])]));
-            }
-
+            var helds = shipped[members[0]].Keys.Where(h => members.All(d => shipped[d].ContainsKey(h))).Order().ToList();
+            if (helds.Count == 0) continue;
+            var perClass = helds.Select(h => HeldOutAuroc([.. labels.Select((_, i) => members.Average(d => shipped[d][h][i]))], labels, h)).ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"ensemble cm pen of {string.Join(" + ", members.Select(d => Path.GetFileName(dumps[d])))}: near {perClass.Average():0.000} [{string.Join(" ", perClass.Select(p => p.ToString("0.00", CultureInfo.InvariantCulture)))}]"));
         }
@@ -151,10 +161,7 @@ internal static class UnknownExplore
         var t = LoadSet(dir, train);
         var v = LoadSet(dir, "validation");
         if (v.Length != validationCount) throw new InvalidDataException(dir);
-        var w = Read(Path.Combine(dir, "head.w"));
-        var b = Read(Path.Combine(dir, "head.b"))[0];
-        if (w[0].Length != t[0]["pen"].Length) w = Transpose(w);
-        return new Set(t, v, Labels(Path.Combine(dir, "train.index")), new Head(w, b));
+        return new Set(t, v, Labels(Path.Combine(dir, "train.index")), Head.Read(dir, t[0][UnknownFeatureDump.Penultimate].Length));
     }
 
     private static Dictionary<string, float[]>[] LoadSet(string dir, string set)
@@ -163,7 +170,7 @@ internal static class UnknownExplore
         return [.. Enumerable.Range(0, layers["pen"].Length).Select(i => layers.ToDictionary(l => l.Key, l => l.Value[i]))];
     }
 
-    internal static float[][] Transpose(float[][] m) => [.. Enumerable.Range(0, m[0].Length).Select(j => m.Select(r => r[j]).ToArray())];
+    private static float[][] Transpose(float[][] m) => [.. Enumerable.Range(0, m[0].Length).Select(j => m.Select(r => r[j]).ToArray())];
 
     private static int HeldClass(string dir) => int.Parse(Path.GetFileName(dir)["held-".Length..], CultureInfo.InvariantCulture);
 
@@ -256,7 +263,7 @@ internal static class UnknownExplore
         };
     }
 
-    private static double[] Mean(float[][] rows)
+    internal static double[] Mean(float[][] rows)
     {
         var m = new double[rows[0].Length];
         foreach (var r in rows) for (var i = 0; i < m.Length; i++) m[i] += r[i];

@@ -63,7 +63,6 @@ internal static class UnknownViews
             var held = isAll ? -1 : int.Parse(Path.GetFileName(dir)["held-".Length..], CultureInfo.InvariantCulture);
             var index = UnknownExplore.Labels(Path.Combine(dir, "train.index"));
             var labels = index.Select(i => train[i].Label).ToArray();
-            var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
             var (model, output) = UnknownScore.WithFeaturesOutput(AnySize(File.ReadAllBytes(Path.Combine(dir, "model.onnx"))));
             var features = new Dictionary<string, (float[][] Train, float[][] Validation, float[][]? Far)>(StringComparer.Ordinal);
             foreach (var view in views)
@@ -78,22 +77,20 @@ internal static class UnknownViews
             foreach (var (name, members) in variants)
             {
                 float[][] Mean(Func<(float[][] Train, float[][] Validation, float[][]? Far), float[][]> pick) =>
-                    [.. Enumerable.Range(0, pick(features[members[0]]).Length).Select(i => Average(members.Select(m => pick(features[m])[i])))];
+                    [.. Enumerable.Range(0, pick(features[members[0]]).Length).Select(i => UnknownExplore.Mean([.. members.Select(m => pick(features[m])[i])]).Select(v => (float)v).ToArray())];
                 var prototypes = UnknownScore.ClassMeans(UnknownScore.Normalise(Mean(f => f.Train)), labels);
                 var validationFeatures = Mean(f => f.Validation);
                 var scores = validationFeatures.Select(f => UnknownScore.Reference(f, prototypes)).ToArray();
                 if (isAll)
                 {
-                    var head = new UnknownExplore.Head(Transposed(UnknownExplore.Read(Path.Combine(dir, "head.w")), validationFeatures[0].Length), UnknownExplore.Read(Path.Combine(dir, "head.b"))[0]);
-                    var right = Enumerable.Range(0, validationLabels.Length).Count(i => Top(head.Logits(validationFeatures[i])) == validationLabels[i]);
+                    var head = UnknownExplore.Head.Read(dir, validationFeatures[0].Length);
+                    var right = Enumerable.Range(0, validationLabels.Length).Count(i => head.Top(validationFeatures[i]) == validationLabels[i]);
                     var far = Mean(f => f.Far!).Select(f => UnknownScore.Reference(f, prototypes)).ToList();
                     line.Add(string.Create(CultureInfo.InvariantCulture, $"{name}: accuracy {right}/{validationLabels.Length}, far {OodMetrics.Auroc(scores, far):0.000}"));
                 }
                 else
                 {
-                    var auroc = OodMetrics.Auroc(
-                        [.. Enumerable.Range(0, scores.Length).Where(i => validationLabels[i] != held).Select(i => scores[i])],
-                        [.. Enumerable.Range(0, scores.Length).Where(i => validationLabels[i] == held).Select(i => scores[i])]);
+                    var auroc = UnknownExplore.HeldOutAuroc(scores, validationLabels, held);
                     near[name].Add(auroc);
                     line.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {auroc:0.00}"));
                 }
@@ -116,23 +113,5 @@ internal static class UnknownViews
         dims[3] = new Onnx.TensorShapeProto.Types.Dimension { DimParam = "width" };
         model.Graph.ValueInfo.Clear();
         return Google.Protobuf.MessageExtensions.ToByteArray(model);
-    }
-
-    private static int Top(double[] logits) => Array.IndexOf(logits, logits.Max());
-
-    private static float[][] Transposed(float[][] w, int features) => w[0].Length == features ? w : UnknownExplore.Transpose(w);
-
-    private static float[] Average(IEnumerable<float[]> rows)
-    {
-        float[]? sum = null;
-        var n = 0;
-        foreach (var r in rows)
-        {
-            sum ??= new float[r.Length];
-            for (var i = 0; i < r.Length; i++) sum[i] += r[i];
-            n++;
-        }
-
-        return [.. sum!.Select(v => v / n)];
     }
 }
