@@ -26,34 +26,37 @@ public static class FineTunedUnknownHarness
         var tuner = new FineTuner(backbone, decoder);
         recipe = recipe with { Refit = false };
 
-        var loco = new List<HeldOutClassReport>();
-        for (var held = 0; held < data.Labels.Count; held++)
-        {
-            var known = validation.Where(v => v.Label != held).ToList();
-            var unknown = validation.Where(v => v.Label == held).ToList();
-            if (unknown.Count == 0 || known.Count == 0) continue;
-            progress?.Report($"fine-tuning without {data.Labels[held]} ({loco.Count + 1} of {data.Labels.Count})");
-            var model = Scorer.Of(FineTune(tuner, train, data.Labels.Count, held, recipe, cancellationToken), spec, decoder);
-            var knownFeatures = model.Features(known);
-            var unknownFeatures = model.Features(unknown);
-            loco.Add(new HeldOutClassReport(data.Labels[held], [.. UnknownHarness.Scores.Select(s => model.Report(s, knownFeatures, unknownFeatures))]));
-        }
-
-        progress?.Report("fine-tuning on every class (far-OOD)");
-        var all = Scorer.Of(FineTune(tuner, train, data.Labels.Count, null, recipe, cancellationToken), spec, decoder);
-        var knownAll = all.Features(validation);
+        // Each validation image decoded once: its tensor, for every network, and its generated far-OOD frames.
         var preprocessor = new Preprocessor(spec);
+        var validationTensors = new List<float[]>();
         var far = FarOodFrames.Kinds.ToDictionary(k => k, _ => new List<float[]>(), StringComparer.Ordinal);
         var seed = 0;
         foreach (var example in validation)
         {
             var image = decoder.Decode(example.Read());
+            validationTensors.Add(preprocessor.Run(image));
             foreach (var kind in FarOodFrames.Kinds) far[kind].Add(preprocessor.Run(FarOodFrames.Make(kind, image, seed++)));
         }
 
-        // One session over every generated frame, split back by kind (building the features graph is not free).
-        var allFar = all.FeaturesOf([.. far.Values.SelectMany(v => v)]);
-        var farFeatures = far.Keys.Select((k, i) => (k, allFar.Skip(i * validation.Count).Take(validation.Count).ToArray()))
+        var loco = new List<HeldOutClassReport>();
+        for (var held = 0; held < data.Labels.Count; held++)
+        {
+            if (validation.All(v => v.Label == held) || validation.All(v => v.Label != held)) continue;
+            progress?.Report($"fine-tuning without {data.Labels[held]} ({loco.Count + 1} of {data.Labels.Count})");
+            var model = Scorer.Of(FineTune(tuner, train, data.Labels.Count, held, recipe, cancellationToken), spec, decoder);
+            var features = model.FeaturesOf(validationTensors);
+            var knownFeatures = features.Where((_, i) => validation[i].Label != held).ToList();
+            var unknownFeatures = features.Where((_, i) => validation[i].Label == held).ToList();
+            loco.Add(new HeldOutClassReport(data.Labels[held], [.. UnknownHarness.Scores.Select(s => model.Report(s, knownFeatures, unknownFeatures))]));
+        }
+
+        progress?.Report("fine-tuning on every class (far-OOD)");
+        var all = Scorer.Of(FineTune(tuner, train, data.Labels.Count, null, recipe, cancellationToken), spec, decoder);
+
+        // One session over the validation tensors and every generated frame, split back by kind (building the features graph is not free).
+        var allFeatures = all.FeaturesOf([.. validationTensors, .. far.Values.SelectMany(v => v)]);
+        var knownAll = allFeatures.Take(validation.Count).ToArray();
+        var farFeatures = far.Keys.Select((k, i) => (k, allFeatures.Skip((i + 1) * validation.Count).Take(validation.Count).ToArray()))
             .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, f.Value))])).ToList();
         var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
