@@ -98,7 +98,9 @@ internal static class EdgeBenchmark
             var correct = rows.Count(r => truth.TryGetValue(long.Parse(r[0], CultureInfo.InvariantCulture), out var t) && t == r[1]);
             var segments = truth.OrderBy(t => t.Key).Select(t => t.Value).Aggregate((Count: 0, Last: ""), (a, l) => l == a.Last ? a : (a.Count + 1, l)).Count;
             var events = File.ReadAllLines(options.EventsFile).Length;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame accuracy {(double)correct / rows.Count:0.000} ({correct}/{rows.Count}); {events} detection events for {segments} true segments"));
+            // An unknown answer counts as wrong in the accuracy; said apart, since it publishes no product detection.
+            var unknown = rows.Count(r => r[1] == EdgeRuntime.UnknownLabel);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"frame accuracy {(double)correct / rows.Count:0.000} ({correct}/{rows.Count}; {unknown} answered unknown, {rows.Count - correct - unknown} a wrong class); {events} detection events for {segments} true segments"));
         }
 
         if (soak > 0) await SoakAsync(package, video, soak, dir).ConfigureAwait(false);

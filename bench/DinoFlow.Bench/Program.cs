@@ -21,6 +21,7 @@ return name switch
     "unknown-explore" => UnknownExplore.Run(args),
     "unknown-views" => UnknownViews.Run(args),
     "unknown-patches" => UnknownPatches.Run(args),
+    "recording-video" => RecordingVideo.Run(args),
     "levers" => LeverBenchmark.Run(args),
     "int8" => Int8Benchmark.Run(args),
     "drift" => DriftBenchmark.Run(args),
@@ -29,6 +30,6 @@ return name switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS] | unknown DATA_DIR finetune [SEED] [OUTLIER_EXPOSURE] | unknown-dump DATA_DIR OUT_DIR [SEED] [OUTLIER_EXPOSURE] | unknown-explore DUMP_DIR... | unknown-views DATA_DIR DUMP_DIR | unknown-patches DATA_DIR DUMP_DIR [LAYERS] | drift [DATA_DIR] [PACKAGE] [LOOPS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
+    Console.Error.WriteLine("usage: DinoFlow.Bench ingest|train [DATA_DIR] | edge … | edge-ratios FP32_PACKAGE VIDEO [INT8_PACKAGE|DATA] [ROUNDS] | portal [IMAGES] [ANNOTATORS] [BROWSER_IMAGES] | portal-guesses [IMAGES] [FOLLOW] [SEED] | unknown [DATA_DIR] [SIZE] [VIEWS] | unknown DATA_DIR finetune [SEED] [OUTLIER_EXPOSURE] | unknown-dump DATA_DIR OUT_DIR [SEED] [OUTLIER_EXPOSURE] | unknown-explore DUMP_DIR... | unknown-views DATA_DIR DUMP_DIR | unknown-patches DATA_DIR DUMP_DIR [LAYERS] | recording-video DATA_DIR OUT.avi | drift [DATA_DIR] [PACKAGE] [LOOPS]   (default DATA_DIR: ../shared/datasets/product-boxes)");
     return 2;
 }

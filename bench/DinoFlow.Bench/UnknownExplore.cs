@@ -211,7 +211,7 @@ internal static class UnknownExplore
         return x => ((a(x) - ma) / sa) + ((b(x) - mb) / sb);
     }
 
-    private static (double Mean, double Std) Stats(IEnumerable<double> values)
+    internal static (double Mean, double Std) Stats(IEnumerable<double> values)
     {
         var v = values.ToList();
         var m = v.Average();

@@ -126,7 +126,7 @@ internal static class UnknownFeatureDump
         return (model.ToByteArray(), outputs);
     }
 
-    private static ValueInfoProto Float(string name) =>
+    internal static ValueInfoProto Float(string name) =>
         new() { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } };
 
     private static void Write(string path, float[][] rows)

@@ -127,15 +127,8 @@ internal static class UnknownPatches
     /// <summary>Both scores scaled by the known validation frames' mean and spread (what a calibration set gives), summed.</summary>
     private static double[] ZSum(Dictionary<string, double[]> a, Dictionary<string, double[]> b, int[] known, string set)
     {
-        static (double Mean, double Std) Stats(IEnumerable<double> v)
-        {
-            var list = v.ToList();
-            var mean = list.Average();
-            return (mean, Math.Sqrt(list.Sum(x => (x - mean) * (x - mean)) / list.Count) + 1e-12);
-        }
-
-        var sa = Stats(known.Select(i => a["validation"][i]));
-        var sb = Stats(known.Select(i => b["validation"][i]));
+        var sa = UnknownExplore.Stats(known.Select(i => a["validation"][i]));
+        var sb = UnknownExplore.Stats(known.Select(i => b["validation"][i]));
         return [.. a[set].Select((x, i) => ((x - sa.Mean) / sa.Std) + ((b[set][i] - sb.Mean) / sb.Std))];
     }
 
@@ -160,13 +153,10 @@ internal static class UnknownPatches
         model.Graph.Node.Add(Pool(Block4, "patches_b4", 1));
         model.Graph.Node.Add(Pool(Block3, "patches_b3_half", 2));
         string[] outputs = [pen, "patches_b3", "patches_b2", "patches_b4", "patches_b3_half"];
-        foreach (var output in outputs) model.Graph.Output.Add(Float(output));
+        foreach (var output in outputs) model.Graph.Output.Add(UnknownFeatureDump.Float(output));
         model.Graph.ValueInfo.Clear();
         return (model.ToByteArray(), outputs);
     }
-
-    private static ValueInfoProto Float(string name) =>
-        new() { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } };
 
     /// <summary>Per frame, its patches [position][channel] of the layer ("b3", "b23"; "u" = each patch at unit length).</summary>
     private static float[][][] Patches(float[][][] outputs, string layer)
@@ -247,10 +237,10 @@ internal static class UnknownPatches
         {
             // y = -2 q·bᵀ + |b|²; |q|² is added per row below.
             var graph = new GraphProto { Name = "distances" };
-            graph.Input.Add(Float("q"));
-            graph.Input.Add(Float("bt"));
-            graph.Input.Add(Float("bn"));
-            graph.Output.Add(Float("y"));
+            graph.Input.Add(UnknownFeatureDump.Float("q"));
+            graph.Input.Add(UnknownFeatureDump.Float("bt"));
+            graph.Input.Add(UnknownFeatureDump.Float("bn"));
+            graph.Output.Add(UnknownFeatureDump.Float("y"));
             graph.Node.Add(new NodeProto
             {
                 OpType = "Gemm", Name = "gemm", Input = { "q", "bt", "bn" }, Output = { "y" },

@@ -50,10 +50,26 @@ public sealed class EventSmootherTests
     }
 
     [Fact]
-    public void Low_confidence_frames_never_become_a_detection()
+    public void Averaging_keeps_low_confidence_frames_from_becoming_a_detection()
     {
-        var events = Feed(new SmoothingOptions(), Enumerable.Repeat(P(1, 0.5f), 20));
+        var events = Feed(new SmoothingOptions { Method = "average" }, Enumerable.Repeat(P(1, 0.5f), 20));
         Assert.Empty(events);
+    }
+
+    [Fact]
+    public void By_default_a_short_pass_at_moderate_confidence_is_one_event_with_its_mean_probability_as_confidence()
+    {
+        // What a recording the model never saw looks like: class 0, then a box of class 2 for 8 frames (1.6 s at
+        // 5 fps) whose top probability is 0.5-0.6, then class 0 again. Averaging never reaches its 0.6; votes do.
+        var pass = Enumerable.Range(0, 8).Select(i => P(2, i % 2 == 0 ? 0.5f : 0.6f)).ToList();
+        var frames = Enumerable.Repeat(P(0, 0.9f), 10).Concat(pass).Concat(Enumerable.Repeat(P(0, 0.9f), 10)).ToList();
+
+        var votes = Feed(new SmoothingOptions(), frames);
+        Assert.Equal("votes", new SmoothingOptions().Method);
+        Assert.Equal([0, 2, 0], votes.Select(e => e.Label));
+        Assert.InRange(votes[1].StartFrame, 10, 14);
+        Assert.InRange(votes[1].Confidence, 0.5, 0.6); // the class's mean probability over the window, not its share of votes
+        Assert.Equal([0], Feed(new SmoothingOptions { Method = "average" }, frames).Select(e => e.Label));
     }
 
     [Fact]

@@ -10,8 +10,9 @@ public readonly record struct SmoothedDetection(int Label, double Confidence, lo
 /// <summary>
 /// Temporal smoothing with hysteresis and a minimum dwell. The walkthrough published whenever confidence &gt; 0.6 and
 /// the class changed, so a single noisy frame flickered the output. Here a class becomes the detection only when its
-/// smoothed score (moving average of probabilities, or share of votes, over Window frames) stays ≥ EnterThreshold
-/// for MinDwellFrames consecutive frames while the current class's score is below ExitThreshold. Unknown frames (the
+/// smoothed score (share of votes, the default, or moving average of probabilities, over Window frames) stays ≥
+/// EnterThreshold for MinDwellFrames consecutive frames while the current class's score is below ExitThreshold. The
+/// event's confidence is the class's mean probability over the window, whichever score decided. Unknown frames (the
 /// package's unknown score above its threshold) are a state of their own, scored like one more class: a run of them
 /// neither continues nor starts a product event, and the product after it is a new event.
 /// </summary>
@@ -20,6 +21,9 @@ public sealed class EventSmoother
     private readonly SmoothingOptions _options;
     private readonly float[][] _window;
     private readonly double[] _sum;
+    // The frames' probabilities over the same window, whatever the method: an event's confidence is their mean.
+    private readonly float[][] _probabilityWindow;
+    private readonly double[] _probabilitySum;
     private int _filled;
     private int _next;
     private int _candidate = -1;
@@ -40,6 +44,8 @@ public sealed class EventSmoother
         // One slot more than the classes: the unknown state.
         _window = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
         _sum = new double[classes + 1];
+        _probabilityWindow = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
+        _probabilitySum = new double[classes + 1];
     }
 
     /// <summary>The current stable class, -1 before the first detection, or <see cref="UnknownState"/>.</summary>
@@ -50,13 +56,29 @@ public sealed class EventSmoother
     {
         var classes = _sum.Length;
         var slot = _window[_next];
+        var probabilitySlot = _probabilityWindow[_next];
         if (_filled == _window.Length)
         {
-            for (var c = 0; c < classes; c++) _sum[c] -= Score(slot, c);
+            for (var c = 0; c < classes; c++)
+            {
+                _sum[c] -= slot[c];
+                _probabilitySum[c] -= probabilitySlot[c];
+            }
         }
         else
         {
             _filled++;
+        }
+
+        if (unknown)
+        {
+            Array.Clear(probabilitySlot);
+            probabilitySlot[_classes] = 1;
+        }
+        else
+        {
+            probabilities[.._classes].CopyTo(probabilitySlot);
+            probabilitySlot[_classes] = 0;
         }
 
         if (unknown || _options.Method == "votes")
@@ -66,11 +88,14 @@ public sealed class EventSmoother
         }
         else
         {
-            probabilities[.._classes].CopyTo(slot);
-            slot[_classes] = 0;
+            probabilitySlot.CopyTo(slot, 0);
         }
 
-        for (var c = 0; c < classes; c++) _sum[c] += Score(slot, c);
+        for (var c = 0; c < classes; c++)
+        {
+            _sum[c] += slot[c];
+            _probabilitySum[c] += probabilitySlot[c];
+        }
         _next = (_next + 1) % _window.Length;
 
         var top = 0;
@@ -95,10 +120,9 @@ public sealed class EventSmoother
         _current = top;
         _candidate = -1;
         _candidateFrames = 0;
-        return top == _classes ? new SmoothedDetection(UnknownState, score, _candidateStart, Unknown: true) : new SmoothedDetection(top, score, _candidateStart);
+        var confidence = _probabilitySum[top] / _window.Length;
+        return top == _classes ? new SmoothedDetection(UnknownState, confidence, _candidateStart, Unknown: true) : new SmoothedDetection(top, confidence, _candidateStart);
     }
-
-    private static float Score(float[] slot, int c) => slot[c];
 
     private static int ArgMax(ReadOnlySpan<float> values)
     {
