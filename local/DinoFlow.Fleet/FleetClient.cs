@@ -202,15 +202,39 @@ public sealed class FleetClient : IAsyncDisposable
         if (request.Files is not { Count: > 0 }) throw new ArgumentException($"deployment {request.DeploymentId} lacks the package's file digests (Files)", nameof(request));
         var signed = signer.Sign(request, device, _options.DeploymentValidity);
         _store.SetDeployment(signed, device, DeploymentState.Published, null);
-        await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
+        await PublishRetainedAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device))
             .WithPayload(JsonSerializer.SerializeToUtf8Bytes(signed, EdgeJson.Default.DeploymentRequest))
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Clears the device's retained deployment, so a device that reconnects does not act on a deployment that was abandoned.</summary>
     public async Task ClearAsync(string device, CancellationToken cancellationToken) =>
-        await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device)).WithPayload(Array.Empty<byte>())
+        await PublishRetainedAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Deployment(device)).WithPayload(Array.Empty<byte>())
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(true).Build(), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Publishes, and when the host's connection is down (a broker blip, a keep-alive missed under load) waits for the
+    /// reconnect loop to bring it back, up to <see cref="FleetClientOptions.PublishReconnectWait"/>: a blip must not
+    /// fail a group's deployment.
+    /// </summary>
+    private async Task PublishRetainedAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + _options.PublishReconnectWait;
+        while (true)
+        {
+            try
+            {
+                await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (MQTTnet.Exceptions.MqttClientNotConnectedException e)
+            {
+                if (DateTime.UtcNow >= deadline)
+                    throw new MQTTnet.Exceptions.MqttCommunicationException($"the host's connection to the broker {_broker} did not come back within {_options.PublishReconnectWait.TotalSeconds:0} s to publish {message.Topic}", e);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>Waits for a device's final status (succeeded or failed) on a deployment; null when none came before the timeout.</summary>
     public async Task<DeploymentStatus?> WaitForStatusAsync(string device, string deploymentId, TimeSpan timeout, CancellationToken cancellationToken)

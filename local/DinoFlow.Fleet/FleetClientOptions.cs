@@ -22,6 +22,9 @@ public sealed class FleetClientOptions
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a deployment published while the host's connection is down waits for it to come back before failing.</summary>
+    public TimeSpan PublishReconnectWait { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Where the frames devices were unsure of are kept for labeling (the closed loop); without it they are not subscribed to.</summary>
     public Learning.FeedbackInbox? Feedback { get; init; }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using DinoFlow.Edge.Contracts.Events;
 using DinoFlow.TestKit;
@@ -36,6 +37,44 @@ public sealed class FleetClientTests : IDisposable
             await PublishDetectionAsync(port, password, "e-2");
             await WaitUntilAsync(() => fleet.DetectionsReceived == 2, "the detection sent after the restart to be stored");
             Assert.Equal(1, fleet.Reconnects);
+        }
+    }
+
+    [Fact]
+    public async Task A_deployment_published_while_the_broker_is_away_waits_for_the_reconnect_and_reaches_the_device()
+    {
+        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
+        var password = credentials.AddDevice("cam-1");
+        var broker = await EmbeddedBroker.StartAsync(credentials);
+        var port = broker.Port;
+        var options = FleetClientOptions.ForWorkspace(_dir.Path);
+        using var signer = options.Signer;
+        await using var fleet = await FleetClient.ConnectAsync(broker.Url, new EdgeStore(Path.Combine(_dir.Path, "edge.db")),
+            new FleetClientOptions { UserName = options.UserName, Password = options.Password, Signer = signer, ReconnectMinDelay = TimeSpan.FromMilliseconds(100) }, CancellationToken.None);
+        await broker.DisposeAsync();
+        await WaitUntilAsync(() => !fleet.IsConnected, "the host to notice the broker is gone");
+
+        // Published while the host is disconnected: it waits instead of failing, and goes out once the broker is back.
+        var request = new DeploymentRequest("d-1", "v1", "http://host/v1.zip", new string('a', 64)) { Files = new Dictionary<string, string> { ["model.onnx"] = new('a', 64) } };
+        var publish = fleet.PublishAsync("cam-1", request, CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(publish.IsCompleted, "the publish should wait for the connection, not fail or drop the deployment");
+        await using (broker = await EmbeddedBroker.StartAsync(credentials, port))
+        {
+            await publish.WaitAsync(Deadline);
+
+            using var device = new MqttClientFactory().CreateMqttClient();
+            var received = new TaskCompletionSource<DeploymentRequest>();
+            device.ApplicationMessageReceivedAsync += e =>
+            {
+                received.TrySetResult(JsonSerializer.Deserialize(e.ApplicationMessage.Payload.ToArray(), EdgeJson.Default.DeploymentRequest)!);
+                return Task.CompletedTask;
+            };
+            await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("cam-1").WithCredentials("cam-1", password).Build());
+            await device.SubscribeAsync(Topics.Deployment("cam-1"), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+            var delivered = await received.Task.WaitAsync(Deadline);
+            Assert.Equal(("d-1", "cam-1"), (delivered.DeploymentId, delivered.Device));
+            await device.DisconnectAsync();
         }
     }
 
