@@ -14,15 +14,11 @@ public sealed class FleetClientTests : IDisposable
     [Fact]
     public async Task After_the_broker_restarts_the_host_reconnects_and_stores_detections_again()
     {
-        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
-        var password = credentials.AddDevice("cam-1");
-        var broker = await EmbeddedBroker.StartAsync(credentials);
+        var (credentials, password, broker) = await StartBrokerAsync();
         var port = broker.Port;
-        var store = new EdgeStore(Path.Combine(_dir.Path, "edge.db"));
-        var options = FleetClientOptions.ForWorkspace(_dir.Path);
-        using var signer = options.Signer;
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url,
-            store, new FleetClientOptions { UserName = options.UserName, Password = options.Password, ReconnectMinDelay = TimeSpan.FromMilliseconds(100) }, CancellationToken.None);
+        var workspace = FleetClientOptions.ForWorkspace(_dir.Path);
+        using var signer = workspace.Signer;
+        await using var fleet = await ConnectQuicklyReconnectingAsync(broker, workspace);
 
         await PublishDetectionAsync(port, password, "e-1");
         await WaitUntilAsync(() => fleet.DetectionsReceived == 1, "the first detection to be stored");
@@ -43,14 +39,11 @@ public sealed class FleetClientTests : IDisposable
     [Fact]
     public async Task A_deployment_published_while_the_broker_is_away_waits_for_the_reconnect_and_reaches_the_device()
     {
-        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
-        var password = credentials.AddDevice("cam-1");
-        var broker = await EmbeddedBroker.StartAsync(credentials);
+        var (credentials, password, broker) = await StartBrokerAsync();
         var port = broker.Port;
-        var options = FleetClientOptions.ForWorkspace(_dir.Path);
-        using var signer = options.Signer;
-        await using var fleet = await FleetClient.ConnectAsync(broker.Url, new EdgeStore(Path.Combine(_dir.Path, "edge.db")),
-            new FleetClientOptions { UserName = options.UserName, Password = options.Password, Signer = signer, ReconnectMinDelay = TimeSpan.FromMilliseconds(100) }, CancellationToken.None);
+        var workspace = FleetClientOptions.ForWorkspace(_dir.Path);
+        using var signer = workspace.Signer;
+        await using var fleet = await ConnectQuicklyReconnectingAsync(broker, workspace);
         await broker.DisposeAsync();
         await WaitUntilAsync(() => !fleet.IsConnected, "the host to notice the broker is gone");
 
@@ -91,6 +84,19 @@ public sealed class FleetClientTests : IDisposable
         Assert.Null(await fleet.WaitForStatusAsync("cam-1", "d-1", TimeSpan.FromMilliseconds(200), CancellationToken.None));
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(150), Deadline);
     }
+
+    /// <summary>The embedded broker with one device login, cam-1 (its password returned).</summary>
+    private async Task<(FleetCredentials Credentials, string Password, EmbeddedBroker Broker)> StartBrokerAsync()
+    {
+        var credentials = FleetCredentials.ForWorkspace(_dir.Path);
+        var password = credentials.AddDevice("cam-1");
+        return (credentials, password, await EmbeddedBroker.StartAsync(credentials));
+    }
+
+    /// <summary>The host's fleet client with the workspace's login and signing key and a 100 ms first reconnect wait.</summary>
+    private async Task<FleetClient> ConnectQuicklyReconnectingAsync(EmbeddedBroker broker, FleetClientOptions workspace) =>
+        await FleetClient.ConnectAsync(broker.Url, new EdgeStore(Path.Combine(_dir.Path, "edge.db")),
+            new FleetClientOptions { UserName = workspace.UserName, Password = workspace.Password, Signer = workspace.Signer, ReconnectMinDelay = TimeSpan.FromMilliseconds(100) }, CancellationToken.None);
 
     private static async Task PublishDetectionAsync(int port, string password, string eventId)
     {
