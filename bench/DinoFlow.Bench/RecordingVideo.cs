@@ -42,8 +42,7 @@ internal static class RecordingVideo
                 // The class's frames split into as many contiguous runs as it has passes.
                 var frames = byClass[label];
                 var pass = taken[label]++;
-                var run = frames.Skip(frames.Count * pass / passes[label]).Take((frames.Count * (pass + 1) / passes[label]) - (frames.Count * pass / passes[label]));
-                foreach (var example in run)
+                foreach (var example in frames[(frames.Count * pass / passes[label])..(frames.Count * (pass + 1) / passes[label])])
                 {
                     using var image = Cv2.ImDecode(example.Read(), ImreadModes.Color);
                     if (image.Empty()) throw new InvalidDataException($"{example.Key}: not an image OpenCV can decode");

@@ -56,21 +56,8 @@ internal static class UnknownFeatureDump
         var preprocessor = new Preprocessor(spec);
         var tuner = new FineTuner(backbone, decoder);
         var trainTensors = train.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
-        var validationTensors = new List<float[]>();
-        var far = new List<float[]>();
-        var farKinds = new List<int>();
-        var frame = 0;
-        foreach (var example in validation)
-        {
-            // Decoded once: the validation tensor and its generated far-OOD frames.
-            var image = decoder.Decode(example.Read());
-            validationTensors.Add(preprocessor.Run(image));
-            for (var k = 0; k < FarOodFrames.Kinds.Count; k++)
-            {
-                far.Add(preprocessor.Run(FarOodFrames.Make(FarOodFrames.Kinds[k], image, frame++)));
-                farKinds.Add(k);
-            }
-        }
+        var (validationTensors, far) = FineTunedUnknownHarness.ValidationTensors(validation, decoder, preprocessor);
+        var farKinds = Enumerable.Range(0, far.Count).Select(i => i % FarOodFrames.Kinds.Count);
 
         Directory.CreateDirectory(outDir);
         WriteLabels(Path.Combine(outDir, "validation.labels"), validation.Select(v => v.Label));

@@ -41,14 +41,7 @@ internal static class UnknownPatches
         var preprocessor = new Preprocessor(spec);
         var (train, validation) = FineTunedUnknownHarness.Examples(data, new SplitOptions());
         var trainTensors = train.Select(e => preprocessor.Run(decoder.Decode(e.Read()))).ToList();
-        var validationTensors = new List<float[]>();
-        var farTensors = new List<float[]>();
-        foreach (var example in validation)
-        {
-            var image = decoder.Decode(example.Read());
-            validationTensors.Add(preprocessor.Run(image));
-            foreach (var kind in FarOodFrames.Kinds) farTensors.Add(preprocessor.Run(FarOodFrames.Make(kind, image, farTensors.Count)));
-        }
+        var (validationTensors, farTensors) = FineTunedUnknownHarness.ValidationTensors(validation, decoder, preprocessor);
 
         var validationLabels = validation.Select(v => v.Label).ToArray();
         var helds = Directory.GetDirectories(dump, "held-*").Order(StringComparer.Ordinal).Append(Path.Combine(dump, "all"))
@@ -69,6 +62,8 @@ internal static class UnknownPatches
             var queries = new List<(string Name, float[][][] Out)> { ("validation", runner.RunAll(validationTensors)) };
             if (isAll) queries.Add(("far", runner.RunAll(farTensors)));
             var head = UnknownExplore.Head.Read(dir, trainOut[0][0].Length);
+            var kept = labels.Distinct().Order().ToArray(); // a held-out class's network answers in the kept classes' order
+            var known = Enumerable.Range(0, validationLabels.Length).Where(i => validationLabels[i] != held).ToArray();
             var prototypes = UnknownScore.ClassMeans(UnknownScore.Normalise(trainOut[0]), labels);
 
             // Scores[name][query set][frame]
@@ -81,11 +76,10 @@ internal static class UnknownPatches
                 foreach (var (set, output) in queries)
                 {
                     var patches = Patches(output, layer);
-                    var frameScores = patches.Select((p, i) => distances.Score(bank, p, Top(head, output[0][i], labels))).ToArray();
+                    var frameScores = patches.Select((p, i) => distances.Score(bank, p, kept[head.Top(output[0][i])])).ToArray();
                     for (var k = 0; k < Kinds.Length; k++) scores[$"{layer} {Kinds[k]}"][set] = [.. frameScores.Select(s => s[k])];
                 }
 
-                var known = validationLabels.Select((l, i) => (l, i)).Where(x => x.l != held).Select(x => x.i).ToArray();
                 foreach (var kind in Kinds)
                 {
                     var name = $"{layer} {kind}";
@@ -115,13 +109,6 @@ internal static class UnknownPatches
         foreach (var (name, list) in near.Where(n => n.Value.Count > 0))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-28} near {list.Average():0.000} [{string.Join(" ", list.Select(a => a.ToString("0.00", CultureInfo.InvariantCulture)))}]"));
         return 0;
-    }
-
-    /// <summary>The head's answer as a class of the data set (a held-out class's network answers in the kept classes' order).</summary>
-    private static int Top(UnknownExplore.Head head, float[] features, int[] labels)
-    {
-        var kept = labels.Distinct().Order().ToArray();
-        return kept[head.Top(features)];
     }
 
     /// <summary>Both scores scaled by the known validation frames' mean and spread (what a calibration set gives), summed.</summary>
@@ -232,6 +219,7 @@ internal static class UnknownPatches
     private sealed class DistanceSession : IDisposable
     {
         private readonly InferenceSession _session;
+        private readonly RunOptions _runOptions = new();
 
         public DistanceSession()
         {
@@ -260,7 +248,7 @@ internal static class UnknownPatches
             using var qv = OrtValue.CreateTensorValueFromMemory(q, [rows, bank.Dims]);
             using var btv = OrtValue.CreateTensorValueFromMemory(bank.Transposed, [bank.Dims, bank.Count]);
             using var bnv = OrtValue.CreateTensorValueFromMemory(bank.Norms, [1, bank.Count]);
-            using var outputs = _session.Run(new RunOptions(), ["q", "bt", "bn"], [qv, btv, bnv], ["y"]);
+            using var outputs = _session.Run(_runOptions, ["q", "bt", "bn"], [qv, btv, bnv], ["y"]);
             var y = outputs[0].GetTensorDataAsSpan<float>();
 
             var frames = bank.FrameLabels.Length;
@@ -304,6 +292,10 @@ internal static class UnknownPatches
             return [nearestAny.Max(), nearestAny.OrderDescending().Take(10).Average(), nearestClass.Max(), worst, mean];
         }
 
-        public void Dispose() => _session.Dispose();
+        public void Dispose()
+        {
+            _runOptions.Dispose();
+            _session.Dispose();
+        }
     }
 }

@@ -19,11 +19,13 @@ public readonly record struct SmoothedDetection(int Label, double Confidence, lo
 public sealed class EventSmoother
 {
     private readonly SmoothingOptions _options;
-    private readonly float[][] _window;
-    private readonly double[] _sum;
-    // The frames' probabilities over the same window, whatever the method: an event's confidence is their mean.
-    private readonly float[][] _probabilityWindow;
+    // Per frame in the window: its probabilities (one-hot on the unknown slot for an unknown frame) and its vote (the
+    // top class, or the unknown slot); with their sums over the window. The method picks which sums decide; an event's
+    // confidence is always the probabilities' mean.
+    private readonly float[][] _probabilities;
+    private readonly int[] _votes;
     private readonly double[] _probabilitySum;
+    private readonly double[] _voteSum;
     private int _filled;
     private int _next;
     private int _candidate = -1;
@@ -42,10 +44,10 @@ public sealed class EventSmoother
         _options = options;
         _classes = classes;
         // One slot more than the classes: the unknown state.
-        _window = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
-        _sum = new double[classes + 1];
-        _probabilityWindow = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
+        _probabilities = Enumerable.Range(0, options.Window).Select(_ => new float[classes + 1]).ToArray();
+        _votes = new int[options.Window];
         _probabilitySum = new double[classes + 1];
+        _voteSum = new double[classes + 1];
     }
 
     /// <summary>The current stable class, -1 before the first detection, or <see cref="UnknownState"/>.</summary>
@@ -54,16 +56,12 @@ public sealed class EventSmoother
     /// <summary>Feeds one frame's probabilities (and whether the package called it unknown); returns a detection when the stable state changes.</summary>
     public SmoothedDetection? Push(ReadOnlySpan<float> probabilities, long frameIndex, bool unknown = false)
     {
-        var classes = _sum.Length;
-        var slot = _window[_next];
-        var probabilitySlot = _probabilityWindow[_next];
-        if (_filled == _window.Length)
+        var classes = _probabilitySum.Length;
+        var slot = _probabilities[_next];
+        if (_filled == _votes.Length)
         {
-            for (var c = 0; c < classes; c++)
-            {
-                _sum[c] -= slot[c];
-                _probabilitySum[c] -= probabilitySlot[c];
-            }
+            for (var c = 0; c < classes; c++) _probabilitySum[c] -= slot[c];
+            _voteSum[_votes[_next]]--;
         }
         else
         {
@@ -72,36 +70,25 @@ public sealed class EventSmoother
 
         if (unknown)
         {
-            Array.Clear(probabilitySlot);
-            probabilitySlot[_classes] = 1;
-        }
-        else
-        {
-            probabilities[.._classes].CopyTo(probabilitySlot);
-            probabilitySlot[_classes] = 0;
-        }
-
-        if (unknown || _options.Method == "votes")
-        {
             Array.Clear(slot);
-            slot[unknown ? _classes : ArgMax(probabilities[.._classes])] = 1;
+            slot[_classes] = 1;
         }
         else
         {
-            probabilitySlot.CopyTo(slot, 0);
+            probabilities[.._classes].CopyTo(slot);
+            slot[_classes] = 0;
         }
 
-        for (var c = 0; c < classes; c++)
-        {
-            _sum[c] += slot[c];
-            _probabilitySum[c] += probabilitySlot[c];
-        }
-        _next = (_next + 1) % _window.Length;
+        _votes[_next] = unknown ? _classes : ArgMax(probabilities[.._classes]);
+        for (var c = 0; c < classes; c++) _probabilitySum[c] += slot[c];
+        _voteSum[_votes[_next]]++;
+        _next = (_next + 1) % _votes.Length;
 
+        var sum = _options.Method == "votes" ? _voteSum : _probabilitySum;
         var top = 0;
-        for (var c = 1; c < classes; c++) if (_sum[c] > _sum[top]) top = c;
-        var score = _sum[top] / _window.Length;
-        var currentScore = _current >= 0 ? _sum[_current] / _window.Length : 0;
+        for (var c = 1; c < classes; c++) if (sum[c] > sum[top]) top = c;
+        var score = sum[top] / _votes.Length;
+        var currentScore = _current >= 0 ? sum[_current] / _votes.Length : 0;
         if (top == _current || score < _options.EnterThreshold || currentScore >= _options.ExitThreshold)
         {
             _candidate = -1;
@@ -120,7 +107,7 @@ public sealed class EventSmoother
         _current = top;
         _candidate = -1;
         _candidateFrames = 0;
-        var confidence = _probabilitySum[top] / _window.Length;
+        var confidence = _probabilitySum[top] / _votes.Length;
         return top == _classes ? new SmoothedDetection(UnknownState, confidence, _candidateStart, Unknown: true) : new SmoothedDetection(top, confidence, _candidateStart);
     }
 

@@ -26,17 +26,7 @@ public static class FineTunedUnknownHarness
         var tuner = new FineTuner(backbone, decoder);
         recipe = recipe with { Refit = false };
 
-        // Each validation image decoded once: its tensor, for every network, and its generated far-OOD frames.
-        var preprocessor = new Preprocessor(spec);
-        var validationTensors = new List<float[]>();
-        var far = FarOodFrames.Kinds.ToDictionary(k => k, _ => new List<float[]>(), StringComparer.Ordinal);
-        var seed = 0;
-        foreach (var example in validation)
-        {
-            var image = decoder.Decode(example.Read());
-            validationTensors.Add(preprocessor.Run(image));
-            foreach (var kind in FarOodFrames.Kinds) far[kind].Add(preprocessor.Run(FarOodFrames.Make(kind, image, seed++)));
-        }
+        var (validationTensors, far) = ValidationTensors(validation, decoder, new Preprocessor(spec));
 
         var loco = new List<HeldOutClassReport>();
         for (var held = 0; held < data.Labels.Count; held++)
@@ -54,14 +44,35 @@ public static class FineTunedUnknownHarness
         var all = Scorer.Of(FineTune(tuner, train, data.Labels.Count, null, recipe, cancellationToken), spec, decoder);
 
         // One session over the validation tensors and every generated frame, split back by kind (building the features graph is not free).
-        var allFeatures = all.FeaturesOf([.. validationTensors, .. far.Values.SelectMany(v => v)]);
+        var allFeatures = all.FeaturesOf([.. validationTensors, .. far]);
         var knownAll = allFeatures.Take(validation.Count).ToArray();
-        var farFeatures = far.Keys.Select((k, i) => (k, allFeatures.Skip((i + 1) * validation.Count).Take(validation.Count).ToArray()))
+        var farFeatures = FarOodFrames.Kinds.Select((k, i) => (k, allFeatures.Skip(validation.Count).Where((_, j) => j % FarOodFrames.Kinds.Count == i).ToArray()))
             .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, f.Value))])).ToList();
         var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
         var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}{(recipe.OutlierExposure > 0 ? $", outlier exposure {recipe.OutlierExposure:0.##}" : "")}{(recipe.Contrastive is { } c ? ", " + c.Describe() : "")}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
         return new UnknownHarnessReport(loco, UnknownHarness.MeanOf(loco), farReports, farAll, description);
+    }
+
+    /// <summary>
+    /// Each validation image decoded once: its tensor, and its generated far-OOD frames' tensors, frame by frame (image
+    /// i's <see cref="FarOodFrames.Kinds"/>[k] at i × kinds + k, which is also its generator's seed).
+    /// </summary>
+    public static (List<float[]> Validation, List<float[]> Far) ValidationTensors(IReadOnlyList<LabeledExample> validation, IImageDecoder decoder, Preprocessor preprocessor)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(preprocessor);
+        var tensors = new List<float[]>();
+        var far = new List<float[]>();
+        foreach (var example in validation)
+        {
+            var image = decoder.Decode(example.Read());
+            tensors.Add(preprocessor.Run(image));
+            foreach (var kind in FarOodFrames.Kinds) far.Add(preprocessor.Run(FarOodFrames.Make(kind, image, far.Count)));
+        }
+
+        return (tensors, far);
     }
 
     /// <summary>The split's training and validation images with their labels (the order every harness network and feature row follows).</summary>
