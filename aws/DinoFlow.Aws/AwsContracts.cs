@@ -101,7 +101,7 @@ public sealed record TrainingJobStepOutput(
 public sealed record ClassMetrics(string Label, int Support, int Correct, double Recall);
 
 /// <summary>The package's unknown score on the validation set: the share of its (known) frames above the threshold, as the local gate reports it.</summary>
-public sealed record UnknownRateReport(string Score, double Threshold, int CalibrationImages, string CalibratedOn, double Rate);
+public sealed record UnknownRateReport(string Score, double Threshold, int CalibrationImages, string CalibratedOn, double Rate, double? AccuracyDrop = null);
 
 /// <summary>The evaluation report on the validation set; the quality gate (a Choice state) reads it.</summary>
 /// <param name="Unknown">Null for a package without an unknown score (or a report written before it).</param>

@@ -25,7 +25,7 @@ public static class ModelPackage
             measured.Count == 0 ? 0 : measured.Min(c => c.Recall),
             metrics.Count,
             classes,
-            unknown is null ? null : new UnknownRateReport(unknown.Score, unknown.Threshold, unknown.CalibrationImages, unknown.CalibratedOn, unknown.CalibrationUnknownRate));
+            unknown is null ? null : new UnknownRateReport(unknown.Score, unknown.Threshold, unknown.CalibrationImages, unknown.CalibratedOn, unknown.CalibrationUnknownRate, unknown.AccuracyDrop));
     }
 
     /// <summary>The one quality gate (the local back end's too) on the trainer's report, with this stack's thresholds.</summary>

@@ -165,17 +165,30 @@ public static class UnknownScore
     }
 
     /// <summary>
-    /// The threshold that keeps ≥ 95 % of known calibration frames: the 95th percentile of their scores (the
-    /// ⌈0.95·n⌉-th smallest); a frame is unknown when its score is above it. Returns the share actually kept.
+    /// The threshold: the lowest known score at which ≥ <paramref name="keep"/> of the known frames stay known and, when
+    /// <paramref name="answeredRight"/> says which of them the model answers right, at most ⌊<paramref name="maxAccuracyDrop"/>
+    /// · n⌋ of those score above it (a right answer called unknown is a miss, so accuracy drops by at most that). A frame is
+    /// unknown when its score is above the threshold.
     /// </summary>
-    public static (double Threshold, double KeptShare) Calibrate(IReadOnlyList<double> knownScores, double keep = UnknownScoreInfo.TargetKeptShare)
+    public static UnknownThreshold Calibrate(IReadOnlyList<double> knownScores, IReadOnlyList<bool>? answeredRight = null,
+        double keep = UnknownScoreInfo.TargetKeptShare, double maxAccuracyDrop = UnknownScoreInfo.MaxAccuracyDrop)
     {
         ArgumentNullException.ThrowIfNull(knownScores);
         if (knownScores.Count == 0) throw new ArgumentException("calibration needs at least one known frame");
+        if (answeredRight is not null && answeredRight.Count != knownScores.Count)
+            throw new ArgumentException($"{answeredRight.Count} answers for {knownScores.Count} calibration scores", nameof(answeredRight));
         var sorted = knownScores.Order().ToArray();
-        var index = Math.Clamp((int)Math.Ceiling(keep * sorted.Length) - 1, 0, sorted.Length - 1);
-        var threshold = sorted[index];
-        return (threshold, (double)sorted.Count(s => s <= threshold) / sorted.Length);
+        var threshold = sorted[Math.Clamp((int)Math.Ceiling(keep * sorted.Length) - 1, 0, sorted.Length - 1)];
+        if (answeredRight is not null)
+        {
+            var allowed = (int)Math.Floor((maxAccuracyDrop * sorted.Length) + 1e-9);
+            var right = knownScores.Where((_, i) => answeredRight[i]).OrderDescending().ToArray();
+            if (allowed < right.Length) threshold = Math.Max(threshold, right[allowed]);
+        }
+
+        var kept = (double)sorted.Count(s => s <= threshold) / sorted.Length;
+        double? drop = answeredRight is null ? null : (double)knownScores.Where((s, i) => answeredRight[i] && s > threshold).Count() / sorted.Length;
+        return new UnknownThreshold(threshold, kept, drop);
     }
 
     private static void Add(GraphProto graph, string op, IEnumerable<string> inputs, string output, Action<NodeProto>? configure = null)
@@ -187,3 +200,6 @@ public static class UnknownScore
         graph.Node.Add(node);
     }
 }
+
+/// <summary>A calibrated threshold, the share of the calibration frames it keeps known and the accuracy it costs them (null: not known).</summary>
+public readonly record struct UnknownThreshold(double Threshold, double KeptShare, double? AccuracyDrop);

@@ -78,7 +78,8 @@ public static class ModelCommands
                 {
                     count = unknown.Evaluation.Count, unknown = unknown.Evaluation.Unknown, unknownRate = unknown.Evaluation.UnknownRate, threshold = unknown.Evaluation.Threshold,
                     kept = unknown.Evaluation.Kept, keptAccuracy = Number(unknown.Evaluation.KeptAccuracy),
-                    score = unknown.Info.Score, calibrationImages = unknown.Info.CalibrationImages, keptShare = unknown.Info.KeptShare, calibratedOn = unknown.Info.CalibratedOn,
+                    score = unknown.Info.Score, calibrationImages = unknown.Info.CalibrationImages, keptShare = unknown.Info.KeptShare, accuracyDrop = unknown.Info.AccuracyDrop,
+                    calibratedOn = unknown.Info.CalibratedOn,
                     farOod = new
                     {
                         sourceImages = unknown.FarOod.SourceImages, sourceCap = unknown.FarOod.SourceCap,

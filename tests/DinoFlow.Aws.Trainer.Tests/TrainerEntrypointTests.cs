@@ -37,6 +37,7 @@ public sealed class TrainerEntrypointTests : IDisposable
         Assert.Equal(unknown.Threshold, evaluation["unknown"]!["threshold"]!.GetValue<double>(), 10);
         Assert.Equal(unknown.CalibrationImages, evaluation["unknown"]!["calibrationImages"]!.GetValue<int>());
         Assert.Equal(unknown.Score, evaluation["unknown"]!["score"]!.GetValue<string>());
+        Assert.Equal(unknown.AccuracyDrop!.Value, evaluation["unknown"]!["accuracyDrop"]!.GetValue<double>(), 10);
         var rateText = rate.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
         Assert.Contains($"unknown rate on validation {rateText}", result.Output, StringComparison.Ordinal);
         // The gate's summary (what a refusal's notification quotes) names it, in the local gate's words.

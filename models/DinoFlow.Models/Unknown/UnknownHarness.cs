@@ -80,19 +80,21 @@ public static class UnknownHarness
         {
             var kept = Enumerable.Range(0, data.Labels.Count).Where(c => c != held).ToList();
             var known = validation.Where(v => v.Label != held).Select(v => v.Plain).ToList();
+            var knownLabels = validation.Where(v => v.Label != held).Select(v => kept.IndexOf(v.Label)).ToList();
             // Only the held-out class's validation frames: they come from the same recordings as the known validation
             // frames, so the score must tell the class apart, not the recording (its training-recording frames look
             // like the bank's recording and would score as known for that reason alone).
             var unknown = validation.Where(v => v.Label == held).Select(v => v.Plain).ToList();
             if (unknown.Count == 0 || known.Count == 0) continue;
             var model = Fit(train.Where(t => t.Label != held).Select(t => (kept.IndexOf(t.Label), t.Plain, t.Views)).ToList(), kept.Count, recipe.Head);
-            loco.Add(new HeldOutClassReport(data.Labels[held], [.. Scores.Select(s => Report(model, s, known, unknown))]));
+            loco.Add(new HeldOutClassReport(data.Labels[held], [.. Scores.Select(s => Report(model, s, known, knownLabels, unknown))]));
         }
 
         var all = Fit(train, data.Labels.Count, recipe.Head);
         var knownAll = validation.Select(v => v.Plain).ToList();
-        var farReports = far.Select(f => new FarOodReport(f.Key, [.. Scores.Select(s => Report(all, s, knownAll, f.Value))])).ToList();
-        var farAll = Scores.Select(s => Report(all, s, knownAll, [.. far.Values.SelectMany(v => v)])).ToList();
+        var labelsAll = validation.Select(v => v.Label).ToList();
+        var farReports = far.Select(f => new FarOodReport(f.Key, [.. Scores.Select(s => Report(all, s, knownAll, labelsAll, f.Value))])).ToList();
+        var farAll = Scores.Select(s => Report(all, s, knownAll, labelsAll, [.. far.Values.SelectMany(v => v)])).ToList();
         var description = $"frozen {backbone.Name} at {spec.Width}x{spec.Height}, taps {string.Join("+", recipe.Taps)}, {recipe.Pooling}; {parts.Train.Count} train / {parts.Validation.Count} validation images";
         return new UnknownHarnessReport(loco, MeanOf(loco), farReports, farAll, description);
     }
@@ -102,7 +104,7 @@ public static class UnknownHarness
     {
         ArgumentNullException.ThrowIfNull(loco);
         return [.. Scores.Select((s, i) => new ScoreReport(s, Mean(loco, i, r => r.Auroc), double.NaN, Mean(loco, i, r => r.KnownKept), Mean(loco, i, r => r.UnknownCaught),
-            loco.Sum(l => l.Scores[i].Known), loco.Sum(l => l.Scores[i].Unknown)))];
+            loco.Sum(l => l.Scores[i].Known), loco.Sum(l => l.Scores[i].Unknown), Mean(loco, i, r => r.CaughtAtPercentile)))];
     }
 
     /// <summary>A candidate: the class-mean distance plus the nearest image's (the first catches new classes better, the second odd textures).</summary>
@@ -127,11 +129,21 @@ public static class UnknownHarness
         };
     }
 
-    public static ScoreReport Report(FittedScores fitted, string score, IReadOnlyList<float[]> known, IReadOnlyList<float[]> unknown)
+    /// <summary>
+    /// One score's report; the known frames (<paramref name="knownLabels"/>: their classes in <paramref name="fitted"/>'s
+    /// order) calibrate the threshold with the head's answers, as the trainer does.
+    /// </summary>
+    public static ScoreReport Report(FittedScores fitted, string score, IReadOnlyList<float[]> known, IReadOnlyList<int> knownLabels, IReadOnlyList<float[]> unknown)
     {
+        ArgumentNullException.ThrowIfNull(fitted);
+        ArgumentNullException.ThrowIfNull(known);
+        ArgumentNullException.ThrowIfNull(knownLabels);
         var k = known.Select(f => Score(score, fitted, f)).ToList();
-        return OodMetrics.Report(score, k, k, [.. unknown.Select(f => Score(score, fitted, f))]);
+        var right = known.Select((f, i) => TopClass(Logits(fitted.Head, f)) == knownLabels[i]).ToList();
+        return OodMetrics.Report(score, k, right, k, [.. unknown.Select(f => Score(score, fitted, f))]);
     }
+
+    private static int TopClass(float[] logits) => Array.IndexOf(logits, logits.Max());
 
     private static FittedScores Fit(List<(int Label, float[] Plain, float[][] Views)> train, int classes, HeadTrainingOptions options)
     {

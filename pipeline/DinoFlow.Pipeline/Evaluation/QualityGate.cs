@@ -54,7 +54,7 @@ public static class QualityGate
 
     /// <summary>
     /// The unknown rate on validation as both back ends' gates report it, after their verdict: reported, not gated
-    /// (calibration fixes it near 1 − <see cref="UnknownScoreInfo.TargetKeptShare"/> by design).
+    /// (calibration keeps it at most 1 − <see cref="UnknownScoreInfo.TargetKeptShare"/> by design).
     /// </summary>
     public static string UnknownRateText(double rate, string score, double threshold, int images) =>
         string.Create(CultureInfo.InvariantCulture, $"unknown rate on validation {rate:0.000} ({score} > {threshold:0.0000}, {images} images)");

@@ -53,7 +53,7 @@ public static class UnknownReportSection
     }
 
     private static string Calibration(UnknownScoreInfo info) => string.Create(CultureInfo.InvariantCulture,
-        $"Score {info.Score} (graph output {info.Output}): a frame is unknown when its score is above the threshold {info.Threshold:0.0000}. Calibrated on {info.CalibrationImages} images ({info.CalibratedOn}), keeping {info.KeptShare:0.000} of them known; the graph holds {info.References}.");
+        $"Score {info.Score} (graph output {info.Output}): a frame is unknown when its score is above the threshold {info.Threshold:0.0000}. Calibrated on {info.CalibrationImages} images ({info.CalibratedOn}), keeping {info.KeptShare:0.000} of them known; the graph holds {info.References}.{(info.AccuracyDrop is { } drop ? $" The threshold costs the calibration images {drop:0.000} of accuracy (right answers called unknown; at most {UnknownScoreInfo.MaxAccuracyDrop:0.00} by calibration)." : "")}");
 
     private static string OnTheData(UnknownEvaluation e) => string.Create(CultureInfo.InvariantCulture,
         $"On the {e.Count} evaluated images: unknown rate {e.UnknownRate:0.000} ({e.Unknown} of {e.Count}); accuracy among the {e.Kept} kept {e.KeptAccuracy:0.000}.");

@@ -57,6 +57,7 @@ public sealed class EvaluationReportTests(FrozenHeadSamplesFixture frozen, ITest
         Assert.Contains(F($"Accuracy <b>{metrics.Accuracy:0.000}</b> on {metrics.Count} images"), html, StringComparison.Ordinal);
         Assert.Contains(F($"Score {info.Score} (graph output {info.Output}): a frame is unknown when its score is above the threshold {info.Threshold:0.0000}."), section, StringComparison.Ordinal);
         Assert.Contains(F($"Calibrated on {info.CalibrationImages} images ({info.CalibratedOn}), keeping {info.KeptShare:0.000} of them known"), section, StringComparison.Ordinal);
+        Assert.Contains(F($"The threshold costs the calibration images {info.AccuracyDrop!.Value:0.000} of accuracy"), section, StringComparison.Ordinal);
         var e = unknown.Evaluation;
         Assert.Contains(F($"unknown rate {e.UnknownRate:0.000} ({e.Unknown} of {e.Count}); accuracy among the {e.Kept} kept {e.KeptAccuracy:0.000}"), section, StringComparison.Ordinal);
         Assert.Contains(F($"frames generated from {Sources} of the evaluated images (at most {Sources})"), section, StringComparison.Ordinal);

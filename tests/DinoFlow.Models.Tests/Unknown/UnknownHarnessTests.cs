@@ -26,6 +26,8 @@ public sealed class UnknownHarnessTests(ITestOutputHelper output)
             Assert.Equal(UnknownHarness.Scores, l.Scores.Select(s => s.Score));
             Assert.All(l.Scores, s => Assert.InRange(s.Auroc, 0, 1));
             Assert.All(l.Scores, s => Assert.True(s.KnownKept >= 0.95, $"{l.Label} {s.Score} kept {s.KnownKept}"));
+            // The accuracy condition only ever raises the threshold above the percentile: it catches no more.
+            Assert.All(l.Scores, s => Assert.True(s.UnknownCaught <= s.CaughtAtPercentile, $"{l.Label} {s.Score} caught {s.UnknownCaught} > {s.CaughtAtPercentile}"));
             Assert.Equal(validation.Count(v => v.Label == l.Label), l.Scores[0].Unknown);
             Assert.Equal(validation.Count(v => v.Label != l.Label), l.Scores[0].Known);
         });
@@ -57,6 +59,8 @@ public sealed class UnknownHarnessTests(ITestOutputHelper output)
             Assert.Equal(UnknownHarness.Scores, l.Scores.Select(s => s.Score));
             Assert.All(l.Scores, s => Assert.InRange(s.Auroc, 0, 1));
             Assert.All(l.Scores, s => Assert.True(s.KnownKept >= 0.95, $"{l.Label} {s.Score} kept {s.KnownKept}"));
+            // The accuracy condition only ever raises the threshold above the percentile: it catches no more.
+            Assert.All(l.Scores, s => Assert.True(s.UnknownCaught <= s.CaughtAtPercentile, $"{l.Label} {s.Score} caught {s.UnknownCaught} > {s.CaughtAtPercentile}"));
             Assert.Equal(validation.Count(v => v.Label == l.Label), l.Scores[0].Unknown);
         });
         Assert.Equal(FarOodFrames.Kinds, report.FarOod.Select(f => f.Kind));
