@@ -38,7 +38,7 @@ public static class FineTunedUnknownHarness
             var knownFeatures = features.Where((_, i) => validation[i].Label != held).ToList();
             var knownLabels = validation.Where(v => v.Label != held).Select(v => v.Label < held ? v.Label : v.Label - 1).ToList();
             var unknownFeatures = features.Where((_, i) => validation[i].Label == held).ToList();
-            loco.Add(new HeldOutClassReport(data.Labels[held], [.. UnknownHarness.Scores.Select(s => model.Report(s, knownFeatures, knownLabels, unknownFeatures))]));
+            loco.Add(new HeldOutClassReport(data.Labels[held], model.Reports(knownFeatures, knownLabels, unknownFeatures)));
         }
 
         progress?.Report("fine-tuning on every class (far-OOD)");
@@ -50,8 +50,8 @@ public static class FineTunedUnknownHarness
         var farFeatures = FarOodFrames.Kinds.Select((k, i) => (k, allFeatures.Skip(validation.Count).Where((_, j) => j % FarOodFrames.Kinds.Count == i).ToArray()))
             .ToDictionary(f => f.k, f => f.Item2, StringComparer.Ordinal);
         int[] labelsAll = [.. validation.Select(v => v.Label)];
-        var farReports = farFeatures.Select(f => new FarOodReport(f.Key, [.. UnknownHarness.Scores.Select(s => all.Report(s, knownAll, labelsAll, f.Value))])).ToList();
-        var farAll = UnknownHarness.Scores.Select(s => all.Report(s, knownAll, labelsAll, [.. farFeatures.Values.SelectMany(v => v)])).ToList();
+        var farReports = farFeatures.Select(f => new FarOodReport(f.Key, all.Reports(knownAll, labelsAll, f.Value))).ToList();
+        var farAll = all.Reports(knownAll, labelsAll, [.. farFeatures.Values.SelectMany(v => v)]);
         var description = $"fine-tuned {backbone.Name} ({recipe.FrozenUntil.Split('_')[0]} frozen, {recipe.Epochs} epochs, seed {recipe.Seed}{(recipe.OutlierExposure > 0 ? $", outlier exposure {recipe.OutlierExposure:0.##}" : "")}{(recipe.Contrastive is { } c ? ", " + c.Describe() : "")}) at {spec.Width}x{spec.Height}; {train.Count} train / {validation.Count} validation images";
         return new UnknownHarnessReport(loco, UnknownHarness.MeanOf(loco), farReports, farAll, description);
     }
@@ -123,8 +123,8 @@ public static class FineTunedUnknownHarness
             return runner.Run(tensors);
         }
 
-        public ScoreReport Report(string score, IReadOnlyList<float[]> known, IReadOnlyList<int> knownLabels, IReadOnlyList<float[]> unknown) =>
-            UnknownHarness.Report(_fitted!, score, known, knownLabels, unknown);
+        public IReadOnlyList<ScoreReport> Reports(IReadOnlyList<float[]> known, IReadOnlyList<int> knownLabels, IReadOnlyList<float[]> unknown) =>
+            UnknownHarness.Reports(_fitted!, known, knownLabels, unknown);
     }
 }
 

@@ -87,14 +87,14 @@ public static class UnknownHarness
             var unknown = validation.Where(v => v.Label == held).Select(v => v.Plain).ToList();
             if (unknown.Count == 0 || known.Count == 0) continue;
             var model = Fit(train.Where(t => t.Label != held).Select(t => (kept.IndexOf(t.Label), t.Plain, t.Views)).ToList(), kept.Count, recipe.Head);
-            loco.Add(new HeldOutClassReport(data.Labels[held], [.. Scores.Select(s => Report(model, s, known, knownLabels, unknown))]));
+            loco.Add(new HeldOutClassReport(data.Labels[held], Reports(model, known, knownLabels, unknown)));
         }
 
         var all = Fit(train, data.Labels.Count, recipe.Head);
         var knownAll = validation.Select(v => v.Plain).ToList();
         var labelsAll = validation.Select(v => v.Label).ToList();
-        var farReports = far.Select(f => new FarOodReport(f.Key, [.. Scores.Select(s => Report(all, s, knownAll, labelsAll, f.Value))])).ToList();
-        var farAll = Scores.Select(s => Report(all, s, knownAll, labelsAll, [.. far.Values.SelectMany(v => v)])).ToList();
+        var farReports = far.Select(f => new FarOodReport(f.Key, Reports(all, knownAll, labelsAll, f.Value))).ToList();
+        var farAll = Reports(all, knownAll, labelsAll, [.. far.Values.SelectMany(v => v)]);
         var description = $"frozen {backbone.Name} at {spec.Width}x{spec.Height}, taps {string.Join("+", recipe.Taps)}, {recipe.Pooling}; {parts.Train.Count} train / {parts.Validation.Count} validation images";
         return new UnknownHarnessReport(loco, MeanOf(loco), farReports, farAll, description);
     }
@@ -130,17 +130,21 @@ public static class UnknownHarness
     }
 
     /// <summary>
-    /// One score's report; the known frames (<paramref name="knownLabels"/>: their classes in <paramref name="fitted"/>'s
-    /// order) calibrate the threshold with the head's answers, as the trainer does.
+    /// Every score's report on one known/unknown set; the known frames (<paramref name="knownLabels"/>: their classes in
+    /// <paramref name="fitted"/>'s order) calibrate each threshold with the head's answers, as the trainer does.
     /// </summary>
-    public static ScoreReport Report(FittedScores fitted, string score, IReadOnlyList<float[]> known, IReadOnlyList<int> knownLabels, IReadOnlyList<float[]> unknown)
+    public static IReadOnlyList<ScoreReport> Reports(FittedScores fitted, IReadOnlyList<float[]> known, IReadOnlyList<int> knownLabels, IReadOnlyList<float[]> unknown)
     {
         ArgumentNullException.ThrowIfNull(fitted);
         ArgumentNullException.ThrowIfNull(known);
         ArgumentNullException.ThrowIfNull(knownLabels);
-        var k = known.Select(f => Score(score, fitted, f)).ToList();
+        ArgumentNullException.ThrowIfNull(unknown);
         var right = known.Select((f, i) => TopClass(Logits(fitted.Head, f)) == knownLabels[i]).ToList();
-        return OodMetrics.Report(score, k, right, k, [.. unknown.Select(f => Score(score, fitted, f))]);
+        return [.. Scores.Select(score =>
+        {
+            var k = known.Select(f => Score(score, fitted, f)).ToList();
+            return OodMetrics.Report(score, k, right, k, [.. unknown.Select(f => Score(score, fitted, f))]);
+        })];
     }
 
     private static int TopClass(float[] logits) => Array.IndexOf(logits, logits.Max());
